@@ -1,0 +1,446 @@
+// Package pulumitest is the recording mock monitor shared by the tests of
+// components/ and stacks/: it records every declared resource with its
+// inputs, echoes inputs back as outputs plus the computed outputs our code
+// reads, answers the data sources we call, and fails on any call nobody
+// expected so a new invoke cannot slip through untested.
+package pulumitest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+)
+
+// Region and Account are what the mocked AWS account answers.
+const (
+	Region  = "eu-west-1"
+	Account = "123456789012"
+)
+
+// Resource is one resource the program declared.
+type Resource struct {
+	Type     string
+	Name     string
+	Inputs   resource.PropertyMap
+	Provider string // provider reference, "urn::id"; empty for the default provider
+	Parent   string // parent URN
+	Custom   bool
+}
+
+// Get navigates Inputs by a dotted path ("metadataOptions.httpTokens",
+// "ingress[0].fromPort") and unwraps secrets and computed values on the way.
+func (r Resource) Get(path string) (resource.PropertyValue, bool) {
+	return Lookup(resource.NewObjectProperty(r.Inputs), path)
+}
+
+// Str is Get for a string; "" when absent or not a string.
+func (r Resource) Str(path string) string {
+	v, ok := r.Get(path)
+	if !ok || !v.IsString() {
+		return ""
+	}
+	return v.StringValue()
+}
+
+// Num is Get for a number; 0 when absent.
+func (r Resource) Num(path string) float64 {
+	v, ok := r.Get(path)
+	if !ok || !v.IsNumber() {
+		return 0
+	}
+	return v.NumberValue()
+}
+
+// Bool is Get for a bool; false when absent.
+func (r Resource) Bool(path string) bool {
+	v, ok := r.Get(path)
+	if !ok || !v.IsBool() {
+		return false
+	}
+	return v.BoolValue()
+}
+
+// Has reports whether the path is set to a non-null value.
+func (r Resource) Has(path string) bool {
+	v, ok := r.Get(path)
+	return ok && !v.IsNull()
+}
+
+// Strings is Get for an array of strings.
+func (r Resource) Strings(path string) []string {
+	v, ok := r.Get(path)
+	if !ok || !v.IsArray() {
+		return nil
+	}
+	var out []string
+	for _, e := range v.ArrayValue() {
+		e = unwrap(e)
+		if e.IsString() {
+			out = append(out, e.StringValue())
+		}
+	}
+	return out
+}
+
+// Len is the length of an array at path; 0 when absent.
+func (r Resource) Len(path string) int {
+	v, ok := r.Get(path)
+	if !ok || !v.IsArray() {
+		return 0
+	}
+	return len(v.ArrayValue())
+}
+
+// IsSecret reports whether the value at path was declared secret.
+func (r Resource) IsSecret(path string) bool {
+	v, ok := lookupRaw(resource.NewObjectProperty(r.Inputs), path)
+	return ok && v.IsSecret()
+}
+
+// JSON decodes a JSON-document string input (a policy, a dashboard body).
+func (r Resource) JSON(path string) (map[string]any, error) {
+	s := r.Str(path)
+	if s == "" {
+		return nil, fmt.Errorf("%s %s: %s is not a JSON string", r.Type, r.Name, path)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("%s %s: decoding %s: %w", r.Type, r.Name, path, err)
+	}
+	return m, nil
+}
+
+// UsesProvider reports whether the resource was declared with the explicit
+// provider whose logical name is given (e.g. "us-east-1").
+func (r Resource) UsesProvider(name string) bool {
+	// Provider references look like "urn:pulumi:stack::proj::pulumi:providers:aws::NAME::ID".
+	parts := strings.Split(r.Provider, "::")
+	return len(parts) >= 2 && parts[len(parts)-2] == name
+}
+
+func unwrap(v resource.PropertyValue) resource.PropertyValue {
+	for {
+		switch {
+		case v.IsSecret():
+			v = v.SecretValue().Element
+		case v.IsComputed():
+			v = v.Input().Element
+		case v.IsOutput():
+			v = v.OutputValue().Element
+		default:
+			return v
+		}
+	}
+}
+
+// Lookup navigates v by a dotted path with [i] indexes, unwrapping secrets.
+func Lookup(v resource.PropertyValue, path string) (resource.PropertyValue, bool) {
+	raw, ok := lookupRaw(v, path)
+	return unwrap(raw), ok
+}
+
+func lookupRaw(v resource.PropertyValue, path string) (resource.PropertyValue, bool) {
+	if path == "" {
+		return v, true
+	}
+	for _, seg := range strings.Split(path, ".") {
+		key, idx := seg, []int{}
+		if i := strings.IndexByte(seg, '['); i >= 0 {
+			key = seg[:i]
+			for _, p := range strings.Split(seg[i+1:], "[") {
+				n, err := strconv.Atoi(strings.TrimSuffix(p, "]"))
+				if err != nil {
+					return resource.PropertyValue{}, false
+				}
+				idx = append(idx, n)
+			}
+		}
+		v = unwrap(v)
+		if key != "" {
+			if !v.IsObject() {
+				return resource.PropertyValue{}, false
+			}
+			nv, ok := v.ObjectValue()[resource.PropertyKey(key)]
+			if !ok {
+				return resource.PropertyValue{}, false
+			}
+			v = nv
+		}
+		for _, n := range idx {
+			v = unwrap(v)
+			if !v.IsArray() || n >= len(v.ArrayValue()) {
+				return resource.PropertyValue{}, false
+			}
+			v = v.ArrayValue()[n]
+		}
+	}
+	return v, true
+}
+
+// OutputsFunc adds computed outputs for a resource type; its result is merged
+// over the echoed inputs.
+type OutputsFunc func(args pulumi.MockResourceArgs) resource.PropertyMap
+
+// CallFunc answers one invoke token.
+type CallFunc func(args pulumi.MockCallArgs) (resource.PropertyMap, error)
+
+// Mocks is the recording mock monitor. The zero value is not usable: call New.
+type Mocks struct {
+	mu        sync.Mutex
+	resources []Resource
+	calls     []pulumi.MockCallArgs
+
+	outputs map[string]OutputsFunc
+	invokes map[string]CallFunc
+}
+
+// New returns a monitor with the defaults every surge package needs.
+func New() *Mocks {
+	m := &Mocks{outputs: map[string]OutputsFunc{}, invokes: map[string]CallFunc{}}
+	for tok, f := range defaultOutputs {
+		m.outputs[tok] = f
+	}
+	for tok, f := range defaultInvokes {
+		m.invokes[tok] = f
+	}
+	return m
+}
+
+// WithOutputs registers (or replaces) the computed outputs of a type token.
+func (m *Mocks) WithOutputs(token string, f OutputsFunc) *Mocks {
+	m.outputs[token] = f
+	return m
+}
+
+// WithInvoke registers (or replaces) the answer to an invoke token.
+func (m *Mocks) WithInvoke(token string, f CallFunc) *Mocks {
+	m.invokes[token] = f
+	return m
+}
+
+// NewResource implements pulumi.MockResourceMonitor.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r := Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Provider: args.Provider, Custom: args.Custom}
+	if args.RegisterRPC != nil {
+		r.Parent = args.RegisterRPC.GetParent()
+	}
+	m.mu.Lock()
+	m.resources = append(m.resources, r)
+	m.mu.Unlock()
+
+	outs := args.Inputs.Copy()
+	outs["arn"] = resource.NewStringProperty(FakeARN(args.TypeToken, args.Name))
+	outs["id"] = resource.NewStringProperty(args.Name + "-id")
+	if f, ok := m.outputs[args.TypeToken]; ok {
+		for k, v := range f(args) {
+			outs[k] = v
+		}
+	}
+	return args.Name + "-id", outs, nil
+}
+
+// Call implements pulumi.MockResourceMonitor; unknown tokens are an error.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.calls = append(m.calls, args)
+	f, ok := m.invokes[args.Token]
+	m.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("pulumitest: unexpected invoke %q with %v", args.Token, args.Args)
+	}
+	return f(args)
+}
+
+// Resources returns every recorded resource, components included.
+func (m *Mocks) Resources() []Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Resource(nil), m.resources...)
+}
+
+// ByType returns the recorded resources of one type token, sorted by name.
+func (m *Mocks) ByType(token string) []Resource {
+	var out []Resource
+	for _, r := range m.Resources() {
+		if r.Type == token {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Named returns the resource of the given type and logical name.
+func (m *Mocks) Named(token, name string) (Resource, bool) {
+	for _, r := range m.ByType(token) {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// Calls returns the invokes made, in order.
+func (m *Mocks) Calls() []pulumi.MockCallArgs {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]pulumi.MockCallArgs(nil), m.calls...)
+}
+
+// Count returns how many resources of each type token were declared.
+func (m *Mocks) Count() map[string]int {
+	c := map[string]int{}
+	for _, r := range m.Resources() {
+		c[r.Type]++
+	}
+	return c
+}
+
+// Run runs program under the monitor with the given stack config
+// ("surge:key" -> JSON or plain value) and returns the program's error.
+// Config goes through PULUMI_CONFIG, so tests using it cannot be parallel.
+func (m *Mocks) Run(t testing.TB, stack string, config map[string]string, program pulumi.RunFunc) error {
+	t.Helper()
+	cfg := "{}"
+	if len(config) > 0 {
+		b, err := json.Marshal(config)
+		if err != nil {
+			t.Fatalf("encoding config: %v", err)
+		}
+		cfg = string(b)
+	}
+	if ts, ok := t.(interface{ Setenv(string, string) }); ok {
+		ts.Setenv("PULUMI_CONFIG", cfg)
+	} else {
+		os.Setenv("PULUMI_CONFIG", cfg)
+	}
+	return pulumi.RunErr(program, pulumi.WithMocks("surge", stack, m))
+}
+
+// Await resolves an output to its value. It is the one place tests wait
+// for outputs; call it inside the program (the mock resolves outputs while
+// the program runs). known is false for values unknown during preview.
+func Await(ctx context.Context, out pulumi.Output) (value any, known bool, err error) {
+	res, err := internals.UnsafeAwaitOutput(ctx, out)
+	if err != nil {
+		return nil, false, fmt.Errorf("awaiting output: %w", err)
+	}
+	return res.Value, res.Known, nil
+}
+
+// FakeARN is the ARN the mock gives a resource that has none of its own.
+func FakeARN(token, name string) string {
+	svc := "unknown"
+	if parts := strings.Split(token, ":"); len(parts) == 3 {
+		svc = strings.Split(parts[1], "/")[0]
+	}
+	return fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", svc, Region, Account, svc, name)
+}
+
+func str(s string) resource.PropertyValue { return resource.NewStringProperty(s) }
+
+var defaultOutputs = map[string]OutputsFunc{
+	"aws:ec2/vpc:Vpc": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{"defaultSecurityGroupId": str(a.Name + "-default-sg")}
+	},
+	"aws:ec2/launchTemplate:LaunchTemplate": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{"latestVersion": resource.NewNumberProperty(3)}
+	},
+	"aws:lb/loadBalancer:LoadBalancer": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{
+			"dnsName":   str("internal-" + a.Name + ".eu-west-1.elb.amazonaws.com"),
+			"zoneId":    str("Z32O12XQLNTSW2"),
+			"arnSuffix": str("app/" + a.Name + "/abc123"),
+			"arn":       str("arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/" + a.Name + "/abc123"),
+		}
+	},
+	"aws:lb/targetGroup:TargetGroup": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{"arnSuffix": str("targetgroup/" + a.Name + "/def456")}
+	},
+	"aws:rds/instance:Instance": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		host := a.Name + ".abc.eu-west-1.rds.amazonaws.com"
+		return resource.PropertyMap{
+			"address":    str(host),
+			"endpoint":   str(host + ":5432"),
+			"port":       resource.NewNumberProperty(5432),
+			"identifier": str(a.Name),
+			"resourceId": str("db-" + strings.ToUpper(a.Name)),
+		}
+	},
+	"aws:elasticache/replicationGroup:ReplicationGroup": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{
+			"primaryEndpointAddress": str("master." + a.Name + ".cache.amazonaws.com"),
+			"readerEndpointAddress":  str("replica." + a.Name + ".cache.amazonaws.com"),
+		}
+	},
+	"random:index/randomPassword:RandomPassword": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		n := 32
+		if v, ok := a.Inputs["length"]; ok && v.IsNumber() {
+			n = int(v.NumberValue())
+		}
+		return resource.PropertyMap{"result": resource.MakeSecret(str(strings.Repeat("x", n)))}
+	},
+	"aws:cloudfront/distribution:Distribution": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{
+			"domainName":   str("d111111abcdef8.cloudfront.net"),
+			"hostedZoneId": str("Z2FDTNDATAQYW2"),
+			"arn":          str("arn:aws:cloudfront::123456789012:distribution/" + a.Name),
+		}
+	},
+	"aws:s3/bucketV2:BucketV2": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		b := a.Name
+		if v, ok := a.Inputs["bucket"]; ok && v.IsString() {
+			b = v.StringValue()
+		}
+		return resource.PropertyMap{
+			"bucket":                   str(b),
+			"arn":                      str("arn:aws:s3:::" + b),
+			"bucketRegionalDomainName": str(b + ".s3.eu-west-1.amazonaws.com"),
+		}
+	},
+	"aws:acm/certificate:Certificate": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{"domainValidationOptions": resource.NewArrayProperty([]resource.PropertyValue{
+			resource.NewObjectProperty(resource.PropertyMap{
+				"domainName":          a.Inputs["domainName"],
+				"resourceRecordName":  str("_x1." + a.Inputs["domainName"].StringValue() + "."),
+				"resourceRecordType":  str("CNAME"),
+				"resourceRecordValue": str("_y1.acm-validations.aws."),
+			}),
+		})}
+	},
+}
+
+var defaultInvokes = map[string]CallFunc{
+	"aws:index/getAvailabilityZones:getAvailabilityZones": func(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		return resource.PropertyMap{
+			"names":   resource.NewArrayProperty([]resource.PropertyValue{str(Region + "a"), str(Region + "b"), str(Region + "c")}),
+			"zoneIds": resource.NewArrayProperty([]resource.PropertyValue{str("euw1-az1"), str("euw1-az2"), str("euw1-az3")}),
+		}, nil
+	},
+	"aws:index/getCallerIdentity:getCallerIdentity": func(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		return resource.PropertyMap{"accountId": str(Account), "arn": str("arn:aws:iam::" + Account + ":user/test"), "userId": str("AIDTEST")}, nil
+	},
+	"aws:index/getRegion:getRegion": func(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		return resource.PropertyMap{"name": str(Region), "id": str(Region)}, nil
+	},
+	"aws:index/getPartition:getPartition": func(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		return resource.PropertyMap{"partition": str("aws"), "dnsSuffix": str("amazonaws.com")}, nil
+	},
+	"aws:ec2/getManagedPrefixList:getManagedPrefixList": func(a pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		return resource.PropertyMap{
+			"id":         str("pl-4fa04526"),
+			"name":       str("com.amazonaws.global.cloudfront.origin-facing"),
+			"maxEntries": resource.NewNumberProperty(55),
+		}, nil
+	},
+}
