@@ -59,42 +59,42 @@ type LoadBalancerConfig struct {
 
 // ScheduledScaleOut raises capacity ahead of a known rush.
 type ScheduledScaleOut struct {
-	Name            string `json:"name"`
+	Name            string `json:"name"`                 // Unique action name.
 	Recurrence      string `json:"recurrence,omitempty"` // cron, 5 fields, in TimeZone
 	StartTime       string `json:"startTime,omitempty"`  // RFC 3339, for a one-off rush
 	TimeZone        string `json:"timeZone"`             // IANA name, e.g. Asia/Seoul
-	MinSize         int    `json:"minSize"`
-	MaxSize         int    `json:"maxSize"`
-	DesiredCapacity int    `json:"desiredCapacity"`
+	MinSize         int    `json:"minSize"`              // Fleet minimum from that time.
+	MaxSize         int    `json:"maxSize"`              // Fleet maximum from that time.
+	DesiredCapacity int    `json:"desiredCapacity"`      // Fleet size at that time.
 }
 
 // WarmPoolConfig keeps pre-initialised instances ready for a scale-out.
 type WarmPoolConfig struct {
-	MinSize int    `json:"minSize"`
-	State   string `json:"state"` // Stopped, Hibernated or Running. Default Stopped.
+	MinSize int    `json:"minSize"` // Instances kept pre-initialised.
+	State   string `json:"state"`   // Stopped, Hibernated or Running. Default Stopped.
 }
 
 // AppConfig is `surge:app`: the fleet and the app's runtime settings.
 type AppConfig struct {
-	InstanceTypes                    []string            `json:"instanceTypes"` // Graviton (arm64) types. Default [t4g.small] (dev), [m7g.large, c7g.large] (prod).
-	MinSize                          int                 `json:"minSize"`       // Default 1 (dev), 3 (prod).
-	MaxSize                          int                 `json:"maxSize"`       // Default 3 (dev), 30 (prod).
-	DesiredCapacity                  int                 `json:"desiredCapacity"`
-	SpotPercent                      int                 `json:"spotPercent"` // Share of capacity above the on-demand base on spot; dev only. Default 0.
-	WarmPool                         *WarmPoolConfig     `json:"warmPool"`    // Default none (dev), {minSize: 2, state: Stopped} (prod).
-	DetailedMonitoring               bool                `json:"detailedMonitoring"`
+	InstanceTypes                    []string            `json:"instanceTypes"`                    // Graviton (arm64) types. Default [t4g.small] (dev), [m7g.large, c7g.large] (prod).
+	MinSize                          int                 `json:"minSize"`                          // Default 1 (dev), 3 (prod).
+	MaxSize                          int                 `json:"maxSize"`                          // Default 3 (dev), 30 (prod).
+	DesiredCapacity                  int                 `json:"desiredCapacity"`                  // Default 1 (dev), 3 (prod).
+	SpotPercent                      int                 `json:"spotPercent"`                      // Share of capacity above the on-demand base on spot; dev only. Default 0.
+	WarmPool                         *WarmPoolConfig     `json:"warmPool"`                         // Default none (dev), {minSize: 2, state: Stopped} (prod).
+	DetailedMonitoring               bool                `json:"detailedMonitoring"`               // 1-minute EC2 metrics. Default false (dev), true (prod).
 	RootVolumeGiB                    int                 `json:"rootVolumeGiB"`                    // Default 20.
 	Port                             int                 `json:"port"`                             // Default 8080.
 	HealthCheckGraceSeconds          int                 `json:"healthCheckGraceSeconds"`          // Default 120.
 	TargetRequestsPerTarget          float64             `json:"targetRequestsPerTarget"`          // ALB requests per target per minute. Default 1000.
 	TargetCPUPercent                 float64             `json:"targetCpuPercent"`                 // Default 60.
 	InstanceRefreshMinHealthyPercent int                 `json:"instanceRefreshMinHealthyPercent"` // Default 50 (dev), 90 (prod).
-	ScheduledScaleOuts               []ScheduledScaleOut `json:"scheduledScaleOuts"`
-	AdmitBatch                       int                 `json:"admitBatch"`          // SURGE_ADMIT_BATCH. Default 200.
-	AdmitInterval                    string              `json:"admitInterval"`       // SURGE_ADMIT_INTERVAL. Default 20ms.
-	AdmitLease                       string              `json:"admitLease"`          // SURGE_ADMIT_LEASE. Default 10s.
-	DrainTimeoutSeconds              int                 `json:"drainTimeoutSeconds"` // SURGE_DRAIN_TIMEOUT. Default 25.
-	MaxInflight                      int                 `json:"maxInflight"`         // SURGE_MAX_INFLIGHT. Default 2000.
+	ScheduledScaleOuts               []ScheduledScaleOut `json:"scheduledScaleOuts"`               // Capacity raised ahead of known rushes. Default none.
+	AdmitBatch                       int                 `json:"admitBatch"`                       // SURGE_ADMIT_BATCH. Default 200.
+	AdmitInterval                    string              `json:"admitInterval"`                    // SURGE_ADMIT_INTERVAL. Default 20ms.
+	AdmitLease                       string              `json:"admitLease"`                       // SURGE_ADMIT_LEASE. Default 10s.
+	DrainTimeoutSeconds              int                 `json:"drainTimeoutSeconds"`              // SURGE_DRAIN_TIMEOUT. Default 25.
+	MaxInflight                      int                 `json:"maxInflight"`                      // SURGE_MAX_INFLIGHT. Default 2000.
 }
 
 // DatabaseConfig is `surge:database`.
@@ -104,24 +104,24 @@ type DatabaseConfig struct {
 	ReplicaInstanceClass   string `json:"replicaInstanceClass"`   // Default: instanceClass.
 	AllocatedStorageGiB    int    `json:"allocatedStorageGiB"`    // Default 20 (dev), 100 (prod).
 	MaxAllocatedStorageGiB int    `json:"maxAllocatedStorageGiB"` // Storage autoscaling ceiling. Default 100 (dev), 1000 (prod).
-	MultiAZ                bool   `json:"multiAz"`
-	Replicas               int    `json:"replicas"`            // Read replicas. Default 0 (dev), 1 (prod).
-	BackupRetentionDays    int    `json:"backupRetentionDays"` // Default 1 (dev), 14 (prod).
-	DeletionProtection     bool   `json:"deletionProtection"`
-	PerformanceInsights    bool   `json:"performanceInsights"` // Default true.
-	DBName                 string `json:"dbName"`              // Default surge.
-	Username               string `json:"username"`            // Default surge_admin.
-	SlowQueryMs            int    `json:"slowQueryMs"`         // log_min_duration_statement. Default 250.
+	MultiAZ                bool   `json:"multiAz"`                // Synchronous standby in another AZ. Default false (dev), true (prod).
+	Replicas               int    `json:"replicas"`               // Read replicas. Default 0 (dev), 1 (prod).
+	BackupRetentionDays    int    `json:"backupRetentionDays"`    // Default 1 (dev), 14 (prod).
+	DeletionProtection     bool   `json:"deletionProtection"`     // Also keeps a final snapshot. Default false (dev), true (prod).
+	PerformanceInsights    bool   `json:"performanceInsights"`    // Default true.
+	DBName                 string `json:"dbName"`                 // Default surge.
+	Username               string `json:"username"`               // Default surge_admin.
+	SlowQueryMs            int    `json:"slowQueryMs"`            // log_min_duration_statement. Default 250.
 }
 
 // CacheConfig is `surge:cache`.
 type CacheConfig struct {
-	Engine                string `json:"engine"`        // valkey or redis. Default valkey.
-	EngineVersion         string `json:"engineVersion"` // Default 8.0.
-	NodeType              string `json:"nodeType"`      // Graviton node type. Default cache.t4g.micro (dev), cache.m7g.large (prod).
-	Replicas              int    `json:"replicas"`      // Replicas beside the primary. Default 0 (dev), 1 (prod).
-	MultiAZ               bool   `json:"multiAz"`       // Requires replicas >= 1 (automatic failover). Default false (dev), true (prod).
-	SnapshotRetentionDays int    `json:"snapshotRetentionDays"`
+	Engine                string `json:"engine"`                // valkey or redis. Default valkey.
+	EngineVersion         string `json:"engineVersion"`         // Default 8.0.
+	NodeType              string `json:"nodeType"`              // Graviton node type. Default cache.t4g.micro (dev), cache.m7g.large (prod).
+	Replicas              int    `json:"replicas"`              // Replicas beside the primary. Default 0 (dev), 1 (prod).
+	MultiAZ               bool   `json:"multiAz"`               // Requires replicas >= 1 (automatic failover). Default false (dev), true (prod).
+	SnapshotRetentionDays int    `json:"snapshotRetentionDays"` // Default 0 (dev), 7 (prod).
 }
 
 // EdgeConfig is `surge:edge`.
@@ -154,9 +154,9 @@ type Thresholds struct {
 
 // MonitoringConfig is `surge:monitoring`.
 type MonitoringConfig struct {
-	AlarmEmails      []string   `json:"alarmEmails"`
+	AlarmEmails      []string   `json:"alarmEmails"`      // SNS e-mail subscriptions for alarms. Default none.
 	LogRetentionDays int        `json:"logRetentionDays"` // App log group. Default 14 (dev), 90 (prod).
-	Thresholds       Thresholds `json:"thresholds"`
+	Thresholds       Thresholds `json:"thresholds"`       // Alarm thresholds, below.
 }
 
 // sections maps each `surge:` object key to the struct it decodes into, in

@@ -1,0 +1,67 @@
+package stacks
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// configKeys lists every config key the typed Config accepts, as the README
+// table names them (`surge:app.warmPool.minSize`, lists as `[]`).
+func configKeys() []string {
+	keys := []string{"aws:region", "surge:environment"}
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := strings.Split(f.Tag.Get("json"), ",")[0]
+			if name == "" || name == "-" {
+				continue
+			}
+			key := prefix + "." + name
+			keys = append(keys, key)
+			ft := f.Type
+			suffix := ""
+			if ft.Kind() == reflect.Slice {
+				ft, suffix = ft.Elem(), "[]"
+			}
+			if ft.Kind() == reflect.Ptr {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				walk(key+suffix, ft)
+			}
+		}
+	}
+	c := reflect.TypeOf(Config{})
+	for i := 0; i < c.NumField(); i++ {
+		f := c.Field(i)
+		name := f.Tag.Get("json")
+		if name == "-" {
+			continue
+		}
+		walk("surge:"+name, f.Type)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// The README's configuration reference must list exactly the keys the code
+// accepts: a renamed or new field fails here until the docs follow.
+func TestREADMEConfigReferenceMatchesConfig(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	row := regexp.MustCompile("(?m)^\\| `((?:aws|surge):[A-Za-z0-9.\\[\\]]+)` \\|")
+	var documented []string
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		documented = append(documented, m[1])
+	}
+	sort.Strings(documented)
+	assert.Equal(t, configKeys(), documented, "README configuration reference vs stacks.Config")
+}
