@@ -45,8 +45,8 @@ type NetworkConfig struct {
 	AvailabilityZones    []string `json:"availabilityZones"`    // Explicit AZ names; default: the region's first azCount available zones.
 	NATGateways          string   `json:"natGateways"`          // "single" or "per-az". Default single (dev), per-az (prod).
 	InterfaceEndpoints   bool     `json:"interfaceEndpoints"`   // SSM, Secrets Manager, Logs endpoints. Default false (dev), true (prod).
-	FlowLogRetentionDays int      `json:"flowLogRetentionDays"` // Default 14 (dev), 90 (prod).
-	FlowLogTrafficType   string   `json:"flowLogTrafficType"`   // ALL, REJECT or ACCEPT. Default ALL.
+	FlowLogRetentionDays int      `json:"flowLogRetentionDays"` // Default 14 (dev), 365 (prod, CloudWatch.16).
+	FlowLogTrafficType   string   `json:"flowLogTrafficType"`   // ALL or REJECT (EC2.6 needs rejected traffic logged). Default ALL.
 }
 
 // LoadBalancerConfig is `surge:loadBalancer`.
@@ -76,7 +76,7 @@ type WarmPoolConfig struct {
 
 // AppConfig is `surge:app`: the fleet and the app's runtime settings.
 type AppConfig struct {
-	InstanceTypes                    []string            `json:"instanceTypes"`                    // Graviton (arm64) types. Default [t4g.small] (dev), [m7g.large, c7g.large] (prod).
+	InstanceTypes                    []string            `json:"instanceTypes"`                    // Graviton (arm64) types; several need spot or no warm pool. Default [t4g.small] (dev), [m7g.large] (prod).
 	MinSize                          int                 `json:"minSize"`                          // Default 1 (dev), 3 (prod).
 	MaxSize                          int                 `json:"maxSize"`                          // Default 3 (dev), 30 (prod).
 	DesiredCapacity                  int                 `json:"desiredCapacity"`                  // Default 1 (dev), 3 (prod).
@@ -270,9 +270,9 @@ func Defaults(env Environment) *Config {
 		CloudFront5xxPercent: 5, WAFBlockedPerMinute: 1000,
 	}}
 	if env == Prod {
-		c.Network = NetworkConfig{CIDR: "10.30.0.0/16", AZCount: 3, NATGateways: "per-az", InterfaceEndpoints: true, FlowLogRetentionDays: 90, FlowLogTrafficType: "ALL"}
+		c.Network = NetworkConfig{CIDR: "10.30.0.0/16", AZCount: 3, NATGateways: "per-az", InterfaceEndpoints: true, FlowLogRetentionDays: 365, FlowLogTrafficType: "ALL"}
 		c.LoadBalancer = LoadBalancerConfig{DeregistrationDelaySeconds: 60, SlowStartSeconds: 60, IdleTimeoutSeconds: 60, DeletionProtection: true}
-		c.App.InstanceTypes = []string{"m7g.large", "c7g.large"}
+		c.App.InstanceTypes = []string{"m7g.large"}
 		c.App.MinSize, c.App.MaxSize, c.App.DesiredCapacity = 3, 30, 3
 		c.App.WarmPool = &WarmPoolConfig{MinSize: 2, State: "Stopped"}
 		c.App.DetailedMonitoring = true

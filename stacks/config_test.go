@@ -152,6 +152,14 @@ func TestLoadBadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "warm pool with a mixed fleet",
+			cfg:  map[string]string{"surge:app": `{"instanceTypes": ["t4g.small", "t4g.medium"], "spotPercent": 50, "warmPool": {"minSize": 1, "state": "Running"}}`},
+			want: []string{
+				`surge:app.warmPool.state: must be "Stopped" (a Running or Hibernated warm instance would skip the boot readiness gate), got "Running"`,
+				`surge:app.warmPool: needs exactly one instance type and spotPercent 0 (EC2 Auto Scaling warm pools do not support mixed instances policies)`,
+			},
+		},
+		{
 			name: "drain longer than deregistration",
 			cfg:  map[string]string{"surge:app": `{"drainTimeoutSeconds": 45}`},
 			want: []string{`surge:loadBalancer.deregistrationDelaySeconds: 30 is shorter than surge:app.drainTimeoutSeconds (45): requests would be cut off`},

@@ -79,9 +79,9 @@ func (c *Config) validateNetwork(p *problems) {
 		p.add(k+"flowLogRetentionDays", "%d is not a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)", n.FlowLogRetentionDays)
 	}
 	switch n.FlowLogTrafficType {
-	case "ALL", "REJECT", "ACCEPT":
+	case "ALL", "REJECT":
 	default:
-		p.add(k+"flowLogTrafficType", "must be ALL, REJECT or ACCEPT, got %q", n.FlowLogTrafficType)
+		p.add(k+"flowLogTrafficType", "must be ALL or REJECT (EC2.6 needs rejected traffic logged), got %q", n.FlowLogTrafficType)
 	}
 }
 
@@ -134,13 +134,14 @@ func (c *Config) validateApp(p *problems) {
 		if a.WarmPool.MinSize < 0 || a.WarmPool.MinSize > a.MaxSize {
 			p.add(k+"warmPool.minSize", "%d is outside 0..maxSize (%d)", a.WarmPool.MinSize, a.MaxSize)
 		}
-		switch a.WarmPool.State {
-		case "Stopped", "Hibernated", "Running":
-		default:
-			p.add(k+"warmPool.state", "must be Stopped, Hibernated or Running, got %q", a.WarmPool.State)
+		// A warm instance is stopped before its user data may have finished
+		// and is not re-run on start: only Stopped pools pass the boot gate.
+		if a.WarmPool.State != "Stopped" {
+			p.add(k+"warmPool.state", "must be \"Stopped\" (a Running or Hibernated warm instance would skip the boot readiness gate), got %q", a.WarmPool.State)
 		}
-		if a.SpotPercent > 0 {
-			p.add(k+"warmPool", "cannot be combined with spotPercent > 0 (EC2 Auto Scaling warm pools do not support mixed instances policies)")
+		// AWS refuses a warm pool on a group with a mixed instances policy.
+		if a.SpotPercent > 0 || len(a.InstanceTypes) > 1 {
+			p.add(k+"warmPool", "needs exactly one instance type and spotPercent 0 (EC2 Auto Scaling warm pools do not support mixed instances policies)")
 		}
 	}
 	if a.RootVolumeGiB < 8 || a.RootVolumeGiB > 1024 {

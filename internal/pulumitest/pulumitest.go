@@ -351,7 +351,7 @@ func str(s string) resource.PropertyValue { return resource.NewStringProperty(s)
 
 var defaultOutputs = map[string]OutputsFunc{
 	"aws:ec2/vpc:Vpc": func(a pulumi.MockResourceArgs) resource.PropertyMap {
-		return resource.PropertyMap{"defaultSecurityGroupId": str(a.Name + "-default-sg")}
+		return resource.PropertyMap{"defaultSecurityGroupId": str(a.Name + "-default-sg"), "ownerId": str(Account)}
 	},
 	"aws:ec2/launchTemplate:LaunchTemplate": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		return resource.PropertyMap{"latestVersion": resource.NewNumberProperty(3)}
@@ -408,6 +408,15 @@ var defaultOutputs = map[string]OutputsFunc{
 			"bucketRegionalDomainName": str(b + ".s3.eu-west-1.amazonaws.com"),
 		}
 	},
+	"aws:route53/record:Record": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{"fqdn": a.Inputs["name"]}
+	},
+	"aws:route53/zone:Zone": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{
+			"zoneId":      str("ZNEW" + strings.ToUpper(strings.ReplaceAll(a.Name, "-", ""))),
+			"nameServers": resource.NewArrayProperty([]resource.PropertyValue{str("ns-1.awsdns-01.org"), str("ns-2.awsdns-02.net")}),
+		}
+	},
 	"aws:acm/certificate:Certificate": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		return resource.PropertyMap{"domainValidationOptions": resource.NewArrayProperty([]resource.PropertyValue{
 			resource.NewObjectProperty(resource.PropertyMap{
@@ -435,6 +444,13 @@ var defaultInvokes = map[string]CallFunc{
 	},
 	"aws:index/getPartition:getPartition": func(pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.PropertyMap{"partition": str("aws"), "dnsSuffix": str("amazonaws.com")}, nil
+	},
+	"aws:route53/getZone:getZone": func(a pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		name := "example.com"
+		if v, ok := a.Args["name"]; ok && v.IsString() {
+			name = v.StringValue()
+		}
+		return resource.PropertyMap{"zoneId": str("ZLOOKUP" + strings.ToUpper(strings.ReplaceAll(name, ".", ""))), "id": str("ZLOOKUP"), "name": str(name), "privateZone": resource.NewBoolProperty(false)}, nil
 	},
 	"aws:ec2/getManagedPrefixList:getManagedPrefixList": func(a pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.PropertyMap{

@@ -1,0 +1,325 @@
+// Package cache declares the ElastiCache (Redis OSS or Valkey) replication
+// group in cluster-mode-disabled form: one node in dev, a primary with
+// replicas, automatic failover and Multi-AZ in prod, TLS required, encrypted
+// at rest, an AUTH token generated within ElastiCache's rules and kept in
+// Secrets Manager.
+package cache
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/surge-dev/surge/components/naming"
+)
+
+// AllowedTokenSpecials are the only non-alphanumeric characters ElastiCache
+// accepts in an AUTH token (PITFALLS 7).
+const AllowedTokenSpecials = "!&#$^<>-"
+
+// TokenSpecials are the specials the generated token uses: the allowed set
+// minus '#', '^', '<' and '>', which a rediss:// URL's userinfo cannot hold
+// unescaped (clients differ in how they unescape).
+const TokenSpecials = "!&$-"
+
+// Port is the Redis/Valkey port the group listens on.
+const Port = 6379
+
+// RedisArgs configure the cache.
+type RedisArgs struct {
+	SubnetIDs       pulumi.StringArrayInput // private-data subnets; required
+	SecurityGroupID pulumi.StringInput      // the cache security group; required
+
+	Engine        string // "redis" or "valkey"; default "valkey"
+	EngineVersion string // redis: "6.2", "7.0", "7.1"; valkey: "7.2", "8.0", "8.1"; default 7.1 / 8.0
+	NodeType      string // Graviton node: cache.t4g.*, cache.m7g.*, cache.r7g.*...; required
+	Replicas      int    // replicas of the primary, 0-5 (0: one node)
+	// AutomaticFailover promotes a replica when the primary fails; needs
+	// Replicas >= 1 (ElastiCache.3).
+	AutomaticFailover bool
+	// MultiAZ places replicas in other AZs and fails over across them;
+	// needs AutomaticFailover.
+	MultiAZ               bool
+	SnapshotRetentionDays int    // automatic backups kept, 0-35 (ElastiCache.1)
+	SnapshotWindow        string // "hh24:mi-hh24:mi" UTC; empty lets ElastiCache choose
+	MaintenanceWindow     string // "ddd:hh24:mi-ddd:hh24:mi" UTC; empty lets ElastiCache choose
+	ApplyImmediately      bool   // default false: changes wait for the maintenance window
+	// SlowLogGroupName receives the engine slow log as JSON; nil: no log delivery.
+	SlowLogGroupName pulumi.StringInput
+	// SecretRecoveryWindowDays: 0 (at once, dev) or 7-30; default 7.
+	SecretRecoveryWindowDays *int
+}
+
+// Redis is the surge:cache:Redis component.
+type Redis struct {
+	pulumi.ResourceState
+
+	PrimaryEndpoint    pulumi.StringOutput // writer host name
+	ReaderEndpoint     pulumi.StringOutput // reader host name (the primary's when there is no replica)
+	Port               pulumi.IntOutput
+	SecretARN          pulumi.StringOutput // secret with {host, readerHost, port, authToken, tls, url}
+	ReplicationGroupID pulumi.StringOutput
+	AuthToken          pulumi.StringOutput // secret
+}
+
+var (
+	gravitonNode = regexp.MustCompile(`^cache\.[a-z]+[0-9]+g[a-z]*\.[0-9]*[a-z]+$`)
+	dailyWindow  = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	weeklyWindow = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	groupID      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+)
+
+// engineVersions are the cluster-mode-disabled versions we accept: 7.x/8.x
+// for the queue's Lua-free atomic commands, and 6.2 for older accounts. The
+// transit-encryption mode needs 7.0.5+ to change in place, so >= 7 is advised.
+var engineVersions = map[string][]string{
+	"redis":  {"6.2", "7.0", "7.1"},
+	"valkey": {"7.2", "8.0", "8.1"},
+}
+
+func (a RedisArgs) withDefaults() RedisArgs {
+	if a.Engine == "" {
+		a.Engine = "valkey"
+	}
+	if a.EngineVersion == "" {
+		switch a.Engine {
+		case "redis":
+			a.EngineVersion = "7.1"
+		case "valkey":
+			a.EngineVersion = "8.0"
+		}
+	}
+	if a.SecretRecoveryWindowDays == nil {
+		d := 7
+		a.SecretRecoveryWindowDays = &d
+	}
+	return a
+}
+
+// validate returns every problem of the (defaulted) args at once.
+func (a *RedisArgs) validate(name string) error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if a.SubnetIDs == nil {
+		add("SubnetIDs is required")
+	}
+	if a.SecurityGroupID == nil {
+		add("SecurityGroupID is required")
+	}
+	versions, ok := engineVersions[a.Engine]
+	if !ok {
+		add("Engine %q must be redis or valkey", a.Engine)
+	} else if !contains(versions, a.EngineVersion) {
+		add("EngineVersion %q is not one of %v for %s", a.EngineVersion, versions, a.Engine)
+	}
+	if !gravitonNode.MatchString(a.NodeType) {
+		add("NodeType %q is not a Graviton node type such as cache.t4g.small or cache.r7g.large", a.NodeType)
+	}
+	if a.Replicas < 0 || a.Replicas > 5 {
+		add("Replicas %d must be within 0-5", a.Replicas)
+	}
+	if a.AutomaticFailover && a.Replicas < 1 {
+		add("AutomaticFailover needs Replicas >= 1")
+	}
+	if a.MultiAZ && !a.AutomaticFailover {
+		add("MultiAZ requires AutomaticFailover")
+	}
+	if a.SnapshotRetentionDays < 0 || a.SnapshotRetentionDays > 35 {
+		add("SnapshotRetentionDays %d must be within 0-35", a.SnapshotRetentionDays)
+	}
+	if a.SnapshotWindow != "" && !dailyWindow.MatchString(a.SnapshotWindow) {
+		add("SnapshotWindow %q must be hh24:mi-hh24:mi", a.SnapshotWindow)
+	}
+	if a.MaintenanceWindow != "" && !weeklyWindow.MatchString(a.MaintenanceWindow) {
+		add("MaintenanceWindow %q must be ddd:hh24:mi-ddd:hh24:mi (lowercase days)", a.MaintenanceWindow)
+	}
+	if w := a.SecretRecoveryWindowDays; w != nil && *w != 0 && (*w < 7 || *w > 30) {
+		add("SecretRecoveryWindowDays %d must be 0 or 7-30", *w)
+	}
+	if id := naming.Physical(name, "cache", naming.MaxElastiCacheID); !groupID.MatchString(id) {
+		add("component name %q gives the replication group ID %q, which must start with a letter", name, id)
+	}
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// NewRedis declares the cache.
+func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.ResourceOption) (*Redis, error) {
+	if args == nil {
+		return nil, errors.New("cache: args are required")
+	}
+	a := args.withDefaults()
+	if err := a.validate(name); err != nil {
+		return nil, fmt.Errorf("cache %s: invalid args: %w", name, err)
+	}
+	c := &Redis{}
+	if err := ctx.RegisterComponentResource("surge:cache:Redis", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("registering cache %s: %w", name, err)
+	}
+	parent := pulumi.Parent(c)
+
+	// A custom subnet group over the data subnets, never "default" (ElastiCache.7).
+	subnets, err := elasticache.NewSubnetGroup(ctx, name+"-cache-subnets", &elasticache.SubnetGroupArgs{
+		Name:        pulumi.String(naming.Physical(name, "cache", 255)),
+		Description: pulumi.String("surge cache: private data subnets"),
+		SubnetIds:   a.SubnetIDs,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating cache subnet group: %w", err)
+	}
+
+	// 64 characters, specials only from ElastiCache's set (PITFALLS 7).
+	token, err := random.NewRandomPassword(ctx, name+"-cache-auth", &random.RandomPasswordArgs{
+		Length:          pulumi.Int(64),
+		Special:         pulumi.Bool(true),
+		OverrideSpecial: pulumi.String(TokenSpecials),
+		MinLower:        pulumi.Int(2),
+		MinUpper:        pulumi.Int(2),
+		MinNumeric:      pulumi.Int(2),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating auth token: %w", err)
+	}
+
+	rg := &elasticache.ReplicationGroupArgs{
+		ReplicationGroupId: pulumi.String(naming.Physical(name, "cache", naming.MaxElastiCacheID)),
+		Description:        pulumi.String("surge cache: sessions, waiting rooms, read cache"),
+		Engine:             pulumi.String(a.Engine),
+		EngineVersion:      pulumi.String(a.EngineVersion),
+		NodeType:           pulumi.String(a.NodeType),
+		Port:               pulumi.Int(Port),
+		// Cluster mode disabled: one shard, 1 + Replicas nodes.
+		NumCacheClusters:         pulumi.Int(1 + a.Replicas),
+		AutomaticFailoverEnabled: pulumi.Bool(a.AutomaticFailover),
+		MultiAzEnabled:           pulumi.Bool(a.MultiAZ),
+		SubnetGroupName:          subnets.Name,
+		SecurityGroupIds:         pulumi.StringArray{a.SecurityGroupID},
+		// AUTH needs in-transit encryption; "required" refuses plain clients.
+		TransitEncryptionEnabled: pulumi.Bool(true),
+		TransitEncryptionMode:    pulumi.String("required"),
+		AtRestEncryptionEnabled:  pulumi.Bool(true),
+		AuthToken:                token.Result,
+		AuthTokenUpdateStrategy:  pulumi.String("ROTATE"),
+		AutoMinorVersionUpgrade:  pulumi.Bool(true),
+		SnapshotRetentionLimit:   pulumi.Int(a.SnapshotRetentionDays),
+		ApplyImmediately:         pulumi.Bool(a.ApplyImmediately),
+	}
+	if a.SnapshotWindow != "" {
+		rg.SnapshotWindow = pulumi.String(a.SnapshotWindow)
+	}
+	if a.MaintenanceWindow != "" {
+		rg.MaintenanceWindow = pulumi.String(a.MaintenanceWindow)
+	}
+	if a.SlowLogGroupName != nil {
+		rg.LogDeliveryConfigurations = elasticache.ReplicationGroupLogDeliveryConfigurationArray{
+			&elasticache.ReplicationGroupLogDeliveryConfigurationArgs{
+				Destination:     a.SlowLogGroupName,
+				DestinationType: pulumi.String("cloudwatch-logs"),
+				LogFormat:       pulumi.String("json"),
+				LogType:         pulumi.String("slow-log"),
+			},
+		}
+	}
+	group, err := elasticache.NewReplicationGroup(ctx, name+"-cache", rg, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating replication group: %w", err)
+	}
+
+	// The reader endpoint is only meaningful with replicas; fall back to the
+	// primary so the app always has a host.
+	reader := pulumi.All(group.PrimaryEndpointAddress, group.ReaderEndpointAddress).ApplyT(func(v []any) string {
+		if r, _ := v[1].(string); r != "" {
+			return r
+		}
+		return v[0].(string)
+	}).(pulumi.StringOutput)
+
+	secret, err := secretsmanager.NewSecret(ctx, name+"-cache-secret", &secretsmanager.SecretArgs{
+		NamePrefix:           pulumi.String(naming.Physical(name, "cache-auth", 200) + "-"),
+		Description:          pulumi.String("surge cache AUTH token and endpoints"),
+		RecoveryWindowInDays: pulumi.Int(*a.SecretRecoveryWindowDays),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating cache secret: %w", err)
+	}
+	secretJSON := pulumi.All(group.PrimaryEndpointAddress, reader, token.Result).ApplyT(func(v []any) (string, error) {
+		return connectionJSON(v[0].(string), v[1].(string), v[2].(string))
+	}).(pulumi.StringOutput)
+	version, err := secretsmanager.NewSecretVersion(ctx, name+"-cache-secret", &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: pulumi.ToSecret(secretJSON).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating cache secret version: %w", err)
+	}
+
+	c.PrimaryEndpoint = group.PrimaryEndpointAddress
+	c.ReaderEndpoint = reader
+	c.Port = pulumi.Int(Port).ToIntOutput()
+	// The version's ARN is the secret's: consumers wait for the token to be stored.
+	c.SecretARN = version.Arn
+	c.ReplicationGroupID = group.ID().ToStringOutput()
+	c.AuthToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"primaryEndpoint":    c.PrimaryEndpoint,
+		"readerEndpoint":     c.ReaderEndpoint,
+		"port":               c.Port,
+		"secretArn":          c.SecretARN,
+		"replicationGroupId": c.ReplicationGroupID,
+		"authToken":          c.AuthToken,
+	}); err != nil {
+		return nil, fmt.Errorf("registering cache outputs: %w", err)
+	}
+	return c, nil
+}
+
+// ValidToken reports whether token follows ElastiCache's AUTH rules: 16-128
+// printable characters, alphanumerics and !&#$^<>- only.
+func ValidToken(token string) bool {
+	if len(token) < 16 || len(token) > 128 {
+		return false
+	}
+	for _, r := range token {
+		alnum := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !alnum && !strings.ContainsRune(AllowedTokenSpecials, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// connectionJSON is the secret the app builds its rediss:// URL from.
+func connectionJSON(host, readerHost, token string) (string, error) {
+	if !ValidToken(token) {
+		return "", errors.New("cache auth token breaks ElastiCache's rules (16-128 characters, specials !&#$^<>- only)")
+	}
+	b, err := json.Marshal(map[string]any{
+		"host":       host,
+		"readerHost": readerHost,
+		"port":       Port,
+		"authToken":  token,
+		"tls":        true,
+		"url":        (&url.URL{Scheme: "rediss", User: url.UserPassword("", token), Host: host + ":" + strconv.Itoa(Port)}).String(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("encoding cache secret: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,274 @@
+package cache
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/internal/pulumitest"
+)
+
+const (
+	tGroup         = "aws:elasticache/replicationGroup:ReplicationGroup"
+	tSubnetGroup   = "aws:elasticache/subnetGroup:SubnetGroup"
+	tSecret        = "aws:secretsmanager/secret:Secret"
+	tSecretVersion = "aws:secretsmanager/secretVersion:SecretVersion"
+	tPassword      = "random:index/randomPassword:RandomPassword"
+)
+
+func prodArgs() *RedisArgs {
+	return &RedisArgs{
+		SubnetIDs:             pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}),
+		SecurityGroupID:       pulumi.String("sg-cache"),
+		Engine:                "valkey",
+		EngineVersion:         "8.0",
+		NodeType:              "cache.r7g.large",
+		Replicas:              2,
+		AutomaticFailover:     true,
+		MultiAZ:               true,
+		SnapshotRetentionDays: 7,
+		SnapshotWindow:        "18:00-19:00",
+		MaintenanceWindow:     "sun:19:30-sun:20:30",
+		SlowLogGroupName:      pulumi.String("/surge/prod/cache-slow"),
+	}
+}
+
+func devArgs() *RedisArgs {
+	zero := 0
+	return &RedisArgs{
+		SubnetIDs:                pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b"}),
+		SecurityGroupID:          pulumi.String("sg-cache"),
+		Engine:                   "redis",
+		NodeType:                 "cache.t4g.micro",
+		SecretRecoveryWindowDays: &zero,
+	}
+}
+
+func run(t *testing.T, name string, args *RedisArgs) *pulumitest.Mocks {
+	t.Helper()
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		_, err := NewRedis(ctx, name, args)
+		return err
+	})
+	require.NoError(t, err)
+	return m
+}
+
+func group(t *testing.T, m *pulumitest.Mocks) pulumitest.Resource {
+	t.Helper()
+	gs := m.ByType(tGroup)
+	require.Len(t, gs, 1)
+	return gs[0]
+}
+
+func TestControls(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	g := group(t, m)
+
+	t.Run("ElastiCache.5_transit_encryption_required", func(t *testing.T) {
+		assert.True(t, g.Bool("transitEncryptionEnabled"), "ElastiCache.5")
+		assert.Equal(t, "required", g.Str("transitEncryptionMode"), "ElastiCache.5")
+	})
+	t.Run("ElastiCache.4_at_rest", func(t *testing.T) {
+		assert.True(t, g.Bool("atRestEncryptionEnabled"), "ElastiCache.4: explicit, redis defaults to false")
+	})
+	t.Run("ElastiCache.6_auth_token_secret", func(t *testing.T) {
+		assert.True(t, g.Has("authToken"), "ElastiCache.6")
+		assert.True(t, g.IsSecret("authToken"), "authToken must be a Pulumi secret")
+		assert.Equal(t, 64, len(g.Str("authToken")))
+	})
+	t.Run("ElastiCache.3_failover_multi_az", func(t *testing.T) {
+		assert.True(t, g.Bool("automaticFailoverEnabled"), "ElastiCache.3")
+		assert.True(t, g.Bool("multiAzEnabled"))
+		assert.Equal(t, 3.0, g.Num("numCacheClusters"), "primary + 2 replicas")
+		assert.GreaterOrEqual(t, g.Num("numCacheClusters"), 2.0, "prod numCacheClusters >= 2")
+	})
+	t.Run("ElastiCache.1_snapshots", func(t *testing.T) {
+		assert.Equal(t, 7.0, g.Num("snapshotRetentionLimit"), "ElastiCache.1")
+		assert.Equal(t, "18:00-19:00", g.Str("snapshotWindow"))
+	})
+	t.Run("ElastiCache.2_minor_upgrades", func(t *testing.T) {
+		assert.True(t, g.Bool("autoMinorVersionUpgrade"), "ElastiCache.2")
+	})
+	t.Run("ElastiCache.7_custom_subnet_group", func(t *testing.T) {
+		sg := m.ByType(tSubnetGroup)
+		require.Len(t, sg, 1)
+		assert.Equal(t, []string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}, sg[0].Strings("subnetIds"))
+		assert.Equal(t, "surge-prod-cache", g.Str("subnetGroupName"))
+		assert.NotEqual(t, "default", g.Str("subnetGroupName"))
+	})
+	t.Run("shape", func(t *testing.T) {
+		assert.Equal(t, "valkey", g.Str("engine"))
+		assert.Equal(t, "8.0", g.Str("engineVersion"))
+		assert.Equal(t, 6379.0, g.Num("port"))
+		assert.Equal(t, []string{"sg-cache"}, g.Strings("securityGroupIds"))
+		assert.False(t, g.Bool("applyImmediately"))
+		assert.True(t, g.Has("applyImmediately"))
+		assert.False(t, g.Has("numNodeGroups"), "cluster mode disabled")
+		assert.Equal(t, "slow-log", g.Str("logDeliveryConfigurations[0].logType"))
+		assert.Equal(t, "/surge/prod/cache-slow", g.Str("logDeliveryConfigurations[0].destination"))
+	})
+	t.Run("PITFALLS_7_token_charset", func(t *testing.T) {
+		pw := m.ByType(tPassword)
+		require.Len(t, pw, 1)
+		assert.Equal(t, 64.0, pw[0].Num("length"))
+		assert.True(t, pw[0].Bool("special"))
+		special := pw[0].Str("overrideSpecial")
+		require.NotEmpty(t, special, "overrideSpecial must be set: random's default specials include characters ElastiCache refuses")
+		for _, r := range special {
+			assert.Contains(t, AllowedTokenSpecials, string(r), "special %q is outside ElastiCache's set", r)
+		}
+	})
+}
+
+func TestSecret(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	v := m.ByType(tSecretVersion)
+	require.Len(t, v, 1)
+	assert.True(t, v[0].IsSecret("secretString"))
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(v[0].Str("secretString")), &doc))
+	for _, k := range []string{"host", "readerHost", "port", "authToken", "tls", "url"} {
+		assert.Contains(t, doc, k, "secret JSON key")
+	}
+	assert.Equal(t, true, doc["tls"])
+	assert.Equal(t, 6379.0, doc["port"])
+	assert.Equal(t, "master.surge-prod-cache.cache.amazonaws.com", doc["host"])
+	assert.Equal(t, "replica.surge-prod-cache.cache.amazonaws.com", doc["readerHost"])
+	u, err := url.Parse(doc["url"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, "rediss", u.Scheme)
+	pw, _ := u.User.Password()
+	assert.Equal(t, doc["authToken"], pw)
+	s := m.ByType(tSecret)
+	require.Len(t, s, 1)
+	assert.Equal(t, 7.0, s[0].Num("recoveryWindowInDays"))
+}
+
+func TestDevOneNode(t *testing.T) {
+	m := run(t, "surge-dev", devArgs())
+	g := group(t, m)
+	assert.Equal(t, 1.0, g.Num("numCacheClusters"), "dev: one node")
+	assert.False(t, g.Bool("automaticFailoverEnabled"))
+	assert.True(t, g.Has("automaticFailoverEnabled"), "explicit")
+	assert.False(t, g.Bool("multiAzEnabled"))
+	assert.Equal(t, "redis", g.Str("engine"))
+	assert.Equal(t, "7.1", g.Str("engineVersion"), "redis default")
+	assert.True(t, g.Bool("transitEncryptionEnabled"), "TLS in dev too: AUTH needs it")
+	assert.True(t, g.Bool("atRestEncryptionEnabled"))
+	assert.Equal(t, 0.0, g.Num("snapshotRetentionLimit"))
+	assert.False(t, g.Has("logDeliveryConfigurations"))
+}
+
+func TestTwoCachesDoNotCollide(t *testing.T) {
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		if _, err := NewRedis(ctx, "surge-blue", prodArgs()); err != nil {
+			return err
+		}
+		_, err := NewRedis(ctx, "surge-green", prodArgs())
+		return err
+	})
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, r := range m.Resources() {
+		key := r.Type + "::" + r.Name
+		assert.False(t, seen[key], "duplicate %s", key)
+		seen[key] = true
+	}
+	ids := map[string]bool{}
+	for _, g := range m.ByType(tGroup) {
+		id := g.Str("replicationGroupId")
+		assert.LessOrEqual(t, len(id), 40)
+		assert.False(t, ids[id], "replication group ID %s reused", id)
+		ids[id] = true
+	}
+}
+
+func TestValidToken(t *testing.T) {
+	assert.True(t, ValidToken(strings.Repeat("aZ9!&#$^<>-", 2)))
+	assert.False(t, ValidToken("short"), "under 16")
+	assert.False(t, ValidToken(strings.Repeat("a", 129)), "over 128")
+	for _, bad := range []string{"@", "/", `"`, " ", "%", "*", "("} {
+		assert.False(t, ValidToken(strings.Repeat("a", 20)+bad), "special %q is not allowed", bad)
+	}
+	_, err := connectionJSON("h", "r", strings.Repeat("a", 20)+"@")
+	assert.Error(t, err)
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(a *RedisArgs)
+		want   []string
+	}{
+		{"valid", func(a *RedisArgs) {}, nil},
+		{"multi-AZ without failover", func(a *RedisArgs) { a.AutomaticFailover = false }, []string{"MultiAZ requires AutomaticFailover"}},
+		{"failover without replicas", func(a *RedisArgs) { a.Replicas, a.MultiAZ = 0, false }, []string{"AutomaticFailover needs Replicas >= 1"}},
+		{"multi-AZ one node", func(a *RedisArgs) { a.Replicas = 0 }, []string{"AutomaticFailover needs Replicas >= 1"}},
+		{"unknown engine", func(a *RedisArgs) { a.Engine = "memcached" }, []string{`Engine "memcached"`}},
+		{"valkey version for redis", func(a *RedisArgs) { a.Engine = "redis" }, []string{`EngineVersion "8.0" is not one of`}},
+		{"x86 node", func(a *RedisArgs) { a.NodeType = "cache.m5.large" }, []string{`NodeType "cache.m5.large"`}},
+		{"too many replicas", func(a *RedisArgs) { a.Replicas = 6 }, []string{"Replicas 6"}},
+		{"bad retention", func(a *RedisArgs) { a.SnapshotRetentionDays = 36 }, []string{"SnapshotRetentionDays 36"}},
+		{"bad windows", func(a *RedisArgs) { a.SnapshotWindow, a.MaintenanceWindow = "6pm", "sunday" }, []string{"SnapshotWindow", "MaintenanceWindow"}},
+		{"missing inputs", func(a *RedisArgs) { a.SubnetIDs, a.SecurityGroupID = nil, nil }, []string{"SubnetIDs is required", "SecurityGroupID is required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := prodArgs()
+			tt.mutate(a)
+			d := a.withDefaults()
+			err := d.validate("surge-prod")
+			if tt.want == nil {
+				assert.NoError(t, err, "validate(%s)", tt.name)
+				return
+			}
+			require.Error(t, err, "validate(%s)", tt.name)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w, "validate(%s)", tt.name)
+			}
+		})
+	}
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		a := prodArgs()
+		a.AutomaticFailover = false
+		_, err := NewRedis(ctx, "surge-prod", a)
+		return err
+	})
+	require.Error(t, err, "NewRedis must refuse invalid args")
+	assert.Empty(t, m.Resources(), "nothing declared for invalid args")
+}
+
+func TestOutputs(t *testing.T) {
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		c, err := NewRedis(ctx, "surge-dev", devArgs())
+		if err != nil {
+			return err
+		}
+		for want, out := range map[any]pulumi.Output{
+			"master.surge-dev-cache.cache.amazonaws.com":  c.PrimaryEndpoint,
+			"replica.surge-dev-cache.cache.amazonaws.com": c.ReaderEndpoint,
+			6379: c.Port,
+		} {
+			got, _, err := pulumitest.Await(ctx.Context(), out)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+		}
+		for _, out := range []pulumi.Output{c.SecretARN, c.ReplicationGroupID, c.AuthToken} {
+			got, _, err := pulumitest.Await(ctx.Context(), out)
+			require.NoError(t, err)
+			assert.NotEmpty(t, got)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}

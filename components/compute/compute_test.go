@@ -1,0 +1,454 @@
+package compute
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/internal/pulumitest"
+)
+
+const (
+	tLaunchTemplate = "aws:ec2/launchTemplate:LaunchTemplate"
+	tGroup          = "aws:autoscaling/group:Group"
+	tPolicy         = "aws:autoscaling/policy:Policy"
+	tSchedule       = "aws:autoscaling/schedule:Schedule"
+	tRolePolicy     = "aws:iam/rolePolicy:RolePolicy"
+	tRole           = "aws:iam/role:Role"
+	tAttach         = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+	tASGAttachment  = "aws:autoscaling/attachment:Attachment"
+
+	testDigest    = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	dbSecretARN   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-db-AbCdEf"
+	rdsSecretARN  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-redis-GhIjKl"
+	adminTokenARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-admin-MnOpQr"
+	logGroupARN   = "arn:aws:logs:eu-west-1:123456789012:log-group:/surge/app"
+)
+
+var subnets = []string{"subnet-app-a", "subnet-app-b", "subnet-app-c"}
+
+// baseArgs is a valid prod-like fleet; tests change what they need.
+func baseArgs() *AppFleetArgs {
+	return &AppFleetArgs{
+		SubnetIDs:               pulumi.ToStringArray(subnets),
+		SecurityGroupID:         pulumi.String("sg-app"),
+		TargetGroupARN:          pulumi.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/surge/def456"),
+		LoadBalancerARNSuffix:   pulumi.String("app/surge-prod-alb/abc123"),
+		TargetGroupARNSuffix:    pulumi.String("targetgroup/surge-prod-tg/def456"),
+		InstanceTypes:           []string{"m7g.large"},
+		Min:                     3,
+		Max:                     30,
+		Desired:                 3,
+		HealthCheckGraceSeconds: 240,
+		TargetRequestsPerTarget: 800,
+		TargetCPUPercent:        60,
+		ScheduledActions: []ScheduledAction{
+			{Name: "registration-opens", Recurrence: "30 9 * 2,8 MON", TimeZone: "Asia/Seoul", Min: 12, Max: 30, Desired: 12},
+			{Name: "one-off", StartTime: "2026-02-02T09:30:00+09:00", Min: 6, Max: 30, Desired: 6},
+		},
+		InstanceRefreshMinHealthyPercent: 75,
+		WarmPool:                         &WarmPool{MinSize: 2, State: "Stopped"},
+		DetailedMonitoring:               true,
+		InstanceTags:                     map[string]string{"project": "surge", "stack": "prod"},
+		Artifact: Artifact{
+			Bucket:    pulumi.String("surge-prod-artifacts"),
+			Key:       pulumi.String("surge/" + testDigest),
+			SHA256:    pulumi.String(testDigest),
+			BucketARN: pulumi.String("arn:aws:s3:::surge-prod-artifacts"),
+		},
+		Env:                 map[string]pulumi.StringInput{"SURGE_ADMIT_BATCH": pulumi.String("200"), "SURGE_COOKIE_SECURE": pulumi.String("true")},
+		DatabaseSecretARN:   pulumi.String(dbSecretARN),
+		CacheSecretARN:      pulumi.String(rdsSecretARN),
+		AdminTokenSecretARN: pulumi.String(adminTokenARN),
+		LogGroupName:        pulumi.String("/surge/app"),
+		LogGroupARN:         pulumi.String(logGroupARN),
+		Region:              "eu-west-1",
+	}
+}
+
+func devArgs() *AppFleetArgs {
+	a := baseArgs()
+	a.InstanceTypes = []string{"t4g.small", "t4g.medium"}
+	a.Min, a.Max, a.Desired = 1, 3, 1
+	a.SpotPercent = 100
+	a.WarmPool = nil
+	a.DetailedMonitoring = false
+	a.ScheduledActions = nil
+	return a
+}
+
+func run(t *testing.T, args *AppFleetArgs) *pulumitest.Mocks {
+	t.Helper()
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		_, err := NewAppFleet(ctx, "surge-prod", args)
+		return err
+	})
+	require.NoError(t, err)
+	return m
+}
+
+func only(t *testing.T, m *pulumitest.Mocks, token string) pulumitest.Resource {
+	t.Helper()
+	rs := m.ByType(token)
+	require.Len(t, rs, 1, "want exactly one %s", token)
+	return rs[0]
+}
+
+func decodeUserData(t *testing.T, lt pulumitest.Resource) string {
+	t.Helper()
+	raw := lt.Str("userData")
+	require.NotEmpty(t, raw, "launch template userData")
+	b, err := base64.StdEncoding.DecodeString(raw)
+	require.NoError(t, err, "userData must be base64 (PITFALLS 8, InvalidUserData.Malformed)")
+	return string(b)
+}
+
+func TestControls(t *testing.T) {
+	m := run(t, baseArgs())
+	lt := only(t, m, tLaunchTemplate)
+
+	t.Run("EC2.8_EC2.170_IMDSv2_required", func(t *testing.T) {
+		assert.Equal(t, "required", lt.Str("metadataOptions.httpTokens"), "EC2.8/EC2.170")
+		assert.Equal(t, "enabled", lt.Str("metadataOptions.httpEndpoint"), "EC2.8/EC2.170")
+		assert.Equal(t, 1.0, lt.Num("metadataOptions.httpPutResponseHopLimit"), "AutoScaling.4 / CKV_AWS_341 hop limit")
+	})
+	t.Run("EC2.25_no_public_ip_string_false", func(t *testing.T) {
+		require.Equal(t, 1, lt.Len("networkInterfaces"))
+		v, ok := lt.Get("networkInterfaces[0].associatePublicIpAddress")
+		require.True(t, ok, "EC2.25: associatePublicIpAddress must be set explicitly")
+		assert.True(t, v.IsString(), "EC2.25: v6 types associatePublicIpAddress as a string")
+		assert.Equal(t, "false", lt.Str("networkInterfaces[0].associatePublicIpAddress"), "EC2.25")
+		assert.Equal(t, []string{"sg-app"}, lt.Strings("networkInterfaces[0].securityGroups"))
+	})
+	t.Run("EC2.181_EC2.3_root_volume_encrypted_gp3", func(t *testing.T) {
+		require.Equal(t, 1, lt.Len("blockDeviceMappings"))
+		assert.Equal(t, "/dev/xvda", lt.Str("blockDeviceMappings[0].deviceName"))
+		assert.Equal(t, "true", lt.Str("blockDeviceMappings[0].ebs.encrypted"), "EC2.181: string \"true\"")
+		assert.Equal(t, "true", lt.Str("blockDeviceMappings[0].ebs.deleteOnTermination"))
+		assert.Equal(t, "gp3", lt.Str("blockDeviceMappings[0].ebs.volumeType"))
+	})
+	t.Run("EC2.24_Graviton_AL2023_through_ssm", func(t *testing.T) {
+		assert.Equal(t, "resolve:ssm:"+DefaultAMIParameter, lt.Str("imageId"))
+		assert.Equal(t, "m7g.large", lt.Str("instanceType"))
+	})
+	t.Run("CKV_AWS_126_detailed_monitoring_follows_arg", func(t *testing.T) {
+		assert.True(t, lt.Bool("monitoring.enabled"), "prod args ask for detailed monitoring")
+		dev := only(t, run(t, devArgs()), tLaunchTemplate)
+		v, ok := dev.Get("monitoring.enabled")
+		require.True(t, ok, "monitoring.enabled must be explicit")
+		assert.False(t, v.BoolValue(), "dev args do not")
+	})
+	t.Run("CKV2_AWS_41_instance_profile_and_update_default", func(t *testing.T) {
+		assert.True(t, lt.Has("iamInstanceProfile.arn"))
+		assert.True(t, lt.Bool("updateDefaultVersion"))
+		assert.Equal(t, 2, lt.Len("tagSpecifications"), "instance and volume tag specifications")
+		assert.Equal(t, "surge", lt.Str("tagSpecifications[1].tags.project"), "volumes carry the stack's tags")
+		assert.Equal(t, "surge-prod-app", lt.Str("tagSpecifications[0].tags.Name"))
+	})
+	t.Run("CKV_AWS_46_user_data_verifies_artifact_and_holds_no_secret", func(t *testing.T) {
+		ud := decodeUserData(t, lt)
+		assert.Less(t, len(ud), MaxUserDataBytes, "raw user data must stay under 16 KB")
+		assert.True(t, strings.HasPrefix(ud, "#!/bin/bash\n"))
+		for _, want := range []string{
+			"set -euo pipefail", testDigest, "sha256sum --check", "exit 1",
+			"s3://surge-prod-artifacts/surge/" + testDigest, "aws s3 cp",
+			`SURGE_DATABASE_SECRET_ARN="` + dbSecretARN + `"`, `SURGE_REDIS_SECRET_ARN="` + rdsSecretARN + `"`, `SURGE_ADMIN_TOKEN_SECRET_ARN="` + adminTokenARN + `"`,
+			`SURGE_AWS_REGION="eu-west-1"`, `SURGE_LISTEN_ADDR=":8080"`, `SURGE_ADMIT_BATCH="200"`,
+			"User=surge", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+			"CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "Restart=always", "KillSignal=SIGTERM",
+			"TimeoutStopSec=45", "ExecStartPre=/opt/surge/bin/surge migrate", "ExecStart=/opt/surge/bin/surge serve",
+			"chmod 0640 /etc/surge/surge.env", "--lifecycle-hook-name surge-launch-ready",
+		} {
+			assert.Contains(t, ud, want, "user data")
+		}
+		// The mock's random passwords are "xxxx..."; no credential-looking
+		// setting may reach the script.
+		for _, bad := range []string{"xxxxxxxxxxxxxxxx", "PASSWORD", "AUTH_TOKEN", "DATABASE_URL", "REDIS_URL", "AKIA"} {
+			assert.NotContains(t, ud, bad, "user data must hold no secret")
+		}
+	})
+	t.Run("SSM.1_managed_instance_core", func(t *testing.T) {
+		a := only(t, m, tAttach)
+		assert.Equal(t, ssmCorePolicyARN, a.Str("policyArn"))
+		r := only(t, m, tRole)
+		doc, err := r.JSON("assumeRolePolicy")
+		require.NoError(t, err)
+		assert.Contains(t, doc["Statement"].([]any)[0].(map[string]any)["Principal"], "Service")
+	})
+}
+
+func TestLeastPrivilegePolicy(t *testing.T) {
+	m := run(t, baseArgs())
+	p := only(t, m, tRolePolicy)
+	doc, err := p.JSON("policy")
+	require.NoError(t, err)
+	got := map[string]any{}
+	for _, s := range doc["Statement"].([]any) {
+		st := s.(map[string]any)
+		assert.Equal(t, "Allow", st["Effect"])
+		for _, a := range st["Action"].([]any) {
+			got[a.(string)] = st["Resource"]
+			if a == "cloudwatch:PutMetricData" {
+				assert.Equal(t, map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": "Surge"}}, st["Condition"])
+			}
+		}
+	}
+	assert.Equal(t, "arn:aws:s3:::surge-prod-artifacts/surge/"+testDigest, got["s3:GetObject"], "exactly the artifact object")
+	assert.Equal(t, []any{dbSecretARN, rdsSecretARN, adminTokenARN}, got["secretsmanager:GetSecretValue"], "exactly the three runtime secrets")
+	assert.Equal(t, []any{logGroupARN, logGroupARN + ":*"}, got["logs:PutLogEvents"], "only the app log group")
+	assert.Equal(t, "arn:aws:autoscaling:eu-west-1:*:autoScalingGroup:*:autoScalingGroupName/surge-prod-app", got["autoscaling:CompleteLifecycleAction"])
+	for action, res := range got {
+		if strings.HasPrefix(action, "s3:") || strings.HasPrefix(action, "secretsmanager:") || strings.HasPrefix(action, "logs:") || strings.HasPrefix(action, "kms:") {
+			assert.NotContains(t, res, "*", "%s must not use a wildcard resource", action)
+			assert.NotEqual(t, "*", res, "%s must not use a wildcard resource", action)
+		}
+	}
+	for _, a := range []string{"s3:PutObject", "s3:*", "secretsmanager:*", "iam:PassRole", "*"} {
+		assert.NotContains(t, got, a)
+	}
+}
+
+func TestAutoScalingGroup(t *testing.T) {
+	m := run(t, baseArgs())
+	g := only(t, m, tGroup)
+
+	t.Run("AutoScaling.2_subnets_of_every_AZ", func(t *testing.T) {
+		assert.Equal(t, subnets, g.Strings("vpcZoneIdentifiers"))
+	})
+	t.Run("AutoScaling.1_ELB_health_checks_with_grace", func(t *testing.T) {
+		assert.Equal(t, "ELB", g.Str("healthCheckType"), "AutoScaling.1 / PITFALLS 14")
+		assert.Equal(t, 240.0, g.Num("healthCheckGracePeriod"))
+		assert.Equal(t, []string{"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/surge/def456"}, g.Strings("targetGroupArns"))
+		assert.Empty(t, m.ByType(tASGAttachment), "PITFALLS 14: no separate attachment resource")
+	})
+	t.Run("AutoScaling.9_launch_template_concrete_version", func(t *testing.T) {
+		assert.False(t, g.Has("launchConfiguration"))
+		assert.True(t, g.Has("launchTemplate.id"))
+		assert.Equal(t, "3", g.Str("launchTemplate.version"), "PITFALLS 8: the template's latestVersion (mock: 3), never $Latest")
+		assert.False(t, g.Has("mixedInstancesPolicy"), "single type, no spot: no mixed instances policy")
+	})
+	t.Run("instance_refresh_rolling", func(t *testing.T) {
+		assert.Equal(t, "Rolling", g.Str("instanceRefresh.strategy"))
+		assert.Equal(t, 75.0, g.Num("instanceRefresh.preferences.minHealthyPercentage"))
+		assert.True(t, g.Bool("instanceRefresh.preferences.autoRollback"))
+	})
+	t.Run("sizes_warm_pool_metrics_hook", func(t *testing.T) {
+		assert.Equal(t, 3.0, g.Num("minSize"))
+		assert.Equal(t, 30.0, g.Num("maxSize"))
+		assert.Equal(t, 3.0, g.Num("desiredCapacity"))
+		assert.Equal(t, 2.0, g.Num("warmPool.minSize"))
+		assert.Equal(t, "Stopped", g.Str("warmPool.poolState"))
+		assert.Contains(t, g.Strings("enabledMetrics"), "GroupInServiceInstances")
+		assert.Equal(t, "surge-launch-ready", g.Str("initialLifecycleHooks[0].name"))
+		assert.Equal(t, "autoscaling:EC2_INSTANCE_LAUNCHING", g.Str("initialLifecycleHooks[0].lifecycleTransition"))
+		assert.Equal(t, 240.0, g.Num("defaultInstanceWarmup"))
+		tags := map[string]string{}
+		for i := 0; i < g.Len("tags"); i++ {
+			p := "tags[" + strconv.Itoa(i) + "]"
+			assert.True(t, g.Bool(p+".propagateAtLaunch"), "CKV_AWS_153: %s propagates", g.Str(p+".key"))
+			tags[g.Str(p+".key")] = g.Str(p + ".value")
+		}
+		assert.Equal(t, map[string]string{"Name": "surge-prod-app", "project": "surge", "stack": "prod"}, tags)
+	})
+	t.Run("target_tracking_policies", func(t *testing.T) {
+		ps := m.ByType(tPolicy)
+		require.Len(t, ps, 2)
+		byMetric := map[string]pulumitest.Resource{}
+		for _, p := range ps {
+			byMetric[p.Str("targetTrackingConfiguration.predefinedMetricSpecification.predefinedMetricType")] = p
+		}
+		req := byMetric["ALBRequestCountPerTarget"]
+		assert.Equal(t, "app/surge-prod-alb/abc123/targetgroup/surge-prod-tg/def456", req.Str("targetTrackingConfiguration.predefinedMetricSpecification.resourceLabel"))
+		assert.Equal(t, 800.0, req.Num("targetTrackingConfiguration.targetValue"))
+		assert.Equal(t, 60.0, byMetric["ASGAverageCPUUtilization"].Num("targetTrackingConfiguration.targetValue"))
+	})
+	t.Run("scheduled_actions_with_time_zone", func(t *testing.T) {
+		ss := m.ByType(tSchedule)
+		require.Len(t, ss, 2)
+		byName := map[string]pulumitest.Resource{}
+		for _, s := range ss {
+			byName[s.Str("scheduledActionName")] = s
+		}
+		r := byName["registration-opens"]
+		assert.Equal(t, "30 9 * 2,8 MON", r.Str("recurrence"))
+		assert.Equal(t, "Asia/Seoul", r.Str("timeZone"))
+		assert.Equal(t, 12.0, r.Num("desiredCapacity"))
+		assert.Equal(t, "2026-02-02T00:30:00Z", byName["one-off"].Str("startTime"), "start time converted to UTC")
+	})
+}
+
+// ignoreRecorder wraps the shared monitor to see resource options, which the
+// recorded inputs do not carry.
+type ignoreRecorder struct {
+	*pulumitest.Mocks
+	ignored map[string][]string
+}
+
+func (r *ignoreRecorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	if a.RegisterRPC != nil {
+		r.ignored[a.TypeToken] = a.RegisterRPC.GetIgnoreChanges()
+	}
+	return r.Mocks.NewResource(a)
+}
+
+func TestDesiredCapacityLeftToScaling(t *testing.T) {
+	r := &ignoreRecorder{Mocks: pulumitest.New(), ignored: map[string][]string{}}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := NewAppFleet(ctx, "surge-prod", baseArgs())
+		return err
+	}, pulumi.WithMocks("surge", "test", r))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"desiredCapacity"}, r.ignored[tGroup], "an up must not reset the capacity scaling chose")
+}
+
+func TestSpotUsesMixedInstancesPolicy(t *testing.T) {
+	m := run(t, devArgs())
+	g := only(t, m, tGroup)
+	assert.False(t, g.Has("launchTemplate"), "launchTemplate and mixedInstancesPolicy are exclusive")
+	assert.False(t, g.Has("warmPool"), "no warm pool with spot")
+	assert.Equal(t, "3", g.Str("mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version"), "PITFALLS 8")
+	assert.Equal(t, "t4g.small", g.Str("mixedInstancesPolicy.launchTemplate.overrides[0].instanceType"))
+	assert.Equal(t, "t4g.medium", g.Str("mixedInstancesPolicy.launchTemplate.overrides[1].instanceType"), "AutoScaling.6: several types")
+	assert.Equal(t, 0.0, g.Num("mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity"))
+	assert.Equal(t, "price-capacity-optimized", g.Str("mixedInstancesPolicy.instancesDistribution.spotAllocationStrategy"))
+	assert.True(t, g.Bool("capacityRebalance"))
+	assert.Empty(t, m.ByType(tSchedule))
+}
+
+func TestUnknownDigestIsCheckedAtRender(t *testing.T) {
+	a := baseArgs()
+	a.Artifact.SHA256 = pulumi.String("not-a-digest").ToStringOutput() // not statically known
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		_, err := NewAppFleet(ctx, "surge-prod", a)
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "64 lowercase hex")
+}
+
+func TestTwoFleetsDoNotCollide(t *testing.T) {
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		if _, err := NewAppFleet(ctx, "surge-blue", baseArgs()); err != nil {
+			return err
+		}
+		_, err := NewAppFleet(ctx, "surge-green", devArgs())
+		return err
+	})
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, r := range m.Resources() {
+		key := r.Type + "::" + r.Name
+		assert.False(t, seen[key], "duplicate %s", key)
+		seen[key] = true
+	}
+	names := map[string]bool{}
+	for _, tok := range []string{tGroup, tLaunchTemplate, tRole} {
+		for _, r := range m.ByType(tok) {
+			n := r.Str("name")
+			assert.False(t, names[tok+n], "physical name %s reused for %s", n, tok)
+			names[tok+n] = true
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(a *AppFleetArgs)
+		want   []string // substrings, all must appear
+	}{
+		{"valid prod", func(a *AppFleetArgs) {}, nil},
+		{"non-Graviton type", func(a *AppFleetArgs) { a.InstanceTypes = []string{"m5.large"} }, []string{`"m5.large" is not a Graviton`}},
+		{"x86 Intel type", func(a *AppFleetArgs) { a.InstanceTypes = []string{"m7i.large"} }, []string{`"m7i.large" is not a Graviton`}},
+		{"min > max", func(a *AppFleetArgs) { a.Min, a.Max, a.Desired = 5, 3, 4 }, []string{"Min 5 is greater than Max 3", "Desired 4 is outside"}},
+		{"desired outside", func(a *AppFleetArgs) { a.Desired = 31 }, []string{"Desired 31 is outside [Min 3, Max 30]"}},
+		{"bad digest", func(a *AppFleetArgs) { a.Artifact.SHA256 = pulumi.String("abc") }, []string{`Artifact.SHA256 "abc" must be 64`}},
+		{"spot > 100", func(a *AppFleetArgs) { a.SpotPercent, a.WarmPool = 120, nil }, []string{"SpotPercent 120 must be within 0-100"}},
+		{"warm pool with spot", func(a *AppFleetArgs) { a.SpotPercent = 50 }, []string{"WarmPool cannot be combined"}},
+		{"running warm pool", func(a *AppFleetArgs) { a.WarmPool.State = "Running" }, []string{"Running is not supported"}},
+		{"reserved tag", func(a *AppFleetArgs) { a.InstanceTags = map[string]string{"aws:x": "y"} }, []string{`InstanceTags key "aws:x"`}},
+		{"hibernated warm pool", func(a *AppFleetArgs) { a.WarmPool.State = "Hibernated" }, []string{"Hibernated is not supported"}},
+		{"privileged port", func(a *AppFleetArgs) { a.AppPort = 80 }, []string{"AppPort 80"}},
+		{"secret in env", func(a *AppFleetArgs) {
+			a.Env = map[string]pulumi.StringInput{"SURGE_DATABASE_URL": pulumi.String("postgres://u:p@h/db")}
+		}, []string{"SURGE_DATABASE_URL looks like a credential"}},
+		{"reserved env", func(a *AppFleetArgs) { a.Env = map[string]pulumi.StringInput{"SURGE_AWS_REGION": pulumi.String("x")} }, []string{"SURGE_AWS_REGION is set by the component"}},
+		{"request policy without suffixes", func(a *AppFleetArgs) { a.TargetGroupARNSuffix = nil }, []string{"needs LoadBalancerARNSuffix and TargetGroupARNSuffix"}},
+		{"schedule without zone", func(a *AppFleetArgs) { a.ScheduledActions[0].TimeZone = "" }, []string{"TimeZone is required with Recurrence"}},
+		{"schedule bad zone and cron", func(a *AppFleetArgs) {
+			a.ScheduledActions[0].TimeZone, a.ScheduledActions[0].Recurrence = "Mars/Olympus", "every monday"
+		}, []string{`TimeZone "Mars/Olympus" is not an IANA`, "5-field cron"}},
+		{"schedule names collide once sanitized", func(a *AppFleetArgs) { a.ScheduledActions[1].Name = "Registration_Opens" }, []string{"duplicate name"}},
+		{"schedule bad sizes", func(a *AppFleetArgs) { a.ScheduledActions[1].Desired = 40 }, []string{"Desired (40) <= Max (30)"}},
+		{"missing inputs", func(a *AppFleetArgs) { a.SubnetIDs, a.DatabaseSecretARN = nil, nil }, []string{"SubnetIDs is required", "DatabaseSecretARN is required"}},
+		{"every problem at once", func(a *AppFleetArgs) {
+			a.InstanceTypes = []string{"c5.xlarge"}
+			a.Min, a.Max = 4, 2
+			a.RootVolumeGiB = 4
+			a.Region = ""
+		}, []string{"c5.xlarge", "Min 4 is greater than Max 2", "RootVolumeGiB 4", `Region ""`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := baseArgs()
+			tt.mutate(a)
+			d := a.withDefaults()
+			err := d.validate()
+			if tt.want == nil {
+				assert.NoError(t, err, "validate(%s)", tt.name)
+				return
+			}
+			require.Error(t, err, "validate(%s)", tt.name)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w, "validate(%s)", tt.name)
+			}
+		})
+	}
+}
+
+func TestInvalidArgsFailBeforeDeclaring(t *testing.T) {
+	a := baseArgs()
+	a.InstanceTypes = []string{"m5.large"}
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		_, err := NewAppFleet(ctx, "surge-prod", a)
+		return err
+	})
+	require.Error(t, err)
+	assert.Empty(t, m.Resources(), "nothing may be declared for invalid args")
+}
+
+func TestOutputs(t *testing.T) {
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		f, err := NewAppFleet(ctx, "surge-prod", baseArgs())
+		if err != nil {
+			return err
+		}
+		for want, out := range map[any]pulumi.Output{
+			"surge-prod-app": f.ASGName,
+			3:                f.LaunchTemplateLatestVersion,
+		} {
+			got, known, err := pulumitest.Await(ctx.Context(), out)
+			require.NoError(t, err)
+			assert.True(t, known)
+			assert.Equal(t, want, got)
+		}
+		for _, out := range []pulumi.Output{f.ASGARN, f.RoleARN, f.InstanceProfileName, f.LaunchTemplateID} {
+			got, _, err := pulumitest.Await(ctx.Context(), out)
+			require.NoError(t, err)
+			assert.NotEmpty(t, got)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}

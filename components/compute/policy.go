@@ -1,0 +1,72 @@
+package compute
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+const assumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+type policyInputs struct {
+	ArtifactObjectARN string   // exactly the pinned object
+	SecretARNs        []string // the database, cache and admin-token secrets
+	LogGroupARN       string   // the app log group, without ":*"
+	KMSKeyARN         string   // artifact bucket CMK; empty for SSE-S3
+	ASGARN            string   // the fleet's own group, for CompleteLifecycleAction
+}
+
+type statement struct {
+	Sid       string         `json:"Sid"`
+	Effect    string         `json:"Effect"`
+	Action    []string       `json:"Action"`
+	Resource  any            `json:"Resource"`
+	Condition map[string]any `json:"Condition,omitempty"`
+}
+
+// instancePolicy is the least-privilege inline policy of the app role, built
+// with encoding/json (no getPolicyDocument invoke, no preview round trip).
+func instancePolicy(in policyInputs) (string, error) {
+	var errs []error
+	if in.ArtifactObjectARN == "" {
+		errs = append(errs, errors.New("artifact object ARN is empty"))
+	}
+	for _, s := range in.SecretARNs {
+		if s == "" {
+			errs = append(errs, errors.New("a secret ARN is empty"))
+		}
+	}
+	if in.LogGroupARN == "" {
+		errs = append(errs, errors.New("log group ARN is empty"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", fmt.Errorf("building instance policy: %w", err)
+	}
+	stmts := []statement{
+		{Sid: "ReadArtifact", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: in.ArtifactObjectARN},
+		{Sid: "ReadRuntimeSecrets", Effect: "Allow", Action: []string{"secretsmanager:GetSecretValue"}, Resource: in.SecretARNs},
+		{Sid: "WriteAppLogs", Effect: "Allow",
+			Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+			Resource: []string{in.LogGroupARN, in.LogGroupARN + ":*"}},
+		// PutMetricData has no resource-level permissions; the namespace
+		// condition is what confines it.
+		{Sid: "PutSurgeMetrics", Effect: "Allow", Action: []string{"cloudwatch:PutMetricData"}, Resource: "*",
+			Condition: map[string]any{"StringEquals": map[string]string{"cloudwatch:namespace": MetricNamespace}}},
+		// The CloudWatch agent resolves the AutoScalingGroupName dimension
+		// with DescribeTags, which has no resource-level permissions.
+		{Sid: "AgentDescribeTags", Effect: "Allow", Action: []string{"ec2:DescribeTags"}, Resource: "*"},
+		{Sid: "CompleteOwnLaunch", Effect: "Allow", Action: []string{"autoscaling:CompleteLifecycleAction"}, Resource: in.ASGARN},
+	}
+	if in.KMSKeyARN != "" {
+		stmts = append(stmts, statement{Sid: "DecryptArtifact", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: in.KMSKeyARN,
+			Condition: map[string]any{"StringLike": map[string]string{"kms:ViaService": "s3.*.amazonaws.com"}}})
+	}
+	b, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": stmts})
+	if err != nil {
+		return "", fmt.Errorf("encoding instance policy: %w", err)
+	}
+	return string(b), nil
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

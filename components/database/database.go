@@ -1,0 +1,482 @@
+// Package database declares RDS PostgreSQL: an encrypted primary (Multi-AZ in
+// prod) in the data subnets, read replicas spread over the AZs, a parameter
+// group forcing TLS and logging slow statements, and a Secrets Manager secret
+// with the connection settings the app reads at start.
+package database
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/surge-dev/surge/components/naming"
+)
+
+// PasswordSpecials are the special characters of the generated master
+// password: characters RDS accepts (it forbids '/', '"', '@' and space) that
+// are also legal unescaped in a URL's userinfo (RFC 3986 unreserved and
+// sub-delims, without quote, comma and semicolon), so a postgres:// URL built
+// from the secret cannot break whatever the client's escaping.
+const PasswordSpecials = "!$&()*+=-._~"
+
+// RDSForbidden are the characters RDS refuses in a master password.
+const RDSForbidden = `/"@ `
+
+const (
+	enhancedMonitoringPolicyARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+	defaultCACert               = "rds-ca-rsa2048-g1"
+)
+
+// PostgresArgs configure the database. Shape is plain Go, validated before
+// anything is declared; values from other resources are inputs.
+type PostgresArgs struct {
+	SubnetIDs       pulumi.StringArrayInput // private-data subnets; required
+	SecurityGroupID pulumi.StringInput      // the database security group; required
+
+	EngineVersion          string // "17" (latest minor; RDS applies minor upgrades, the provider suppresses the diff) or "17.6": major 13-19; required
+	InstanceClass          string // Graviton class: db.t4g.*, db.m7g.*, db.r7g.*...; required
+	ReplicaInstanceClass   string // default InstanceClass
+	AllocatedStorageGiB    int    // initial gp3 storage; default 20 (20-65536)
+	MaxAllocatedStorageGiB int    // storage autoscaling ceiling, > AllocatedStorageGiB; default 5x allocated
+	MultiAZ                bool   // synchronous standby in another AZ (RDS.5); prod
+	ReplicaCount           int    // read replicas, 0-15
+	// BackupRetentionDays of automated backups, 0-35; must be > 0 with
+	// replicas (the source of a replica needs backups).
+	BackupRetentionDays int
+	BackupWindow        string // "hh24:mi-hh24:mi" UTC; empty lets RDS choose
+	MaintenanceWindow   string // "ddd:hh24:mi-ddd:hh24:mi" UTC; empty lets RDS choose
+	DeletionProtection  bool   // RDS.8; prod
+	// SkipFinalSnapshot skips the snapshot on delete (dev). When false the
+	// final snapshot is named after the instance.
+	SkipFinalSnapshot bool
+	ApplyImmediately  bool // apply modifications now instead of in the maintenance window
+
+	PerformanceInsights              bool // Performance Insights on primary and replicas
+	PerformanceInsightsRetentionDays int  // 7 (free tier, default) or a multiple of 31 up to 731
+
+	DBName   string // database created on the primary; default "surge"
+	Username string // master user; default "surge_admin" (RDS.25: not "postgres")
+	Port     int    // default 5432; RDS.23 is a documented exception
+
+	// AvailabilityZones spread the instances: a single-AZ primary goes to
+	// AvailabilityZones[0], replica i to AvailabilityZones[(i+1) % n], so the
+	// first replica never shares the primary's AZ. Empty lets RDS choose.
+	AvailabilityZones []string
+
+	MonitoringIntervalSeconds int    // enhanced monitoring (RDS.6): 0 (off), 1, 5, 10, 15, 30 or 60
+	SlowQueryMs               int    // log_min_duration_statement; default 500, -1 turns it off
+	CACertIdentifier          string // default "rds-ca-rsa2048-g1" (CKV_AWS_211)
+	// SecretRecoveryWindowDays before a deleted secret is gone: 0 (at once,
+	// dev) or 7-30; default 7.
+	SecretRecoveryWindowDays *int
+}
+
+// Postgres is the surge:database:Postgres component.
+type Postgres struct {
+	pulumi.ResourceState
+
+	WriterEndpoint     pulumi.StringOutput      // primary host name
+	Port               pulumi.IntOutput         // listener port
+	ReplicaEndpoints   pulumi.StringArrayOutput // replica host names, in replica order
+	SecretARN          pulumi.StringOutput      // secret with {engine, host, port, username, password, dbname, readHost}
+	Identifier         pulumi.StringOutput      // primary identifier
+	ReplicaIdentifiers pulumi.StringArrayOutput
+	MasterPassword     pulumi.StringOutput // secret
+}
+
+var (
+	engineVersion = regexp.MustCompile(`^([0-9]+)(?:\.([0-9]+))?$`)
+	gravitonClass = regexp.MustCompile(`^db\.[a-z]+[0-9]+g[a-z]*\.[0-9]*[a-z]+$`)
+	pgIdentifier  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,62}$`)
+	dailyWindow   = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	weeklyWindow  = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	rdsIdentifier = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
+)
+
+func (a PostgresArgs) withDefaults() PostgresArgs {
+	if a.ReplicaInstanceClass == "" {
+		a.ReplicaInstanceClass = a.InstanceClass
+	}
+	if a.AllocatedStorageGiB == 0 {
+		a.AllocatedStorageGiB = 20
+	}
+	if a.MaxAllocatedStorageGiB == 0 {
+		a.MaxAllocatedStorageGiB = 5 * a.AllocatedStorageGiB
+	}
+	if a.PerformanceInsightsRetentionDays == 0 {
+		a.PerformanceInsightsRetentionDays = 7
+	}
+	if a.DBName == "" {
+		a.DBName = "surge"
+	}
+	if a.Username == "" {
+		a.Username = "surge_admin"
+	}
+	if a.Port == 0 {
+		a.Port = 5432
+	}
+	if a.SlowQueryMs == 0 {
+		a.SlowQueryMs = 500
+	}
+	if a.CACertIdentifier == "" {
+		a.CACertIdentifier = defaultCACert
+	}
+	if a.SecretRecoveryWindowDays == nil {
+		d := 7
+		a.SecretRecoveryWindowDays = &d
+	}
+	return a
+}
+
+func (a *PostgresArgs) major() int {
+	m := engineVersion.FindStringSubmatch(a.EngineVersion)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// validate returns every problem of the (defaulted) args at once.
+func (a *PostgresArgs) validate(name string) error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if a.SubnetIDs == nil {
+		add("SubnetIDs is required")
+	}
+	if a.SecurityGroupID == nil {
+		add("SecurityGroupID is required")
+	}
+	if maj := a.major(); maj < 13 || maj > 19 {
+		add("EngineVersion %q must be <major> or <major>.<minor> with major 13-19", a.EngineVersion)
+	}
+	if !gravitonClass.MatchString(a.InstanceClass) {
+		add("InstanceClass %q is not a Graviton class such as db.t4g.medium or db.r7g.large", a.InstanceClass)
+	}
+	if a.ReplicaCount > 0 && !gravitonClass.MatchString(a.ReplicaInstanceClass) {
+		add("ReplicaInstanceClass %q is not a Graviton class", a.ReplicaInstanceClass)
+	}
+	if a.AllocatedStorageGiB < 20 || a.AllocatedStorageGiB > 65536 {
+		add("AllocatedStorageGiB %d must be within 20-65536 (gp3)", a.AllocatedStorageGiB)
+	}
+	if a.MaxAllocatedStorageGiB <= a.AllocatedStorageGiB || a.MaxAllocatedStorageGiB > 65536 {
+		add("MaxAllocatedStorageGiB %d must be above AllocatedStorageGiB %d and at most 65536", a.MaxAllocatedStorageGiB, a.AllocatedStorageGiB)
+	}
+	if a.ReplicaCount < 0 || a.ReplicaCount > 15 {
+		add("ReplicaCount %d must be within 0-15", a.ReplicaCount)
+	}
+	if a.BackupRetentionDays < 0 || a.BackupRetentionDays > 35 {
+		add("BackupRetentionDays %d must be within 0-35", a.BackupRetentionDays)
+	}
+	if a.ReplicaCount > 0 && a.BackupRetentionDays == 0 {
+		add("BackupRetentionDays must be > 0 when ReplicaCount is %d: a replica's source needs automated backups", a.ReplicaCount)
+	}
+	if a.BackupWindow != "" && !dailyWindow.MatchString(a.BackupWindow) {
+		add("BackupWindow %q must be hh24:mi-hh24:mi", a.BackupWindow)
+	}
+	if a.MaintenanceWindow != "" && !weeklyWindow.MatchString(a.MaintenanceWindow) {
+		add("MaintenanceWindow %q must be ddd:hh24:mi-ddd:hh24:mi (lowercase days)", a.MaintenanceWindow)
+	}
+	if r := a.PerformanceInsightsRetentionDays; a.PerformanceInsights && r != 7 && (r%31 != 0 || r > 731) {
+		add("PerformanceInsightsRetentionDays %d must be 7 or a multiple of 31 up to 731", r)
+	}
+	if !pgIdentifier.MatchString(a.DBName) {
+		add("DBName %q must start with a letter and hold letters, digits or _ (max 63)", a.DBName)
+	}
+	if !pgIdentifier.MatchString(a.Username) {
+		add("Username %q must start with a letter and hold letters, digits or _ (max 63)", a.Username)
+	}
+	switch strings.ToLower(a.Username) {
+	case "postgres", "admin", "rdsadmin", "root", "rds_superuser":
+		add("Username %q is a default or reserved name (RDS.25)", a.Username)
+	}
+	if a.Port < 1150 || a.Port > 65535 {
+		add("Port %d must be within 1150-65535", a.Port)
+	}
+	seen := map[string]bool{}
+	for _, z := range a.AvailabilityZones {
+		if z == "" || seen[z] {
+			add("AvailabilityZones %v must be distinct and non-empty", a.AvailabilityZones)
+			break
+		}
+		seen[z] = true
+	}
+	switch a.MonitoringIntervalSeconds {
+	case 0, 1, 5, 10, 15, 30, 60:
+	default:
+		add("MonitoringIntervalSeconds %d must be 0, 1, 5, 10, 15, 30 or 60", a.MonitoringIntervalSeconds)
+	}
+	if a.SlowQueryMs < -1 {
+		add("SlowQueryMs %d must be -1 (off) or >= 0", a.SlowQueryMs)
+	}
+	if w := a.SecretRecoveryWindowDays; w != nil && *w != 0 && (*w < 7 || *w > 30) {
+		add("SecretRecoveryWindowDays %d must be 0 or 7-30", *w)
+	}
+	if id := naming.Physical(name, "db", naming.MaxRDSIdentifier); !rdsIdentifier.MatchString(id) {
+		add("component name %q gives the DB identifier %q, which must start with a letter", name, id)
+	}
+	return errors.Join(errs...)
+}
+
+// NewPostgres declares the database.
+func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...pulumi.ResourceOption) (*Postgres, error) {
+	if args == nil {
+		return nil, errors.New("database: args are required")
+	}
+	a := args.withDefaults()
+	if err := a.validate(name); err != nil {
+		return nil, fmt.Errorf("database %s: invalid args: %w", name, err)
+	}
+	c := &Postgres{}
+	if err := ctx.RegisterComponentResource("surge:database:Postgres", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("registering database %s: %w", name, err)
+	}
+	parent := pulumi.Parent(c)
+	major := a.major()
+
+	subnets, err := rds.NewSubnetGroup(ctx, name+"-db-subnets", &rds.SubnetGroupArgs{
+		Name:        pulumi.String(naming.Physical(name, "db", 255)),
+		Description: pulumi.String("surge database: private data subnets"),
+		SubnetIds:   a.SubnetIDs,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating db subnet group: %w", err)
+	}
+
+	params := rds.ParameterGroupParameterArray{
+		// pending-reboot is accepted for static and dynamic parameters alike;
+		// a new instance starts with the group's values either way.
+		&rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1"), ApplyMethod: pulumi.String("pending-reboot")},
+		&rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String(strconv.Itoa(a.SlowQueryMs)), ApplyMethod: pulumi.String("immediate")},
+	}
+	// The family is part of the name so a major upgrade creates the new group
+	// next to the old one instead of colliding with it.
+	family := fmt.Sprintf("postgres%d", major)
+	pg, err := rds.NewParameterGroup(ctx, name+"-db-params", &rds.ParameterGroupArgs{
+		Name:        pulumi.String(naming.Physical(name, "db-"+family, 255)),
+		Family:      pulumi.String(family),
+		Description: pulumi.String("surge: TLS only, slow statements logged"),
+		Parameters:  params,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating db parameter group: %w", err)
+	}
+
+	// RandomPassword rather than manageMasterUserPassword: RDS refuses to
+	// create a read replica of a source whose password it manages (PITFALLS 6).
+	password, err := random.NewRandomPassword(ctx, name+"-db-master", &random.RandomPasswordArgs{
+		Length:          pulumi.Int(32),
+		Special:         pulumi.Bool(true),
+		OverrideSpecial: pulumi.String(PasswordSpecials),
+		MinLower:        pulumi.Int(2),
+		MinUpper:        pulumi.Int(2),
+		MinNumeric:      pulumi.Int(2),
+		MinSpecial:      pulumi.Int(1),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating master password: %w", err)
+	}
+
+	var monitoringRole pulumi.StringPtrInput
+	var instanceDeps []pulumi.Resource
+	if a.MonitoringIntervalSeconds > 0 {
+		role, err := iam.NewRole(ctx, name+"-db-monitoring", &iam.RoleArgs{
+			Name:             pulumi.String(naming.Physical(name, "db-monitoring", naming.MaxIAMRole)),
+			Description:      pulumi.String("RDS enhanced monitoring for surge"),
+			AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"monitoring.rds.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating monitoring role: %w", err)
+		}
+		att, err := iam.NewRolePolicyAttachment(ctx, name+"-db-monitoring", &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: pulumi.String(enhancedMonitoringPolicyARN),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("attaching monitoring policy: %w", err)
+		}
+		monitoringRole = role.Arn
+		// RDS checks the role's permissions when the instance is created.
+		instanceDeps = append(instanceDeps, att)
+	}
+
+	identifier := naming.Physical(name, "db", naming.MaxRDSIdentifier)
+	logExports := pulumi.ToStringArray([]string{"postgresql", "upgrade"})
+	pa := &rds.InstanceArgs{
+		Identifier:                       pulumi.String(identifier),
+		Engine:                           pulumi.String("postgres"),
+		EngineVersion:                    pulumi.String(a.EngineVersion),
+		AllowMajorVersionUpgrade:         pulumi.Bool(false),
+		AutoMinorVersionUpgrade:          pulumi.Bool(true),
+		InstanceClass:                    pulumi.String(a.InstanceClass),
+		AllocatedStorage:                 pulumi.Int(a.AllocatedStorageGiB),
+		MaxAllocatedStorage:              pulumi.Int(a.MaxAllocatedStorageGiB),
+		StorageType:                      pulumi.String("gp3"),
+		StorageEncrypted:                 pulumi.Bool(true),
+		MultiAz:                          pulumi.Bool(a.MultiAZ),
+		DbName:                           pulumi.String(a.DBName),
+		Username:                         pulumi.String(a.Username),
+		Password:                         password.Result,
+		Port:                             pulumi.Int(a.Port),
+		DbSubnetGroupName:                subnets.Name,
+		VpcSecurityGroupIds:              pulumi.StringArray{a.SecurityGroupID},
+		ParameterGroupName:               pg.Name,
+		PubliclyAccessible:               pulumi.Bool(false),
+		IamDatabaseAuthenticationEnabled: pulumi.Bool(true),
+		EnabledCloudwatchLogsExports:     logExports,
+		BackupRetentionPeriod:            pulumi.Int(a.BackupRetentionDays),
+		CopyTagsToSnapshot:               pulumi.Bool(true),
+		DeletionProtection:               pulumi.Bool(a.DeletionProtection),
+		SkipFinalSnapshot:                pulumi.Bool(a.SkipFinalSnapshot),
+		PerformanceInsightsEnabled:       pulumi.Bool(a.PerformanceInsights),
+		CaCertIdentifier:                 pulumi.String(a.CACertIdentifier),
+		ApplyImmediately:                 pulumi.Bool(a.ApplyImmediately),
+		MonitoringInterval:               pulumi.Int(a.MonitoringIntervalSeconds),
+	}
+	if !a.SkipFinalSnapshot {
+		pa.FinalSnapshotIdentifier = pulumi.String(naming.Physical(name, "db-final", 255))
+	}
+	if a.PerformanceInsights {
+		pa.PerformanceInsightsRetentionPeriod = pulumi.Int(a.PerformanceInsightsRetentionDays)
+	}
+	if monitoringRole != nil {
+		pa.MonitoringRoleArn = monitoringRole
+	}
+	if a.BackupWindow != "" {
+		pa.BackupWindow = pulumi.String(a.BackupWindow)
+	}
+	if a.MaintenanceWindow != "" {
+		pa.MaintenanceWindow = pulumi.String(a.MaintenanceWindow)
+	}
+	if !a.MultiAZ && len(a.AvailabilityZones) > 0 {
+		// RDS rejects an explicit AZ for Multi-AZ instances.
+		pa.AvailabilityZone = pulumi.String(a.AvailabilityZones[0])
+	}
+	primary, err := rds.NewInstance(ctx, name+"-db", pa, parent, pulumi.DependsOn(instanceDeps))
+	if err != nil {
+		return nil, fmt.Errorf("creating primary db instance: %w", err)
+	}
+
+	var replicaHosts, replicaIDs pulumi.StringArray
+	for i := 0; i < a.ReplicaCount; i++ {
+		ra := &rds.InstanceArgs{
+			Identifier: pulumi.String(naming.Physical(name, fmt.Sprintf("db-replica-%d", i+1), naming.MaxRDSIdentifier)),
+			// Same region and no dbSubnetGroupName: the identifier is the
+			// source, the replica inherits the subnet group. No username,
+			// password or dbName: a replica has none of its own (PITFALLS 6).
+			ReplicateSourceDb:   primary.Identifier,
+			InstanceClass:       pulumi.String(a.ReplicaInstanceClass),
+			MaxAllocatedStorage: pulumi.Int(a.MaxAllocatedStorageGiB),
+			StorageType:         pulumi.String("gp3"),
+			StorageEncrypted:    pulumi.Bool(true),
+			MultiAz:             pulumi.Bool(false),
+			// Without it the replica gets the VPC's default security group.
+			VpcSecurityGroupIds:              pulumi.StringArray{a.SecurityGroupID},
+			ParameterGroupName:               pg.Name,
+			PubliclyAccessible:               pulumi.Bool(false),
+			IamDatabaseAuthenticationEnabled: pulumi.Bool(true),
+			EnabledCloudwatchLogsExports:     logExports,
+			AutoMinorVersionUpgrade:          pulumi.Bool(true),
+			CopyTagsToSnapshot:               pulumi.Bool(true),
+			DeletionProtection:               pulumi.Bool(a.DeletionProtection),
+			// RDS refuses a final snapshot identifier when deleting a replica.
+			SkipFinalSnapshot:          pulumi.Bool(true),
+			PerformanceInsightsEnabled: pulumi.Bool(a.PerformanceInsights),
+			CaCertIdentifier:           pulumi.String(a.CACertIdentifier),
+			ApplyImmediately:           pulumi.Bool(a.ApplyImmediately),
+			MonitoringInterval:         pulumi.Int(a.MonitoringIntervalSeconds),
+		}
+		if a.PerformanceInsights {
+			ra.PerformanceInsightsRetentionPeriod = pulumi.Int(a.PerformanceInsightsRetentionDays)
+		}
+		if monitoringRole != nil {
+			ra.MonitoringRoleArn = monitoringRole
+		}
+		if n := len(a.AvailabilityZones); n > 0 {
+			ra.AvailabilityZone = pulumi.String(a.AvailabilityZones[(i+1)%n])
+		}
+		replica, err := rds.NewInstance(ctx, fmt.Sprintf("%s-db-replica-%d", name, i+1), ra, parent, pulumi.DependsOn(instanceDeps))
+		if err != nil {
+			return nil, fmt.Errorf("creating read replica %d: %w", i+1, err)
+		}
+		replicaHosts = append(replicaHosts, replica.Address)
+		replicaIDs = append(replicaIDs, replica.Identifier)
+	}
+	replicaHostsOut := replicaHosts.ToStringArrayOutput()
+
+	// A name prefix, not a fixed name: a destroyed secret lingers for its
+	// recovery window and would block re-creating the same name.
+	secret, err := secretsmanager.NewSecret(ctx, name+"-db-secret", &secretsmanager.SecretArgs{
+		NamePrefix:           pulumi.String(naming.Physical(name, "db-credentials", 200) + "-"),
+		Description:          pulumi.String("surge PostgreSQL master credentials and endpoints"),
+		RecoveryWindowInDays: pulumi.Int(*a.SecretRecoveryWindowDays),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating db secret: %w", err)
+	}
+	secretJSON := pulumi.All(primary.Address, primary.Port, password.Result, replicaHostsOut).ApplyT(
+		func(v []any) (string, error) {
+			return credentialsJSON(v[0].(string), v[1].(int), a.Username, v[2].(string), a.DBName, v[3].([]string))
+		}).(pulumi.StringOutput)
+	version, err := secretsmanager.NewSecretVersion(ctx, name+"-db-secret", &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: pulumi.ToSecret(secretJSON).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating db secret version: %w", err)
+	}
+
+	c.WriterEndpoint = primary.Address
+	c.Port = primary.Port
+	c.ReplicaEndpoints = replicaHostsOut
+	// The version's ARN is the secret's ARN, and consumers (the fleet's role
+	// and user data) then wait until the secret holds the credentials.
+	c.SecretARN = version.Arn
+	c.Identifier = primary.Identifier
+	c.ReplicaIdentifiers = replicaIDs.ToStringArrayOutput()
+	c.MasterPassword = pulumi.ToSecret(password.Result).(pulumi.StringOutput)
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"writerEndpoint":     c.WriterEndpoint,
+		"port":               c.Port,
+		"replicaEndpoints":   c.ReplicaEndpoints,
+		"secretArn":          c.SecretARN,
+		"identifier":         c.Identifier,
+		"replicaIdentifiers": c.ReplicaIdentifiers,
+		"masterPassword":     c.MasterPassword,
+	}); err != nil {
+		return nil, fmt.Errorf("registering database outputs: %w", err)
+	}
+	return c, nil
+}
+
+// credentialsJSON is the secret the app reads: the writer, the first
+// replica (or the writer when there is none) and the master credentials.
+func credentialsJSON(host string, port int, user, password, dbname string, replicas []string) (string, error) {
+	readHost := host
+	if len(replicas) > 0 {
+		readHost = replicas[0]
+	}
+	b, err := json.Marshal(map[string]any{
+		"engine":   "postgres",
+		"host":     host,
+		"port":     port,
+		"username": user,
+		"password": password,
+		"dbname":   dbname,
+		"readHost": readHost,
+	})
+	if err != nil {
+		return "", fmt.Errorf("encoding db secret: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,332 @@
+package database
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/internal/pulumitest"
+)
+
+const (
+	tInstance      = "aws:rds/instance:Instance"
+	tParams        = "aws:rds/parameterGroup:ParameterGroup"
+	tSubnetGroup   = "aws:rds/subnetGroup:SubnetGroup"
+	tSecret        = "aws:secretsmanager/secret:Secret"
+	tSecretVersion = "aws:secretsmanager/secretVersion:SecretVersion"
+	tPassword      = "random:index/randomPassword:RandomPassword"
+	tRole          = "aws:iam/role:Role"
+)
+
+var azs = []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}
+
+func prodArgs() *PostgresArgs {
+	return &PostgresArgs{
+		SubnetIDs:                 pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}),
+		SecurityGroupID:           pulumi.String("sg-db"),
+		EngineVersion:             "16.4",
+		InstanceClass:             "db.r7g.large",
+		ReplicaInstanceClass:      "db.r7g.large",
+		AllocatedStorageGiB:       100,
+		MaxAllocatedStorageGiB:    1000,
+		MultiAZ:                   true,
+		ReplicaCount:              2,
+		BackupRetentionDays:       14,
+		DeletionProtection:        true,
+		PerformanceInsights:       true,
+		AvailabilityZones:         azs,
+		MonitoringIntervalSeconds: 60,
+		SlowQueryMs:               250,
+	}
+}
+
+func devArgs() *PostgresArgs {
+	zero := 0
+	return &PostgresArgs{
+		SubnetIDs:                pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b"}),
+		SecurityGroupID:          pulumi.String("sg-db"),
+		EngineVersion:            "16.4",
+		InstanceClass:            "db.t4g.micro",
+		BackupRetentionDays:      1,
+		SkipFinalSnapshot:        true,
+		AvailabilityZones:        azs[:2],
+		SecretRecoveryWindowDays: &zero,
+	}
+}
+
+func run(t *testing.T, name string, args *PostgresArgs) *pulumitest.Mocks {
+	t.Helper()
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		_, err := NewPostgres(ctx, name, args)
+		return err
+	})
+	require.NoError(t, err)
+	return m
+}
+
+// instances splits the recorded instances into the primary and replicas.
+func instances(t *testing.T, m *pulumitest.Mocks) (pulumitest.Resource, []pulumitest.Resource) {
+	t.Helper()
+	var primary []pulumitest.Resource
+	var replicas []pulumitest.Resource
+	for _, r := range m.ByType(tInstance) {
+		if r.Has("replicateSourceDb") {
+			replicas = append(replicas, r)
+		} else {
+			primary = append(primary, r)
+		}
+	}
+	require.Len(t, primary, 1, "one primary")
+	return primary[0], replicas
+}
+
+func TestControls(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	p, replicas := instances(t, m)
+	require.Len(t, replicas, 2)
+	all := append([]pulumitest.Resource{p}, replicas...)
+
+	for _, r := range all {
+		t.Run(r.Name, func(t *testing.T) {
+			assert.False(t, r.Bool("publiclyAccessible"), "RDS.2")
+			assert.True(t, r.Has("publiclyAccessible"), "RDS.2: explicit")
+			assert.True(t, r.Bool("storageEncrypted"), "RDS.3")
+			assert.Equal(t, "gp3", r.Str("storageType"))
+			assert.True(t, r.Bool("deletionProtection"), "RDS.8 follows the arg")
+			assert.Equal(t, []string{"postgresql", "upgrade"}, r.Strings("enabledCloudwatchLogsExports"), "RDS.9/RDS.36")
+			assert.True(t, r.Bool("iamDatabaseAuthenticationEnabled"), "RDS.10")
+			assert.True(t, r.Bool("autoMinorVersionUpgrade"), "RDS.13")
+			assert.True(t, r.Bool("copyTagsToSnapshot"), "RDS.17")
+			assert.Equal(t, 60.0, r.Num("monitoringInterval"), "RDS.6")
+			assert.True(t, r.Has("monitoringRoleArn"), "RDS.6 needs a role")
+			assert.True(t, r.Bool("performanceInsightsEnabled"), "CKV_AWS_353")
+			assert.Equal(t, 7.0, r.Num("performanceInsightsRetentionPeriod"))
+			assert.Equal(t, "rds-ca-rsa2048-g1", r.Str("caCertIdentifier"), "CKV_AWS_211")
+			assert.Equal(t, []string{"sg-db"}, r.Strings("vpcSecurityGroupIds"), "never the VPC default SG")
+			assert.False(t, r.Has("manageMasterUserPassword"), "PITFALLS 6: RDS-managed password breaks replicas")
+			assert.Equal(t, "surge-prod-db-postgres16", r.Str("parameterGroupName"))
+		})
+	}
+	t.Run("RDS.5_primary", func(t *testing.T) {
+		assert.True(t, p.Bool("multiAz"), "RDS.5")
+		assert.False(t, p.Has("availabilityZone"), "no explicit AZ with Multi-AZ")
+		assert.Equal(t, 14.0, p.Num("backupRetentionPeriod"), "RDS.11")
+		assert.Equal(t, "postgres", p.Str("engine"))
+		assert.Equal(t, "16.4", p.Str("engineVersion"))
+		assert.Equal(t, "surge_admin", p.Str("username"), "RDS.25")
+		assert.True(t, p.IsSecret("password"), "password must be a secret")
+		assert.Equal(t, 1000.0, p.Num("maxAllocatedStorage"))
+		assert.False(t, p.Bool("skipFinalSnapshot"))
+		assert.Equal(t, "surge-prod-db-final", p.Str("finalSnapshotIdentifier"))
+		assert.Equal(t, "surge-prod-db", p.Str("dbSubnetGroupName"))
+	})
+	t.Run("PITFALLS_6_replicas", func(t *testing.T) {
+		for i, r := range replicas {
+			assert.Equal(t, "surge-prod-db", r.Str("replicateSourceDb"), "replica %d source is the primary's identifier", i)
+			for _, k := range []string{"username", "password", "dbName", "dbSubnetGroupName", "manageMasterUserPassword", "finalSnapshotIdentifier", "engineVersion"} {
+				assert.False(t, r.Has(k), "replica %d must not set %s", i, k)
+			}
+			assert.True(t, r.Bool("skipFinalSnapshot"), "replicas cannot take a final snapshot")
+		}
+		assert.Equal(t, "eu-west-1b", replicas[0].Str("availabilityZone"), "replica 1 spread to AZ 2")
+		assert.Equal(t, "eu-west-1c", replicas[1].Str("availabilityZone"), "replica 2 spread to AZ 3")
+	})
+	t.Run("CKV2_AWS_69_force_ssl_and_slow_log", func(t *testing.T) {
+		pgs := m.ByType(tParams)
+		require.Len(t, pgs, 1)
+		assert.Equal(t, "postgres16", pgs[0].Str("family"))
+		got := map[string]string{}
+		for i := 0; i < pgs[0].Len("parameters"); i++ {
+			v, _ := pgs[0].Get("parameters")
+			p := v.ArrayValue()[i].ObjectValue()
+			got[p["name"].StringValue()] = p["value"].StringValue()
+		}
+		assert.Equal(t, "1", got["rds.force_ssl"])
+		assert.Equal(t, "250", got["log_min_duration_statement"])
+	})
+	t.Run("subnet_group_data_subnets", func(t *testing.T) {
+		sg := m.ByType(tSubnetGroup)
+		require.Len(t, sg, 1)
+		assert.Equal(t, []string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}, sg[0].Strings("subnetIds"))
+	})
+	t.Run("master_password_charset", func(t *testing.T) {
+		pw := m.ByType(tPassword)
+		require.Len(t, pw, 1)
+		assert.Equal(t, 32.0, pw[0].Num("length"))
+		special := pw[0].Str("overrideSpecial")
+		require.NotEmpty(t, special)
+		assert.False(t, strings.ContainsAny(special, RDSForbidden), "overrideSpecial %q must avoid %q", special, RDSForbidden)
+	})
+	t.Run("enhanced_monitoring_role", func(t *testing.T) {
+		roles := m.ByType(tRole)
+		require.Len(t, roles, 1)
+		assert.Contains(t, roles[0].Str("assumeRolePolicy"), "monitoring.rds.amazonaws.com")
+	})
+}
+
+func TestSecret(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	s := m.ByType(tSecret)
+	require.Len(t, s, 1)
+	assert.Equal(t, 7.0, s[0].Num("recoveryWindowInDays"))
+	assert.True(t, strings.HasPrefix(s[0].Str("namePrefix"), "surge-prod-db-credentials-"))
+
+	v := m.ByType(tSecretVersion)
+	require.Len(t, v, 1)
+	assert.True(t, v[0].IsSecret("secretString"), "secret string must be a Pulumi secret")
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(v[0].Str("secretString")), &doc))
+	for _, k := range []string{"engine", "host", "port", "username", "password", "dbname", "readHost"} {
+		assert.Contains(t, doc, k, "secret JSON key")
+	}
+	assert.Equal(t, "surge-prod-db.abc.eu-west-1.rds.amazonaws.com", doc["host"])
+	assert.Equal(t, "surge-prod-db-replica-1.abc.eu-west-1.rds.amazonaws.com", doc["readHost"])
+	assert.Equal(t, 5432.0, doc["port"])
+	assert.Equal(t, strings.Repeat("x", 32), doc["password"], "the random password (mock: x*32)")
+	assert.Equal(t, "surge", doc["dbname"])
+}
+
+func TestOutputs(t *testing.T) {
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		db, err := NewPostgres(ctx, "surge-prod", prodArgs())
+		if err != nil {
+			return err
+		}
+		pw, _, err := pulumitest.Await(ctx.Context(), db.MasterPassword)
+		require.NoError(t, err)
+		assert.Equal(t, strings.Repeat("x", 32), pw)
+		eps, _, err := pulumitest.Await(ctx.Context(), db.ReplicaEndpoints)
+		require.NoError(t, err)
+		assert.Len(t, eps, 2)
+		id, _, err := pulumitest.Await(ctx.Context(), db.Identifier)
+		require.NoError(t, err)
+		assert.Equal(t, "surge-prod-db", id)
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+func TestDev(t *testing.T) {
+	m := run(t, "surge-dev", devArgs())
+	p, replicas := instances(t, m)
+	assert.Empty(t, replicas)
+	assert.False(t, p.Bool("multiAz"), "dev is single-AZ")
+	assert.True(t, p.Has("multiAz"), "multiAz explicit")
+	assert.Equal(t, "eu-west-1a", p.Str("availabilityZone"))
+	assert.False(t, p.Bool("deletionProtection"))
+	assert.True(t, p.Bool("skipFinalSnapshot"))
+	assert.False(t, p.Has("finalSnapshotIdentifier"))
+	assert.Equal(t, 1.0, p.Num("backupRetentionPeriod"))
+	assert.Equal(t, 100.0, p.Num("maxAllocatedStorage"), "default ceiling 5x allocated")
+	assert.Equal(t, 0.0, p.Num("monitoringInterval"))
+	assert.False(t, p.Has("monitoringRoleArn"))
+	assert.Empty(t, m.ByType(tRole))
+	s := m.ByType(tSecret)
+	require.Len(t, s, 1)
+	assert.Equal(t, 0.0, s[0].Num("recoveryWindowInDays"))
+	assert.True(t, s[0].Has("recoveryWindowInDays"))
+	v := m.ByType(tSecretVersion)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(v[0].Str("secretString")), &doc))
+	assert.Equal(t, doc["host"], doc["readHost"], "no replica: reads go to the writer")
+}
+
+func TestTwoDatabasesDoNotCollide(t *testing.T) {
+	m := pulumitest.New()
+	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		if _, err := NewPostgres(ctx, "surge-blue", prodArgs()); err != nil {
+			return err
+		}
+		_, err := NewPostgres(ctx, "surge-green", prodArgs())
+		return err
+	})
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, r := range m.Resources() {
+		key := r.Type + "::" + r.Name
+		assert.False(t, seen[key], "duplicate %s", key)
+		seen[key] = true
+	}
+	ids := map[string]bool{}
+	for _, r := range m.ByType(tInstance) {
+		id := r.Str("identifier")
+		assert.False(t, ids[id], "identifier %s reused", id)
+		ids[id] = true
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(a *PostgresArgs)
+		want   []string
+	}{
+		{"valid", func(a *PostgresArgs) {}, nil},
+		{"engine 12", func(a *PostgresArgs) { a.EngineVersion = "12.9" }, []string{`EngineVersion "12.9"`}},
+		{"engine with patch level", func(a *PostgresArgs) { a.EngineVersion = "16.4.1" }, []string{`EngineVersion "16.4.1"`}},
+		{"x86 class", func(a *PostgresArgs) { a.InstanceClass = "db.m5.large" }, []string{`InstanceClass "db.m5.large" is not a Graviton`}},
+		{"replicas without backups", func(a *PostgresArgs) { a.BackupRetentionDays = 0 }, []string{"BackupRetentionDays must be > 0 when ReplicaCount is 2"}},
+		{"negative replicas", func(a *PostgresArgs) { a.ReplicaCount = -1 }, []string{"ReplicaCount -1"}},
+		{"ceiling not above", func(a *PostgresArgs) { a.MaxAllocatedStorageGiB = 100 }, []string{"MaxAllocatedStorageGiB 100 must be above"}},
+		{"retention 40", func(a *PostgresArgs) { a.BackupRetentionDays = 40 }, []string{"BackupRetentionDays 40"}},
+		{"default username", func(a *PostgresArgs) { a.Username = "postgres" }, []string{"RDS.25"}},
+		{"bad monitoring", func(a *PostgresArgs) { a.MonitoringIntervalSeconds = 7 }, []string{"MonitoringIntervalSeconds 7"}},
+		{"bad PI retention", func(a *PostgresArgs) { a.PerformanceInsightsRetentionDays = 30 }, []string{"PerformanceInsightsRetentionDays 30"}},
+		{"bad windows", func(a *PostgresArgs) { a.BackupWindow, a.MaintenanceWindow = "3am", "Sun:03:00-Sun:04:00" }, []string{"BackupWindow", "MaintenanceWindow"}},
+		{"duplicate AZ", func(a *PostgresArgs) { a.AvailabilityZones = []string{"a", "a"} }, []string{"AvailabilityZones"}},
+		{"secret window", func(a *PostgresArgs) { d := 3; a.SecretRecoveryWindowDays = &d }, []string{"SecretRecoveryWindowDays 3"}},
+		{"missing inputs", func(a *PostgresArgs) { a.SubnetIDs, a.SecurityGroupID = nil, nil }, []string{"SubnetIDs is required", "SecurityGroupID is required"}},
+		{"every problem at once", func(a *PostgresArgs) {
+			a.EngineVersion, a.InstanceClass, a.BackupRetentionDays, a.Port = "9.6", "db.t3.micro", 0, 80
+		}, []string{"EngineVersion", "InstanceClass", "BackupRetentionDays must be > 0", "Port 80"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := prodArgs()
+			tt.mutate(a)
+			d := a.withDefaults()
+			err := d.validate("surge-prod")
+			if tt.want == nil {
+				assert.NoError(t, err, "validate(%s)", tt.name)
+				return
+			}
+			require.Error(t, err, "validate(%s)", tt.name)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w, "validate(%s)", tt.name)
+			}
+		})
+	}
+	err := (&PostgresArgs{}).validate("x")
+	require.Error(t, err, "zero args are invalid")
+}
+
+// A major-only version lets RDS pick the newest minor (old minors stop being
+// creatable, e.g. 16.8 since May 2026); the parameter group family follows it.
+func TestMajorOnlyEngineVersion(t *testing.T) {
+	a := devArgs()
+	a.EngineVersion = "17"
+	m := run(t, "surge-dev", a)
+	primary, _ := instances(t, m)
+	assert.Equal(t, "17", primary.Str("engineVersion"))
+	assert.True(t, primary.Bool("autoMinorVersionUpgrade"), "a major-only version relies on minor upgrades")
+	groups := m.ByType("aws:rds/parameterGroup:ParameterGroup")
+	require.Len(t, groups, 1)
+	assert.Equal(t, "postgres17", groups[0].Str("family"))
+}
+
+func TestPasswordSpecialsAreURLSafe(t *testing.T) {
+	assert.False(t, strings.ContainsAny(PasswordSpecials, RDSForbidden), "RDS forbids %q", RDSForbidden)
+	pw := "Ab1" + PasswordSpecials
+	u := "postgres://surge_admin:" + pw + "@db.example:5432/surge"
+	parsed, err := url.Parse(u)
+	require.NoError(t, err, "unescaped password must parse in a URL")
+	got, _ := parsed.User.Password()
+	assert.Equal(t, pw, got)
+}
