@@ -40,7 +40,7 @@ type Config struct {
 
 // NetworkConfig is `surge:network`.
 type NetworkConfig struct {
-	CIDR                 string   `json:"cidr"`                 // VPC CIDR, /16 to /22. Default 10.20.0.0/16 (dev), 10.30.0.0/16 (prod).
+	CIDR                 string   `json:"cidr"`                 // VPC CIDR, /16 to /28, large enough for 3 subnet tiers per AZ. Default 10.20.0.0/16 (dev), 10.30.0.0/16 (prod).
 	AZCount              int      `json:"azCount"`              // Availability zones used. Default 2 (dev), 3 (prod).
 	AvailabilityZones    []string `json:"availabilityZones"`    // Explicit AZ names; default: the region's first azCount available zones.
 	NATGateways          string   `json:"natGateways"`          // "single" or "per-az". Default single (dev), per-az (prod).
@@ -149,7 +149,7 @@ type Thresholds struct {
 	CacheMemoryPercent   float64 `json:"cacheMemoryPercent"`         // Default 80.
 	CacheReplicationLagS float64 `json:"cacheReplicationLagSeconds"` // Default 5.
 	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`       // Default 5.
-	WAFBlockedPerMinute  float64 `json:"wafBlockedPerMinute"`        // Default 1000.
+	WAFBlockedPerMinute  float64 `json:"wafBlockedPerMinute"`        // Blocked requests per minute. Default 1000.
 }
 
 // MonitoringConfig is `surge:monitoring`.

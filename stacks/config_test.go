@@ -80,6 +80,11 @@ func TestLoadBadConfig(t *testing.T) {
 			want: []string{`surge:network.cidr: "10.20.0.0/33" is not a CIDR block (e.g. 10.20.0.0/16)`},
 		},
 		{
+			name: "subnet plan does not fit the VPC",
+			cfg:  map[string]string{"surge:network": `{"cidr": "10.20.0.0/24", "azCount": 6}`},
+			want: []string{`surge:network.cidr: 10.20.0.0/24 cannot hold public, app and data subnets in 6 AZs: cidr: 6 AZs x 3 tiers (app /27, public /28, data /28) do not fit in 10.20.0.0/24`},
+		},
+		{
 			name: "database",
 			cfg: map[string]string{
 				"surge:database": `{"replicas": -1, "engineVersion": "9.6", "instanceClass": "db.m5.large", "username": "postgres", "maxAllocatedStorageGiB": 20}`,

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/surge-dev/surge/components/network"
 )
 
 var (
@@ -51,10 +53,15 @@ func (c *Config) validateNetwork(p *problems) {
 		p.add(k+"cidr", "%q must be an IPv4 block", n.CIDR)
 	case prefix.Masked() != prefix:
 		p.add(k+"cidr", "%q has host bits set; did you mean %s?", n.CIDR, prefix.Masked())
-	case prefix.Bits() < 16 || prefix.Bits() > 22:
-		p.add(k+"cidr", "prefix /%d is outside /16../22 (AWS allows /16 at most; three subnet tiers in up to 6 AZs need at least a /22)", prefix.Bits())
+	case prefix.Bits() < 16 || prefix.Bits() > 28:
+		p.add(k+"cidr", "prefix /%d is outside /16../28 (the VPC sizes AWS allows)", prefix.Bits())
 	case !prefix.Addr().IsPrivate():
 		p.add(k+"cidr", "%q is not an RFC 1918 private range", n.CIDR)
+	case n.AZCount >= 1:
+		// Three tiers in every AZ must fit without overlapping.
+		if _, err := network.Plan(n.CIDR, n.AZCount, network.SubnetBits{}); err != nil {
+			p.add(k+"cidr", "%s cannot hold public, app and data subnets in %d AZs: %s", n.CIDR, n.AZCount, strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
 	}
 	if n.AZCount < 2 || n.AZCount > 6 {
 		p.add(k+"azCount", "%d is outside 2..6 (an ALB needs subnets in at least 2 AZs)", n.AZCount)

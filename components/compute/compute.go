@@ -121,6 +121,11 @@ type AppFleetArgs struct {
 	Region              string             // AWS region, e.g. "eu-west-1"; required
 }
 
+// GroupName is the Auto Scaling group's physical name for a fleet named
+// name. It is known before the fleet is declared, so alarms and dashboards
+// can name the group without waiting for it.
+func GroupName(name string) string { return naming.Physical(name, "app", 255) }
+
 // AppFleet is the surge:compute:AppFleet component.
 type AppFleet struct {
 	pulumi.ResourceState
@@ -346,7 +351,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 
 	// Static physical names: the user data needs the group's name before the
 	// group exists (the lifecycle hook), and the role policy names it exactly.
-	asgName := naming.Physical(name, "app", 255)
+	asgName := GroupName(name)
 	hookName := "surge-launch-ready"
 
 	// --- IAM -----------------------------------------------------------

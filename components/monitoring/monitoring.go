@@ -1,0 +1,663 @@
+// Package monitoring declares the stack's alarms, their SNS topics, the
+// CloudWatch dashboard and the app log group.
+//
+// CloudFront and WAF (CLOUDFRONT scope) publish their metrics in us-east-1
+// only, and an alarm can only notify an SNS topic in its own region, so the
+// edge alarms and a second, identical topic live in us-east-1 (explicit
+// provider); everything else is in the stack's region.
+//
+// Both topics are encrypted with a customer managed KMS key whose policy
+// lets cloudwatch.amazonaws.com use it: with the AWS managed alias/aws/sns
+// key CloudWatch cannot publish and alarms are silently lost (CONTROLS §2.6).
+package monitoring
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/surge-dev/surge/components/naming"
+)
+
+// Thresholds are the alarm thresholds. Zero fields take the defaults shown.
+type Thresholds struct {
+	ALB5xxRatePercent          float64 // (ELB 5xx + target 5xx) / requests, %. Default 5.
+	TargetResponseP99Seconds   float64 // Default 2.
+	UnhealthyHosts             float64 // alarm when above. Default 0.
+	DBCPUPercent               float64 // Default 80.
+	DBFreeStorageBytes         float64 // alarm when below. Default 5 GiB.
+	DBFreeableMemoryBytes      float64 // alarm when below. Default 256 MiB.
+	DBConnections              float64 // Default 200.
+	DBReplicaLagSeconds        float64 // Default 30.
+	CacheEngineCPUPercent      float64 // Default 80.
+	CacheMemoryPercent         float64 // DatabaseMemoryUsagePercentage. Default 80.
+	CacheEvictions             float64 // per 5 minutes. Default 1000.
+	CacheReplicationLagSeconds float64 // Default 10.
+	CloudFront5xxRatePercent   float64 // Default 5.
+	WAFBlockedRequests         float64 // per minute. Default 1000.
+}
+
+func (t Thresholds) withDefaults() Thresholds {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&t.ALB5xxRatePercent, 5)
+	def(&t.TargetResponseP99Seconds, 2)
+	def(&t.DBCPUPercent, 80)
+	def(&t.DBFreeStorageBytes, 5*1024*1024*1024)
+	def(&t.DBFreeableMemoryBytes, 256*1024*1024)
+	def(&t.DBConnections, 200)
+	def(&t.DBReplicaLagSeconds, 30)
+	def(&t.CacheEngineCPUPercent, 80)
+	def(&t.CacheMemoryPercent, 80)
+	def(&t.CacheEvictions, 1000)
+	def(&t.CacheReplicationLagSeconds, 10)
+	def(&t.CloudFront5xxRatePercent, 5)
+	def(&t.WAFBlockedRequests, 1000)
+	return t
+}
+
+// AlarmsArgs configures the monitoring component.
+type AlarmsArgs struct {
+	// USEast1 is an aws provider for us-east-1 (edge alarms and topic). Required.
+	USEast1 pulumi.ProviderResource
+	// AccountID (12 digits) goes into the KMS key policies. Required.
+	AccountID string
+	// Region is the stack's region (dashboard widgets and URL). Required.
+	Region string
+	// Emails receive every alarm and OK notification (each address must
+	// confirm two subscriptions: stack region and us-east-1). Optional.
+	Emails []string
+	// AppLogGroup is the app's log group name. Default "/surge/<stack>/app"
+	// (AppLogGroupName); a second instance in one stack must set its own.
+	AppLogGroup string
+	// AppLogRetentionDays is the retention of the app log group. Default 365.
+	AppLogRetentionDays int
+	// Thresholds of the alarms.
+	Thresholds Thresholds
+
+	// Load balancer tier (from components/loadbalancer). Required.
+	LoadBalancerARNSuffix pulumi.StringInput
+	TargetGroupARNSuffix  pulumi.StringInput
+	// App tier. AutoScalingGroupName is required; MinInstances (the ASG's
+	// minimum, >= 1) is the in-service floor. The ASG must collect group
+	// metrics (GroupInServiceInstances) or that alarm stays in ALARM.
+	AutoScalingGroupName pulumi.StringInput
+	MinInstances         int
+	// Database tier: the writer's identifier and one identifier per read
+	// replica (the slice length is static, so the alarm count is too).
+	DBInstanceID pulumi.StringInput
+	DBReplicaIDs []pulumi.StringInput
+	// Cache tier: the replication group ID and its number of nodes
+	// (cluster mode disabled: member clusters are <id>-001, <id>-002, ...;
+	// node 1 is the initial primary, the others replicas).
+	CacheReplicationGroupID pulumi.StringInput
+	CacheNodes              int
+	// Edge tier: the distribution ID and the web ACL's metric name
+	// (waf.WebACL.MetricName).
+	DistributionID   pulumi.StringInput
+	WebACLMetricName string
+}
+
+// Alarms is the monitoring component.
+type Alarms struct {
+	pulumi.ResourceState
+
+	// TopicARN is the stack-region topic; EdgeTopicARN the us-east-1 one.
+	TopicARN        pulumi.StringOutput
+	EdgeTopicARN    pulumi.StringOutput
+	DashboardName   pulumi.StringOutput
+	DashboardURL    pulumi.StringOutput
+	AppLogGroupName pulumi.StringOutput
+	// AlarmCount is how many alarms were declared (known at plan time).
+	AlarmCount int
+}
+
+var (
+	accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+	// CloudWatch Logs group names.
+	logGroupRe = regexp.MustCompile(`^[A-Za-z0-9_/.#-]{1,512}$`)
+)
+
+var validRetention = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+func (a *AlarmsArgs) withDefaults() AlarmsArgs {
+	out := *a
+	if out.AppLogRetentionDays == 0 {
+		out.AppLogRetentionDays = 365
+	}
+	out.Thresholds = out.Thresholds.withDefaults()
+	return out
+}
+
+// validate reports every problem with the (defaulted) args at once.
+func (a *AlarmsArgs) validate() error {
+	var errs []error
+	req := func(ok bool, field string) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s is required", field))
+		}
+	}
+	req(a.USEast1 != nil, "USEast1 (CloudFront and WAF metrics exist only in us-east-1)")
+	req(a.LoadBalancerARNSuffix != nil, "LoadBalancerARNSuffix")
+	req(a.TargetGroupARNSuffix != nil, "TargetGroupARNSuffix")
+	req(a.AutoScalingGroupName != nil, "AutoScalingGroupName")
+	req(a.DBInstanceID != nil, "DBInstanceID")
+	req(a.CacheReplicationGroupID != nil, "CacheReplicationGroupID")
+	req(a.DistributionID != nil, "DistributionID")
+	req(a.WebACLMetricName != "", "WebACLMetricName")
+	for i, r := range a.DBReplicaIDs {
+		if r == nil {
+			errs = append(errs, fmt.Errorf("DBReplicaIDs[%d] is nil", i))
+		}
+	}
+	if !accountRe.MatchString(a.AccountID) {
+		errs = append(errs, fmt.Errorf("AccountID %q: want 12 digits", a.AccountID))
+	}
+	if !regionRe.MatchString(a.Region) {
+		errs = append(errs, fmt.Errorf("Region %q: want an AWS region", a.Region))
+	}
+	if a.MinInstances < 1 {
+		errs = append(errs, fmt.Errorf("MinInstances %d: want >= 1", a.MinInstances))
+	}
+	if a.CacheNodes < 1 || a.CacheNodes > 6 {
+		errs = append(errs, fmt.Errorf("CacheNodes %d: want 1-6", a.CacheNodes))
+	}
+	for _, e := range a.Emails {
+		if addr, err := mail.ParseAddress(e); err != nil || addr.Address != e {
+			errs = append(errs, fmt.Errorf("Emails %q: not a plain e-mail address", e))
+		}
+	}
+	if a.AppLogGroup != "" && !logGroupRe.MatchString(a.AppLogGroup) {
+		errs = append(errs, fmt.Errorf("AppLogGroup %q: want 1-512 characters of [A-Za-z0-9_/.#-]", a.AppLogGroup))
+	}
+	if !slices.Contains(validRetention, a.AppLogRetentionDays) {
+		errs = append(errs, fmt.Errorf("AppLogRetentionDays %d: want one of %v", a.AppLogRetentionDays, validRetention))
+	}
+	th := a.Thresholds
+	for _, p := range []struct {
+		name string
+		v    float64
+		max  float64
+	}{
+		{"ALB5xxRatePercent", th.ALB5xxRatePercent, 100}, {"DBCPUPercent", th.DBCPUPercent, 100},
+		{"CacheEngineCPUPercent", th.CacheEngineCPUPercent, 100}, {"CacheMemoryPercent", th.CacheMemoryPercent, 100},
+		{"CloudFront5xxRatePercent", th.CloudFront5xxRatePercent, 100},
+	} {
+		if p.v <= 0 || p.v > p.max {
+			errs = append(errs, fmt.Errorf("Thresholds.%s %v: want a percentage in (0, 100]", p.name, p.v))
+		}
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{
+		{"TargetResponseP99Seconds", th.TargetResponseP99Seconds}, {"UnhealthyHosts", th.UnhealthyHosts},
+		{"DBFreeStorageBytes", th.DBFreeStorageBytes}, {"DBFreeableMemoryBytes", th.DBFreeableMemoryBytes},
+		{"DBConnections", th.DBConnections}, {"DBReplicaLagSeconds", th.DBReplicaLagSeconds},
+		{"CacheEvictions", th.CacheEvictions}, {"CacheReplicationLagSeconds", th.CacheReplicationLagSeconds},
+		{"WAFBlockedRequests", th.WAFBlockedRequests},
+	} {
+		if p.v < 0 {
+			errs = append(errs, fmt.Errorf("Thresholds.%s %v: must not be negative", p.name, p.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// alarmSpec is one alarm, before the actions are attached.
+type alarmSpec struct {
+	suffix      string // logical and physical name suffix
+	description string
+	args        cloudwatch.MetricAlarmArgs
+	edge        bool // us-east-1 metric: edge provider and topic
+}
+
+// NewAlarms declares topics, alarms, the dashboard and the app log group.
+func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulumi.ResourceOption) (*Alarms, error) {
+	if args == nil {
+		return nil, errors.New("monitoring: args are required")
+	}
+	a := args.withDefaults()
+	if a.AppLogGroup == "" {
+		a.AppLogGroup = AppLogGroupName(ctx.Stack())
+	}
+	if err := a.validate(); err != nil {
+		return nil, fmt.Errorf("monitoring %s: invalid args: %w", name, err)
+	}
+	c := &Alarms{}
+	if err := ctx.RegisterComponentResource("surge:monitoring:Alarms", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("registering monitoring component: %w", err)
+	}
+	parent := pulumi.Parent(c)
+	east := pulumi.Provider(a.USEast1)
+
+	topic, err := encryptedTopic(ctx, name, "alarms", a, parent)
+	if err != nil {
+		return nil, err
+	}
+	edgeTopic, err := encryptedTopic(ctx, name, "edge-alarms", a, parent, east)
+	if err != nil {
+		return nil, err
+	}
+
+	specs := alarmSpecs(a)
+	for _, s := range specs {
+		t, o := topic.Arn, []pulumi.ResourceOption{parent}
+		if s.edge {
+			t, o = edgeTopic.Arn, append(o, east)
+		}
+		al := s.args
+		al.Name = pulumi.String(naming.Physical(name, s.suffix, 255))
+		al.AlarmDescription = pulumi.String(s.description)
+		// CloudWatch.15/17: notify on ALARM and on recovery.
+		al.ActionsEnabled = pulumi.Bool(true)
+		al.AlarmActions = pulumi.Array{t}
+		al.OkActions = pulumi.Array{t}
+		if _, err := cloudwatch.NewMetricAlarm(ctx, name+"-"+s.suffix, &al, o...); err != nil {
+			return nil, fmt.Errorf("creating alarm %s: %w", s.suffix, err)
+		}
+	}
+	c.AlarmCount = len(specs)
+
+	// CloudWatch.16: retention >= 365 days by default; AWS-managed
+	// encryption at rest (a CMK would need a logs key policy, see docs).
+	appLogs, err := cloudwatch.NewLogGroup(ctx, name+"-app", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(a.AppLogGroup),
+		RetentionInDays: pulumi.Int(a.AppLogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating app log group: %w", err)
+	}
+
+	dashName := naming.Physical(name, "overview", 255)
+	body := dashboardBody(a)
+	dash, err := cloudwatch.NewDashboard(ctx, name+"-overview", &cloudwatch.DashboardArgs{
+		DashboardName: pulumi.String(dashName),
+		DashboardBody: body,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating dashboard: %w", err)
+	}
+
+	c.TopicARN = topic.Arn
+	c.EdgeTopicARN = edgeTopic.Arn
+	c.DashboardName = dash.DashboardName
+	c.DashboardURL = pulumi.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s", a.Region, a.Region, dash.DashboardName)
+	c.AppLogGroupName = appLogs.Name
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"topicArn":        c.TopicARN,
+		"edgeTopicArn":    c.EdgeTopicARN,
+		"dashboardName":   c.DashboardName,
+		"dashboardUrl":    c.DashboardURL,
+		"appLogGroupName": c.AppLogGroupName,
+	}); err != nil {
+		return nil, fmt.Errorf("registering monitoring outputs: %w", err)
+	}
+	return c, nil
+}
+
+// AppLogGroupName is the app's log group for a stack.
+func AppLogGroupName(stack string) string { return "/surge/" + stack + "/app" }
+
+// KeyPolicy lets the account administer the key and CloudWatch use it to
+// publish to the encrypted topic. No condition on the CloudWatch statement:
+// AWS's example grants exactly this, and a condition key missing from the
+// request would silently drop every notification.
+func KeyPolicy(accountID string) string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{
+			{
+				"Sid":       "AccountAdministers",
+				"Effect":    "Allow",
+				"Principal": map[string]any{"AWS": "arn:aws:iam::" + accountID + ":root"},
+				"Action":    "kms:*",
+				"Resource":  "*",
+			},
+			{
+				"Sid":       "CloudWatchAlarmsPublish",
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+				"Action":    []string{"kms:Decrypt", "kms:GenerateDataKey*"},
+				"Resource":  "*",
+			},
+		},
+	}
+	b, _ := json.Marshal(doc) // static shapes only: cannot fail
+	return string(b)
+}
+
+type topicOut struct{ Arn pulumi.StringOutput }
+
+func encryptedTopic(ctx *pulumi.Context, name, suffix string, a AlarmsArgs, opts ...pulumi.ResourceOption) (topicOut, error) {
+	key, err := kms.NewKey(ctx, name+"-"+suffix, &kms.KeyArgs{
+		Description:          pulumi.String("surge " + name + " " + suffix + " SNS topic"),
+		EnableKeyRotation:    pulumi.Bool(true), // KMS.4
+		DeletionWindowInDays: pulumi.Int(30),
+		Policy:               pulumi.String(KeyPolicy(a.AccountID)), // KMS.5: no "*" principal
+	}, opts...)
+	if err != nil {
+		return topicOut{}, fmt.Errorf("creating %s key: %w", suffix, err)
+	}
+	// SNS.1; the default topic policy (same-account, AWS:SourceOwner) is
+	// kept, which is what lets CloudWatch publish in the same account.
+	topic, err := sns.NewTopic(ctx, name+"-"+suffix, &sns.TopicArgs{
+		Name:           pulumi.String(naming.Physical(name, suffix, 256)),
+		KmsMasterKeyId: key.Arn,
+	}, opts...)
+	if err != nil {
+		return topicOut{}, fmt.Errorf("creating %s topic: %w", suffix, err)
+	}
+	for i, e := range a.Emails {
+		if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-%s-email-%d", name, suffix, i), &sns.TopicSubscriptionArgs{
+			Topic:    topic.Arn,
+			Protocol: pulumi.String("email"),
+			Endpoint: pulumi.String(e),
+		}, opts...); err != nil {
+			return topicOut{}, fmt.Errorf("subscribing %s to %s: %w", e, suffix, err)
+		}
+	}
+	return topicOut{Arn: topic.Arn}, nil
+}
+
+func dims(kv ...any) pulumi.StringMap {
+	m := pulumi.StringMap{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		switch v := kv[i+1].(type) {
+		case string:
+			m[kv[i].(string)] = pulumi.String(v)
+		case pulumi.StringInput:
+			m[kv[i].(string)] = v
+		}
+	}
+	return m
+}
+
+// simple is a single-metric alarm.
+func simple(ns, metric, stat string, d pulumi.StringMap, op string, threshold float64, period, evals int, missing string) cloudwatch.MetricAlarmArgs {
+	return cloudwatch.MetricAlarmArgs{
+		Namespace:          pulumi.String(ns),
+		MetricName:         pulumi.String(metric),
+		Statistic:          pulumi.String(stat),
+		Dimensions:         d,
+		ComparisonOperator: pulumi.String(op),
+		Threshold:          pulumi.Float64(threshold),
+		Period:             pulumi.Int(period),
+		EvaluationPeriods:  pulumi.Int(evals),
+		DatapointsToAlarm:  pulumi.Int(evals),
+		TreatMissingData:   pulumi.String(missing),
+	}
+}
+
+// CacheMemberID is the ID of node i (0-based) of a cluster-mode-disabled
+// replication group.
+func CacheMemberID(group pulumi.StringInput, i int) pulumi.StringOutput {
+	return pulumi.Sprintf("%s-%03d", group, i+1)
+}
+
+func alarmSpecs(a AlarmsArgs) []alarmSpec {
+	th := a.Thresholds
+	const (
+		gt = "GreaterThanThreshold"
+		lt = "LessThanThreshold"
+	)
+	lb := a.LoadBalancerARNSuffix
+	specs := []alarmSpec{
+		{
+			suffix:      "alb-5xx-rate",
+			description: "ALB 5xx rate (load balancer + targets) as % of requests",
+			args: cloudwatch.MetricAlarmArgs{
+				ComparisonOperator: pulumi.String(gt),
+				Threshold:          pulumi.Float64(th.ALB5xxRatePercent),
+				EvaluationPeriods:  pulumi.Int(5),
+				DatapointsToAlarm:  pulumi.Int(3),
+				// No traffic is not an outage.
+				TreatMissingData: pulumi.String("notBreaching"),
+				MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
+					albQuery("elb5xx", "HTTPCode_ELB_5XX_Count", lb),
+					albQuery("target5xx", "HTTPCode_Target_5XX_Count", lb),
+					albQuery("requests", "RequestCount", lb),
+					&cloudwatch.MetricAlarmMetricQueryArgs{
+						Id:         pulumi.String("rate"),
+						Expression: pulumi.String("100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / requests"),
+						Label:      pulumi.String("5xx rate %"),
+						ReturnData: pulumi.Bool(true),
+					},
+				},
+			},
+		},
+		{
+			suffix:      "target-p99",
+			description: "target response time p99 (seconds)",
+			args: func() cloudwatch.MetricAlarmArgs {
+				m := simple("AWS/ApplicationELB", "TargetResponseTime", "", dims("LoadBalancer", lb), gt, th.TargetResponseP99Seconds, 60, 5, "notBreaching")
+				m.Statistic = nil
+				m.ExtendedStatistic = pulumi.String("p99")
+				return m
+			}(),
+		},
+		{
+			suffix:      "unhealthy-hosts",
+			description: "unhealthy targets behind the ALB",
+			// Missing data means the target group stopped reporting: treat as bad.
+			args: simple("AWS/ApplicationELB", "UnHealthyHostCount", "Maximum",
+				dims("LoadBalancer", lb, "TargetGroup", a.TargetGroupARNSuffix), gt, th.UnhealthyHosts, 60, 3, "breaching"),
+		},
+		{
+			suffix:      "asg-in-service",
+			description: fmt.Sprintf("in-service app instances below the minimum (%d)", a.MinInstances),
+			args: simple("AWS/AutoScaling", "GroupInServiceInstances", "Minimum",
+				dims("AutoScalingGroupName", a.AutoScalingGroupName), lt, float64(a.MinInstances), 60, 5, "breaching"),
+		},
+		{
+			suffix:      "db-cpu",
+			description: "database writer CPU %",
+			args:        simple("AWS/RDS", "CPUUtilization", "Average", dims("DBInstanceIdentifier", a.DBInstanceID), gt, th.DBCPUPercent, 300, 3, "missing"),
+		},
+		{
+			suffix:      "db-free-storage",
+			description: "database writer free storage (bytes)",
+			args:        simple("AWS/RDS", "FreeStorageSpace", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeStorageBytes, 300, 1, "breaching"),
+		},
+		{
+			suffix:      "db-freeable-memory",
+			description: "database writer freeable memory (bytes)",
+			args:        simple("AWS/RDS", "FreeableMemory", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeableMemoryBytes, 300, 3, "breaching"),
+		},
+		{
+			suffix:      "db-connections",
+			description: "database writer connections",
+			args:        simple("AWS/RDS", "DatabaseConnections", "Maximum", dims("DBInstanceIdentifier", a.DBInstanceID), gt, th.DBConnections, 300, 2, "missing"),
+		},
+	}
+	for i, r := range a.DBReplicaIDs {
+		specs = append(specs, alarmSpec{
+			suffix:      fmt.Sprintf("db-replica-%d-lag", i+1),
+			description: "read replica lag (seconds)",
+			args:        simple("AWS/RDS", "ReplicaLag", "Maximum", dims("DBInstanceIdentifier", r), gt, th.DBReplicaLagSeconds, 60, 5, "breaching"),
+		})
+	}
+	for i := 0; i < a.CacheNodes; i++ {
+		node := CacheMemberID(a.CacheReplicationGroupID, i)
+		d := dims("CacheClusterId", node)
+		n := i + 1
+		specs = append(specs,
+			alarmSpec{suffix: fmt.Sprintf("cache-%d-engine-cpu", n), description: "cache engine CPU %",
+				args: simple("AWS/ElastiCache", "EngineCPUUtilization", "Average", d, gt, th.CacheEngineCPUPercent, 300, 3, "missing")},
+			alarmSpec{suffix: fmt.Sprintf("cache-%d-memory", n), description: "cache memory used %",
+				args: simple("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", d, gt, th.CacheMemoryPercent, 300, 3, "missing")},
+			alarmSpec{suffix: fmt.Sprintf("cache-%d-evictions", n), description: "cache evictions per 5 minutes",
+				args: simple("AWS/ElastiCache", "Evictions", "Sum", d, gt, th.CacheEvictions, 300, 1, "notBreaching")},
+		)
+		if i > 0 { // ReplicationLag is reported by replicas only
+			specs = append(specs, alarmSpec{suffix: fmt.Sprintf("cache-%d-replication-lag", n), description: "cache replication lag (seconds)",
+				args: simple("AWS/ElastiCache", "ReplicationLag", "Maximum", d, gt, th.CacheReplicationLagSeconds, 60, 5, "notBreaching")})
+		}
+	}
+	specs = append(specs,
+		alarmSpec{
+			suffix: "cloudfront-5xx-rate", description: "CloudFront 5xx error rate %", edge: true,
+			// CloudFront metrics: us-east-1, Region=Global.
+			args: simple("AWS/CloudFront", "5xxErrorRate", "Average", dims("DistributionId", a.DistributionID, "Region", "Global"), gt, th.CloudFront5xxRatePercent, 300, 2, "notBreaching"),
+		},
+		alarmSpec{
+			suffix: "waf-blocked-spike", description: "WAF blocked requests per minute", edge: true,
+			// CLOUDFRONT-scope web ACL metrics have no Region dimension
+			// ("Required for all protected resource types except for
+			// Amazon CloudFront distributions", WAF metrics and dimensions).
+			args: simple("AWS/WAFV2", "BlockedRequests", "Sum", dims("WebACL", a.WebACLMetricName, "Rule", "ALL"), gt, th.WAFBlockedRequests, 60, 2, "notBreaching"),
+		},
+	)
+	return specs
+}
+
+func albQuery(id, metric string, lb pulumi.StringInput) *cloudwatch.MetricAlarmMetricQueryArgs {
+	return &cloudwatch.MetricAlarmMetricQueryArgs{
+		Id: pulumi.String(id),
+		Metric: &cloudwatch.MetricAlarmMetricQueryMetricArgs{
+			Namespace:  pulumi.String("AWS/ApplicationELB"),
+			MetricName: pulumi.String(metric),
+			Dimensions: pulumi.StringMap{"LoadBalancer": lb},
+			Period:     pulumi.Int(60),
+			Stat:       pulumi.String("Sum"),
+		},
+		ReturnData: pulumi.Bool(false),
+	}
+}
+
+// dashboardBody builds the dashboard JSON from the real resource
+// identifiers (resolved in ApplyT; nothing is declared there).
+func dashboardBody(a AlarmsArgs) pulumi.StringOutput {
+	inputs := []any{a.LoadBalancerARNSuffix, a.TargetGroupARNSuffix, a.AutoScalingGroupName, a.DBInstanceID, a.CacheReplicationGroupID, a.DistributionID}
+	for _, r := range a.DBReplicaIDs {
+		inputs = append(inputs, r)
+	}
+	for i := 0; i < a.CacheNodes; i++ {
+		inputs = append(inputs, CacheMemberID(a.CacheReplicationGroupID, i))
+	}
+	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i], _ = x.(string)
+		}
+		ids := dashboardIDs{
+			LB: s[0], TG: s[1], ASG: s[2], DB: s[3], Cache: s[4], Distribution: s[5],
+			Replicas: s[6 : 6+len(a.DBReplicaIDs)], CacheMembers: s[6+len(a.DBReplicaIDs):],
+			WebACL: a.WebACLMetricName, Region: a.Region,
+		}
+		return ids.json()
+	}).(pulumi.StringOutput)
+}
+
+type dashboardIDs struct {
+	LB, TG, ASG, DB, Cache, Distribution, WebACL, Region string
+	Replicas, CacheMembers                               []string
+}
+
+type widget map[string]any
+
+func metricWidget(x, y int, title, region string, metrics [][]any) widget {
+	return widget{
+		"type": "metric", "x": x, "y": y, "width": 8, "height": 6,
+		"properties": map[string]any{
+			"title": title, "region": region, "view": "timeSeries", "stacked": false,
+			"period": 60, "metrics": metrics,
+		},
+	}
+}
+
+func (d dashboardIDs) json() (string, error) {
+	var ws []widget
+	row := 0
+	header := func(text string) {
+		ws = append(ws, widget{"type": "text", "x": 0, "y": row * 7, "width": 24, "height": 1,
+			"properties": map[string]any{"markdown": "## " + text}})
+	}
+	add := func(col int, title, region string, metrics [][]any) {
+		ws = append(ws, metricWidget(col*8, row*7+1, title, region, metrics))
+	}
+	sum := map[string]any{"stat": "Sum"}
+	avg := map[string]any{"stat": "Average"}
+	p99 := map[string]any{"stat": "p99"}
+	maxs := map[string]any{"stat": "Maximum"}
+
+	// Edge: traffic, errors, saturation (WAF blocks). us-east-1 metrics.
+	header("Edge (CloudFront + WAF)")
+	add(0, "Requests", "us-east-1", [][]any{{"AWS/CloudFront", "Requests", "DistributionId", d.Distribution, "Region", "Global", sum}})
+	add(1, "Error rates %", "us-east-1", [][]any{
+		{"AWS/CloudFront", "5xxErrorRate", "DistributionId", d.Distribution, "Region", "Global", avg},
+		{"AWS/CloudFront", "4xxErrorRate", "DistributionId", d.Distribution, "Region", "Global", avg},
+	})
+	add(2, "WAF allowed / blocked", "us-east-1", [][]any{
+		{"AWS/WAFV2", "AllowedRequests", "WebACL", d.WebACL, "Rule", "ALL", sum},
+		{"AWS/WAFV2", "BlockedRequests", "WebACL", d.WebACL, "Rule", "ALL", sum},
+	})
+	row++
+
+	header("Load balancer")
+	add(0, "Requests", d.Region, [][]any{{"AWS/ApplicationELB", "RequestCount", "LoadBalancer", d.LB, sum}})
+	add(1, "5xx", d.Region, [][]any{
+		{"AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", d.LB, sum},
+		{"AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", d.LB, sum},
+	})
+	add(2, "Latency p99 / unhealthy hosts", d.Region, [][]any{
+		{"AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", d.LB, p99},
+		{"AWS/ApplicationELB", "UnHealthyHostCount", "LoadBalancer", d.LB, "TargetGroup", d.TG, maxs},
+	})
+	row++
+
+	header("App instances")
+	add(0, "In service / desired", d.Region, [][]any{
+		{"AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", d.ASG, avg},
+		{"AWS/AutoScaling", "GroupDesiredCapacity", "AutoScalingGroupName", d.ASG, avg},
+	})
+	add(1, "CPU %", d.Region, [][]any{{"AWS/EC2", "CPUUtilization", "AutoScalingGroupName", d.ASG, avg}})
+	add(2, "Requests per target", d.Region, [][]any{{"AWS/ApplicationELB", "RequestCountPerTarget", "TargetGroup", d.TG, sum}})
+	row++
+
+	header("Database")
+	dbIDs := append([]string{d.DB}, d.Replicas...)
+	var cpu, conns [][]any
+	for _, id := range dbIDs {
+		cpu = append(cpu, []any{"AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", id, avg})
+		conns = append(conns, []any{"AWS/RDS", "DatabaseConnections", "DBInstanceIdentifier", id, maxs})
+	}
+	add(0, "CPU %", d.Region, cpu)
+	add(1, "Connections", d.Region, conns)
+	lag := [][]any{{"AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", d.DB, map[string]any{"stat": "Minimum", "yAxis": "right"}}}
+	for _, id := range d.Replicas {
+		lag = append(lag, []any{"AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", id, maxs})
+	}
+	add(2, "Replica lag / free storage", d.Region, lag)
+	row++
+
+	header("Cache (" + d.Cache + ")")
+	var ccpu, cmem, cev [][]any
+	for _, id := range d.CacheMembers {
+		ccpu = append(ccpu, []any{"AWS/ElastiCache", "EngineCPUUtilization", "CacheClusterId", id, avg})
+		cmem = append(cmem, []any{"AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "CacheClusterId", id, avg})
+		cev = append(cev, []any{"AWS/ElastiCache", "Evictions", "CacheClusterId", id, sum})
+		cev = append(cev, []any{"AWS/ElastiCache", "ReplicationLag", "CacheClusterId", id, map[string]any{"stat": "Maximum", "yAxis": "right"}})
+	}
+	add(0, "Engine CPU %", d.Region, ccpu)
+	add(1, "Memory used %", d.Region, cmem)
+	add(2, "Evictions / replication lag", d.Region, cev)
+
+	b, err := json.Marshal(map[string]any{"widgets": ws})
+	if err != nil {
+		return "", fmt.Errorf("encoding dashboard: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,329 @@
+package monitoring
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/internal/pulumitest"
+)
+
+const (
+	tAlarm = "aws:cloudwatch/metricAlarm:MetricAlarm"
+	tTopic = "aws:sns/topic:Topic"
+	tSub   = "aws:sns/topicSubscription:TopicSubscription"
+	tKey   = "aws:kms/key:Key"
+	tDash  = "aws:cloudwatch/dashboard:Dashboard"
+	tLog   = "aws:cloudwatch/logGroup:LogGroup"
+)
+
+// Distinctive fake identifiers: the dashboard must carry these, not names
+// the component made up.
+const (
+	fLB      = "app/zz-lb-7f3a/abc"
+	fTG      = "targetgroup/zz-tg-91c2/def"
+	fASG     = "zz-asg-55e1"
+	fDB      = "zz-db-writer-0c4d"
+	fReplica = "zz-db-replica-a1b2"
+	fCache   = "zz-cache-6e6e"
+	fDist    = "EZZDIST1234"
+	fACL     = "zz-acl-metric"
+)
+
+func baseArgs() AlarmsArgs {
+	return AlarmsArgs{
+		AccountID:               pulumitest.Account,
+		Region:                  pulumitest.Region,
+		Emails:                  []string{"ops@example.com", "oncall@example.com"},
+		LoadBalancerARNSuffix:   pulumi.String(fLB),
+		TargetGroupARNSuffix:    pulumi.String(fTG),
+		AutoScalingGroupName:    pulumi.String(fASG),
+		MinInstances:            3,
+		DBInstanceID:            pulumi.String(fDB),
+		DBReplicaIDs:            []pulumi.StringInput{pulumi.String(fReplica)},
+		CacheReplicationGroupID: pulumi.String(fCache),
+		CacheNodes:              2,
+		DistributionID:          pulumi.String(fDist),
+		WebACLMetricName:        fACL,
+	}
+}
+
+func run(t *testing.T, args AlarmsArgs, names ...string) (*pulumitest.Mocks, []*Alarms, []string) {
+	t.Helper()
+	m := pulumitest.New()
+	var comps []*Alarms
+	var urls []string
+	err := m.Run(t, "prod", nil, func(ctx *pulumi.Context) error {
+		east, err := aws.NewProvider(ctx, "us-east-1", &aws.ProviderArgs{Region: pulumi.String("us-east-1")})
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			a := args
+			a.USEast1 = east
+			c, err := NewAlarms(ctx, n, &a)
+			if err != nil {
+				return err
+			}
+			comps = append(comps, c)
+			u, _, err := pulumitest.Await(ctx.Context(), c.DashboardURL)
+			if err != nil {
+				return err
+			}
+			urls = append(urls, u.(string))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return m, comps, urls
+}
+
+func TestAlarms(t *testing.T) {
+	m, comps, urls := run(t, baseArgs(), "surge-prod")
+	alarms := m.ByType(tAlarm)
+	// 8 base + 1 replica + 2 nodes * 3 + 1 replica node lag + 2 edge
+	require.Len(t, alarms, 18)
+	assert.Equal(t, 18, comps[0].AlarmCount)
+
+	topics := map[string]pulumitest.Resource{}
+	for _, tp := range m.ByType(tTopic) {
+		topics[pulumitest.FakeARN(tTopic, tp.Name)] = tp
+	}
+	require.Len(t, topics, 2)
+
+	t.Run("CloudWatch.15 CloudWatch.17 every alarm notifies an SNS topic on ALARM and OK", func(t *testing.T) {
+		for _, a := range alarms {
+			assert.True(t, a.Bool("actionsEnabled"), "%s actionsEnabled", a.Name)
+			acts, oks := a.Strings("alarmActions"), a.Strings("okActions")
+			require.Len(t, acts, 1, "%s alarmActions", a.Name)
+			require.Len(t, oks, 1, "%s okActions", a.Name)
+			assert.Equal(t, acts, oks, a.Name)
+			tp, ok := topics[acts[0]]
+			require.True(t, ok, "%s notifies %s, which is not one of our topics", a.Name, acts[0])
+			assert.Equal(t, a.UsesProvider("us-east-1"), tp.UsesProvider("us-east-1"), "%s: the topic must be in the alarm's region", a.Name)
+			assert.NotEmpty(t, a.Str("treatMissingData"), "%s treatMissingData explicit", a.Name)
+		}
+	})
+	t.Run("edge alarms in us-east-1, the rest in the stack region", func(t *testing.T) {
+		for _, a := range alarms {
+			ns := a.Str("namespace")
+			edge := ns == "AWS/CloudFront" || ns == "AWS/WAFV2"
+			assert.Equal(t, edge, a.UsesProvider("us-east-1"), "%s (%s)", a.Name, ns)
+		}
+		cf, ok := m.Named(tAlarm, "surge-prod-cloudfront-5xx-rate")
+		require.True(t, ok)
+		assert.Equal(t, fDist, cf.Str("dimensions.DistributionId"))
+		assert.Equal(t, "Global", cf.Str("dimensions.Region"))
+		waf, ok := m.Named(tAlarm, "surge-prod-waf-blocked-spike")
+		require.True(t, ok)
+		assert.Equal(t, fACL, waf.Str("dimensions.WebACL"))
+		assert.Equal(t, "BlockedRequests", waf.Str("metricName"))
+	})
+	t.Run("SNS.1 KMS.4 KMS.5 topics encrypted with rotating CMKs CloudWatch may use", func(t *testing.T) {
+		keys := m.ByType(tKey)
+		require.Len(t, keys, 2)
+		keyARNs := map[string]pulumitest.Resource{}
+		for _, k := range keys {
+			keyARNs[pulumitest.FakeARN(tKey, k.Name)] = k
+			assert.True(t, k.Bool("enableKeyRotation"), "KMS.4: %s", k.Name)
+			doc, err := k.JSON("policy")
+			require.NoError(t, err)
+			var cw bool
+			for _, s := range doc["Statement"].([]any) {
+				st := s.(map[string]any)
+				assert.NotEqual(t, "*", st["Principal"], "KMS.5: %s has no public principal", k.Name)
+				if p, ok := st["Principal"].(map[string]any); ok && p["Service"] == "cloudwatch.amazonaws.com" {
+					cw = true
+					assert.ElementsMatch(t, []any{"kms:Decrypt", "kms:GenerateDataKey*"}, st["Action"])
+				}
+			}
+			assert.True(t, cw, "CONTROLS §2.6: %s must let CloudWatch publish to the encrypted topic", k.Name)
+		}
+		for _, tp := range topics {
+			kid := tp.Str("kmsMasterKeyId")
+			k, ok := keyARNs[kid]
+			require.True(t, ok, "SNS.1: topic %s uses our CMK, not %q", tp.Name, kid)
+			assert.NotContains(t, kid, "alias/aws/sns")
+			assert.Equal(t, tp.UsesProvider("us-east-1"), k.UsesProvider("us-east-1"), "key and topic in one region")
+		}
+	})
+	t.Run("email subscriptions on both topics", func(t *testing.T) {
+		subs := m.ByType(tSub)
+		require.Len(t, subs, 4)
+		for _, s := range subs {
+			assert.Equal(t, "email", s.Str("protocol"))
+			_, ok := topics[s.Str("topic")]
+			assert.True(t, ok, "subscription %s on one of our topics", s.Name)
+		}
+	})
+	t.Run("alarm metrics name the real resources", func(t *testing.T) {
+		want := map[string]map[string]string{
+			"surge-prod-unhealthy-hosts":         {"LoadBalancer": fLB, "TargetGroup": fTG},
+			"surge-prod-target-p99":              {"LoadBalancer": fLB},
+			"surge-prod-asg-in-service":          {"AutoScalingGroupName": fASG},
+			"surge-prod-db-cpu":                  {"DBInstanceIdentifier": fDB},
+			"surge-prod-db-free-storage":         {"DBInstanceIdentifier": fDB},
+			"surge-prod-db-freeable-memory":      {"DBInstanceIdentifier": fDB},
+			"surge-prod-db-connections":          {"DBInstanceIdentifier": fDB},
+			"surge-prod-db-replica-1-lag":        {"DBInstanceIdentifier": fReplica},
+			"surge-prod-cache-1-engine-cpu":      {"CacheClusterId": fCache + "-001"},
+			"surge-prod-cache-2-memory":          {"CacheClusterId": fCache + "-002"},
+			"surge-prod-cache-2-evictions":       {"CacheClusterId": fCache + "-002"},
+			"surge-prod-cache-2-replication-lag": {"CacheClusterId": fCache + "-002"},
+		}
+		for name, dims := range want {
+			a, ok := m.Named(tAlarm, name)
+			require.True(t, ok, name)
+			for k, v := range dims {
+				assert.Equal(t, v, a.Str("dimensions."+k), "%s dimension %s", name, k)
+			}
+		}
+		_, ok := m.Named(tAlarm, "surge-prod-cache-1-replication-lag")
+		assert.False(t, ok, "the primary reports no ReplicationLag")
+		asg, _ := m.Named(tAlarm, "surge-prod-asg-in-service")
+		assert.Equal(t, 3.0, asg.Num("threshold"))
+		assert.Equal(t, "LessThanThreshold", asg.Str("comparisonOperator"))
+		p99, _ := m.Named(tAlarm, "surge-prod-target-p99")
+		assert.Equal(t, "p99", p99.Str("extendedStatistic"))
+	})
+	t.Run("ALB 5xx rate is metric math over the ALB's own metrics", func(t *testing.T) {
+		a, ok := m.Named(tAlarm, "surge-prod-alb-5xx-rate")
+		require.True(t, ok)
+		require.Equal(t, 4, a.Len("metricQueries"))
+		var expr string
+		returned := 0
+		for i := 0; i < 4; i++ {
+			p := fmt.Sprintf("metricQueries[%d]", i)
+			if a.Bool(p + ".returnData") {
+				returned++
+				expr = a.Str(p + ".expression")
+				continue
+			}
+			assert.Equal(t, fLB, a.Str(p+".metric.dimensions.LoadBalancer"))
+		}
+		assert.Equal(t, 1, returned)
+		assert.Contains(t, expr, "elb5xx")
+		assert.Contains(t, expr, "target5xx")
+		assert.Contains(t, expr, "/ requests")
+		assert.Equal(t, 5.0, a.Num("threshold"))
+	})
+	t.Run("dashboard names the real resources, one row per tier", func(t *testing.T) {
+		ds := m.ByType(tDash)
+		require.Len(t, ds, 1)
+		body := ds[0].Str("dashboardBody")
+		for _, id := range []string{fLB, fTG, fASG, fDB, fReplica, fCache + "-001", fCache + "-002", fDist, fACL} {
+			assert.Contains(t, body, id, "dashboard must reference %s", id)
+		}
+		var doc struct {
+			Widgets []struct {
+				Type       string         `json:"type"`
+				Properties map[string]any `json:"properties"`
+			} `json:"widgets"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &doc))
+		var headers []string
+		for _, w := range doc.Widgets {
+			if w.Type == "text" {
+				headers = append(headers, w.Properties["markdown"].(string))
+			}
+		}
+		require.Len(t, headers, 5)
+		for i, tier := range []string{"Edge", "Load balancer", "App instances", "Database", "Cache"} {
+			assert.True(t, strings.HasPrefix(headers[i], "## "+tier), "row %d is %q", i, headers[i])
+		}
+		assert.Equal(t, "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=surge-prod-overview", urls[0])
+	})
+	t.Run("CloudWatch.16 app log group", func(t *testing.T) {
+		lg, ok := m.Named(tLog, "surge-prod-app")
+		require.True(t, ok)
+		assert.Equal(t, "/surge/prod/app", lg.Str("name"))
+		assert.Equal(t, 365.0, lg.Num("retentionInDays"))
+		assert.False(t, lg.UsesProvider("us-east-1"))
+	})
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*AlarmsArgs)
+		want   []string
+	}{
+		{"valid", func(*AlarmsArgs) {}, nil},
+		{"no replicas, one cache node", func(a *AlarmsArgs) { a.DBReplicaIDs = nil; a.CacheNodes = 1 }, nil},
+		{"missing provider", func(a *AlarmsArgs) { a.USEast1 = nil }, []string{"USEast1"}},
+		{"bad email", func(a *AlarmsArgs) { a.Emails = []string{"Ops <ops@example.com>"} }, []string{"Emails"}},
+		{"zero min instances", func(a *AlarmsArgs) { a.MinInstances = 0 }, []string{"MinInstances"}},
+		{"too many cache nodes", func(a *AlarmsArgs) { a.CacheNodes = 9 }, []string{"CacheNodes"}},
+		{"percentage over 100", func(a *AlarmsArgs) { a.Thresholds.DBCPUPercent = 150 }, []string{"DBCPUPercent"}},
+		{"negative threshold", func(a *AlarmsArgs) { a.Thresholds.DBConnections = -1 }, []string{"DBConnections"}},
+		{"bad retention", func(a *AlarmsArgs) { a.AppLogRetentionDays = 10 }, []string{"AppLogRetentionDays"}},
+		{"missing inputs", func(a *AlarmsArgs) { a.DBInstanceID = nil; a.DistributionID = nil; a.WebACLMetricName = "" },
+			[]string{"DBInstanceID", "DistributionID", "WebACLMetricName"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := baseArgs()
+			a.USEast1 = &fakeProvider{}
+			tt.mutate(&a)
+			d := a.withDefaults()
+			err := d.validate()
+			if len(tt.want) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestAlarmCountFollowsStaticShape(t *testing.T) {
+	a := baseArgs()
+	a.DBReplicaIDs = nil
+	a.CacheNodes = 1
+	m, _, _ := run(t, a, "surge-dev")
+	assert.Len(t, m.ByType(tAlarm), 8+3+2)
+}
+
+func TestTwoInstancesDoNotCollide(t *testing.T) {
+	m := pulumitest.New()
+	require.NoError(t, m.Run(t, "prod", nil, func(ctx *pulumi.Context) error {
+		east, err := aws.NewProvider(ctx, "us-east-1", &aws.ProviderArgs{Region: pulumi.String("us-east-1")})
+		if err != nil {
+			return err
+		}
+		for i, n := range []string{"surge-a", "surge-b"} {
+			a := baseArgs()
+			a.USEast1 = east
+			if i == 1 {
+				a.AppLogGroup = "/surge/prod/app-b"
+			}
+			if _, err := NewAlarms(ctx, n, &a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	seen := map[string]bool{}
+	physical := map[string]bool{}
+	for _, r := range m.Resources() {
+		k := r.Type + "/" + r.Name
+		assert.False(t, seen[k], "duplicate %s", k)
+		seen[k] = true
+		if r.Type == tAlarm || r.Type == tTopic || r.Type == tDash || r.Type == tLog {
+			n := r.Str("name") + r.Str("dashboardName")
+			assert.False(t, physical[r.Type+n], "duplicate physical %s", n)
+			physical[r.Type+n] = true
+		}
+	}
+}
+
+type fakeProvider struct{ pulumi.ProviderResourceState }

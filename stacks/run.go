@@ -1,0 +1,498 @@
+package stacks
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/surge-dev/surge/components/cache"
+	"github.com/surge-dev/surge/components/cdn"
+	"github.com/surge-dev/surge/components/compute"
+	"github.com/surge-dev/surge/components/database"
+	"github.com/surge-dev/surge/components/dns"
+	"github.com/surge-dev/surge/components/firewall"
+	"github.com/surge-dev/surge/components/loadbalancer"
+	"github.com/surge-dev/surge/components/monitoring"
+	"github.com/surge-dev/surge/components/network"
+	"github.com/surge-dev/surge/components/release"
+	"github.com/surge-dev/surge/components/secrets"
+	"github.com/surge-dev/surge/components/storage"
+	"github.com/surge-dev/surge/components/waf"
+)
+
+// Deps are what the program needs from outside Pulumi.
+type Deps struct {
+	// Build produces the app binary. The program's is GoBuilder.
+	Build Builder
+}
+
+// Run is the Pulumi program of the surge project.
+func Run(ctx *pulumi.Context) error {
+	return RunWith(Deps{Build: GoBuilder(".", "./app/cmd/surge", ".surge-build")})(ctx)
+}
+
+// RunWith returns the program with its dependencies injected (tests pass a
+// builder that does not compile the app).
+func RunWith(deps Deps) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		// Config first: a bad stack file fails here, listing every problem,
+		// before a single resource is declared.
+		cfg, err := Load(ctx.Project(), ctx.Stack(), pulumiSource{ctx})
+		if err != nil {
+			return err
+		}
+		art, err := deps.Build(context.Background())
+		if err != nil {
+			return fmt.Errorf("building the app artifact: %w", err)
+		}
+		return deploy(ctx, cfg, art)
+	}
+}
+
+// deploy declares the whole stack for a valid config.
+func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
+	p, err := newProviders(ctx, c)
+	if err != nil {
+		return err
+	}
+	regional := pulumi.Provider(p.Regional)
+	id, err := aws.GetCallerIdentity(ctx, nil, regional)
+	if err != nil {
+		return fmt.Errorf("looking up the account: %w", err)
+	}
+	azs, err := availabilityZones(ctx, c, regional)
+	if err != nil {
+		return err
+	}
+	name := c.Project + "-" + c.Stack
+	in := func(component string) []pulumi.ResourceOption {
+		return []pulumi.ResourceOption{pulumi.Providers(p.Regional), componentTags(component)}
+	}
+	dev := c.Environment == Dev
+	https := c.Edge.Domain != ""
+
+	net, err := network.NewNetwork(ctx, name, &network.NetworkArgs{
+		CIDR:                 c.Network.CIDR,
+		Region:               c.Region,
+		AvailabilityZones:    azs,
+		NATGateways:          c.Network.NATGateways,
+		InterfaceEndpoints:   c.Network.InterfaceEndpoints,
+		FlowLogRetentionDays: c.Network.FlowLogRetentionDays,
+		FlowLogTrafficType:   c.Network.FlowLogTrafficType,
+	}, in("network")...)
+	if err != nil {
+		return err
+	}
+	prefixList, err := ec2LookupCloudFrontPrefixList(ctx, regional)
+	if err != nil {
+		return err
+	}
+	fw, err := firewall.NewChain(ctx, name, &firewall.ChainArgs{
+		VPCID:                  net.VPCID,
+		ListenerPort:           loadbalancer.ListenerPort(https),
+		AppPort:                c.App.Port,
+		CloudFrontPrefixListID: pulumi.String(prefixList),
+	}, in("firewall")...)
+	if err != nil {
+		return err
+	}
+
+	buckets, err := storage.NewBuckets(ctx, name, &storage.BucketsArgs{
+		AccountID:      id.AccountId,
+		Region:         c.Region,
+		AllowedOrigins: siteOrigins(c),
+		ForceDestroy:   dev,
+	}, in("storage")...)
+	if err != nil {
+		return err
+	}
+
+	recovery := 7
+	if dev {
+		recovery = 0 // a dev stack can be destroyed and created again at once
+	}
+	db, err := database.NewPostgres(ctx, name, &database.PostgresArgs{
+		SubnetIDs:                 net.DataSubnetIDs,
+		SecurityGroupID:           fw.DatabaseSecurityGroupID,
+		EngineVersion:             c.Database.EngineVersion,
+		InstanceClass:             c.Database.InstanceClass,
+		ReplicaInstanceClass:      c.Database.ReplicaInstanceClass,
+		AllocatedStorageGiB:       c.Database.AllocatedStorageGiB,
+		MaxAllocatedStorageGiB:    c.Database.MaxAllocatedStorageGiB,
+		MultiAZ:                   c.Database.MultiAZ,
+		ReplicaCount:              c.Database.Replicas,
+		BackupRetentionDays:       c.Database.BackupRetentionDays,
+		DeletionProtection:        c.Database.DeletionProtection,
+		SkipFinalSnapshot:         !c.Database.DeletionProtection,
+		PerformanceInsights:       c.Database.PerformanceInsights,
+		DBName:                    c.Database.DBName,
+		Username:                  c.Database.Username,
+		AvailabilityZones:         azs,
+		MonitoringIntervalSeconds: monitoringInterval(dev),
+		SlowQueryMs:               c.Database.SlowQueryMs,
+		SecretRecoveryWindowDays:  &recovery,
+	}, in("database")...)
+	if err != nil {
+		return err
+	}
+	redis, err := cache.NewRedis(ctx, name, &cache.RedisArgs{
+		SubnetIDs:                net.DataSubnetIDs,
+		SecurityGroupID:          fw.CacheSecurityGroupID,
+		Engine:                   c.Cache.Engine,
+		EngineVersion:            c.Cache.EngineVersion,
+		NodeType:                 c.Cache.NodeType,
+		Replicas:                 c.Cache.Replicas,
+		AutomaticFailover:        c.Cache.Replicas > 0,
+		MultiAZ:                  c.Cache.MultiAZ,
+		SnapshotRetentionDays:    c.Cache.SnapshotRetentionDays,
+		SecretRecoveryWindowDays: &recovery,
+	}, in("cache")...)
+	if err != nil {
+		return err
+	}
+	admin, err := secrets.NewAdminToken(ctx, name, &secrets.AdminTokenArgs{RecoveryWindowDays: &recovery}, in("secrets")...)
+	if err != nil {
+		return err
+	}
+
+	// Certificates come before the load balancer (its HTTPS listener) and
+	// the distribution (its alias); they are validated, so `up` waits.
+	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{
+		Domain:     c.Edge.Domain,
+		ZoneID:     c.Edge.HostedZoneID,
+		ZoneName:   c.Edge.HostedZoneName,
+		CreateZone: c.Edge.CreateZone,
+		USEast1:    p.USEast1,
+	}, in("dns")...)
+	if err != nil {
+		return err
+	}
+	var listenerCert pulumi.StringPtrInput
+	if https {
+		listenerCert = certs.OriginCertificateARN
+	}
+	alb, err := loadbalancer.NewALB(ctx, name, &loadbalancer.ALBArgs{
+		VPCID:                      net.VPCID,
+		SubnetIDs:                  net.AppSubnetIDs,
+		SecurityGroupID:            fw.ALBSecurityGroupID,
+		HTTPS:                      https,
+		CertificateARN:             listenerCert,
+		AppPort:                    c.App.Port,
+		DeregistrationDelaySeconds: c.LoadBalancer.DeregistrationDelaySeconds,
+		SlowStartSeconds:           c.LoadBalancer.SlowStartSeconds,
+		IdleTimeoutSeconds:         c.LoadBalancer.IdleTimeoutSeconds,
+		DeletionProtection:         c.LoadBalancer.DeletionProtection,
+		AccessLogsBucket:           buckets.LogsBucketName,
+		AccessLogsDependsOn:        []pulumi.Resource{buckets},
+	}, in("loadbalancer")...)
+	if err != nil {
+		return err
+	}
+
+	acl, err := waf.NewWebACL(ctx, name, &waf.WebACLArgs{
+		USEast1:             p.USEast1,
+		Mode:                c.Edge.WAFMode,
+		RateLimit:           c.Edge.RateLimit,
+		EnrollmentRateLimit: c.Edge.EnrollRateLimit,
+		LogRetentionDays:    c.Monitoring.LogRetentionDays,
+	}, in("waf")...)
+	if err != nil {
+		return err
+	}
+	cdnArgs := &cdn.DistributionArgs{
+		USEast1:             p.USEast1,
+		AccountID:           id.AccountId,
+		StaticBucket:        buckets.Static,
+		UploadsBucket:       buckets.Uploads,
+		LogsBucketARN:       buckets.Logs.ARN,
+		LoadBalancerARN:     alb.LoadBalancerARN,
+		LoadBalancerDNSName: alb.DNSName,
+		OriginRegion:        c.Region,
+		WebACLARN:           acl.ARN,
+		PriceClass:          c.Edge.PriceClass,
+	}
+	if https {
+		cdnArgs.OriginDomain = certs.OriginDomain
+		cdnArgs.HTTPSPort = alb.ListenerPort
+		cdnArgs.Aliases = []string{c.Edge.Domain}
+		cdnArgs.CertificateARN = certs.CloudFrontCertificateARN
+	} else {
+		cdnArgs.HTTPPort = alb.ListenerPort
+	}
+	dist, err := cdn.NewDistribution(ctx, name, cdnArgs, in("cdn")...)
+	if err != nil {
+		return err
+	}
+	if !https {
+		// Without a domain the site's origin is CloudFront's own name,
+		// known only now.
+		if err := buckets.AllowUploadsFrom(ctx, pulumi.StringArray{pulumi.Sprintf("https://%s", dist.DomainName)}); err != nil {
+			return fmt.Errorf("allowing uploads from the distribution: %w", err)
+		}
+	}
+	if https {
+		if _, err := dns.NewAliasRecords(ctx, name, &dns.AliasRecordsArgs{
+			ZoneID:                   certs.ZoneID,
+			SiteDomain:               c.Edge.Domain,
+			DistributionDomainName:   dist.DomainName,
+			DistributionHostedZoneID: dist.HostedZoneID,
+			OriginDomain:             certs.OriginDomain,
+			LoadBalancerDNSName:      alb.DNSName,
+			LoadBalancerZoneID:       alb.ZoneID,
+		}, in("dns")...); err != nil {
+			return err
+		}
+	}
+
+	fleetName := name
+	mon, err := monitoring.NewAlarms(ctx, name, &monitoring.AlarmsArgs{
+		USEast1:               p.USEast1,
+		AccountID:             id.AccountId,
+		Region:                c.Region,
+		Emails:                c.Monitoring.AlarmEmails,
+		AppLogRetentionDays:   c.Monitoring.LogRetentionDays,
+		Thresholds:            thresholds(c.Monitoring.Thresholds),
+		LoadBalancerARNSuffix: alb.ARNSuffix,
+		TargetGroupARNSuffix:  alb.TargetGroupARNSuffix,
+		// The fleet is declared last (it needs the app log group); its
+		// group name is known before it exists.
+		AutoScalingGroupName:    pulumi.String(compute.GroupName(fleetName)),
+		MinInstances:            c.App.MinSize,
+		DBInstanceID:            db.Identifier,
+		DBReplicaIDs:            replicaIDs(db, c.Database.Replicas),
+		CacheReplicationGroupID: redis.ReplicationGroupID,
+		CacheNodes:              1 + c.Cache.Replicas,
+		DistributionID:          dist.DistributionID,
+		WebACLMetricName:        acl.MetricName,
+	}, in("monitoring")...)
+	if err != nil {
+		return err
+	}
+
+	rel, err := release.NewArtifact(ctx, name, &release.ArtifactArgs{
+		Bucket: buckets.ArtifactsBucketName,
+		Path:   art.Path,
+		SHA256: art.SHA256,
+	}, in("release")...)
+	if err != nil {
+		return err
+	}
+	fleet, err := compute.NewAppFleet(ctx, fleetName, &compute.AppFleetArgs{
+		SubnetIDs:                        net.AppSubnetIDs,
+		SecurityGroupID:                  fw.AppSecurityGroupID,
+		TargetGroupARN:                   alb.TargetGroupARN,
+		LoadBalancerARNSuffix:            alb.ARNSuffix,
+		TargetGroupARNSuffix:             alb.TargetGroupARNSuffix,
+		InstanceTypes:                    c.App.InstanceTypes,
+		Min:                              c.App.MinSize,
+		Max:                              c.App.MaxSize,
+		Desired:                          c.App.DesiredCapacity,
+		HealthCheckGraceSeconds:          c.App.HealthCheckGraceSeconds,
+		TargetRequestsPerTarget:          c.App.TargetRequestsPerTarget,
+		TargetCPUPercent:                 c.App.TargetCPUPercent,
+		ScheduledActions:                 scheduledActions(c.App.ScheduledScaleOuts),
+		InstanceRefreshMinHealthyPercent: c.App.InstanceRefreshMinHealthyPercent,
+		WarmPool:                         warmPool(c.App.WarmPool),
+		SpotPercent:                      c.App.SpotPercent,
+		OnDemandBase:                     onDemandBase(c),
+		DetailedMonitoring:               c.App.DetailedMonitoring,
+		RootVolumeGiB:                    c.App.RootVolumeGiB,
+		InstanceTags: map[string]string{
+			"project": c.Project, "stack": c.Stack, "environment": string(c.Environment), "component": "compute",
+		},
+		Artifact: compute.Artifact{
+			Bucket:    rel.Bucket,
+			Key:       rel.Key,
+			SHA256:    pulumi.String(art.SHA256),
+			BucketARN: buckets.Artifacts.ARN,
+		},
+		AppPort:             c.App.Port,
+		DrainSeconds:        c.App.DrainTimeoutSeconds,
+		Env:                 appEnv(c),
+		DatabaseSecretARN:   db.SecretARN,
+		CacheSecretARN:      redis.SecretARN,
+		AdminTokenSecretARN: admin.SecretARN,
+		LogGroupName:        mon.AppLogGroupName,
+		LogGroupARN:         pulumi.Sprintf("arn:aws:logs:%s:%s:log-group:%s", c.Region, id.AccountId, mon.AppLogGroupName),
+		Region:              c.Region,
+	}, in("compute")...)
+	if err != nil {
+		return err
+	}
+
+	siteURL := pulumi.Sprintf("https://%s", dist.DomainName)
+	if https {
+		siteURL = pulumi.Sprintf("https://%s", c.Edge.Domain)
+	}
+	for k, v := range map[string]pulumi.Input{
+		"environment":          pulumi.String(string(c.Environment)),
+		"region":               pulumi.String(c.Region),
+		"siteUrl":              siteURL,
+		"cloudFrontDomain":     dist.DomainName,
+		"cloudFrontId":         dist.DistributionID,
+		"webAclArn":            acl.ARN,
+		"albDnsName":           alb.DNSName,
+		"vpcId":                net.VPCID,
+		"availabilityZones":    pulumi.ToStringArray(azs),
+		"asgName":              fleet.ASGName,
+		"launchTemplateId":     fleet.LaunchTemplateID,
+		"artifactSha256":       pulumi.String(art.SHA256),
+		"artifactKey":          rel.Key,
+		"dbWriterEndpoint":     db.WriterEndpoint,
+		"dbReplicaEndpoints":   db.ReplicaEndpoints,
+		"dbSecretArn":          db.SecretARN,
+		"cachePrimaryEndpoint": redis.PrimaryEndpoint,
+		"cacheReaderEndpoint":  redis.ReaderEndpoint,
+		"cacheSecretArn":       redis.SecretARN,
+		"adminTokenSecretArn":  admin.SecretARN,
+		"alarmTopicArn":        mon.TopicARN,
+		"dashboardUrl":         mon.DashboardURL,
+		"appLogGroup":          mon.AppLogGroupName,
+		"staticBucket":         buckets.StaticBucketName,
+		"uploadsBucket":        buckets.UploadsBucketName,
+		"artifactsBucket":      buckets.ArtifactsBucketName,
+		"logsBucket":           buckets.LogsBucketName,
+	} {
+		ctx.Export(k, v)
+	}
+	if https {
+		ctx.Export("nameServers", certs.NameServers)
+	}
+	return nil
+}
+
+// availabilityZones are the configured zones, or the region's first
+// azCount available ones. Zones where CloudFront VPC origins cannot reach
+// the ALB (by zone ID: the name-to-ID mapping differs per account) are never
+// used: the load balancer spans every zone of the network.
+func availabilityZones(ctx *pulumi.Context, c *Config, opt pulumi.InvokeOption) ([]string, error) {
+	state := "available"
+	res, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{State: &state}, opt)
+	if err != nil {
+		return nil, fmt.Errorf("looking up availability zones: %w", err)
+	}
+	usable := map[string]bool{}
+	var names []string
+	for i, n := range res.Names {
+		if i < len(res.ZoneIds) && !cdn.VPCOriginAZSupported(res.ZoneIds[i]) {
+			continue
+		}
+		usable[n] = true
+		names = append(names, n)
+	}
+	if len(c.Network.AvailabilityZones) > 0 {
+		var bad []string
+		for _, az := range c.Network.AvailabilityZones {
+			if !usable[az] {
+				bad = append(bad, az)
+			}
+		}
+		if len(bad) > 0 {
+			return nil, fmt.Errorf("surge:network.availabilityZones: %v are not available in %s or cannot host a CloudFront VPC origin (usable: %v)", bad, c.Region, names)
+		}
+		return c.Network.AvailabilityZones, nil
+	}
+	if len(names) < c.Network.AZCount {
+		return nil, fmt.Errorf("surge:network.azCount: %d zones wanted, %s has %d usable for a CloudFront VPC origin (%v)", c.Network.AZCount, c.Region, len(names), names)
+	}
+	return names[:c.Network.AZCount], nil
+}
+
+// siteOrigins are the origins allowed to upload from the browser; without a
+// domain the distribution's name is added once it exists.
+func siteOrigins(c *Config) []string {
+	if c.Edge.Domain == "" {
+		return nil
+	}
+	return []string{"https://" + c.Edge.Domain}
+}
+
+// monitoringInterval is RDS enhanced monitoring: off in dev (it costs), 15 s
+// in prod to see a rush as it happens.
+func monitoringInterval(dev bool) int {
+	if dev {
+		return 0
+	}
+	return 15
+}
+
+// onDemandBase keeps the minimum fleet on demand when spot is used, so a
+// spot reclaim never takes the app below its floor.
+func onDemandBase(c *Config) int {
+	if c.App.SpotPercent == 0 {
+		return 0
+	}
+	return c.App.MinSize
+}
+
+func replicaIDs(db *database.Postgres, n int) []pulumi.StringInput {
+	ids := make([]pulumi.StringInput, n)
+	for i := range ids {
+		ids[i] = db.ReplicaIdentifiers.Index(pulumi.Int(i))
+	}
+	return ids
+}
+
+func scheduledActions(in []ScheduledScaleOut) []compute.ScheduledAction {
+	out := make([]compute.ScheduledAction, len(in))
+	for i, s := range in {
+		out[i] = compute.ScheduledAction{
+			Name: s.Name, Recurrence: s.Recurrence, StartTime: s.StartTime, TimeZone: s.TimeZone,
+			Min: s.MinSize, Max: s.MaxSize, Desired: s.DesiredCapacity,
+		}
+	}
+	return out
+}
+
+func warmPool(w *WarmPoolConfig) *compute.WarmPool {
+	if w == nil {
+		return nil
+	}
+	return &compute.WarmPool{MinSize: w.MinSize, State: w.State}
+}
+
+// appEnv are the app's non-secret settings (docs/app.md lists them all);
+// credentials reach the instances only as Secrets Manager ARNs.
+// SURGE_PASSWORD_HASH is left to its production default.
+func appEnv(c *Config) map[string]pulumi.StringInput {
+	return map[string]pulumi.StringInput{
+		"SURGE_METRICS_ADDR":   pulumi.String("127.0.0.1:9090"),
+		"SURGE_COOKIE_SECURE":  pulumi.String("true"),
+		"SURGE_ADMIT_BATCH":    pulumi.String(strconv.Itoa(c.App.AdmitBatch)),
+		"SURGE_ADMIT_INTERVAL": pulumi.String(c.App.AdmitInterval),
+		"SURGE_ADMIT_LEASE":    pulumi.String(c.App.AdmitLease),
+		"SURGE_MAX_INFLIGHT":   pulumi.String(strconv.Itoa(c.App.MaxInflight)),
+	}
+}
+
+func thresholds(t Thresholds) monitoring.Thresholds {
+	return monitoring.Thresholds{
+		ALB5xxRatePercent:          t.ALB5xxPercent,
+		TargetResponseP99Seconds:   t.TargetP99Seconds,
+		DBCPUPercent:               t.DBCPUPercent,
+		DBFreeStorageBytes:         t.DBFreeStorageGiB * (1 << 30),
+		DBFreeableMemoryBytes:      t.DBFreeMemoryMiB * (1 << 20),
+		DBConnections:              t.DBConnections,
+		DBReplicaLagSeconds:        t.ReplicaLagSeconds,
+		CacheEngineCPUPercent:      t.CacheCPUPercent,
+		CacheMemoryPercent:         t.CacheMemoryPercent,
+		CacheReplicationLagSeconds: t.CacheReplicationLagS,
+		CloudFront5xxRatePercent:   t.CloudFront5xxPercent,
+		WAFBlockedRequests:         t.WAFBlockedPerMinute,
+	}
+}
+
+// ec2LookupCloudFrontPrefixList finds the AWS-managed list of CloudFront's
+// origin-facing addresses, the only source the ALB group admits.
+func ec2LookupCloudFrontPrefixList(ctx *pulumi.Context, opt pulumi.InvokeOption) (string, error) {
+	name := firewall.CloudFrontOriginFacingPrefixList
+	res, err := ec2.LookupManagedPrefixList(ctx, &ec2.LookupManagedPrefixListArgs{Name: &name}, opt)
+	if err != nil {
+		return "", fmt.Errorf("looking up prefix list %s: %w", name, err)
+	}
+	return res.Id, nil
+}
