@@ -186,7 +186,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		SlowStartSeconds:           c.LoadBalancer.SlowStartSeconds,
 		IdleTimeoutSeconds:         c.LoadBalancer.IdleTimeoutSeconds,
 		DeletionProtection:         c.LoadBalancer.DeletionProtection,
-		AccessLogsBucket:           buckets.LogsBucketName,
+		AccessLogsBucket:           buckets.Logs.Name, // resolves once the ELB delivery policy exists
 		AccessLogsDependsOn:        []pulumi.Resource{buckets},
 	}, in("loadbalancer")...)
 	if err != nil {
