@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/loadbalancer"
+	"github.com/surge-dev/surge/components/storage"
 	"github.com/surge-dev/surge/internal/pulumitest"
 )
 
@@ -172,6 +174,7 @@ func TestEveryStack(t *testing.T) {
 				assert.Len(t, m.ByType(tIGW), 1, "a VPC origin needs an internet gateway in the VPC")
 			})
 			t.Run("regions", func(t *testing.T) { assertRegions(t, m) })
+			t.Run("S3.8_S3.5_buckets_private_and_TLS_only", func(t *testing.T) { assertBuckets(t, m) })
 			t.Run("tags", func(t *testing.T) { assertTags(t, m, stack) })
 			t.Run("fleet", func(t *testing.T) { assertFleet(t, m, digest) })
 			t.Run("health_check_is_the_shallow_one", func(t *testing.T) {
@@ -279,6 +282,50 @@ func assertRegions(t *testing.T, m *pulumitest.Mocks) {
 			assert.True(t, c.UsesProvider("aws"), "the ALB certificate %s is regional", c.Name)
 		} else {
 			assert.True(t, c.UsesProvider(USEast1ProviderName), "the CloudFront certificate %s is in us-east-1", c.Name)
+		}
+	}
+}
+
+// assertBuckets: every bucket of the stack (storage and cdn together) has
+// all four public-access blocks and exactly one policy, which denies
+// requests without TLS; policies that grant CloudFront name only this
+// stack's distribution.
+func assertBuckets(t *testing.T, m *pulumitest.Mocks) {
+	buckets := m.ByType("aws:s3/bucketV2:BucketV2")
+	require.Len(t, buckets, 4, "static, uploads, artifacts, logs")
+	blocks := m.ByType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+	assert.Len(t, blocks, len(buckets), "one public access block per bucket")
+	for _, b := range blocks {
+		for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+			assert.True(t, b.Bool(k), "%s %s", b.Name, k)
+		}
+	}
+	policies := m.ByType("aws:s3/bucketPolicy:BucketPolicy")
+	assert.Len(t, policies, len(buckets), "exactly one policy per bucket (a bucket holds one)")
+	seen := map[string]bool{}
+	for _, p := range policies {
+		doc, err := p.JSON("policy")
+		require.NoError(t, err)
+		stmts, _ := doc["Statement"].([]any)
+		require.NotEmpty(t, stmts, p.Name)
+		arn := ""
+		for _, s := range stmts {
+			st := s.(map[string]any)
+			if st["Sid"] == "DenyInsecureTransport" {
+				arn = st["Resource"].([]any)[0].(string)
+			}
+		}
+		require.NotEmpty(t, arn, "policy %s has a DenyInsecureTransport statement", p.Name)
+		assert.True(t, storage.DeniesInsecureTransport(doc, arn), "policy %s denies non-TLS", p.Name)
+		assert.False(t, seen[arn], "bucket %s has two policies", arn)
+		seen[arn] = true
+		for _, s := range stmts {
+			st := s.(map[string]any)
+			if pr, ok := st["Principal"].(map[string]any); ok && pr["Service"] == "cloudfront.amazonaws.com" {
+				cond, _ := json.Marshal(st["Condition"])
+				assert.Contains(t, string(cond), "arn:aws:cloudfront::123456789012:distribution/", "policy %s names the distribution", p.Name)
+				assert.Contains(t, string(cond), "AWS:SourceArn", "policy %s is scoped to this distribution's ARN", p.Name)
+			}
 		}
 	}
 }
