@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Environment names the two shapes the stack can take.
@@ -24,6 +25,9 @@ const (
 // Config is the whole typed stack config. JSON field names are the config
 // keys under the `surge:` namespace (`surge:network`, `surge:app`, ...).
 type Config struct {
+	// clock is what one-off schedules are checked against; nil = time.Now.
+	clock func() time.Time
+
 	Project     string      `json:"-"`
 	Stack       string      `json:"-"`
 	Region      string      `json:"-"` // aws:region
@@ -85,7 +89,7 @@ type AppConfig struct {
 	DetailedMonitoring               bool                `json:"detailedMonitoring"`               // 1-minute EC2 metrics. Default false (dev), true (prod).
 	RootVolumeGiB                    int                 `json:"rootVolumeGiB"`                    // Default 20.
 	Port                             int                 `json:"port"`                             // Default 8080.
-	HealthCheckGraceSeconds          int                 `json:"healthCheckGraceSeconds"`          // Default 120.
+	HealthCheckGraceSeconds          int                 `json:"healthCheckGraceSeconds"`          // ELB health-check grace and boot readiness wait, 30..600. Default 120.
 	TargetRequestsPerTarget          float64             `json:"targetRequestsPerTarget"`          // ALB requests per target per minute. Default 1000.
 	TargetCPUPercent                 float64             `json:"targetCpuPercent"`                 // Default 60.
 	InstanceRefreshMinHealthyPercent int                 `json:"instanceRefreshMinHealthyPercent"` // Default 50 (dev), 90 (prod).
@@ -157,6 +161,13 @@ type MonitoringConfig struct {
 	AlarmEmails      []string   `json:"alarmEmails"`      // SNS e-mail subscriptions for alarms. Default none.
 	LogRetentionDays int        `json:"logRetentionDays"` // App log group. Default 14 (dev), 90 (prod).
 	Thresholds       Thresholds `json:"thresholds"`       // Alarm thresholds, below.
+}
+
+func (c *Config) now() time.Time {
+	if c.clock != nil {
+		return c.clock()
+	}
+	return time.Now()
 }
 
 // sections maps each `surge:` object key to the struct it decodes into, in

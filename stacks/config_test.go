@@ -126,12 +126,14 @@ func TestLoadBadConfig(t *testing.T) {
 			name: "scheduled scale-out",
 			cfg: map[string]string{"surge:app": `{"scheduledScaleOuts": [
 				{"name": "rush", "recurrence": "30 8 * *", "timeZone": "Asia/Seoul", "minSize": 2, "maxSize": 3, "desiredCapacity": 2},
-				{"name": "rush", "startTime": "2027-02-01T09:00:00+09:00", "timeZone": "Mars/Olympus", "minSize": 5, "maxSize": 3, "desiredCapacity": 4}]}`},
+				{"name": "rush", "startTime": "2099-02-01T09:00:00+09:00", "timeZone": "Mars/Olympus", "minSize": 5, "maxSize": 3, "desiredCapacity": 4},
+				{"name": "last-term", "startTime": "2020-02-03T09:00:00+09:00", "timeZone": "Asia/Seoul", "minSize": 1, "maxSize": 3, "desiredCapacity": 1}]}`},
 			want: []string{
 				`surge:app.scheduledScaleOuts[0].recurrence: "30 8 * *" is not a 5-field cron expression (minute hour day month weekday)`,
 				`surge:app.scheduledScaleOuts[1].name: "rush" is used twice`,
 				`surge:app.scheduledScaleOuts[1].timeZone: "Mars/Olympus" is not an IANA time zone`,
 				`surge:app.scheduledScaleOuts[1]: needs 0 <= minSize <= desiredCapacity <= maxSize, got 5/4/3`,
+				`surge:app.scheduledScaleOuts[2].startTime: 2020-02-03T09:00:00+09:00 is in the past; remove one-off scale-outs once they have run`,
 			},
 		},
 		{
@@ -166,8 +168,11 @@ func TestLoadBadConfig(t *testing.T) {
 		},
 		{
 			name: "drain longer than deregistration",
-			cfg:  map[string]string{"surge:app": `{"drainTimeoutSeconds": 45}`},
-			want: []string{`surge:loadBalancer.deregistrationDelaySeconds: 30 is shorter than surge:app.drainTimeoutSeconds (45): requests would be cut off`},
+			cfg:  map[string]string{"surge:app": `{"drainTimeoutSeconds": 45, "healthCheckGraceSeconds": 900}`},
+			want: []string{
+				`surge:app.healthCheckGraceSeconds: 900 is outside 30..600`,
+				`surge:loadBalancer.deregistrationDelaySeconds: 30 is shorter than surge:app.drainTimeoutSeconds (45): requests would be cut off`,
+			},
 		},
 	}
 	for _, tt := range tests {

@@ -43,7 +43,7 @@ func configKeys() []string {
 	for i := 0; i < c.NumField(); i++ {
 		f := c.Field(i)
 		name := f.Tag.Get("json")
-		if name == "-" {
+		if name == "-" || !f.IsExported() {
 			continue
 		}
 		walk("surge:"+name, f.Type)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/network"
 )
 
@@ -157,8 +158,10 @@ func (c *Config) validateApp(p *problems) {
 	if a.Port < 1024 || a.Port > 65535 {
 		p.add(k+"port", "%d is outside 1024..65535 (the app runs without privileges)", a.Port)
 	}
-	if a.HealthCheckGraceSeconds < 0 || a.HealthCheckGraceSeconds > 7200 {
-		p.add(k+"healthCheckGraceSeconds", "%d is outside 0..7200", a.HealthCheckGraceSeconds)
+	// The boot readiness gate waits at most the grace period, inside the
+	// fixed launch lifecycle-hook timeout.
+	if a.HealthCheckGraceSeconds < 30 || a.HealthCheckGraceSeconds > compute.MaxHealthCheckGraceSeconds {
+		p.add(k+"healthCheckGraceSeconds", "%d is outside 30..%d", a.HealthCheckGraceSeconds, compute.MaxHealthCheckGraceSeconds)
 	}
 	if a.TargetRequestsPerTarget <= 0 {
 		p.add(k+"targetRequestsPerTarget", "%v must be positive", a.TargetRequestsPerTarget)
@@ -184,8 +187,14 @@ func (c *Config) validateApp(p *problems) {
 		case s.Recurrence != "" && len(strings.Fields(s.Recurrence)) != 5:
 			p.add(sk+".recurrence", "%q is not a 5-field cron expression (minute hour day month weekday)", s.Recurrence)
 		case s.StartTime != "":
-			if _, err := time.Parse(time.RFC3339, s.StartTime); err != nil {
+			start, err := time.Parse(time.RFC3339, s.StartTime)
+			switch {
+			case err != nil:
 				p.add(sk+".startTime", "%q is not an RFC 3339 time", s.StartTime)
+			case !start.After(c.now()):
+				// AWS refuses a past start time, and deletes a one-off action
+				// once it has run: remove it from the stack file after the rush.
+				p.add(sk+".startTime", "%s is in the past; remove one-off scale-outs once they have run", s.StartTime)
 			}
 		}
 		if s.TimeZone == "" {

@@ -272,3 +272,21 @@ func TestOutputs(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+// TestChildrenParentedAndNamedFromComponent guards STYLE: every resource
+// the component declares is parented to it (so it inherits the stack's
+// per-component provider and default tags) and named from its name.
+func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	parent := "surge:cache:Redis::surge-prod"
+	n := 0
+	for _, r := range m.Resources() {
+		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
+		assert.True(t, strings.HasPrefix(r.Name, "surge-prod-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
+	}
+	assert.Positive(t, n, "no resources declared")
+}

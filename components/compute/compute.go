@@ -29,6 +29,18 @@ const DefaultAMIParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-ker
 // MetricNamespace is the only CloudWatch namespace instances may publish to.
 const MetricNamespace = "Surge"
 
+// LaunchHookTimeoutSeconds is the launch lifecycle hook's heartbeat timeout.
+// It is a constant, not derived from args: the hook is an initial lifecycle
+// hook of the group, which the provider can only set at creation (every
+// field forces a replacement), and a replacement group would collide with
+// the group's fixed name. It must cover boot, the artifact download and the
+// readiness gate (HealthCheckGraceSeconds, at most MaxHealthCheckGraceSeconds).
+const LaunchHookTimeoutSeconds = 900
+
+// MaxHealthCheckGraceSeconds bounds HealthCheckGraceSeconds, which is also
+// the readiness gate's wait, so the gate always answers inside the hook.
+const MaxHealthCheckGraceSeconds = 600
+
 // Managed policy giving SSM Session Manager access (SSM.1): no SSH anywhere.
 const ssmCorePolicyARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
@@ -81,7 +93,7 @@ type AppFleetArgs struct {
 	Max           int // group maximum; >= 1 and >= Min
 	Desired       int // initial desired capacity within [Min, Max]
 
-	HealthCheckGraceSeconds int // ELB health check grace and lifecycle-hook wait; default 300 (30-7200)
+	HealthCheckGraceSeconds int // ELB health check grace and readiness-gate wait; default 300 (30-MaxHealthCheckGraceSeconds)
 	// TargetRequestsPerTarget is the target of the ALBRequestCountPerTarget
 	// tracking policy; 0 declares no such policy.
 	TargetRequestsPerTarget float64
@@ -217,8 +229,9 @@ func (a *AppFleetArgs) validate() error {
 	if a.Desired < a.Min || a.Desired > a.Max {
 		add("Desired %d is outside [Min %d, Max %d]", a.Desired, a.Min, a.Max)
 	}
-	if a.HealthCheckGraceSeconds < 30 || a.HealthCheckGraceSeconds > 7200 {
-		add("HealthCheckGraceSeconds %d must be within 30-7200 (it is also the lifecycle-hook timeout)", a.HealthCheckGraceSeconds)
+	if a.HealthCheckGraceSeconds < 30 || a.HealthCheckGraceSeconds > MaxHealthCheckGraceSeconds {
+		add("HealthCheckGraceSeconds %d must be within 30-%d (the readiness gate must answer inside the fixed %d s launch hook)",
+			a.HealthCheckGraceSeconds, MaxHealthCheckGraceSeconds, LaunchHookTimeoutSeconds)
 	}
 	if a.TargetRequestsPerTarget < 0 {
 		add("TargetRequestsPerTarget %v must be >= 0", a.TargetRequestsPerTarget)
@@ -521,8 +534,13 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			Preferences: &autoscaling.GroupInstanceRefreshPreferencesArgs{
 				MinHealthyPercentage: pulumi.Int(a.InstanceRefreshMinHealthyPercent),
 				InstanceWarmup:       pulumi.String(strconv.Itoa(a.HealthCheckGraceSeconds)),
-				AutoRollback:         pulumi.Bool(true),
-				SkipMatching:         pulumi.Bool(true),
+				// Off: AWS cannot roll back a group whose launch template
+				// resolves its AMI through an SSM parameter (resolve:ssm:),
+				// and the provider updates the group before starting the
+				// refresh, so a "rollback" would target the new version
+				// anyway (terraform-provider-aws #34189).
+				AutoRollback: pulumi.Bool(false),
+				SkipMatching: pulumi.Bool(true),
 			},
 		},
 		// The hook holds new instances until the app answers /healthz (see
@@ -531,8 +549,9 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			&autoscaling.GroupInitialLifecycleHookArgs{
 				Name:                pulumi.String(hookName),
 				LifecycleTransition: pulumi.String("autoscaling:EC2_INSTANCE_LAUNCHING"),
-				HeartbeatTimeout:    pulumi.Int(a.HealthCheckGraceSeconds),
-				DefaultResult:       pulumi.String("ABANDON"),
+				// Fixed: any change to an initial hook replaces the group.
+				HeartbeatTimeout: pulumi.Int(LaunchHookTimeoutSeconds),
+				DefaultResult:    pulumi.String("ABANDON"),
 			},
 		},
 		EnabledMetrics: pulumi.StringArray{

@@ -237,7 +237,21 @@ func TestAutoScalingGroup(t *testing.T) {
 	t.Run("instance_refresh_rolling", func(t *testing.T) {
 		assert.Equal(t, "Rolling", g.Str("instanceRefresh.strategy"))
 		assert.Equal(t, 75.0, g.Num("instanceRefresh.preferences.minHealthyPercentage"))
-		assert.True(t, g.Bool("instanceRefresh.preferences.autoRollback"))
+		// Set explicitly, and false: AWS refuses to roll back a group whose
+		// template resolves its AMI through SSM (RollbackInstanceRefresh API
+		// reference), and the provider updates the group before starting
+		// the refresh (terraform-provider-aws #34189).
+		require.True(t, g.Has("instanceRefresh.preferences.autoRollback"), "autoRollback must be explicit")
+		assert.False(t, g.Bool("instanceRefresh.preferences.autoRollback"),
+			"autoRollback with imageId %q is unsupported by EC2 Auto Scaling", only(t, m, tLaunchTemplate).Str("imageId"))
+	})
+	t.Run("launch_hook_timeout_fixed_not_from_args", func(t *testing.T) {
+		// initialLifecycleHooks force a replacement of the (fixed-name)
+		// group on any change, so nothing in them may follow args.
+		assert.Equal(t, float64(LaunchHookTimeoutSeconds), g.Num("initialLifecycleHooks[0].heartbeatTimeout"),
+			"heartbeat timeout with healthCheckGraceSeconds 240")
+		assert.Equal(t, "ABANDON", g.Str("initialLifecycleHooks[0].defaultResult"))
+		assert.Greater(t, LaunchHookTimeoutSeconds, MaxHealthCheckGraceSeconds, "the readiness gate must answer inside the hook")
 	})
 	t.Run("sizes_warm_pool_metrics_hook", func(t *testing.T) {
 		assert.Equal(t, 3.0, g.Num("minSize"))
@@ -378,6 +392,7 @@ func TestValidate(t *testing.T) {
 		{"reserved tag", func(a *AppFleetArgs) { a.InstanceTags = map[string]string{"aws:x": "y"} }, []string{`InstanceTags key "aws:x"`}},
 		{"hibernated warm pool", func(a *AppFleetArgs) { a.WarmPool.State = "Hibernated" }, []string{"Hibernated is not supported"}},
 		{"privileged port", func(a *AppFleetArgs) { a.AppPort = 80 }, []string{"AppPort 80"}},
+		{"grace longer than the launch hook", func(a *AppFleetArgs) { a.HealthCheckGraceSeconds = 900 }, []string{"HealthCheckGraceSeconds 900 must be within 30-600"}},
 		{"secret in env", func(a *AppFleetArgs) {
 			a.Env = map[string]pulumi.StringInput{"SURGE_DATABASE_URL": pulumi.String("postgres://u:p@h/db")}
 		}, []string{"SURGE_DATABASE_URL looks like a credential"}},
@@ -451,4 +466,22 @@ func TestOutputs(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+// TestChildrenParentedAndNamedFromComponent guards STYLE: every resource
+// the component declares is parented to it (so it inherits the stack's
+// per-component provider and default tags) and named from its name.
+func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
+	m := run(t, baseArgs())
+	parent := "surge:compute:AppFleet::surge-prod"
+	n := 0
+	for _, r := range m.Resources() {
+		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
+		assert.True(t, strings.HasPrefix(r.Name, "surge-prod-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
+	}
+	assert.Positive(t, n, "no resources declared")
 }

@@ -124,7 +124,7 @@ func TestControls(t *testing.T) {
 		assert.Equal(t, 1000.0, p.Num("maxAllocatedStorage"))
 		assert.False(t, p.Bool("skipFinalSnapshot"))
 		assert.Equal(t, "surge-prod-db-final", p.Str("finalSnapshotIdentifier"))
-		assert.Equal(t, "surge-prod-db", p.Str("dbSubnetGroupName"))
+		assert.Equal(t, "surge-prod-db", p.Str("dbSubnetGroupName"), "RDS.18: in the VPC's data subnets")
 	})
 	t.Run("PITFALLS_6_replicas", func(t *testing.T) {
 		for i, r := range replicas {
@@ -329,4 +329,22 @@ func TestPasswordSpecialsAreURLSafe(t *testing.T) {
 	require.NoError(t, err, "unescaped password must parse in a URL")
 	got, _ := parsed.User.Password()
 	assert.Equal(t, pw, got)
+}
+
+// TestChildrenParentedAndNamedFromComponent guards STYLE: every resource
+// the component declares is parented to it (so it inherits the stack's
+// per-component provider and default tags) and named from its name.
+func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	parent := "surge:database:Postgres::surge-prod"
+	n := 0
+	for _, r := range m.Resources() {
+		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
+		assert.True(t, strings.HasPrefix(r.Name, "surge-prod-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
+	}
+	assert.Positive(t, n, "no resources declared")
 }

@@ -331,3 +331,21 @@ func TestNilArgsFailWithoutPanic(t *testing.T) {
 	assert.Contains(t, err.Error(), "firewall: args are required")
 	assert.Empty(t, m.Resources())
 }
+
+// TestChildrenParentedAndNamedFromComponent guards STYLE: every resource
+// the component declares is parented to it (so it inherits the stack's
+// per-component provider and default tags) and named from its name.
+func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
+	m := run(t, args())
+	parent := "surge:firewall:Chain::surge-test"
+	n := 0
+	for _, r := range m.Resources() {
+		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
+		assert.True(t, strings.HasPrefix(r.Name, "surge-test-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
+	}
+	assert.Positive(t, n, "no resources declared")
+}

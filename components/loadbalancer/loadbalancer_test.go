@@ -102,13 +102,13 @@ func TestALB(t *testing.T) {
 			assert.True(t, tg.Has("slowStart"), "slow start explicit")
 			assert.Equal(t, HealthCheckPath, tg.Str("healthCheck.path"), "health check on the shallow endpoint")
 			assert.Equal(t, "/healthz", tg.Str("healthCheck.path"), "the app's liveness path")
-			assert.Equal(t, "200", tg.Str("healthCheck.matcher"))
+			assert.Equal(t, "200", tg.Str("healthCheck.matcher"), "CKV_AWS_261: matcher explicit")
 			assert.True(t, tg.Bool("healthCheck.enabled"))
 			for k, want := range map[string]float64{
 				"interval": DefaultHealthCheckInterval, "timeout": DefaultHealthCheckTimeout,
 				"healthyThreshold": DefaultHealthyThreshold, "unhealthyThreshold": DefaultUnhealthyThreshold,
 			} {
-				assert.Equal(t, want, tg.Num("healthCheck."+k), "health check %s explicit", k)
+				assert.Equal(t, want, tg.Num("healthCheck."+k), "CKV_AWS_261: health check %s explicit", k)
 			}
 			assert.Equal(t, "surge-test-app-8080", tg.Str("name"))
 
@@ -314,4 +314,22 @@ func TestNilArgsFailWithoutPanic(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "loadbalancer: args are required")
 	assert.Empty(t, m.Resources())
+}
+
+// TestChildrenParentedAndNamedFromComponent guards STYLE: every resource
+// the component declares is parented to it (so it inherits the stack's
+// per-component provider and default tags) and named from its name.
+func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
+	m, _ := run(t, "surge-prod", prodArgs())
+	parent := "surge:loadbalancer:ALB::surge-prod"
+	n := 0
+	for _, r := range m.Resources() {
+		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
+		assert.True(t, strings.HasPrefix(r.Name, "surge-prod-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
+	}
+	assert.Positive(t, n, "no resources declared")
 }

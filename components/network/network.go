@@ -557,10 +557,11 @@ func flowLogs(ctx *pulumi.Context, name string, v *ec2.Vpc, a NetworkArgs, paren
 			},
 		})
 	}).(pulumi.StringOutput)
-	if _, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
+	rolePolicy, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
 		Role:   role.ID(),
 		Policy: policy,
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, nil, fmt.Errorf("creating flow log role policy: %w", err)
 	}
 
@@ -572,7 +573,10 @@ func flowLogs(ctx *pulumi.Context, name string, v *ec2.Vpc, a NetworkArgs, paren
 		IamRoleArn:             role.Arn,
 		MaxAggregationInterval: pulumi.Int(600),
 		Tags:                   nameTag(name + "-flow-log"),
-	}, parent)
+		// The role ARN alone does not order the flow log after the role's
+		// permissions: without this the service may start delivering with
+		// a role that cannot write yet (DeliverLogsPermissionDenied).
+	}, parent, pulumi.DependsOn([]pulumi.Resource{rolePolicy}))
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating flow log: %w", err)
 	}

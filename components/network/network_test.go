@@ -321,6 +321,8 @@ func TestControls(t *testing.T) {
 		fls := m.ByType(tFlowLog)
 		require.Len(t, fls, 1, "EC2.6: one flow log per VPC")
 		assert.Contains(t, []string{TrafficAll, TrafficReject}, fls[0].Str("trafficType"), "EC2.6")
+		assert.True(t, fls[0].DependsOn(tRolePolicy, "surge-test-flow-logs"),
+			"EC2.6: flow log %s must wait for its role policy (deps %v)", fls[0].Name, fls[0].Dependencies)
 		role := m.ByType(tRole)[0]
 		trust, err := role.JSON("assumeRolePolicy")
 		require.NoError(t, err)
@@ -526,4 +528,22 @@ func TestNilArgsFailWithoutPanic(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "network: args are required")
 	assert.Empty(t, m.Resources())
+}
+
+// TestChildrenParentedAndNamedFromComponent guards STYLE: every resource
+// the component declares is parented to it (so it inherits the stack's
+// per-component provider and default tags) and named from its name.
+func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
+	m, _ := run(t, prodArgs())
+	parent := "surge:network:Network::surge-test"
+	n := 0
+	for _, r := range m.Resources() {
+		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
+		assert.True(t, strings.HasPrefix(r.Name, "surge-test-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
+	}
+	assert.Positive(t, n, "no resources declared")
 }

@@ -35,6 +35,25 @@ type Resource struct {
 	Provider string // provider reference, "urn::id"; empty for the default provider
 	Parent   string // parent URN
 	Custom   bool
+	// Dependencies are the URNs the resource waits for (explicit DependsOn
+	// and the resources whose outputs its inputs use).
+	Dependencies []string
+	// RetainOnDelete and ReplaceOnChanges are the resource options of the
+	// same names.
+	RetainOnDelete   bool
+	ReplaceOnChanges []string
+}
+
+// DependsOn reports whether the resource waits for the resource of the
+// given type token and logical name.
+func (r Resource) DependsOn(token, name string) bool {
+	for _, urn := range r.Dependencies {
+		// URNs end in "<parent types>$<type>::<name>" or "::<type>::<name>".
+		if strings.HasSuffix(urn, "$"+token+"::"+name) || strings.HasSuffix(urn, "::"+token+"::"+name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Get navigates Inputs by a dotted path ("metadataOptions.httpTokens",
@@ -233,6 +252,9 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	r := Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Provider: args.Provider, Custom: args.Custom}
 	if args.RegisterRPC != nil {
 		r.Parent = args.RegisterRPC.GetParent()
+		r.Dependencies = args.RegisterRPC.GetDependencies()
+		r.RetainOnDelete = args.RegisterRPC.GetRetainOnDelete()
+		r.ReplaceOnChanges = args.RegisterRPC.GetReplaceOnChanges()
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, r)
