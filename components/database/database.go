@@ -344,7 +344,14 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		MonitoringInterval:               pulumi.Int(a.MonitoringIntervalSeconds),
 	}
 	if !a.SkipFinalSnapshot {
-		pa.FinalSnapshotIdentifier = pulumi.String(naming.Physical(name, "db-final", 255))
+		// A suffix born with the stack: a fixed name would collide with the
+		// snapshot a previous incarnation of the stack left behind
+		// (DBSnapshotAlreadyExists on the second destroy).
+		suffix, err := random.NewRandomId(ctx, name+"-db-final-snapshot", &random.RandomIdArgs{ByteLength: pulumi.Int(4)}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating final snapshot suffix: %w", err)
+		}
+		pa.FinalSnapshotIdentifier = pulumi.Sprintf("%s-%s", naming.Physical(name, "db-final", 200), suffix.Hex)
 	}
 	if a.PerformanceInsights {
 		pa.PerformanceInsightsRetentionPeriod = pulumi.Int(a.PerformanceInsightsRetentionDays)

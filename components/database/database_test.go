@@ -123,7 +123,7 @@ func TestControls(t *testing.T) {
 		assert.True(t, p.IsSecret("password"), "password must be a secret")
 		assert.Equal(t, 1000.0, p.Num("maxAllocatedStorage"))
 		assert.False(t, p.Bool("skipFinalSnapshot"))
-		assert.Equal(t, "surge-prod-db-final", p.Str("finalSnapshotIdentifier"))
+		assert.Regexp(t, `^surge-prod-db-final-[0-9a-f]{8}$`, p.Str("finalSnapshotIdentifier"), "a per-incarnation final snapshot name")
 		assert.Equal(t, "surge-prod-db", p.Str("dbSubnetGroupName"), "RDS.18: in the VPC's data subnets")
 	})
 	t.Run("PITFALLS_6_replicas", func(t *testing.T) {

@@ -405,6 +405,9 @@ var defaultOutputs = map[string]OutputsFunc{
 			"readerEndpointAddress":  str("replica." + a.Name + ".cache.amazonaws.com"),
 		}
 	},
+	"random:index/randomId:RandomId": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{"hex": str("0a1b2c3d"), "b64Url": str("ChssPQ"), "dec": str("169552957")}
+	},
 	"random:index/randomPassword:RandomPassword": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		n := 32
 		if v, ok := a.Inputs["length"]; ok && v.IsNumber() {
