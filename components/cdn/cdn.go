@@ -57,6 +57,9 @@ const (
 	SecurityHeadersPolicyID = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 )
 
+// VPCOriginTimeout bounds create, update and delete of the VPC origin.
+const VPCOriginTimeout = "45m"
+
 // Origin IDs and path patterns.
 const (
 	StaticOriginID  = "static"
@@ -301,8 +304,16 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 
 	// The VPC origin's protocol cannot be changed in place (the update
 	// hangs), so a protocol change replaces it, under a new name, before
-	// the old one is deleted.
+	// the old one is deleted. Deploying a VPC origin can take longer than
+	// the provider's 15-minute default wait (terraform-aws-modules/
+	// terraform-aws-cloudfront#163, provider 5.95): a timed-out create
+	// leaves a tainted origin and a failed `up`, hence explicit timeouts.
 	vpcOrigin, err := cloudfront.NewVpcOrigin(ctx, name+"-api", &cloudfront.VpcOriginArgs{
+		Timeouts: &cloudfront.VpcOriginTimeoutsArgs{
+			Create: pulumi.String(VPCOriginTimeout),
+			Update: pulumi.String(VPCOriginTimeout),
+			Delete: pulumi.String(VPCOriginTimeout),
+		},
 		VpcOriginEndpointConfig: &cloudfront.VpcOriginVpcOriginEndpointConfigArgs{
 			Name:                 pulumi.String(naming.Physical(name, "api-"+strings.TrimSuffix(protocol, "-only"), 64)),
 			Arn:                  a.LoadBalancerARN,

@@ -134,6 +134,13 @@ func TestAPIGoesThroughVPCOriginUncached(t *testing.T) {
 		assert.Equal(t, []string{"TLSv1.2"}, vo.Strings("vpcOriginEndpointConfig.originSslProtocols.items"), "CloudFront.10")
 		assert.Equal(t, 80.0, vo.Num("vpcOriginEndpointConfig.httpPort"))
 		assert.Equal(t, 443.0, vo.Num("vpcOriginEndpointConfig.httpsPort"))
+		// The protocol of a VPC origin cannot be updated in place (the update
+		// hangs): a change must replace it, under a new name.
+		assert.Contains(t, vo.ReplaceOnChanges, "vpcOriginEndpointConfig.originProtocolPolicy")
+		for _, op := range []string{"create", "update", "delete"} {
+			assert.Equal(t, VPCOriginTimeout, vo.Str("timeouts."+op), "VPC origin %s can outlast the provider's 15m default", op)
+		}
+		assert.Contains(t, vo.Str("vpcOriginEndpointConfig.name"), strings.TrimSuffix(vo.Str("vpcOriginEndpointConfig.originProtocolPolicy"), "-only"))
 
 		o := origin(t, d, APIOriginID)
 		assert.Equal(t, vo.Name+"-id", d.Str(o+".vpcOriginConfig.vpcOriginId"), "api origin uses the VPC origin")
@@ -287,6 +294,29 @@ func TestOACPoliciesNameOnlyThisDistribution(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 4, checked, "two OAC statements per distribution")
+}
+
+func TestOACPoliciesAreNotPublic(t *testing.T) {
+	m := run(t, setup{domain: true}, "surge-dev")
+	n := 0
+	for _, p := range m.ByType(tPolicy) {
+		if !strings.Contains(p.Name, "-cdn-") {
+			continue // the storage component's own policies are tested there
+		}
+		n++
+		doc, err := p.JSON("policy")
+		require.NoError(t, err)
+		for _, raw := range doc["Statement"].([]any) {
+			st := raw.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			assert.Equal(t, map[string]any{"Service": "cloudfront.amazonaws.com"}, st["Principal"], "S3.2/S3.3: %s allows only CloudFront", p.Name)
+			cond, _ := st["Condition"].(map[string]any)
+			assert.NotEmpty(t, cond["StringEquals"], "S3.2/S3.3: %s grant is conditioned on the distribution", p.Name)
+		}
+	}
+	assert.Equal(t, 2, n, "static and uploads policies")
 }
 
 func TestNoDomainUsesDefaultCertificate(t *testing.T) {

@@ -63,7 +63,9 @@ type Certificates struct {
 	OriginDomain string
 	// ZoneID is the hosted zone the records go in.
 	ZoneID pulumi.StringOutput
-	// NameServers are the new zone's name servers (CreateZone only).
+	// NameServers are the new zone's name servers (CreateZone only; a
+	// known empty list otherwise, so exporting it never yields an unknown
+	// stack output).
 	NameServers pulumi.StringArrayOutput
 	// CloudFrontCertificateARN is the VALIDATED us-east-1 certificate for
 	// SiteDomain (it resolves only after validation, so the distribution waits).
@@ -121,7 +123,7 @@ func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, o
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("dns %s: invalid args: %w", name, err)
 	}
-	c := &Certificates{}
+	c := &Certificates{NameServers: pulumi.StringArray{}.ToStringArrayOutput()}
 	if err := ctx.RegisterComponentResource("surge:dns:Certificates", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("registering dns certificates component: %w", err)
 	}

@@ -24,6 +24,9 @@ type result struct {
 	cfARN string
 	orARN string
 	zone  string
+	// nameServers resolved, and whether the value was known.
+	nameServers      []string
+	nameServersKnown bool
 }
 
 func runCerts(t *testing.T, args CertificatesArgs, names ...string) (*pulumitest.Mocks, []result) {
@@ -45,6 +48,16 @@ func runCerts(t *testing.T, args CertificatesArgs, names ...string) (*pulumitest
 				return err
 			}
 			r := result{certs: c}
+			ns, known, err := pulumitest.Await(ctx.Context(), c.NameServers)
+			if err != nil {
+				return err
+			}
+			r.nameServersKnown = known
+			for _, v := range asSlice(ns) {
+				if str, ok := v.(string); ok {
+					r.nameServers = append(r.nameServers, str)
+				}
+			}
 			if c.Enabled {
 				for dst, o := range map[*string]pulumi.StringOutput{&r.cfARN: c.CloudFrontCertificateARN, &r.orARN: c.OriginCertificateARN, &r.zone: c.ZoneID} {
 					v, _, err := pulumitest.Await(ctx.Context(), o)
@@ -134,6 +147,11 @@ func TestZoneSources(t *testing.T) {
 		require.Len(t, zones, 1)
 		assert.Equal(t, "surge.example.com", zones[0].Str("name"))
 		assert.Equal(t, "ZNEWSURGEPRODZONE", res[0].zone)
+	})
+	t.Run("existing zone: name servers are a known empty list (the stack exports them)", func(t *testing.T) {
+		_, res := runCerts(t, CertificatesArgs{Domain: "surge.example.com", ZoneID: "Z0123456789ABC"}, "surge-prod")
+		assert.True(t, res[0].nameServersKnown, "an unknown stack output would show as [unknown] after `pulumi up`")
+		assert.Empty(t, res[0].nameServers)
 	})
 	t.Run("no domain declares nothing", func(t *testing.T) {
 		m, res := runCerts(t, CertificatesArgs{}, "surge-dev")
@@ -232,3 +250,18 @@ func TestTwoInstancesDoNotCollide(t *testing.T) {
 }
 
 type fakeProvider struct{ pulumi.ProviderResourceState }
+
+// asSlice converts an awaited array value to []any.
+func asSlice(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case []string:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out
+	}
+	return nil
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -98,6 +99,9 @@ type AlarmsArgs struct {
 	// replica (the slice length is static, so the alarm count is too).
 	DBInstanceID pulumi.StringInput
 	DBReplicaIDs []pulumi.StringInput
+	// DBParameterGroupNames scope the parameter-group event subscription
+	// (RDS.21). Empty: every parameter group of the account in the region.
+	DBParameterGroupNames []pulumi.StringInput
 	// Cache tier: the replication group ID and its number of nodes
 	// (cluster mode disabled: member clusters are <id>-001, <id>-002, ...;
 	// node 1 is the initial primary, the others replicas).
@@ -160,6 +164,11 @@ func (a *AlarmsArgs) validate() error {
 	for i, r := range a.DBReplicaIDs {
 		if r == nil {
 			errs = append(errs, fmt.Errorf("DBReplicaIDs[%d] is nil", i))
+		}
+	}
+	for i, r := range a.DBParameterGroupNames {
+		if r == nil {
+			errs = append(errs, fmt.Errorf("DBParameterGroupNames[%d] is nil", i))
 		}
 	}
 	if !accountRe.MatchString(a.AccountID) {
@@ -271,6 +280,10 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 	}
 	c.AlarmCount = len(specs)
 
+	if err := dbEventSubscriptions(ctx, name, a, topic.Arn, parent); err != nil {
+		return nil, err
+	}
+
 	// CloudWatch.16: retention >= 365 days by default; AWS-managed
 	// encryption at rest (a CMK would need a logs key policy, see docs).
 	appLogs, err := cloudwatch.NewLogGroup(ctx, name+"-app", &cloudwatch.LogGroupArgs{
@@ -311,10 +324,12 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 // AppLogGroupName is the app's log group for a stack.
 func AppLogGroupName(stack string) string { return "/surge/" + stack + "/app" }
 
-// KeyPolicy lets the account administer the key and CloudWatch use it to
-// publish to the encrypted topic. No condition on the CloudWatch statement:
-// AWS's example grants exactly this, and a condition key missing from the
-// request would silently drop every notification.
+// KeyPolicy lets the account administer the key, and CloudWatch (alarms)
+// and RDS (event subscriptions, RDS.20/21) use it to publish to the
+// encrypted topic: SNS encrypts with the publisher's grant, so a publisher
+// missing here has its messages silently dropped. No conditions on the
+// service statements: AWS's example grants exactly this, and a condition key
+// missing from the request would silently drop every notification.
 func KeyPolicy(accountID string) string {
 	doc := map[string]any{
 		"Version": "2012-10-17",
@@ -330,6 +345,13 @@ func KeyPolicy(accountID string) string {
 				"Sid":       "CloudWatchAlarmsPublish",
 				"Effect":    "Allow",
 				"Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+				"Action":    []string{"kms:Decrypt", "kms:GenerateDataKey*"},
+				"Resource":  "*",
+			},
+			{
+				"Sid":       "RDSEventsPublish",
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Service": "events.rds.amazonaws.com"},
 				"Action":    []string{"kms:Decrypt", "kms:GenerateDataKey*"},
 				"Resource":  "*",
 			},
@@ -370,6 +392,49 @@ func encryptedTopic(ctx *pulumi.Context, name, suffix string, a AlarmsArgs, opts
 		}
 	}
 	return topicOut{Arn: topic.Arn}, nil
+}
+
+// DBInstanceEventCategories are the RDS event categories sent to the alarm
+// topic for the writer and its replicas; RDS.20 requires at least
+// maintenance, configuration change and failure.
+var DBInstanceEventCategories = []string{
+	"availability", "configuration change", "deletion", "failover", "failure",
+	"low storage", "maintenance", "notification", "read replica", "recovery", "restoration",
+}
+
+// dbEventSubscriptions subscribes the stack-region topic to RDS events of
+// the database instances (RDS.20) and parameter groups (RDS.21). The
+// default topic policy already lets same-account RDS publish; the key
+// policy grants events.rds.amazonaws.com the key.
+func dbEventSubscriptions(ctx *pulumi.Context, name string, a AlarmsArgs, topic pulumi.StringOutput, parent pulumi.ResourceOption) error {
+	ids := pulumi.StringArray{a.DBInstanceID}
+	for _, r := range a.DBReplicaIDs {
+		ids = append(ids, r)
+	}
+	if _, err := rds.NewEventSubscription(ctx, name+"-db-events", &rds.EventSubscriptionArgs{
+		Name:            pulumi.String(naming.Physical(name, "db-events", 255)),
+		SnsTopic:        topic,
+		SourceType:      pulumi.String("db-instance"),
+		SourceIds:       ids,
+		EventCategories: pulumi.ToStringArray(DBInstanceEventCategories),
+		Enabled:         pulumi.Bool(true),
+	}, parent); err != nil {
+		return fmt.Errorf("subscribing to database instance events: %w", err)
+	}
+	pg := &rds.EventSubscriptionArgs{
+		Name:            pulumi.String(naming.Physical(name, "db-parameter-group-events", 255)),
+		SnsTopic:        topic,
+		SourceType:      pulumi.String("db-parameter-group"),
+		EventCategories: pulumi.ToStringArray([]string{"configuration change"}),
+		Enabled:         pulumi.Bool(true),
+	}
+	if len(a.DBParameterGroupNames) > 0 {
+		pg.SourceIds = pulumi.StringArray(a.DBParameterGroupNames)
+	}
+	if _, err := rds.NewEventSubscription(ctx, name+"-db-parameter-group-events", pg, parent); err != nil {
+		return fmt.Errorf("subscribing to database parameter group events: %w", err)
+	}
+	return nil
 }
 
 func dims(kv ...any) pulumi.StringMap {

@@ -21,6 +21,7 @@ const (
 	tKey   = "aws:kms/key:Key"
 	tDash  = "aws:cloudwatch/dashboard:Dashboard"
 	tLog   = "aws:cloudwatch/logGroup:LogGroup"
+	tEvSub = "aws:rds/eventSubscription:EventSubscription"
 )
 
 // Distinctive fake identifiers: the dashboard must carry these, not names
@@ -152,6 +153,48 @@ func TestAlarms(t *testing.T) {
 			assert.NotContains(t, kid, "alias/aws/sns")
 			assert.Equal(t, tp.UsesProvider("us-east-1"), k.UsesProvider("us-east-1"), "key and topic in one region")
 		}
+	})
+	t.Run("RDS.20 RDS.21 database events reach the alarm topic, whose key lets RDS publish", func(t *testing.T) {
+		subs := m.ByType(tEvSub)
+		require.Len(t, subs, 2)
+		inst, ok := m.Named(tEvSub, "surge-prod-db-events")
+		require.True(t, ok)
+		tp, ok := topics[inst.Str("snsTopic")]
+		require.True(t, ok, "RDS.20: events go to one of our topics, not %q", inst.Str("snsTopic"))
+		assert.False(t, tp.UsesProvider("us-east-1"), "RDS.20: the topic must be in the database's region")
+		assert.False(t, inst.UsesProvider("us-east-1"))
+		assert.Equal(t, "db-instance", inst.Str("sourceType"))
+		assert.ElementsMatch(t, []string{fDB, fReplica}, inst.Strings("sourceIds"), "RDS.20: writer and every replica")
+		for _, c := range []string{"maintenance", "configuration change", "failure"} {
+			assert.Contains(t, inst.Strings("eventCategories"), c, "RDS.20 requires category %q", c)
+		}
+		assert.True(t, inst.Bool("enabled"))
+		pg, ok := m.Named(tEvSub, "surge-prod-db-parameter-group-events")
+		require.True(t, ok)
+		assert.Equal(t, inst.Str("snsTopic"), pg.Str("snsTopic"))
+		assert.Equal(t, "db-parameter-group", pg.Str("sourceType"))
+		assert.Equal(t, []string{"configuration change"}, pg.Strings("eventCategories"), "RDS.21")
+
+		// An encrypted topic drops RDS's messages unless its key lets RDS use it.
+		kid := tp.Str("kmsMasterKeyId")
+		var key pulumitest.Resource
+		for _, k := range m.ByType(tKey) {
+			if pulumitest.FakeARN(tKey, k.Name) == kid {
+				key = k
+			}
+		}
+		require.NotEmpty(t, key.Name, "topic key %s", kid)
+		doc, err := key.JSON("policy")
+		require.NoError(t, err)
+		granted := false
+		for _, s := range doc["Statement"].([]any) {
+			st := s.(map[string]any)
+			if p, ok := st["Principal"].(map[string]any); ok && p["Service"] == "events.rds.amazonaws.com" && st["Effect"] == "Allow" {
+				granted = true
+				assert.ElementsMatch(t, []any{"kms:Decrypt", "kms:GenerateDataKey*"}, st["Action"], "RDS.20 key grant")
+			}
+		}
+		assert.True(t, granted, "RDS.20: key %s must let events.rds.amazonaws.com publish to the encrypted topic", key.Name)
 	})
 	t.Run("email subscriptions on both topics", func(t *testing.T) {
 		subs := m.ByType(tSub)
@@ -327,3 +370,12 @@ func TestTwoInstancesDoNotCollide(t *testing.T) {
 }
 
 type fakeProvider struct{ pulumi.ProviderResourceState }
+
+func TestParameterGroupEventsScopedWhenNamed(t *testing.T) {
+	a := baseArgs()
+	a.DBParameterGroupNames = []pulumi.StringInput{pulumi.String("zz-pg-77aa")}
+	m, _, _ := run(t, a, "surge-prod")
+	pg, ok := m.Named(tEvSub, "surge-prod-db-parameter-group-events")
+	require.True(t, ok)
+	assert.Equal(t, []string{"zz-pg-77aa"}, pg.Strings("sourceIds"), "RDS.21: only this stack's parameter group")
+}

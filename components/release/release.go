@@ -39,7 +39,8 @@ func (a *ArtifactArgs) validate() error {
 
 // Key is the object key of a digest: content-addressed, so the same build
 // never changes the object and a new build never overwrites an old one that
-// instances of the previous launch template version may still download.
+// instances of the previous launch template version may still download
+// (the object is retained on delete for the same reason).
 func Key(sha256 string) string { return "releases/" + sha256 + "/surge" }
 
 // Artifact is the surge:release:Artifact component.
@@ -71,7 +72,13 @@ func NewArtifact(ctx *pulumi.Context, name string, args *ArtifactArgs, opts ...p
 		ContentType:       pulumi.String("application/octet-stream"),
 		ChecksumAlgorithm: pulumi.String("SHA256"),
 		Metadata:          pulumi.StringMap{"sha256": pulumi.String(args.SHA256)},
-	}, pulumi.Parent(c))
+		// A new build replaces this resource (the key is the digest), and a
+		// replaced object would be deleted at the end of that `pulumi up`,
+		// while the instance refresh it started is still running: an
+		// auto-rollback, or any launch from the previous template version,
+		// would then fetch a key that no longer exists and never boot. Old
+		// releases stay in the bucket (a few MB each).
+	}, pulumi.Parent(c), pulumi.RetainOnDelete(true))
 	if err != nil {
 		return nil, fmt.Errorf("uploading artifact: %w", err)
 	}

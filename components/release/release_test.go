@@ -38,6 +38,9 @@ func TestArtifactIsContentAddressed(t *testing.T) {
 	require.True(t, ok)
 	assert.True(t, src.IsAsset(), "source is the built file")
 	assert.Equal(t, bin, src.AssetValue().Path)
+	for _, o := range objs {
+		assert.True(t, o.RetainOnDelete, "%s: a new build must not delete the release the previous launch template (and an instance-refresh rollback) still downloads", o.Name)
+	}
 }
 
 func TestArtifactValidate(t *testing.T) {

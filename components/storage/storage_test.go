@@ -192,6 +192,28 @@ func TestBuckets(t *testing.T) {
 		assert.Equal(t, map[string]any{"Service": "delivery.logs.amazonaws.com"}, cf["Principal"])
 		assert.Contains(t, cf["Condition"].(map[string]any)["ArnLike"].(map[string]any)["aws:SourceArn"], "arn:aws:logs:us-east-1:")
 	})
+	t.Run("S3.2 S3.3 no public read or write: every Allow names a service or account principal", func(t *testing.T) {
+		for _, p := range m.ByType(tPolicy) {
+			doc, err := p.JSON("policy")
+			require.NoError(t, err)
+			for _, raw := range doc["Statement"].([]any) {
+				st := raw.(map[string]any)
+				if st["Effect"] != "Allow" {
+					continue
+				}
+				princ, ok := st["Principal"].(map[string]any)
+				require.True(t, ok, "S3.2/S3.3: %s statement %v has a wildcard principal", p.Name, st["Sid"])
+				for _, v := range princ {
+					assert.NotEqual(t, "*", v, "S3.2/S3.3: %s statement %v", p.Name, st["Sid"])
+				}
+			}
+		}
+	})
+	t.Run("bucket policies wait for the public access block", func(t *testing.T) {
+		for _, p := range m.ByType(tPolicy) {
+			assert.True(t, p.DependsOn(tPAB, p.Name), "%s must be attached after its bucket's public access block", p.Name)
+		}
+	})
 	t.Run("S3.9 server access logs of static, uploads and artifacts go to the logs bucket", func(t *testing.T) {
 		logs := BucketName("surge-dev", KindLogs, pulumitest.Account, pulumitest.Region)
 		var names []string

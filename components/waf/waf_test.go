@@ -83,6 +83,11 @@ func TestWebACL(t *testing.T) {
 			assert.True(t, a.Has(p+".overrideAction.none"), "block mode: %s keeps its own actions", g)
 		}
 	})
+	t.Run("CKV_AWS_192 Log4j protection: AWSManagedRulesKnownBadInputsRuleSet is in the ACL", func(t *testing.T) {
+		p := rule(t, a, "AWSManagedRulesKnownBadInputsRuleSet")
+		assert.Equal(t, "AWSManagedRulesKnownBadInputsRuleSet", a.Str(p+".statement.managedRuleGroupStatement.name"), "CKV_AWS_192")
+		assert.Equal(t, "AWS", a.Str(p+".statement.managedRuleGroupStatement.vendorName"), "CKV_AWS_192")
+	})
 	t.Run("WAF.12 metrics on every rule and the ACL, unique priorities, every rule has an action", func(t *testing.T) {
 		seen := map[float64]bool{}
 		metrics := map[string]bool{}
