@@ -159,7 +159,7 @@ type Thresholds struct {
 // MonitoringConfig is `surge:monitoring`.
 type MonitoringConfig struct {
 	AlarmEmails      []string   `json:"alarmEmails"`      // SNS e-mail subscriptions for alarms. Default none.
-	LogRetentionDays int        `json:"logRetentionDays"` // App log group. Default 14 (dev), 90 (prod).
+	LogRetentionDays int        `json:"logRetentionDays"` // App and WAF log groups. Default 14 (dev), 365 (prod, CloudWatch.16).
 	Thresholds       Thresholds `json:"thresholds"`       // Alarm thresholds, below.
 }
 
@@ -294,7 +294,7 @@ func Defaults(env Environment) *Config {
 		c.Database.BackupRetentionDays, c.Database.DeletionProtection = 14, true
 		c.Cache.NodeType, c.Cache.Replicas, c.Cache.MultiAZ, c.Cache.SnapshotRetentionDays = "cache.m7g.large", 1, true, 7
 		c.Edge.PriceClass, c.Edge.WAFMode = "PriceClass_All", "block"
-		c.Monitoring.LogRetentionDays = 90
+		c.Monitoring.LogRetentionDays = 365
 	}
 	return c
 }

@@ -264,6 +264,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		MinInstances:            c.App.MinSize,
 		DBInstanceID:            db.Identifier,
 		DBReplicaIDs:            replicaIDs(db, c.Database.Replicas),
+		DBParameterGroupNames:   []pulumi.StringInput{db.ParameterGroupName},
 		CacheReplicationGroupID: redis.ReplicationGroupID,
 		CacheNodes:              1 + c.Cache.Replicas,
 		DistributionID:          dist.DistributionID,

@@ -133,6 +133,13 @@ type AppFleetArgs struct {
 	Region              string             // AWS region, e.g. "eu-west-1"; required
 }
 
+// RefreshMaxHealthyPercent is the instance refresh's upper bound: 110 %, so
+// replacements launch first, within AWS's rule that the maximum is 100-200
+// and at most 100 points above the minimum.
+func RefreshMaxHealthyPercent(minHealthy int) int {
+	return min(110, minHealthy+100)
+}
+
 // GroupName is the Auto Scaling group's physical name for a fleet named
 // name. It is known before the fleet is declared, so alarms and dashboards
 // can name the group without waiting for it.
@@ -533,6 +540,10 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			Strategy: pulumi.String("Rolling"),
 			Preferences: &autoscaling.GroupInstanceRefreshPreferencesArgs{
 				MinHealthyPercentage: pulumi.Int(a.InstanceRefreshMinHealthyPercent),
+				// Launch before terminating: with the default maximum of 100
+				// a refresh first takes instances away, dips below the
+				// group minimum (and trips the in-service alarm) mid-rush.
+				MaxHealthyPercentage: pulumi.Int(RefreshMaxHealthyPercent(a.InstanceRefreshMinHealthyPercent)),
 				InstanceWarmup:       pulumi.String(strconv.Itoa(a.HealthCheckGraceSeconds)),
 				// Off: AWS cannot roll back a group whose launch template
 				// resolves its AMI through an SSM parameter (resolve:ssm:),

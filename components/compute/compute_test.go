@@ -237,6 +237,7 @@ func TestAutoScalingGroup(t *testing.T) {
 	t.Run("instance_refresh_rolling", func(t *testing.T) {
 		assert.Equal(t, "Rolling", g.Str("instanceRefresh.strategy"))
 		assert.Equal(t, 75.0, g.Num("instanceRefresh.preferences.minHealthyPercentage"))
+		assert.Equal(t, 110.0, g.Num("instanceRefresh.preferences.maxHealthyPercentage"), "replacements launch before old instances go")
 		// Set explicitly, and false: AWS refuses to roll back a group whose
 		// template resolves its AMI through SSM (RollbackInstanceRefresh API
 		// reference), and the provider updates the group before starting
@@ -346,6 +347,14 @@ func TestUnknownDigestIsCheckedAtRender(t *testing.T) {
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "64 lowercase hex")
+}
+
+func TestRefreshMaxHealthyPercent(t *testing.T) {
+	for _, tt := range []struct{ min, want int }{{90, 110}, {50, 110}, {0, 100}, {100, 110}} {
+		got := RefreshMaxHealthyPercent(tt.min)
+		assert.Equal(t, tt.want, got, "RefreshMaxHealthyPercent(%d)", tt.min)
+		assert.True(t, got >= 100 && got <= 200 && got-tt.min <= 100, "AWS bounds for min %d", tt.min)
+	}
 }
 
 func TestTwoFleetsDoNotCollide(t *testing.T) {

@@ -91,6 +91,7 @@ type Postgres struct {
 	Identifier         pulumi.StringOutput      // primary identifier
 	ReplicaIdentifiers pulumi.StringArrayOutput
 	MasterPassword     pulumi.StringOutput // secret
+	ParameterGroupName pulumi.StringOutput // shared by the primary and the replicas
 }
 
 var (
@@ -450,6 +451,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	// and user data) then wait until the secret holds the credentials.
 	c.SecretARN = version.Arn
 	c.Identifier = primary.Identifier
+	c.ParameterGroupName = pg.Name
 	c.ReplicaIdentifiers = replicaIDs.ToStringArrayOutput()
 	c.MasterPassword = pulumi.ToSecret(password.Result).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
