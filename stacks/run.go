@@ -313,7 +313,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		},
 		AppPort:             c.App.Port,
 		DrainSeconds:        c.App.DrainTimeoutSeconds,
-		Env:                 appEnv(c),
+		Env:                 appEnv(c, readHost(db, c.Database.Replicas)),
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
 		AdminTokenSecretARN: admin.SecretARN,
@@ -438,6 +438,16 @@ func replicaIDs(db *database.Postgres, n int) []pulumi.StringInput {
 	return ids
 }
 
+// readHost is where the app sends cached course reads: the first replica,
+// or the writer in a stack without replicas. Credentials are the writer's
+// (a replica shares them).
+func readHost(db *database.Postgres, replicas int) pulumi.StringInput {
+	if replicas == 0 {
+		return db.WriterEndpoint
+	}
+	return db.ReplicaEndpoints.Index(pulumi.Int(0))
+}
+
 func scheduledActions(in []ScheduledScaleOut) []compute.ScheduledAction {
 	out := make([]compute.ScheduledAction, len(in))
 	for i, s := range in {
@@ -459,14 +469,15 @@ func warmPool(w *WarmPoolConfig) *compute.WarmPool {
 // appEnv are the app's non-secret settings (docs/app.md lists them all);
 // credentials reach the instances only as Secrets Manager ARNs.
 // SURGE_PASSWORD_HASH is left to its production default.
-func appEnv(c *Config) map[string]pulumi.StringInput {
+func appEnv(c *Config, readHost pulumi.StringInput) map[string]pulumi.StringInput {
 	return map[string]pulumi.StringInput{
-		"SURGE_METRICS_ADDR":   pulumi.String("127.0.0.1:9090"),
-		"SURGE_COOKIE_SECURE":  pulumi.String("true"),
-		"SURGE_ADMIT_BATCH":    pulumi.String(strconv.Itoa(c.App.AdmitBatch)),
-		"SURGE_ADMIT_INTERVAL": pulumi.String(c.App.AdmitInterval),
-		"SURGE_ADMIT_LEASE":    pulumi.String(c.App.AdmitLease),
-		"SURGE_MAX_INFLIGHT":   pulumi.String(strconv.Itoa(c.App.MaxInflight)),
+		"SURGE_DATABASE_READ_HOST": readHost,
+		"SURGE_METRICS_ADDR":       pulumi.String("127.0.0.1:9090"),
+		"SURGE_COOKIE_SECURE":      pulumi.String("true"),
+		"SURGE_ADMIT_BATCH":        pulumi.String(strconv.Itoa(c.App.AdmitBatch)),
+		"SURGE_ADMIT_INTERVAL":     pulumi.String(c.App.AdmitInterval),
+		"SURGE_ADMIT_LEASE":        pulumi.String(c.App.AdmitLease),
+		"SURGE_MAX_INFLIGHT":       pulumi.String(strconv.Itoa(c.App.MaxInflight)),
 	}
 }
 

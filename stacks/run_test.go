@@ -176,7 +176,7 @@ func TestEveryStack(t *testing.T) {
 			t.Run("regions", func(t *testing.T) { assertRegions(t, m) })
 			t.Run("S3.8_S3.5_buckets_private_and_TLS_only", func(t *testing.T) { assertBuckets(t, m) })
 			t.Run("tags", func(t *testing.T) { assertTags(t, m, stack) })
-			t.Run("fleet", func(t *testing.T) { assertFleet(t, m, digest) })
+			t.Run("fleet", func(t *testing.T) { assertFleet(t, m, stack, digest) })
 			t.Run("health_check_is_the_shallow_one", func(t *testing.T) {
 				tg := one(t, m, tTargetGroup)
 				assert.Equal(t, loadbalancer.HealthCheckPath, tg.Str("healthCheck.path"))
@@ -356,7 +356,7 @@ func assertTags(t *testing.T, m *pulumitest.Mocks, stack string) {
 	assert.Equal(t, "database", primaryDB(t, m).Str("tags.component"))
 }
 
-func assertFleet(t *testing.T, m *pulumitest.Mocks, digest string) {
+func assertFleet(t *testing.T, m *pulumitest.Mocks, stack, digest string) {
 	obj := one(t, m, tObject)
 	assert.Equal(t, "releases/"+digest+"/surge", obj.Str("key"), "artifact is content-addressed")
 
@@ -366,10 +366,16 @@ func assertFleet(t *testing.T, m *pulumitest.Mocks, digest string) {
 	ud := string(raw)
 	assert.Less(t, len(raw), 16*1024, "user data within 16 KB")
 	assert.Contains(t, ud, digest, "user data pins the artifact digest")
-	for _, v := range []string{"SURGE_DATABASE_SECRET_ARN", "SURGE_REDIS_SECRET_ARN", "SURGE_ADMIN_TOKEN_SECRET_ARN", "SURGE_ADMIT_BATCH"} {
+	for _, v := range []string{"SURGE_DATABASE_SECRET_ARN", "SURGE_REDIS_SECRET_ARN", "SURGE_ADMIN_TOKEN_SECRET_ARN", "SURGE_ADMIT_BATCH", "SURGE_DATABASE_READ_HOST"} {
 		assert.Contains(t, ud, v, "user data sets %s", v)
 	}
 	assert.NotContains(t, ud, strings.Repeat("x", 32), "no generated secret reaches user data")
+	// Reads go to the replica when there is one, to the writer otherwise.
+	wantRead := "surge-" + stack + "-db.abc.eu-west-1.rds.amazonaws.com"
+	if len(m.ByType(tDB)) > 1 {
+		wantRead = "surge-" + stack + "-db-replica-1.abc.eu-west-1.rds.amazonaws.com"
+	}
+	assert.Contains(t, ud, `SURGE_DATABASE_READ_HOST="`+wantRead+`"`)
 	assert.NotContains(t, strings.ToLower(ud), "password=", "no password in user data")
 
 	asg := one(t, m, tASG)

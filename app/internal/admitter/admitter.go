@@ -1,0 +1,324 @@
+// Package admitter grants seats to the students of the waiting room in
+// ticket order. Any number of instances run one each; per course one batch
+// is in flight at a time under a Redis lease with a fencing token that the
+// database checks, so admitters never race each other for a course.
+package admitter
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/surge-dev/surge/app/internal/postgres"
+	"github.com/surge-dev/surge/app/internal/surge"
+	"github.com/surge-dev/surge/app/internal/waitroom"
+)
+
+// Room is the waiting room as the admitter uses it.
+type Room interface {
+	ActiveCourses(ctx context.Context) ([]int64, error)
+	Take(ctx context.Context, course int64, size int, lease time.Duration) (waitroom.Batch, error)
+	Complete(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) ([]int64, error)
+	Release(ctx context.Context, b waitroom.Batch) error
+	SeatsFreed(ctx context.Context, course int64) error
+	Sweep(ctx context.Context, interval time.Duration) (int, error)
+}
+
+// Store is the database as the admitter uses it.
+type Store interface {
+	Grant(ctx context.Context, courseID, fence int64, cands []postgres.Candidate) (postgres.GrantResult, error)
+	CancelEnrollment(ctx context.Context, studentID, courseID int64) (bool, error)
+}
+
+// Options of an admitter. Zero values pick the defaults.
+type Options struct {
+	MaxBatch      int           // upper bound of the adaptive batch size (SURGE_ADMIT_BATCH); default 500
+	Interval      time.Duration // idle poll interval (SURGE_ADMIT_INTERVAL); default 50ms
+	Lease         time.Duration // lease of a taken batch (SURGE_ADMIT_LEASE); default 5s
+	TargetLatency time.Duration // grant transaction latency the pacer aims under; default 100ms
+	Concurrency   int           // courses processed in parallel; default 4
+	// FullBatch is the batch size once a course is known to be full: those
+	// students only need one check per batch. Default 2000.
+	FullBatch int
+	// SweepInterval: how often (fleet-wide) courses with a waiting list are
+	// re-checked for a free seat whose wake-up was lost. Default 30s.
+	SweepInterval time.Duration
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
+	// AfterTake, for tests, runs after a batch was taken and before it is
+	// granted. If it returns an error the admitter abandons the batch as a
+	// crashed process would: no grant, no release.
+	AfterTake func(ctx context.Context, b waitroom.Batch) error
+}
+
+// Admitter moves students from the queue to seats.
+type Admitter struct {
+	room   Room
+	store  Store
+	o      Options
+	pacer  *pacer
+	log    *slog.Logger
+	m      metrics
+	mu     sync.Mutex
+	isFull map[int64]bool // last batch of the course found no seat left
+}
+
+type metrics struct {
+	granted   prometheus.Counter
+	full      prometheus.Counter
+	batches   *prometheus.CounterVec
+	grantTime prometheus.Histogram
+	batchSize prometheus.Gauge
+}
+
+// New returns an admitter; call Run.
+func New(room Room, store Store, o Options) *Admitter {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 500
+	}
+	if o.Interval <= 0 {
+		o.Interval = 50 * time.Millisecond
+	}
+	if o.Lease <= 0 {
+		o.Lease = 5 * time.Second
+	}
+	if o.TargetLatency <= 0 {
+		o.TargetLatency = 100 * time.Millisecond
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.FullBatch <= 0 {
+		o.FullBatch = 2000
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Admitter{room: room, store: store, o: o, pacer: newPacer(o.MaxBatch, o.TargetLatency), log: o.Logger, isFull: map[int64]bool{}}
+	a.m = metrics{
+		granted:   prometheus.NewCounter(prometheus.CounterOpts{Name: "surge_admitter_seats_granted_total", Help: "Seats granted by this instance."}),
+		full:      prometheus.NewCounter(prometheus.CounterOpts{Name: "surge_admitter_full_total", Help: "Students moved to a waiting list because no seat was left."}),
+		batches:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "surge_admitter_batches_total", Help: "Batches by result."}, []string{"result"}),
+		grantTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "surge_admitter_grant_seconds", Help: "Grant transaction latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		batchSize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "surge_admitter_batch_size", Help: "Current adaptive batch size."}),
+	}
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{a.m.granted, a.m.full, a.m.batches, a.m.grantTime, a.m.batchSize} {
+			if err := o.Registerer.Register(c); err != nil {
+				a.log.Warn("registering admitter metric", "err", err)
+			}
+		}
+	}
+	return a
+}
+
+// Run admits until ctx is cancelled. A batch in progress when ctx ends is
+// finished or handed back (its students return to the queue with their
+// tickets) before Run returns.
+func (a *Admitter) Run(ctx context.Context) {
+	var lastSweep time.Time
+	for ctx.Err() == nil {
+		if time.Since(lastSweep) > a.o.SweepInterval/2 {
+			lastSweep = time.Now()
+			if _, err := a.room.Sweep(ctx, a.o.SweepInterval); err != nil && ctx.Err() == nil {
+				a.log.Warn("sweeping waiting lists", "err", err)
+			}
+		}
+		busy := a.Tick(ctx)
+		if busy {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(a.o.Interval):
+		}
+	}
+}
+
+// Tick processes every active course once (several batches each while work
+// remains) and reports whether any work was done.
+func (a *Admitter) Tick(ctx context.Context) bool {
+	courses, err := a.room.ActiveCourses(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("listing active courses", "err", err)
+		}
+		return false
+	}
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, a.o.Concurrency)
+		mu   sync.Mutex
+		busy bool
+	)
+	for _, c := range courses {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if a.course(ctx, c) {
+				mu.Lock()
+				busy = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return busy
+}
+
+// course runs batches of one course while it has work, up to a bound so that
+// other courses get their turn.
+func (a *Admitter) course(ctx context.Context, course int64) (worked bool) {
+	for range 20 {
+		if ctx.Err() != nil {
+			return worked
+		}
+		did, more := a.batch(ctx, course)
+		worked = worked || did
+		if !more {
+			return worked
+		}
+	}
+	return worked
+}
+
+// batch takes, grants and completes one batch. did: students were processed;
+// more: the queue may hold more.
+func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
+	a.mu.Lock()
+	full := a.isFull[course]
+	a.mu.Unlock()
+	size := a.pacer.Size()
+	if full {
+		size = a.o.FullBatch
+	}
+	a.m.batchSize.Set(float64(size))
+	b, err := a.room.Take(ctx, course, size, a.o.Lease)
+	if errors.Is(err, waitroom.ErrBusy) {
+		return false, false
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("taking batch", "course", course, "err", err)
+		}
+		return false, false
+	}
+	if b.Token == 0 || len(b.Entries) == 0 {
+		if b.Token != 0 {
+			a.finish(ctx, b, nil) // release the empty lease
+		}
+		return false, false
+	}
+	if a.o.AfterTake != nil {
+		if err := a.o.AfterTake(ctx, b); err != nil {
+			a.log.Warn("abandoning batch (test hook)", "course", course, "token", b.Token, "err", err)
+			return false, false
+		}
+	}
+	// From here the batch is finished even if ctx ends: shutdown must not
+	// strand it. Everything is bounded by the lease.
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.o.Lease)
+	defer cancel()
+	if ctx.Err() != nil {
+		a.release(bctx, b)
+		return false, false
+	}
+	cands := make([]postgres.Candidate, len(b.Entries))
+	for i, e := range b.Entries {
+		cands[i] = postgres.Candidate{StudentID: e.Student, Ticket: e.Ticket}
+	}
+	// The transaction must end well before the lease so that a commit never
+	// lands after another admitter retook the batch (the fence check in the
+	// database refuses it anyway).
+	gctx, gcancel := context.WithTimeout(bctx, a.o.Lease*3/4)
+	start := time.Now()
+	res, err := a.store.Grant(gctx, course, b.Token, cands)
+	gcancel()
+	took := time.Since(start)
+	a.m.grantTime.Observe(took.Seconds())
+	outcomes := make(map[int64]waitroom.Outcome, len(b.Entries))
+	switch {
+	case errors.Is(err, postgres.ErrStaleFence):
+		// A newer admitter granted meanwhile: our lease is gone, so are our students.
+		a.m.batches.WithLabelValues("stale").Inc()
+		return true, false
+	case errors.Is(err, surge.ErrCourseNotFound):
+		for _, e := range b.Entries {
+			outcomes[e.Student] = waitroom.Unknown
+		}
+	case err != nil:
+		a.pacer.Observe(len(b.Entries), took, true)
+		a.m.batches.WithLabelValues("error").Inc()
+		a.log.Warn("granting seats", "course", course, "token", b.Token, "students", len(b.Entries), "err", err)
+		a.release(bctx, b)
+		return false, false
+	default:
+		a.pacer.Observe(len(b.Entries), took, false)
+		for _, s := range res.Granted {
+			outcomes[s] = waitroom.Granted
+		}
+		for _, s := range res.AlreadyEnrolled {
+			outcomes[s] = waitroom.AlreadyEnrolled
+		}
+		for _, s := range res.Full {
+			outcomes[s] = waitroom.Full
+		}
+		for _, s := range res.Unknown {
+			outcomes[s] = waitroom.Unknown
+		}
+		a.m.granted.Add(float64(len(res.Granted)))
+		a.m.full.Add(float64(len(res.Full)))
+		a.mu.Lock()
+		if res.SeatsLeft == 0 {
+			a.isFull[course] = true
+		} else {
+			delete(a.isFull, course)
+		}
+		a.mu.Unlock()
+	}
+	a.m.batches.WithLabelValues("ok").Inc()
+	a.log.Debug("batch granted", "course", course, "token", b.Token, "offered", len(b.Entries),
+		"granted", res.Granted, "full", len(res.Full), "already", res.AlreadyEnrolled, "seatsLeft", res.SeatsLeft)
+	a.finish(bctx, b, outcomes)
+	return true, len(b.Entries) >= size
+}
+
+// finish records outcomes and gives back the seats of students who left the
+// queue while their batch was in flight.
+func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) {
+	left, err := a.room.Complete(ctx, b, outcomes)
+	if err != nil {
+		// The grants are committed; the lease expires and the next admitter
+		// finds these students already enrolled and records it.
+		a.log.Warn("completing batch", "course", b.Course, "token", b.Token, "err", err)
+		return
+	}
+	if len(left) > 0 {
+		a.log.Debug("seats of students who left while in flight", "course", b.Course, "students", left)
+	}
+	for _, s := range left {
+		if _, err := a.store.CancelEnrollment(ctx, s, b.Course); err != nil {
+			a.log.Error("giving back the seat of a student who left", "course", b.Course, "student", s, "err", err)
+			continue
+		}
+		if err := a.room.SeatsFreed(ctx, b.Course); err != nil {
+			a.log.Warn("waking admitter", "course", b.Course, "err", err)
+		}
+	}
+}
+
+func (a *Admitter) release(ctx context.Context, b waitroom.Batch) {
+	if err := a.room.Release(ctx, b); err != nil {
+		// The lease expires by itself; the students return then.
+		a.log.Warn("releasing lease", "course", b.Course, "token", b.Token, "err", err)
+	}
+}

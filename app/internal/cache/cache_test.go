@@ -1,0 +1,97 @@
+package cache_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/app/internal/cache"
+	"github.com/surge-dev/surge/app/internal/surge"
+	"github.com/surge-dev/surge/app/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+type countingSource struct {
+	loads atomic.Int64
+	delay time.Duration
+	fail  atomic.Bool
+}
+
+func (s *countingSource) Courses(ctx context.Context) ([]surge.Course, error) {
+	s.loads.Add(1)
+	time.Sleep(s.delay)
+	if s.fail.Load() {
+		return nil, context.DeadlineExceeded
+	}
+	return []surge.Course{{ID: 1, Code: "A", Capacity: int(s.loads.Load())}}, nil
+}
+
+func (s *countingSource) Course(ctx context.Context, id int64) (surge.Course, error) {
+	s.loads.Add(1)
+	time.Sleep(s.delay)
+	if id != 1 {
+		return surge.Course{}, surge.ErrCourseNotFound
+	}
+	return surge.Course{ID: 1, Code: "A", Capacity: int(s.loads.Load())}, nil
+}
+
+// TestSingleRefillPerExpiry: many concurrent readers on three cache
+// instances (three app servers) cause one load per expiry, not one per reader.
+func TestSingleRefillPerExpiry(t *testing.T) {
+	rdb, prefix := env.RedisClient(t)
+	src := &countingSource{delay: 20 * time.Millisecond}
+	var cs []*cache.Courses
+	for range 3 {
+		cs = append(cs, cache.New(src, rdb, prefix, cache.Options{Fresh: 300 * time.Millisecond, LoadTimeout: 200 * time.Millisecond}))
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Go(func() {
+			for time.Since(start) < time.Second {
+				_, err := cs[i%3].Course(context.Background(), 1)
+				assert.NoError(t, err)
+				_, err = cs[i%3].Courses(context.Background())
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	// Two keys, 1 s / 300 ms fresh = about 4 expiries each.
+	assert.LessOrEqual(t, src.loads.Load(), int64(2*6), "loads for 300 concurrent readers over 1s")
+	t.Logf("loads: %d", src.loads.Load())
+}
+
+func TestStalenessBound(t *testing.T) {
+	rdb, prefix := env.RedisClient(t)
+	src := &countingSource{}
+	c := cache.New(src, rdb, prefix, cache.Options{})
+	ctx := context.Background()
+	first, err := c.Course(ctx, 1)
+	require.NoError(t, err)
+	time.Sleep(2100 * time.Millisecond)
+	next, err := c.Course(ctx, 1)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.Capacity, next.Capacity, "after 2 s the value was reloaded")
+
+	_, err = c.Course(ctx, 7)
+	assert.ErrorIs(t, err, surge.ErrCourseNotFound, "unknown course")
+	before := src.loads.Load()
+	_, err = c.Course(ctx, 7)
+	assert.ErrorIs(t, err, surge.ErrCourseNotFound, "unknown course, cached")
+	assert.Equal(t, before, src.loads.Load(), "not found is cached too")
+
+	require.NoError(t, c.Invalidate(ctx, 1))
+	again, err := c.Course(ctx, 1)
+	require.NoError(t, err)
+	assert.NotEqual(t, next.Capacity, again.Capacity, "invalidate forces a reload")
+}

@@ -1,0 +1,249 @@
+// Package config reads the service's environment variables into a validated
+// Config. Configuration lives at the edge: nothing else reads the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Config is the whole configuration of `surge serve` and `surge migrate`.
+type Config struct {
+	ListenAddr      string        // SURGE_LISTEN_ADDR, default ":8080"
+	MetricsAddr     string        // SURGE_METRICS_ADDR, default "127.0.0.1:9090"; "off" disables
+	DatabaseURL     string        // SURGE_DATABASE_URL: writer
+	DatabaseReadURL string        // SURGE_DATABASE_READ_URL: replica; the writer when empty
+	RedisURL        string        // SURGE_REDIS_URL: redis:// or rediss://
+	AdminToken      string        // SURGE_ADMIN_TOKEN
+	CookieSecure    bool          // SURGE_COOKIE_SECURE, default true
+	PasswordHash    string        // SURGE_PASSWORD_HASH: "default" or "fast"
+	BcryptCost      int           // derived from PasswordHash
+	AdmitBatch      int           // SURGE_ADMIT_BATCH, default 500: upper bound of the adaptive batch
+	AdmitInterval   time.Duration // SURGE_ADMIT_INTERVAL, default 50ms: idle poll of the admitter
+	AdmitLease      time.Duration // SURGE_ADMIT_LEASE, default 5s
+	DrainTimeout    time.Duration // SURGE_DRAIN_TIMEOUT, default 20s
+	MaxInflight     int           // SURGE_MAX_INFLIGHT, default 1000
+	RequestTimeout  time.Duration // SURGE_REQUEST_TIMEOUT, default 5s: bound of one API request's work
+	SessionTTL      time.Duration // SURGE_SESSION_TTL, default 12h
+	LogLevel        slog.Level    // SURGE_LOG_LEVEL: debug, info (default), warn, error
+	RedisPrefix     string        // SURGE_REDIS_PREFIX, default "surge:"
+
+	// AWS mode: credentials come from Secrets Manager instead of the URLs.
+	DatabaseSecretARN string // SURGE_DATABASE_SECRET_ARN: JSON {host,port,username,password,dbname}
+	RedisSecretARN    string // SURGE_REDIS_SECRET_ARN: JSON {host,port,authToken,tls}
+	AdminTokenARN     string // SURGE_ADMIN_TOKEN_SECRET_ARN: the admin token as the secret string
+	AWSRegion         string // SURGE_AWS_REGION; default: the region in the ARN
+	DatabaseReadHost  string // SURGE_DATABASE_READ_HOST: replica host, writer's credentials
+	DatabaseSSLMode   string // SURGE_DATABASE_SSLMODE for URLs built from the secret, default "require"
+}
+
+// Command says which variables are required.
+type Command string
+
+// Commands.
+const (
+	Serve   Command = "serve"
+	Migrate Command = "migrate"
+)
+
+// Load reads and validates the configuration; the error lists every problem.
+func Load(getenv func(string) string, cmd Command) (Config, error) {
+	var errs []error
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 250ms, 5s)", name, v))
+			return def
+		}
+		return d
+	}
+	num := func(name string, def, lo, hi int) int {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer in %d..%d", name, v, lo, hi))
+			return def
+		}
+		return n
+	}
+	c := Config{
+		ListenAddr:        str("SURGE_LISTEN_ADDR", ":8080"),
+		MetricsAddr:       str("SURGE_METRICS_ADDR", "127.0.0.1:9090"),
+		DatabaseURL:       str("SURGE_DATABASE_URL", ""),
+		DatabaseReadURL:   str("SURGE_DATABASE_READ_URL", ""),
+		RedisURL:          str("SURGE_REDIS_URL", ""),
+		AdminToken:        getenv("SURGE_ADMIN_TOKEN"),
+		PasswordHash:      str("SURGE_PASSWORD_HASH", "default"),
+		AdmitBatch:        num("SURGE_ADMIT_BATCH", 500, 1, 10000),
+		AdmitInterval:     dur("SURGE_ADMIT_INTERVAL", 50*time.Millisecond),
+		AdmitLease:        dur("SURGE_ADMIT_LEASE", 5*time.Second),
+		DrainTimeout:      dur("SURGE_DRAIN_TIMEOUT", 20*time.Second),
+		MaxInflight:       num("SURGE_MAX_INFLIGHT", 1000, 1, 1000000),
+		RequestTimeout:    dur("SURGE_REQUEST_TIMEOUT", 5*time.Second),
+		SessionTTL:        dur("SURGE_SESSION_TTL", 12*time.Hour),
+		RedisPrefix:       str("SURGE_REDIS_PREFIX", "surge:"),
+		DatabaseSecretARN: str("SURGE_DATABASE_SECRET_ARN", ""),
+		RedisSecretARN:    str("SURGE_REDIS_SECRET_ARN", ""),
+		AdminTokenARN:     str("SURGE_ADMIN_TOKEN_SECRET_ARN", ""),
+		AWSRegion:         str("SURGE_AWS_REGION", ""),
+		DatabaseReadHost:  str("SURGE_DATABASE_READ_HOST", ""),
+		DatabaseSSLMode:   str("SURGE_DATABASE_SSLMODE", "require"),
+	}
+	switch v := str("SURGE_COOKIE_SECURE", "true"); v {
+	case "true", "1":
+		c.CookieSecure = true
+	case "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("SURGE_COOKIE_SECURE: %q is not true or false", v))
+	}
+	switch c.PasswordHash {
+	case "default":
+		c.BcryptCost = 12
+	case "fast":
+		c.BcryptCost = bcrypt.MinCost
+	default:
+		errs = append(errs, fmt.Errorf("SURGE_PASSWORD_HASH: %q is not default or fast", c.PasswordHash))
+	}
+	switch v := str("SURGE_LOG_LEVEL", "info"); v {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		errs = append(errs, fmt.Errorf("SURGE_LOG_LEVEL: %q is not debug, info, warn or error", v))
+	}
+
+	// Database: a URL or a secret, never both (which one wins would be a guess).
+	switch {
+	case c.DatabaseSecretARN != "" && c.DatabaseURL != "":
+		errs = append(errs, errors.New("SURGE_DATABASE_URL and SURGE_DATABASE_SECRET_ARN are both set: use one"))
+	case c.DatabaseSecretARN != "":
+		errs = append(errs, checkARN("SURGE_DATABASE_SECRET_ARN", c.DatabaseSecretARN))
+	case c.DatabaseURL == "":
+		errs = append(errs, errors.New("SURGE_DATABASE_URL (or SURGE_DATABASE_SECRET_ARN) is required"))
+	default:
+		errs = append(errs, checkURL("SURGE_DATABASE_URL", c.DatabaseURL, "postgres", "postgresql"))
+	}
+	if c.DatabaseReadURL != "" {
+		errs = append(errs, checkURL("SURGE_DATABASE_READ_URL", c.DatabaseReadURL, "postgres", "postgresql"))
+		if c.DatabaseReadHost != "" {
+			errs = append(errs, errors.New("SURGE_DATABASE_READ_URL and SURGE_DATABASE_READ_HOST are both set: use one"))
+		}
+	}
+	if c.DatabaseReadHost != "" && c.DatabaseSecretARN == "" {
+		errs = append(errs, errors.New("SURGE_DATABASE_READ_HOST needs SURGE_DATABASE_SECRET_ARN (it reuses the secret's credentials)"))
+	}
+	switch c.DatabaseSSLMode {
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		errs = append(errs, fmt.Errorf("SURGE_DATABASE_SSLMODE: %q is not a libpq sslmode", c.DatabaseSSLMode))
+	}
+
+	if cmd == Serve {
+		switch {
+		case c.RedisSecretARN != "" && c.RedisURL != "":
+			errs = append(errs, errors.New("SURGE_REDIS_URL and SURGE_REDIS_SECRET_ARN are both set: use one"))
+		case c.RedisSecretARN != "":
+			errs = append(errs, checkARN("SURGE_REDIS_SECRET_ARN", c.RedisSecretARN))
+		case c.RedisURL == "":
+			errs = append(errs, errors.New("SURGE_REDIS_URL (or SURGE_REDIS_SECRET_ARN) is required"))
+		default:
+			errs = append(errs, checkURL("SURGE_REDIS_URL", c.RedisURL, "redis", "rediss"))
+		}
+		switch {
+		case c.AdminTokenARN != "" && c.AdminToken != "":
+			errs = append(errs, errors.New("SURGE_ADMIN_TOKEN and SURGE_ADMIN_TOKEN_SECRET_ARN are both set: use one"))
+		case c.AdminTokenARN != "":
+			errs = append(errs, checkARN("SURGE_ADMIN_TOKEN_SECRET_ARN", c.AdminTokenARN))
+		case c.AdminToken == "":
+			errs = append(errs, errors.New("SURGE_ADMIN_TOKEN (or SURGE_ADMIN_TOKEN_SECRET_ARN) is required"))
+		}
+		errs = append(errs, checkAddr("SURGE_LISTEN_ADDR", c.ListenAddr))
+		if c.MetricsAddr != "off" {
+			errs = append(errs, checkAddr("SURGE_METRICS_ADDR", c.MetricsAddr))
+		}
+		if c.AdmitLease < 4*c.AdmitInterval {
+			errs = append(errs, fmt.Errorf("SURGE_ADMIT_LEASE (%s) must be at least 4x SURGE_ADMIT_INTERVAL (%s)", c.AdmitLease, c.AdmitInterval))
+		}
+		if c.AdmitLease < 500*time.Millisecond {
+			errs = append(errs, fmt.Errorf("SURGE_ADMIT_LEASE (%s) must be at least 500ms: a grant transaction must fit in it", c.AdmitLease))
+		}
+	}
+	if c.AWSRegion == "" {
+		for _, arn := range []string{c.DatabaseSecretARN, c.RedisSecretARN, c.AdminTokenARN} {
+			if r := arnRegion(arn); r != "" {
+				c.AWSRegion = r
+				break
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+func checkURL(name, raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Never echo the value: it may hold a password.
+		return fmt.Errorf("%s: not a valid URL", name)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			if u.Host == "" {
+				return fmt.Errorf("%s: no host", name)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: scheme %q is not one of %s", name, u.Scheme, strings.Join(schemes, ", "))
+}
+
+func checkAddr(name, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s: %q is not host:port", name, addr)
+	}
+	return nil
+}
+
+func checkARN(name, arn string) error {
+	if arnRegion(arn) == "" || !strings.Contains(arn, ":secretsmanager:") {
+		return fmt.Errorf("%s: %q is not a Secrets Manager ARN", name, arn)
+	}
+	return nil
+}
+
+// arnRegion returns the region field of arn:partition:service:region:account:...
+func arnRegion(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return ""
+	}
+	return parts[3]
+}

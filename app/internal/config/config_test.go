@@ -1,0 +1,207 @@
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func minimal() map[string]string {
+	return map[string]string{
+		"SURGE_DATABASE_URL": "postgres://u:p@db:5432/surge",
+		"SURGE_REDIS_URL":    "redis://cache:6379/0",
+		"SURGE_ADMIN_TOKEN":  "secret-token",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(minimal()), Serve)
+	require.NoError(t, err)
+	assert.Equal(t, ":8080", c.ListenAddr, "SURGE_LISTEN_ADDR default")
+	assert.Equal(t, "127.0.0.1:9090", c.MetricsAddr, "SURGE_METRICS_ADDR default")
+	assert.True(t, c.CookieSecure, "SURGE_COOKIE_SECURE default")
+	assert.Equal(t, 12, c.BcryptCost, "SURGE_PASSWORD_HASH=default cost")
+	assert.Equal(t, 500, c.AdmitBatch, "SURGE_ADMIT_BATCH default")
+	assert.Equal(t, 50*time.Millisecond, c.AdmitInterval, "SURGE_ADMIT_INTERVAL default")
+	assert.Equal(t, 5*time.Second, c.AdmitLease, "SURGE_ADMIT_LEASE default")
+	assert.Equal(t, 20*time.Second, c.DrainTimeout, "SURGE_DRAIN_TIMEOUT default")
+	assert.Equal(t, 1000, c.MaxInflight, "SURGE_MAX_INFLIGHT default")
+	assert.Empty(t, c.DatabaseReadURL, "read URL defaults to the writer (empty)")
+}
+
+func TestLoadOverrides(t *testing.T) {
+	m := minimal()
+	for k, v := range map[string]string{
+		"SURGE_LISTEN_ADDR": "127.0.0.1:0", "SURGE_COOKIE_SECURE": "false", "SURGE_PASSWORD_HASH": "fast",
+		"SURGE_ADMIT_BATCH": "50", "SURGE_ADMIT_INTERVAL": "10ms", "SURGE_ADMIT_LEASE": "2s",
+		"SURGE_DRAIN_TIMEOUT": "3s", "SURGE_MAX_INFLIGHT": "7", "SURGE_DATABASE_READ_URL": "postgresql://u:p@replica/surge",
+		"SURGE_METRICS_ADDR": "off",
+	} {
+		m[k] = v
+	}
+	c, err := Load(env(m), Serve)
+	require.NoError(t, err)
+	assert.False(t, c.CookieSecure)
+	assert.Equal(t, 4, c.BcryptCost, "fast = bcrypt.MinCost")
+	assert.Equal(t, 50, c.AdmitBatch)
+	assert.Equal(t, 10*time.Millisecond, c.AdmitInterval)
+	assert.Equal(t, 2*time.Second, c.AdmitLease)
+	assert.Equal(t, 3*time.Second, c.DrainTimeout)
+	assert.Equal(t, 7, c.MaxInflight)
+	assert.Equal(t, "postgresql://u:p@replica/surge", c.DatabaseReadURL)
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"SURGE_DATABASE_URL": "postgres://user:hunter2@db/x", "SURGE_REDIS_URL": "memcached://x",
+		"SURGE_PASSWORD_HASH": "md5", "SURGE_ADMIT_LEASE": "10ms", "SURGE_MAX_INFLIGHT": "0",
+		"SURGE_LISTEN_ADDR": "8080", "SURGE_DATABASE_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:db",
+	}), Serve)
+	require.Error(t, err)
+	for _, want := range []string{"SURGE_REDIS_URL", "SURGE_ADMIN_TOKEN", "SURGE_PASSWORD_HASH", "SURGE_ADMIT_LEASE",
+		"SURGE_MAX_INFLIGHT", "SURGE_LISTEN_ADDR", "both set"} {
+		assert.Contains(t, err.Error(), want, "error lists %s", want)
+	}
+	assert.NotContains(t, err.Error(), "hunter2", "errors never echo passwords")
+}
+
+// fakeSecrets is a Secrets Manager endpoint speaking the JSON 1.1 protocol.
+func fakeSecrets(t *testing.T, secrets map[string]string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "secretsmanager.GetSecretValue", r.Header.Get("X-Amz-Target"), "operation")
+		assert.Contains(t, r.Header.Get("Authorization"), "AWS4-HMAC-SHA256", "requests are signed")
+		b, _ := io.ReadAll(r.Body)
+		var in struct{ SecretId string }
+		require.NoError(t, json.Unmarshal(b, &in))
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		s, ok := secrets[in.SecretId]
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`))
+			return
+		}
+		out, _ := json.Marshal(map[string]any{"ARN": in.SecretId, "Name": "n", "SecretString": s, "VersionId": "v1"})
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func client(srv *httptest.Server) *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(aws.Config{
+		Region:      "eu-west-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		HTTPClient:  srv.Client(),
+	}, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+}
+
+func TestResolveSecrets(t *testing.T) {
+	const dbARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-db-AbCdEf"
+	const cacheARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-cache-AbCdEf"
+	const adminARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-admin-AbCdEf"
+	srv := fakeSecrets(t, map[string]string{
+		adminARN: "the-admin-token\n",
+		dbARN:    `{"host":"writer.rds.local","port":5432,"username":"surge","password":"p@ss/w:rd","dbname":"surge"}`,
+		cacheARN: `{"host":"cache.local","port":"6379","authToken":"tok/en","tls":true}`,
+	})
+	m := map[string]string{
+		"SURGE_DATABASE_SECRET_ARN": dbARN, "SURGE_REDIS_SECRET_ARN": cacheARN,
+		"SURGE_DATABASE_READ_HOST": "reader.rds.local", "SURGE_ADMIN_TOKEN_SECRET_ARN": adminARN,
+	}
+	c, err := Load(env(m), Serve)
+	require.NoError(t, err)
+	assert.Equal(t, "eu-west-1", c.AWSRegion, "region taken from the ARN")
+	require.True(t, c.NeedsSecrets())
+	require.NoError(t, ResolveSecrets(context.Background(), &c, client(srv)))
+	assert.Equal(t, "postgres://surge:p%40ss%2Fw%3Ard@writer.rds.local:5432/surge?sslmode=require", c.DatabaseURL, "writer URL")
+	assert.Equal(t, "postgres://surge:p%40ss%2Fw%3Ard@reader.rds.local:5432/surge?sslmode=require", c.DatabaseReadURL, "reader URL: replica host, same credentials")
+	assert.Equal(t, "rediss://:tok%2Fen@cache.local:6379/0", c.RedisURL, "redis URL with TLS and auth token")
+	assert.Equal(t, "the-admin-token", c.AdminToken, "admin token from its secret")
+	u, err := url.Parse(c.DatabaseURL)
+	require.NoError(t, err)
+	pw, _ := u.User.Password()
+	assert.Equal(t, "p@ss/w:rd", pw, "password survives URL encoding")
+}
+
+func TestResolveSecretsErrors(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:eu-west-1:1:secret:x"
+	tests := []struct {
+		name, secret string
+		want         string
+	}{
+		{"missing", "", "ResourceNotFoundException"},
+		{"not json", `password=hunter2`, "not the expected JSON"},
+		{"missing fields", `{"host":"h"}`, "missing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			secrets := map[string]string{}
+			if tc.secret != "" {
+				secrets[arn] = tc.secret
+			}
+			c := Config{DatabaseSecretARN: arn, DatabaseSSLMode: "require"}
+			err := ResolveSecrets(context.Background(), &c, client(fakeSecrets(t, secrets)))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want, "ResolveSecrets(%s)", tc.name)
+			assert.False(t, strings.Contains(err.Error(), "hunter2"), "secret value not in the error")
+		})
+	}
+}
+
+func TestRotatingSecret(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:eu-west-1:1:secret:db"
+	secrets := map[string]string{arn: `{"host":"h","username":"u","password":"one"}`}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if secrets[arn] == "" {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"__type":"InternalServiceError","message":"down"}`))
+			return
+		}
+		out, _ := json.Marshal(map[string]any{"ARN": arn, "Name": "n", "SecretString": secrets[arn]})
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	now := time.Unix(1000, 0)
+	r := NewRotatingSecret(client(srv), arn, time.Minute)
+	r.now = func() time.Time { return now }
+	ctx := context.Background()
+	u, p, err := r.DatabaseCredentials(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"u", "one"}, [2]string{u, p}, "first read")
+
+	mu.Lock()
+	secrets[arn] = `{"host":"h","username":"u","password":"two"}`
+	mu.Unlock()
+	_, p, _ = r.DatabaseCredentials(ctx)
+	assert.Equal(t, "one", p, "cached within the TTL")
+	now = now.Add(61 * time.Second)
+	_, p, _ = r.DatabaseCredentials(ctx)
+	assert.Equal(t, "two", p, "rotated password picked up after the TTL")
+
+	mu.Lock()
+	secrets[arn] = ""
+	mu.Unlock()
+	now = now.Add(61 * time.Second)
+	_, p, err = r.DatabaseCredentials(ctx)
+	require.NoError(t, err, "Secrets Manager down: keep the last value")
+	assert.Equal(t, "two", p)
+}

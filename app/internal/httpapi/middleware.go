@@ -1,0 +1,208 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/surge-dev/surge/app/internal/postgres"
+	"github.com/surge-dev/surge/app/internal/sessions"
+	"github.com/surge-dev/surge/app/internal/surge"
+)
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inflight prometheus.Gauge
+	shed     prometheus.Counter
+}
+
+func newHTTPMetrics(reg prometheus.Registerer, log *slog.Logger) httpMetrics {
+	m := httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "surge_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "surge_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "surge_http_inflight_requests", Help: "API requests being served."}),
+		shed:     prometheus.NewCounter(prometheus.CounterOpts{Name: "surge_http_shed_total", Help: "Requests refused with 503 because too many were in flight."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.requests, m.duration, m.inflight, m.shed} {
+			if err := reg.Register(c); err != nil {
+				log.Warn("registering http metric", "err", err)
+			}
+		}
+	}
+	return m
+}
+
+// statusRecorder remembers the status for logs and metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// observe records metrics and logs for one route. Successful requests are
+// logged at debug level: at the opening second an info line per request
+// would cost more than the request.
+func (s *Server) observe(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		took := time.Since(start)
+		s.m.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		s.m.duration.WithLabelValues(route).Observe(took.Seconds())
+		level := slog.LevelDebug
+		switch {
+		case rec.status >= 500:
+			level = slog.LevelWarn
+		case took > time.Second:
+			level = slog.LevelInfo
+		}
+		s.d.Logger.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("took", took))
+	})
+}
+
+// recoverer turns a panic into a 500 JSON answer without the stack trace
+// (which is logged).
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.d.Logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeError(w, surge.Errorf(surge.CodeInternal, "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// admit sheds load: past MaxInflight concurrent API requests, or while
+// draining, a request is refused at once with 503 and Retry-After instead of
+// queueing without bound.
+func (s *Server) admit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Count first, then look at the flag: whoever drains and then waits for
+		// Active()==0 cannot miss a request that passed the check.
+		s.active.Add(1)
+		defer s.active.Add(-1)
+		if s.draining.Load() {
+			writeError(w, surge.Errorf(surge.CodeDraining, "server is shutting down, retry"))
+			return
+		}
+		select {
+		case s.inflight <- struct{}{}:
+		default:
+			s.m.shed.Inc()
+			writeError(w, surge.Errorf(surge.CodeOverloaded, "too many requests in flight, retry"))
+			return
+		}
+		s.m.inflight.Inc()
+		defer func() {
+			<-s.inflight
+			s.m.inflight.Dec()
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// timeout bounds the work of one request so that a dependency that stopped
+// answering turns into a 503, never a hung request.
+func (s *Server) timeout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.d.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(token))
+		if !ok || subtle.ConstantTimeCompare(sum[:], s.adminSum[:]) != 1 {
+			writeError(w, surge.Errorf(surge.CodeUnauthorized, "admin token required"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type studentKey struct{}
+
+func studentFrom(ctx context.Context) int64 {
+	id, _ := ctx.Value(studentKey{}).(int64)
+	return id
+}
+
+func (s *Server) requireSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(s.cookieName)
+		if err != nil {
+			writeError(w, surge.Errorf(surge.CodeUnauthorized, "sign in first"))
+			return
+		}
+		id, err := s.d.Sessions.Student(r.Context(), c.Value)
+		if err != nil {
+			if errors.Is(err, sessions.ErrNoSession) {
+				writeError(w, surge.Errorf(surge.CodeUnauthorized, "session expired, sign in again"))
+				return
+			}
+			s.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), studentKey{}, id)))
+	})
+}
+
+// fail answers an error: application errors with their code; failures of
+// PostgreSQL or Redis (down, restarting, timed out) with 503 and
+// Retry-After; a defect in our SQL with 500. Details go to the log only.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *surge.Error
+	if errors.As(err, &e) {
+		writeError(w, e)
+		return
+	}
+	if postgres.IsBug(err) {
+		s.d.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, surge.Errorf(surge.CodeInternal, "internal error"))
+		return
+	}
+	level := slog.LevelWarn
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		level = slog.LevelDebug // the client went away
+	}
+	s.d.Logger.Log(r.Context(), level, "dependency unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, surge.Errorf(surge.CodeUnavailable, "service temporarily unavailable, retry"))
+}

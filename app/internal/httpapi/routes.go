@@ -1,0 +1,36 @@
+package httpapi
+
+import "net/http"
+
+// routes is the whole API surface.
+func (s *Server) routes(mux *http.ServeMux) {
+	// Health checks: never shed, never depend on a request budget.
+	mux.Handle("GET /healthz", s.observe("GET /healthz", s.handleHealthz()))
+	mux.Handle("GET /readyz", s.observe("GET /readyz", s.handleReadyz()))
+
+	api := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, s.observe(pattern, s.admit(s.timeout(h))))
+	}
+	admin := func(pattern string, h http.Handler) { api(pattern, s.requireAdmin(h)) }
+	student := func(pattern string, h http.HandlerFunc) { api(pattern, s.requireSession(h)) }
+
+	admin("POST /api/admin/courses", s.handleCreateCourse())
+	admin("PUT /api/admin/courses/{id}", s.handleUpdateCourse())
+	// Bulk import hashes passwords (seconds per hundred at production cost):
+	// it is exempt from the request timeout, see handleImportStudents.
+	mux.Handle("POST /api/admin/students", s.observe("POST /api/admin/students", s.admit(s.requireAdmin(s.handleImportStudents()))))
+
+	api("POST /api/login", s.handleLogin())
+	api("POST /api/logout", s.handleLogout())
+	api("GET /api/courses", s.handleListCourses())
+
+	student("POST /api/courses/{id}/queue", s.handleJoin())
+	student("GET /api/courses/{id}/queue", s.handleQueueStatus())
+	student("DELETE /api/courses/{id}/queue", s.handleLeave())
+	student("GET /api/enrollments", s.handleEnrollments())
+	student("DELETE /api/enrollments/{courseId}", s.handleCancel())
+
+	// Everything else: a JSON 404 (and 405 from the mux for known paths),
+	// still subject to load shedding.
+	mux.Handle("/", s.observe("other", s.admit(http.HandlerFunc(s.handleNotFound))))
+}

@@ -1,0 +1,154 @@
+// Package httpapi is the HTTP API of the service: routes, handlers and
+// middleware. Dependencies come in explicitly through Deps; the interfaces
+// below are the small views this package needs of them.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/surge-dev/surge/app/internal/surge"
+	"github.com/surge-dev/surge/app/internal/waitroom"
+)
+
+// Store is the durable store (PostgreSQL writer).
+type Store interface {
+	Ping(ctx context.Context) error
+	CreateCourse(ctx context.Context, code, title string, capacity int, opensAt time.Time) (surge.Course, error)
+	UpdateCourse(ctx context.Context, id int64, u surge.CourseUpdate) (surge.Course, error)
+	ExistingStudentNos(ctx context.Context, nos []string) (map[string]bool, error)
+	ImportStudents(ctx context.Context, students []surge.NewStudent) (int, error)
+	StudentCredentials(ctx context.Context, studentNo string) (id int64, hash string, found bool, err error)
+	Enrollments(ctx context.Context, studentID int64) ([]surge.Enrollment, error)
+	CancelEnrollment(ctx context.Context, studentID, courseID int64) (bool, error)
+}
+
+// Courses is the cached course catalogue (Redis in front of the replica).
+type Courses interface {
+	Courses(ctx context.Context) ([]surge.Course, error)
+	Course(ctx context.Context, id int64) (surge.Course, error)
+	Prime(ctx context.Context, c surge.Course) error
+	Invalidate(ctx context.Context, id int64) error
+}
+
+// Room is the waiting room (Redis).
+type Room interface {
+	Ping(ctx context.Context) error
+	Seed(ctx context.Context, course int64) error
+	Join(ctx context.Context, course, student int64) (waitroom.Status, error)
+	Status(ctx context.Context, course, student int64) (waitroom.Status, error)
+	Leave(ctx context.Context, course, student int64) (bool, error)
+	Cancelled(ctx context.Context, course, student int64) (bool, error)
+	SeatsFreed(ctx context.Context, course int64) error
+}
+
+// Sessions is the session store (Redis).
+type Sessions interface {
+	Create(ctx context.Context, studentID int64) (string, error)
+	Student(ctx context.Context, id string) (int64, error)
+	Delete(ctx context.Context, id string) error
+	TTL() time.Duration
+}
+
+// Deps are everything the server needs.
+type Deps struct {
+	Store    Store
+	Courses  Courses
+	Room     Room
+	Sessions Sessions
+	Logger   *slog.Logger
+	// Registerer receives the HTTP metrics; nil: not exported.
+	Registerer prometheus.Registerer
+
+	AdminToken     string
+	CookieSecure   bool
+	BcryptCost     int           // bcrypt.MinCost..bcrypt.MaxCost; default bcrypt.DefaultCost
+	MaxInflight    int           // default 1000
+	RequestTimeout time.Duration // default 5s
+	Now            func() time.Time
+}
+
+// Server is the API as an http.Handler.
+type Server struct {
+	d          Deps
+	handler    http.Handler
+	adminSum   [32]byte
+	dummyHash  []byte        // compared against for unknown students (same timing)
+	hashSlots  chan struct{} // bounds concurrent bcrypt work to the cores
+	inflight   chan struct{}
+	active     atomic.Int64 // API requests being served
+	draining   atomic.Bool
+	m          httpMetrics
+	cookieName string
+}
+
+// NewServer builds the API. It fails only on invalid Deps.
+func NewServer(d Deps) (*Server, error) {
+	var errs []error
+	if d.Store == nil || d.Courses == nil || d.Room == nil || d.Sessions == nil {
+		errs = append(errs, errors.New("httpapi: Store, Courses, Room and Sessions are required"))
+	}
+	if d.AdminToken == "" {
+		errs = append(errs, errors.New("httpapi: AdminToken is required"))
+	}
+	if d.BcryptCost == 0 {
+		d.BcryptCost = bcrypt.DefaultCost
+	}
+	if d.BcryptCost < bcrypt.MinCost || d.BcryptCost > bcrypt.MaxCost {
+		errs = append(errs, errors.New("httpapi: BcryptCost out of range"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.MaxInflight <= 0 {
+		d.MaxInflight = 1000
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = 5 * time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("not a real password"), d.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		d:          d,
+		adminSum:   sha256.Sum256([]byte(d.AdminToken)),
+		dummyHash:  dummy,
+		hashSlots:  make(chan struct{}, runtime.GOMAXPROCS(0)),
+		inflight:   make(chan struct{}, d.MaxInflight),
+		m:          newHTTPMetrics(d.Registerer, d.Logger),
+		cookieName: "surge_session",
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.handler = s.recoverer(mux)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes /healthz and /readyz answer 503 and new API requests 503 with
+// Retry-After, while requests already running finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Active is the number of API requests being served (health checks excluded).
+func (s *Server) Active() int64 { return s.active.Load() }

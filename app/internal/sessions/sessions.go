@@ -1,0 +1,81 @@
+// Package sessions keeps login sessions in Redis so that any instance serves
+// any request. The cookie carries a random 256-bit id; Redis stores only its
+// SHA-256, so a leaked Redis dump does not hand out live sessions.
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrNoSession means the id names no live session.
+var ErrNoSession = errors.New("no such session")
+
+// Store is the session store.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	ttl    time.Duration
+}
+
+// New returns a store with keys under prefix; sessions live ttl after login.
+func New(rdb redis.UniversalClient, prefix string, ttl time.Duration) *Store {
+	return &Store{rdb: rdb, prefix: prefix, ttl: ttl}
+}
+
+// TTL is the lifetime of a new session.
+func (s *Store) TTL() time.Duration { return s.ttl }
+
+func (s *Store) key(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return s.prefix + "sess:" + hex.EncodeToString(sum[:])
+}
+
+// Create starts a session for a student and returns its id.
+func (s *Store) Create(ctx context.Context, studentID int64) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating session id: %w", err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	if err := s.rdb.Set(ctx, s.key(id), studentID, s.ttl).Err(); err != nil {
+		return "", fmt.Errorf("storing session: %w", err)
+	}
+	return id, nil
+}
+
+// Student returns the student of a session.
+func (s *Store) Student(ctx context.Context, id string) (int64, error) {
+	if len(id) != 43 { // base64 of 32 bytes: anything else was never issued
+		return 0, ErrNoSession
+	}
+	v, err := s.rdb.Get(ctx, s.key(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, ErrNoSession
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading session: %w", err)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parsing session: %w", err)
+	}
+	return n, nil
+}
+
+// Delete ends a session (no error if it did not exist).
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if err := s.rdb.Del(ctx, s.key(id)).Err(); err != nil {
+		return fmt.Errorf("deleting session: %w", err)
+	}
+	return nil
+}

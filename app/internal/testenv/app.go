@@ -1,0 +1,228 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/surge-dev/surge/app/internal/admitter"
+	"github.com/surge-dev/surge/app/internal/cache"
+	"github.com/surge-dev/surge/app/internal/httpapi"
+	"github.com/surge-dev/surge/app/internal/postgres"
+	"github.com/surge-dev/surge/app/internal/sessions"
+	"github.com/surge-dev/surge/app/internal/waitroom"
+)
+
+// AdminToken is the admin token of every test app.
+const AdminToken = "test-admin-token-0123456789"
+
+// Shared is the state several app instances share: one database, one Redis
+// key prefix.
+type Shared struct {
+	DBURL  string
+	Redis  *redis.Client
+	Prefix string
+}
+
+// NewShared creates a fresh database and Redis prefix.
+func (e *Env) NewShared(t testing.TB) Shared {
+	t.Helper()
+	rdb, prefix := e.RedisClient(t)
+	return Shared{DBURL: e.Database(t), Redis: rdb, Prefix: prefix}
+}
+
+// AppOptions tune one instance.
+type AppOptions struct {
+	NoAdmitter   bool // do not start the admitter goroutine
+	CookieSecure bool
+	Admitter     admitter.Options
+	MaxInflight  int
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+// App is one app instance: server, admitter and their own traced pools.
+type App struct {
+	Server   *httpapi.Server
+	HTTP     *httptest.Server
+	Store    *postgres.Store
+	Room     *waitroom.Room
+	Admitter *admitter.Admitter
+	// ServerSQL counts the statements of the request path, AdmitterSQL those
+	// of the admitter (separate pools, so they can be told apart).
+	ServerSQL   *Counter
+	AdmitterSQL *Counter
+	stop        context.CancelFunc
+	done        sync.WaitGroup
+}
+
+// NewApp builds an instance on sh; everything is closed at test end.
+func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
+	t.Helper()
+	a := &App{ServerSQL: NewCounter(), AdmitterSQL: NewCounter()}
+	serverPool := e.Pool(t, sh.DBURL, a.ServerSQL)
+	admPool := e.Pool(t, sh.DBURL, a.AdmitterSQL)
+	a.Store = postgres.New(serverPool, nil)
+	admStore := postgres.New(admPool, nil)
+	// Each instance has its own Redis client (connection pool), as separate
+	// processes would.
+	rdb, _ := e.RedisClient(t)
+	a.Room = waitroom.New(rdb, sh.Prefix, a.Store)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv, err := httpapi.NewServer(httpapi.Deps{
+		Store:        a.Store,
+		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{}),
+		Room:         a.Room,
+		Sessions:     sessions.New(rdb, sh.Prefix, time.Hour),
+		Logger:       log,
+		Registerer:   prometheus.NewRegistry(),
+		AdminToken:   AdminToken,
+		CookieSecure: o.CookieSecure,
+		BcryptCost:   bcrypt.MinCost,
+		MaxInflight:  o.MaxInflight,
+		Now:          o.Now,
+	})
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	a.Server = srv
+	a.HTTP = httptest.NewServer(srv)
+	t.Cleanup(a.HTTP.Close)
+	ao := o.Admitter
+	if ao.Logger == nil {
+		ao.Logger = log
+	}
+	admRoom := waitroom.New(rdb, sh.Prefix, admStore)
+	a.Admitter = admitter.New(admRoom, admStore, ao)
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stop = cancel
+	if !o.NoAdmitter {
+		a.done.Go(func() { a.Admitter.Run(ctx) })
+	}
+	t.Cleanup(a.StopAdmitter)
+	return a
+}
+
+// StopAdmitter stops the admitter goroutine and waits for it.
+func (a *App) StopAdmitter() {
+	a.stop()
+	a.done.Wait()
+}
+
+// Client is an HTTP client with its own cookie jar (one student).
+type Client struct {
+	T    testing.TB
+	Base string
+	HTTP *http.Client
+}
+
+// NewClient returns a client of base (e.g. app.HTTP.URL) with its own
+// cookie jar.
+func (e *Env) NewClient(t testing.TB, base string) *Client {
+	jar, _ := cookiejar.New(nil)
+	return &Client{T: t, Base: base, HTTP: &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: e.Transport}}
+}
+
+// WithBase returns a client with the same cookies talking to another instance.
+func (c *Client) WithBase(base string) *Client {
+	return &Client{T: c.T, Base: base, HTTP: c.HTTP}
+}
+
+// Response is a decoded answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map.
+func (r Response) JSON() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// ErrorCode returns error.code of an error body.
+func (r Response) ErrorCode() string {
+	m := r.JSON()
+	e, _ := m["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+// Do sends a request; body is JSON-encoded unless it is a string or []byte
+// (sent raw). headers are name/value pairs.
+func (c *Client) Do(method, path string, body any, headers ...string) (Response, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return Response{}, err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.Base+path, rd)
+	if err != nil {
+		return Response{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return Response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
+}
+
+// Must is Do that fails the test on a transport error.
+func (c *Client) Must(method, path string, body any, headers ...string) Response {
+	c.T.Helper()
+	r, err := c.Do(method, path, body, headers...)
+	if err != nil {
+		c.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// Admin sends a request with the admin token.
+func (c *Client) Admin(method, path string, body any) Response {
+	c.T.Helper()
+	return c.Must(method, path, body, "Authorization", "Bearer "+AdminToken)
+}
+
+// AdmitterOptions returns fast admitter options for tests with the given
+// lease and AfterTake hook.
+func AdmitterOptions(lease time.Duration, afterTake func(context.Context, waitroom.Batch) error) admitter.Options {
+	return admitter.Options{Interval: 10 * time.Millisecond, Lease: lease, AfterTake: afterTake}
+}

@@ -1,0 +1,186 @@
+// Package testenv gives integration tests real, throwaway PostgreSQL and
+// Redis servers (from the machine's binaries, via internal/localenv): one of
+// each per test package, a fresh database and a fresh Redis key prefix per
+// test. Test-only; never imported by production code.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/surge-dev/surge/app/internal/postgres"
+	"github.com/surge-dev/surge/internal/localenv"
+)
+
+// Env is the servers shared by one test package.
+type Env struct {
+	PG    *localenv.Postgres
+	Redis *localenv.Redis
+	// Transport is shared by every test client: thousands of clients with
+	// their own cookie jars, one connection pool.
+	Transport *http.Transport
+	n         atomic.Int64
+}
+
+// Main starts the servers, runs the tests and stops the servers. Use it from
+// TestMain: `os.Exit(testenv.Main(m, &env))`.
+func Main(m *testing.M, env **Env) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4000
+	t.MaxIdleConnsPerHost = 2000
+	e := &Env{Transport: t}
+	var err error
+	var wg sync.WaitGroup
+	var pgErr, rdErr error
+	wg.Go(func() { e.PG, pgErr = localenv.StartPostgres(ctx, localenv.PostgresOptions{NoDurability: true}) })
+	wg.Go(func() { e.Redis, rdErr = localenv.StartRedis(ctx, localenv.RedisOptions{}) })
+	wg.Wait()
+	if err = pgErr; err == nil {
+		err = rdErr
+	}
+	defer func() {
+		if e.PG != nil {
+			e.PG.Close()
+		}
+		if e.Redis != nil {
+			e.Redis.Close()
+		}
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: starting servers:", err)
+		return 1
+	}
+	*env = e
+	return m.Run()
+}
+
+// Database creates a fresh, migrated database and returns its URL.
+func (e *Env) Database(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	name := fmt.Sprintf("t%d_%s", e.n.Add(1), sanitize(t.Name()))
+	url, err := e.PG.CreateDatabase(ctx, name)
+	if err != nil {
+		t.Fatalf("creating database: %v", err)
+	}
+	pool := e.Pool(t, url, nil)
+	if _, err := postgres.Migrate(ctx, pool); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	return url
+}
+
+// Pool opens a pool on url (closed at test end), optionally traced.
+func (e *Env) Pool(t testing.TB, url string, tracer pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.NewPool(context.Background(), url, postgres.Options{Tracer: tracer, MaxConns: 20})
+	if err != nil {
+		t.Fatalf("opening pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// RedisClient returns a client and a key prefix unique to this test.
+func (e *Env) RedisClient(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	o, err := redis.ParseURL(e.Redis.URL())
+	if err != nil {
+		t.Fatalf("parsing redis url: %v", err)
+	}
+	o.DialTimeout = time.Second
+	o.ReadTimeout = time.Second
+	o.WriteTimeout = time.Second
+	o.PoolTimeout = 3 * time.Second // the race detector slows everything tenfold
+	o.MaxRetries = 1
+	o.ContextTimeoutEnabled = true
+	o.PoolSize = 100
+	c := redis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	return c, fmt.Sprintf("t%d:", e.n.Add(1))
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	return b.String()
+}
+
+// Counter is a pgx tracer that counts statements (BEGIN/COMMIT included).
+type Counter struct {
+	mu    sync.Mutex
+	n     int
+	bySQL map[string]int
+}
+
+// NewCounter returns an empty counter.
+func NewCounter() *Counter { return &Counter{bySQL: map[string]int{}} }
+
+// TraceQueryStart implements pgx.QueryTracer.
+func (c *Counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.mu.Lock()
+	c.n++
+	c.bySQL[firstLine(d.SQL)]++
+	c.mu.Unlock()
+	return ctx
+}
+
+// TraceQueryEnd implements pgx.QueryTracer.
+func (c *Counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// Count is the number of statements so far.
+func (c *Counter) Count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// Reset zeroes the counter.
+func (c *Counter) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n = 0
+	c.bySQL = map[string]int{}
+}
+
+// BySQL returns counts by the first line of each statement.
+func (c *Counter) BySQL() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.bySQL))
+	for k, v := range c.bySQL {
+		out[k] = v
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,238 @@
+package waitroom
+
+import "github.com/redis/go-redis/v9"
+
+// Every operation on a course's waiting room is one Lua script, so Redis runs
+// it atomically: no interleaving of joins, takes, completions and leaves.
+//
+// Per course c (keys under the room's prefix):
+//   c:{c}:seq    last ticket issued (also the source of fencing tokens)
+//   c:{c}:st     hash student -> state: q queued, i in flight from the queue,
+//                f full, j in flight from the waiting list, e enrolled
+//   c:{c}:tk     hash student -> ticket
+//   c:{c}:q      zset queued students by ticket
+//   c:{c}:i      zset in-flight students (taken by an admitter) by ticket
+//   c:{c}:f      zset waiting list (state full) by ticket
+//   c:{c}:lease  current admitter's fencing token, expires after the lease
+//   c:{c}:freed  set when a seat may have been freed (cancel, capacity up)
+//   c:{c}:fi     how many of the in-flight students came from the waiting
+//                list (they are the lowest; positions do not count them)
+// Shared: active (courses with work), waiting (courses with a waiting list).
+//
+// Tickets and tokens are integers below 2^53, formatted with %.0f because
+// Lua numbers are doubles and tostring would use exponent notation.
+
+// stateReply is the tail shared by the join and status scripts: it answers
+// {state, ticket, position} for student ARGV[1] in state s, with the keys in
+// table K. Position counts the queued students ahead (in flight or not), not
+// the waiting-list students in flight (fi of them, the lowest tickets).
+const stateReply = `
+local t = redis.call('HGET', K.tk, ARGV[1]) or ''
+local fi = tonumber(redis.call('GET', K.fi) or '0')
+local pos = 0
+if s == 'q' then
+  pos = redis.call('ZCARD', K.i) - fi + redis.call('ZRANK', K.q, ARGV[1]) + 1
+elseif s == 'i' then
+  pos = redis.call('ZRANK', K.i, ARGV[1]) - fi + 1
+end
+if pos < 1 and (s == 'q' or s == 'i') then pos = 1 end
+return {s, t, pos}
+`
+
+// joinScript KEYS: seq st tk q i active fi; ARGV: student course
+var joinScript = redis.NewScript(`
+local K = {st = KEYS[2], tk = KEYS[3], q = KEYS[4], i = KEYS[5], fi = KEYS[7]}
+local s = redis.call('HGET', K.st, ARGV[1])
+if not s then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq', '', 0} end
+  local t = string.format('%.0f', redis.call('INCR', KEYS[1]))
+  redis.call('HSET', K.st, ARGV[1], 'q')
+  redis.call('HSET', K.tk, ARGV[1], t)
+  redis.call('ZADD', K.q, t, ARGV[1])
+  redis.call('SADD', KEYS[6], ARGV[2])
+  s = 'q'
+end
+` + stateReply)
+
+// statusScript KEYS: st tk q i fi; ARGV: student
+var statusScript = redis.NewScript(`
+local K = {st = KEYS[1], tk = KEYS[2], q = KEYS[3], i = KEYS[4], fi = KEYS[5]}
+local s = redis.call('HGET', K.st, ARGV[1])
+if not s then return {'', '', 0} end
+` + stateReply)
+
+// seedScript KEYS: seq; ARGV: base. Raises the counter to base if lower.
+var seedScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+`)
+
+// leaveScript KEYS: st tk q i f fi; ARGV: student. Returns 1 if the student
+// was queued, in flight or full.
+var leaveScript = redis.NewScript(`
+local s = redis.call('HGET', KEYS[1], ARGV[1])
+if s ~= 'q' and s ~= 'i' and s ~= 'f' and s ~= 'j' then return 0 end
+if s == 'j' and tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then redis.call('DECR', KEYS[6]) end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`)
+
+// cancelledScript KEYS: st tk freed active; ARGV: student course. Called after
+// the enrollment was deleted in PostgreSQL (or found missing): clears the
+// student's state and wakes the admitter so the lowest full ticket gets the
+// seat. Returns 1 if Redis still said enrolled.
+var cancelledScript = redis.NewScript(`
+local s = redis.call('HGET', KEYS[1], ARGV[1])
+local was = 0
+if s == 'e' then
+  was = 1
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+redis.call('SET', KEYS[3], '1')
+redis.call('SADD', KEYS[4], ARGV[2])
+return was
+`)
+
+// freedScript KEYS: freed active; ARGV: course.
+var freedScript = redis.NewScript(`
+redis.call('SET', KEYS[1], '1')
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+`)
+
+// takeScript KEYS: seq st tk q i f lease freed active fi; ARGV: leaseMs batch course
+// Returns {'busy'} | {'idle'} | {'noseq'} | {'ok', token, student, ticket, ...}.
+var takeScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[7]) == 1 then return {'busy'} end
+-- The previous lease expired: its students go back with their original tickets.
+local back = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+for j = 1, #back, 2 do
+  if redis.call('HGET', KEYS[2], back[j]) == 'j' then
+    redis.call('ZADD', KEYS[6], back[j+1], back[j])
+    redis.call('HSET', KEYS[2], back[j], 'f')
+  else
+    redis.call('ZADD', KEYS[4], back[j+1], back[j])
+    redis.call('HSET', KEYS[2], back[j], 'q')
+  end
+end
+redis.call('DEL', KEYS[5], KEYS[10])
+local qn = redis.call('ZCARD', KEYS[4])
+-- Whenever a batch may grant a seat, the waiting list (lower tickets) must be
+-- offered first: a seat freed just before this take, whose wake-up flag is
+-- not set yet, must not go to a queued student.
+local takeFull = redis.call('ZCARD', KEYS[6]) > 0 and (qn > 0 or redis.call('EXISTS', KEYS[8]) == 1)
+if qn == 0 and not takeFull then
+  redis.call('DEL', KEYS[8])
+  redis.call('SREM', KEYS[9], ARGV[3])
+  return {'idle'}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq'} end
+local token = string.format('%.0f', redis.call('INCR', KEYS[1]))
+redis.call('SET', KEYS[7], token, 'PX', ARGV[1])
+redis.call('DEL', KEYS[8])
+local out = {'ok', token}
+local n = tonumber(ARGV[2])
+local function take(key, state)
+  local got = redis.call('ZRANGE', key, 0, n - 1, 'WITHSCORES')
+  for j = 1, #got, 2 do
+    local t = string.format('%.0f', tonumber(got[j+1]))
+    redis.call('ZREM', key, got[j])
+    redis.call('ZADD', KEYS[5], t, got[j])
+    redis.call('HSET', KEYS[2], got[j], state)
+    out[#out+1] = got[j]
+    out[#out+1] = t
+  end
+  return #got / 2
+end
+-- Waiting-list tickets are all lower than queued ones: offer them first.
+if takeFull then
+  local nf = take(KEYS[6], 'j')
+  if nf > 0 then redis.call('SET', KEYS[10], nf) end
+end
+take(KEYS[4], 'i')
+return out
+`)
+
+// completeScript KEYS: st tk q i f lease waiting fi; ARGV: token course then
+// (kind student ticket)* with kind g granted, a already enrolled, f full,
+// u unknown. Grants are always recorded (PostgreSQL is the truth); the other
+// outcomes only by the lease owner. Returns the granted students who left
+// the queue meanwhile: their seat must be given back.
+var completeScript = redis.NewScript(`
+local owner = redis.call('GET', KEYS[6]) == ARGV[1]
+local left = {}
+for j = 3, #ARGV, 3 do
+  local kind, s, t = ARGV[j], ARGV[j+1], ARGV[j+2]
+  local st = redis.call('HGET', KEYS[1], s)
+  local same = st and redis.call('HGET', KEYS[2], s) == t
+  if kind == 'g' or kind == 'a' then
+    if same then
+      if st ~= 'e' then
+        redis.call('HSET', KEYS[1], s, 'e')
+        redis.call('ZREM', KEYS[3], s)
+        redis.call('ZREM', KEYS[4], s)
+        redis.call('ZREM', KEYS[5], s)
+      end
+    elseif kind == 'g' and owner then
+      -- Only the lease owner can tell "left" from "Redis lost its data"
+      -- (a restart also drops the lease): never give back a seat otherwise.
+      left[#left+1] = s
+    end
+  elseif owner and same and (st == 'i' or st == 'j') then
+    redis.call('ZREM', KEYS[4], s)
+    if kind == 'f' then
+      redis.call('HSET', KEYS[1], s, 'f')
+      redis.call('ZADD', KEYS[5], t, s)
+    else
+      redis.call('HDEL', KEYS[1], s)
+      redis.call('HDEL', KEYS[2], s)
+    end
+  end
+end
+if owner then
+  redis.call('DEL', KEYS[6], KEYS[8])
+  if redis.call('ZCARD', KEYS[5]) > 0 then
+    redis.call('SADD', KEYS[7], ARGV[2])
+  else
+    redis.call('SREM', KEYS[7], ARGV[2])
+  end
+end
+return left
+`)
+
+// releaseScript KEYS: st q i lease f fi; ARGV: token. Hands a lease back:
+// its in-flight students return where they came from (queue or waiting
+// list) with their original tickets.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return 0 end
+local back = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+for j = 1, #back, 2 do
+  if redis.call('HGET', KEYS[1], back[j]) == 'j' then
+    redis.call('ZADD', KEYS[5], back[j+1], back[j])
+    redis.call('HSET', KEYS[1], back[j], 'f')
+  else
+    redis.call('ZADD', KEYS[2], back[j+1], back[j])
+    redis.call('HSET', KEYS[1], back[j], 'q')
+  end
+end
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[6])
+return 1
+`)
+
+// sweepScript KEYS: waiting active freedPrefix-less; ARGV: prefix. Marks every
+// course with a waiting list as possibly freed: a safety net for a wake-up
+// lost because Redis failed right after a cancellation committed.
+var sweepScript = redis.NewScript(`
+local cs = redis.call('SMEMBERS', KEYS[1])
+for _, c in ipairs(cs) do
+  redis.call('SET', ARGV[1] .. 'c:' .. c .. ':freed', '1')
+  redis.call('SADD', KEYS[2], c)
+end
+return #cs
+`)

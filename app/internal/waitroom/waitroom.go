@@ -1,0 +1,385 @@
+// Package waitroom is the per-course waiting room in Redis: tickets, queue
+// positions, the in-flight batches of admitters and the waiting list of
+// students whose turn came when no seat was free.
+package waitroom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// State of a student in a course's waiting room.
+type State string
+
+// States as the API shows them.
+const (
+	StateNone     State = "none"
+	StateQueued   State = "queued"
+	StateEnrolled State = "enrolled"
+	StateFull     State = "full"
+)
+
+// Status is a student's state in one course. Ticket is 0 when unknown,
+// Position is set only while queued (students ahead + 1).
+type Status struct {
+	State    State
+	Ticket   int64
+	Position int64
+}
+
+// EpochBits: a ticket is epoch<<EpochBits + sequence. With epochs below 2^21
+// tickets stay below 2^53 and survive JSON numbers and Lua doubles.
+const EpochBits = 32
+
+// EpochSource gives a new ticket epoch for a course when Redis lost the
+// course's counter (PostgreSQL keeps the epoch).
+type EpochSource interface {
+	NextTicketEpoch(ctx context.Context, courseID int64) (int64, error)
+}
+
+// Room is the waiting room of every course.
+type Room struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	epochs  EpochSource
+	seeding singleflight.Group
+}
+
+// New returns a room using keys under prefix (e.g. "surge:").
+func New(rdb redis.UniversalClient, prefix string, epochs EpochSource) *Room {
+	return &Room{rdb: rdb, prefix: prefix, epochs: epochs}
+}
+
+type courseKeys struct {
+	seq, st, tk, q, i, f, lease, freed, fi string
+}
+
+func (r *Room) keys(course int64) courseKeys {
+	p := r.prefix + "c:" + strconv.FormatInt(course, 10) + ":"
+	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi"}
+}
+
+func (r *Room) activeKey() string  { return r.prefix + "active" }
+func (r *Room) waitingKey() string { return r.prefix + "waiting" }
+
+func id(v int64) string { return strconv.FormatInt(v, 10) }
+
+func toStatus(res []any) (Status, error) {
+	if len(res) != 3 {
+		return Status{}, fmt.Errorf("unexpected script reply %v", res)
+	}
+	s, _ := res[0].(string)
+	ts, _ := res[1].(string)
+	pos, _ := res[2].(int64)
+	st := Status{State: StateNone}
+	switch s {
+	case "q", "i":
+		st.State = StateQueued
+		st.Position = pos
+	case "f", "j":
+		st.State = StateFull
+	case "e":
+		st.State = StateEnrolled
+	}
+	if st.State != StateNone && ts != "" {
+		t, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			return Status{}, fmt.Errorf("parsing ticket %q: %w", ts, err)
+		}
+		st.Ticket = t
+	}
+	return st, nil
+}
+
+// Join puts a student in the course's queue, or returns their current state
+// when they are already queued, full or enrolled. It touches PostgreSQL only
+// when Redis lost the course's ticket counter (once per course per loss).
+func (r *Room) Join(ctx context.Context, course, student int64) (Status, error) {
+	k := r.keys(course)
+	for attempt := 0; ; attempt++ {
+		res, err := joinScript.Run(ctx, r.rdb, []string{k.seq, k.st, k.tk, k.q, k.i, r.activeKey(), k.fi}, id(student), id(course)).Slice()
+		if err != nil {
+			return Status{}, fmt.Errorf("joining queue: %w", err)
+		}
+		if s, _ := res[0].(string); s == "noseq" {
+			if attempt == 2 {
+				return Status{}, errors.New("joining queue: ticket counter missing after seeding")
+			}
+			if err := r.seed(ctx, course); err != nil {
+				return Status{}, err
+			}
+			continue
+		}
+		return toStatus(res)
+	}
+}
+
+// seed raises the course's ticket counter above every ticket issued before:
+// a new epoch from PostgreSQL, shifted into the high bits. Only one caller
+// across the fleet bumps the epoch per loss (singleflight in the process, a
+// Redis lock across processes); the others wait for the counter to appear,
+// so a burst of joins after a Redis restart costs one statement, not one
+// per join.
+func (r *Room) seed(ctx context.Context, course int64) error {
+	k := r.keys(course)
+	_, err, _ := r.seeding.Do(k.seq, func() (any, error) {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		for {
+			got, err := r.rdb.SetNX(sctx, k.seq+"lock", "1", 2*time.Second).Result()
+			if err != nil {
+				return nil, fmt.Errorf("seeding ticket counter: %w", err)
+			}
+			if got {
+				break
+			}
+			n, err := r.rdb.Exists(sctx, k.seq).Result()
+			if err != nil {
+				return nil, fmt.Errorf("seeding ticket counter: %w", err)
+			}
+			if n == 1 {
+				return nil, nil // another instance seeded it
+			}
+			select {
+			case <-sctx.Done():
+				return nil, fmt.Errorf("seeding ticket counter: %w", sctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		defer r.rdb.Del(sctx, k.seq+"lock")
+		if n, err := r.rdb.Exists(sctx, k.seq).Result(); err != nil || n == 1 {
+			return nil, err
+		}
+		epoch, err := r.epochs.NextTicketEpoch(sctx, course)
+		if err != nil {
+			return nil, fmt.Errorf("seeding ticket counter: %w", err)
+		}
+		if epoch <= 0 || epoch >= 1<<(53-EpochBits) {
+			return nil, fmt.Errorf("seeding ticket counter: epoch %d out of range", epoch)
+		}
+		if err := seedScript.Run(sctx, r.rdb, []string{k.seq}, id(epoch<<EpochBits)).Err(); err != nil {
+			return nil, fmt.Errorf("seeding ticket counter: %w", err)
+		}
+		return nil, nil
+	})
+	return err
+}
+
+// Seed makes sure the course's ticket counter exists (called when a course
+// is created, so that joining normally never needs PostgreSQL).
+func (r *Room) Seed(ctx context.Context, course int64) error {
+	n, err := r.rdb.Exists(ctx, r.keys(course).seq).Result()
+	if err != nil {
+		return fmt.Errorf("checking ticket counter: %w", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	return r.seed(ctx, course)
+}
+
+// Status returns a student's state in a course. Redis only.
+func (r *Room) Status(ctx context.Context, course, student int64) (Status, error) {
+	k := r.keys(course)
+	res, err := statusScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.fi}, id(student)).Slice()
+	if err != nil {
+		return Status{}, fmt.Errorf("reading queue state: %w", err)
+	}
+	return toStatus(res)
+}
+
+// Leave removes a student from the queue or the waiting list; ok is false
+// when they were neither queued nor full.
+func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err error) {
+	k := r.keys(course)
+	n, err := leaveScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.fi}, id(student)).Int()
+	if err != nil {
+		return false, fmt.Errorf("leaving queue: %w", err)
+	}
+	return n == 1, nil
+}
+
+// Cancelled records that a student's enrollment is gone from PostgreSQL and
+// wakes the admitter for the freed seat. wasEnrolled reports whether Redis
+// still showed them enrolled.
+func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolled bool, err error) {
+	k := r.keys(course)
+	n, err := cancelledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey()}, id(student), id(course)).Int()
+	if err != nil {
+		return false, fmt.Errorf("recording cancellation: %w", err)
+	}
+	return n == 1, nil
+}
+
+// SeatsFreed wakes the admitter for a course whose seats may have been freed
+// (capacity increase, a seat given back).
+func (r *Room) SeatsFreed(ctx context.Context, course int64) error {
+	k := r.keys(course)
+	if err := freedScript.Run(ctx, r.rdb, []string{k.freed, r.activeKey()}, id(course)).Err(); err != nil {
+		return fmt.Errorf("waking admitter: %w", err)
+	}
+	return nil
+}
+
+// ActiveCourses lists courses with queued students or a freed seat.
+func (r *Room) ActiveCourses(ctx context.Context) ([]int64, error) {
+	ms, err := r.rdb.SMembers(ctx, r.activeKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("listing active courses: %w", err)
+	}
+	out := make([]int64, 0, len(ms))
+	for _, m := range ms {
+		if v, err := strconv.ParseInt(m, 10, 64); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// Sweep marks every course with a waiting list as possibly freed, at most
+// once per interval across all instances. It returns the number marked.
+func (r *Room) Sweep(ctx context.Context, interval time.Duration) (int, error) {
+	ok, err := r.rdb.SetNX(ctx, r.prefix+"sweep", "1", interval).Result()
+	if err != nil || !ok {
+		return 0, err
+	}
+	n, err := sweepScript.Run(ctx, r.rdb, []string{r.waitingKey(), r.activeKey()}, r.prefix).Int()
+	if err != nil {
+		return 0, fmt.Errorf("sweeping waiting lists: %w", err)
+	}
+	return n, nil
+}
+
+// Entry is a student taken from the queue, with their original ticket.
+type Entry struct {
+	Student int64
+	Ticket  int64
+}
+
+// Batch is what an admitter took under a lease. Token is the fencing token:
+// strictly increasing per course, also across Redis data loss.
+type Batch struct {
+	Course  int64
+	Token   int64
+	Entries []Entry // ascending tickets
+}
+
+// ErrBusy: another admitter holds the course's lease.
+var ErrBusy = errors.New("course lease held by another admitter")
+
+// Take leases the lowest tickets of a course, at most size of each kind:
+// waiting-list students first (whenever queued students are taken too, or a
+// seat may have been freed), then queued students.
+// A batch whose lease expired goes back to the queue first. It returns an
+// empty batch (Token 0) when there is nothing to do.
+func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (Batch, error) {
+	k := r.keys(course)
+	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi}
+	for attempt := 0; ; attempt++ {
+		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course)).Slice()
+		if err != nil {
+			return Batch{}, fmt.Errorf("taking batch: %w", err)
+		}
+		switch s, _ := res[0].(string); s {
+		case "busy":
+			return Batch{}, ErrBusy
+		case "idle":
+			return Batch{Course: course}, nil
+		case "noseq":
+			if attempt > 0 {
+				return Batch{}, errors.New("taking batch: ticket counter missing after seeding")
+			}
+			if err := r.seed(ctx, course); err != nil {
+				return Batch{}, err
+			}
+			continue
+		case "ok":
+		default:
+			return Batch{}, fmt.Errorf("taking batch: unexpected reply %v", res)
+		}
+		b := Batch{Course: course}
+		var err2 error
+		if b.Token, err2 = parseInt(res[1]); err2 != nil {
+			return Batch{}, err2
+		}
+		for j := 2; j+1 < len(res); j += 2 {
+			s, err := parseInt(res[j])
+			if err != nil {
+				return Batch{}, err
+			}
+			t, err := parseInt(res[j+1])
+			if err != nil {
+				return Batch{}, err
+			}
+			b.Entries = append(b.Entries, Entry{Student: s, Ticket: t})
+		}
+		return b, nil
+	}
+}
+
+func parseInt(v any) (int64, error) {
+	s, _ := v.(string)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parsing %v: %w", v, err)
+	}
+	return n, nil
+}
+
+// Outcome of one batch entry.
+type Outcome byte
+
+// Outcomes reported by the admitter.
+const (
+	Granted         Outcome = 'g'
+	AlreadyEnrolled Outcome = 'a'
+	Full            Outcome = 'f'
+	Unknown         Outcome = 'u'
+)
+
+// Complete records the outcome of a batch and releases the lease. Grants are
+// recorded even when the lease was lost (the seats are committed). It returns
+// the granted students who left the queue while in flight: the caller must
+// give their seats back.
+func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome) (left []int64, err error) {
+	k := r.keys(b.Course)
+	args := make([]any, 0, 2+3*len(b.Entries))
+	args = append(args, id(b.Token), id(b.Course))
+	for _, e := range b.Entries {
+		o, ok := outcomes[e.Student]
+		if !ok {
+			continue // stays in flight; returns to the queue when the lease expires
+		}
+		args = append(args, string(o), id(e.Student), id(e.Ticket))
+	}
+	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("completing batch: %w", err)
+	}
+	for _, s := range res {
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+			left = append(left, v)
+		}
+	}
+	return left, nil
+}
+
+// Release hands a lease back without outcomes: its students return to the
+// queue or the waiting list they came from, with their original tickets
+// (used on shutdown and after errors).
+func (r *Room) Release(ctx context.Context, b Batch) error {
+	k := r.keys(b.Course)
+	if err := releaseScript.Run(ctx, r.rdb, []string{k.st, k.q, k.i, k.lease, k.f, k.fi}, id(b.Token)).Err(); err != nil {
+		return fmt.Errorf("releasing lease: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that Redis answers.
+func (r *Room) Ping(ctx context.Context) error { return r.rdb.Ping(ctx).Err() }

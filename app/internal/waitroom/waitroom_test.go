@@ -1,0 +1,186 @@
+package waitroom_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/app/internal/testenv"
+	"github.com/surge-dev/surge/app/internal/waitroom"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+type epochs struct{ n atomic.Int64 }
+
+func (e *epochs) NextTicketEpoch(context.Context, int64) (int64, error) { return e.n.Add(1), nil }
+
+func newRoom(t *testing.T) (*waitroom.Room, *redis.Client, string, *epochs) {
+	rdb, prefix := env.RedisClient(t)
+	ep := &epochs{}
+	return waitroom.New(rdb, prefix, ep), rdb, prefix, ep
+}
+
+// wipe drops every key of the room, as a Redis restart without persistence does.
+func wipe(t *testing.T, rdb *redis.Client, prefix string) {
+	keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
+	require.NoError(t, err)
+	if len(keys) > 0 {
+		require.NoError(t, rdb.Del(context.Background(), keys...).Err())
+	}
+}
+
+// TestTicketsIncreaseAcrossDataLoss: one epoch bump per loss even for a burst
+// of concurrent joins, and every ticket after the loss is above every ticket
+// before it.
+func TestTicketsIncreaseAcrossDataLoss(t *testing.T) {
+	room, rdb, prefix, ep := newRoom(t)
+	ctx := context.Background()
+	var maxBefore int64
+	for round := range 3 {
+		var mu sync.Mutex
+		var tickets []int64
+		var wg sync.WaitGroup
+		for s := range 200 {
+			wg.Go(func() {
+				st, err := room.Join(ctx, 1, int64(s+1))
+				if assert.NoError(t, err) {
+					mu.Lock()
+					tickets = append(tickets, st.Ticket)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(round+1), ep.n.Load(), "round %d: one epoch bump per loss, not one per join", round)
+		seen := map[int64]bool{}
+		var maxRound int64
+		for _, tk := range tickets {
+			assert.False(t, seen[tk], "ticket %d issued twice", tk)
+			seen[tk] = true
+			assert.Greater(t, tk, maxBefore, "round %d: ticket above every earlier one", round)
+			assert.Less(t, tk, int64(1)<<53, "ticket fits a JSON number")
+			maxRound = max(maxRound, tk)
+		}
+		maxBefore = maxRound
+		wipe(t, rdb, prefix)
+	}
+}
+
+func TestJoinStatusLeave(t *testing.T) {
+	room, _, _, _ := newRoom(t)
+	ctx := context.Background()
+	a, err := room.Join(ctx, 1, 10)
+	require.NoError(t, err)
+	b, err := room.Join(ctx, 1, 20)
+	require.NoError(t, err)
+	assert.Equal(t, waitroom.Status{State: waitroom.StateQueued, Ticket: a.Ticket, Position: 1}, a)
+	assert.Equal(t, int64(2), b.Position, "second in line")
+	again, err := room.Join(ctx, 1, 20)
+	require.NoError(t, err)
+	assert.Equal(t, b, again, "idempotent join")
+
+	batch, err := room.Take(ctx, 1, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, batch.Entries, 1)
+	assert.Equal(t, waitroom.Entry{Student: 10, Ticket: a.Ticket}, batch.Entries[0], "lowest ticket taken")
+	st, err := room.Status(ctx, 1, 10)
+	require.NoError(t, err)
+	assert.Equal(t, waitroom.Status{State: waitroom.StateQueued, Ticket: a.Ticket, Position: 1}, st, "in flight shows as queued")
+	st, err = room.Status(ctx, 1, 20)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), st.Position, "in-flight students are ahead")
+	_, err = room.Take(ctx, 1, 1, time.Minute)
+	assert.ErrorIs(t, err, waitroom.ErrBusy, "one admitter per course")
+
+	// Student 10 leaves while in flight, then gets the seat: it must be given back.
+	ok, err := room.Leave(ctx, 1, 10)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	left, err := room.Complete(ctx, batch, map[int64]waitroom.Outcome{10: waitroom.Granted})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{10}, left, "seat of a student who left is reported")
+	ok, err = room.Leave(ctx, 1, 10)
+	require.NoError(t, err)
+	assert.False(t, ok, "leave twice")
+	none, err := room.Status(ctx, 1, 99)
+	require.NoError(t, err)
+	assert.Equal(t, waitroom.Status{State: waitroom.StateNone}, none, "never joined")
+}
+
+// TestExpiredLeaseReturnsOriginalTickets and a stale completion after it.
+func TestExpiredLeaseReturnsOriginalTickets(t *testing.T) {
+	room, _, _, _ := newRoom(t)
+	ctx := context.Background()
+	var tickets []int64
+	for s := range 4 {
+		st, err := room.Join(ctx, 1, int64(s+1))
+		require.NoError(t, err)
+		tickets = append(tickets, st.Ticket)
+	}
+	dead, err := room.Take(ctx, 1, 2, 100*time.Millisecond)
+	require.NoError(t, err)
+	time.Sleep(150 * time.Millisecond)
+	next, err := room.Take(ctx, 1, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, next.Entries, 4, "expired batch back in the queue")
+	for i, e := range next.Entries {
+		assert.Equal(t, tickets[i], e.Ticket, "original ticket of %d", e.Student)
+	}
+	assert.Greater(t, next.Token, dead.Token, "fencing tokens increase")
+	// The dead admitter wakes up: its "full" verdicts are ignored, its grants
+	// (committed in PostgreSQL) are recorded.
+	left, err := room.Complete(ctx, dead, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Full})
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	st, _ := room.Status(ctx, 1, 1)
+	assert.Equal(t, waitroom.StateEnrolled, st.State, "grant recorded")
+	st, _ = room.Status(ctx, 1, 2)
+	assert.Equal(t, waitroom.StateQueued, st.State, "stale full ignored")
+	_, err = room.Complete(ctx, next, map[int64]waitroom.Outcome{1: waitroom.AlreadyEnrolled, 2: waitroom.Granted, 3: waitroom.Full, 4: waitroom.Full})
+	require.NoError(t, err)
+	for s, want := range map[int64]waitroom.State{1: waitroom.StateEnrolled, 2: waitroom.StateEnrolled, 3: waitroom.StateFull, 4: waitroom.StateFull} {
+		st, _ := room.Status(ctx, 1, s)
+		assert.Equal(t, want, st.State, "student %d", s)
+	}
+	// A seat freed: the waiting list is offered first, lowest first.
+	require.NoError(t, room.SeatsFreed(ctx, 1))
+	b, err := room.Take(ctx, 1, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, b.Entries, 2)
+	assert.Equal(t, int64(3), b.Entries[0].Student, "lowest waiting ticket first")
+	st, _ = room.Status(ctx, 1, 3)
+	assert.Equal(t, waitroom.Status{State: waitroom.StateFull, Ticket: tickets[2]}, st, "a waiting-list student in flight still shows full")
+	require.NoError(t, room.Release(ctx, b))
+	st, _ = room.Status(ctx, 1, 3)
+	assert.Equal(t, waitroom.StateFull, st.State, "handed back to the waiting list, not the queue")
+
+	// Positions count the queued students ahead, not the waiting list in flight.
+	late, err := room.Join(ctx, 1, 5)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), late.Position, "first in the queue")
+	b, err = room.Take(ctx, 1, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, b.Entries, 3, "waiting list (2) + queue (1)")
+	st, _ = room.Status(ctx, 1, 5)
+	assert.Equal(t, int64(1), st.Position, "waiting-list students in flight are not counted")
+	ok, err := room.Leave(ctx, 1, 4)
+	require.NoError(t, err)
+	assert.True(t, ok, "leave the waiting list while in flight")
+	_, err = room.Complete(ctx, b, map[int64]waitroom.Outcome{3: waitroom.Full, 5: waitroom.Full})
+	require.NoError(t, err)
+	st, _ = room.Status(ctx, 1, 5)
+	assert.Equal(t, waitroom.StateFull, st.State, "no seat: full")
+	active, err := room.ActiveCourses(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1}, active, "released work keeps the course active")
+}
