@@ -267,7 +267,7 @@ func Defaults(env Environment) *Config {
 		InstanceTypes: []string{"t4g.small"}, MinSize: 1, MaxSize: 3, DesiredCapacity: 1,
 		RootVolumeGiB: 20, Port: 8080, HealthCheckGraceSeconds: 120,
 		TargetRequestsPerTarget: 1000, TargetCPUPercent: 60, InstanceRefreshMinHealthyPercent: 50,
-		AdmitBatch: 200, AdmitInterval: "20ms", AdmitLease: "10s", DrainTimeoutSeconds: 25, MaxInflight: 2000,
+		AdmitBatch: 500, AdmitInterval: "50ms", AdmitLease: "5s", DrainTimeoutSeconds: 20, MaxInflight: 1000,
 	}
 	c.Database = DatabaseConfig{
 		EngineVersion: "17", InstanceClass: "db.t4g.micro", AllocatedStorageGiB: 20, MaxAllocatedStorageGiB: 100,

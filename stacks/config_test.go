@@ -159,6 +159,15 @@ func TestLoadBadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "admitter pacing",
+			cfg:  map[string]string{"surge:app": `{"admitBatch": 0, "admitInterval": "soon", "admitLease": "100ms"}`},
+			want: []string{
+				`surge:app.admitBatch: 0 is outside 1..10000`,
+				`surge:app.admitInterval: "soon" is not a duration such as 50ms or 1s`,
+				`surge:app.admitLease: 100ms must be at least 500ms and 4x admitInterval (soon)`,
+			},
+		},
+		{
 			name: "warm pool with a mixed fleet",
 			cfg:  map[string]string{"surge:app": `{"instanceTypes": ["t4g.small", "t4g.medium"], "spotPercent": 50, "warmPool": {"minSize": 1, "state": "Running"}}`},
 			want: []string{

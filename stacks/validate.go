@@ -206,13 +206,21 @@ func (c *Config) validateApp(p *problems) {
 			p.add(sk, "needs 0 <= minSize <= desiredCapacity <= maxSize, got %d/%d/%d", s.MinSize, s.DesiredCapacity, s.MaxSize)
 		}
 	}
-	if a.AdmitBatch < 1 || a.AdmitBatch > 5000 {
-		p.add(k+"admitBatch", "%d is outside 1..5000", a.AdmitBatch)
+	if a.AdmitBatch < 1 || a.AdmitBatch > 10000 {
+		p.add(k+"admitBatch", "%d is outside 1..10000", a.AdmitBatch)
 	}
-	for _, d := range []struct{ key, v string }{{"admitInterval", a.AdmitInterval}, {"admitLease", a.AdmitLease}} {
-		if !durationValue.MatchString(d.v) {
-			p.add(k+d.key, "%q is not a duration such as 20ms, 10s or 1m", d.v)
-		}
+	interval, errI := time.ParseDuration(a.AdmitInterval)
+	if errI != nil || !durationValue.MatchString(a.AdmitInterval) || interval <= 0 {
+		p.add(k+"admitInterval", "%q is not a duration such as 50ms or 1s", a.AdmitInterval)
+	}
+	lease, errL := time.ParseDuration(a.AdmitLease)
+	switch {
+	case errL != nil || !durationValue.MatchString(a.AdmitLease):
+		p.add(k+"admitLease", "%q is not a duration such as 5s or 1m", a.AdmitLease)
+	case lease < 500*time.Millisecond || (errI == nil && lease < 4*interval):
+		// A lease shorter than a few admitter ticks would expire under a
+		// healthy admitter and hand students back twice.
+		p.add(k+"admitLease", "%s must be at least 500ms and 4x admitInterval (%s)", a.AdmitLease, a.AdmitInterval)
 	}
 	if a.DrainTimeoutSeconds < 1 || a.DrainTimeoutSeconds > 300 {
 		p.add(k+"drainTimeoutSeconds", "%d is outside 1..300", a.DrainTimeoutSeconds)
