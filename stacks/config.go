@@ -136,8 +136,11 @@ type EdgeConfig struct {
 	CreateZone      bool   `json:"createZone"`      // or create one.
 	PriceClass      string `json:"priceClass"`      // PriceClass_100, _200 or _All. Default PriceClass_100 (dev), PriceClass_All (prod).
 	WAFMode         string `json:"wafMode"`         // block or count. Default count (dev), block (prod).
-	RateLimit       int    `json:"rateLimit"`       // Requests per IP per 5 minutes, all paths. Default 2000.
-	EnrollRateLimit int    `json:"enrollRateLimit"` // Requests per IP per 5 minutes on login and queue paths. Default 300.
+	RateLimit       int    `json:"rateLimit"`       // Requests per IP per 5 minutes, all paths (list campus NATs in trustedCidrs). Default 2000.
+	EnrollRateLimit int    `json:"enrollRateLimit"` // POST /api/login per IP and POST .../queue per session, per 5 minutes. Default 300.
+	// TrustedCIDRs are public IPv4 egress ranges of campus NATs, exempt from
+	// the per-IP rate limits (never from the managed rules).
+	TrustedCIDRs []string `json:"trustedCidrs"` // Campus NAT egress ranges exempt from per-IP rate limits (thousands of students share one IP). Default none.
 }
 
 // Thresholds are the alarm thresholds of `surge:monitoring.thresholds`.

@@ -112,13 +112,15 @@ func TestLoadBadConfig(t *testing.T) {
 		},
 		{
 			name: "edge",
-			cfg:  map[string]string{"surge:edge": `{"domain": "Register.Example.edu", "wafMode": "log", "rateLimit": 5, "priceClass": "cheap"}`},
+			cfg:  map[string]string{"surge:edge": `{"domain": "Register.Example.edu", "wafMode": "log", "rateLimit": 50, "priceClass": "cheap", "trustedCidrs": ["10.0.0.0/8"]}`},
 			want: []string{
 				`surge:edge.domain: "Register.Example.edu" is not a lowercase DNS name`,
 				`surge:edge.domain: needs exactly one of hostedZoneId, hostedZoneName or createZone`,
-				`surge:edge.enrollRateLimit: 300 is looser than rateLimit (5); the enrollment paths should be the tighter limit`,
+				`surge:edge.enrollRateLimit: 300 is looser than rateLimit (50); the enrollment paths should be the tighter limit`,
 				`surge:edge.priceClass: must be PriceClass_100, PriceClass_200 or PriceClass_All, got "cheap"`,
-				`surge:edge.rateLimit: 5 is outside 10..2000000000 (AWS WAF rate-based rule limits)`,
+				`surge:edge.rateLimit: 50 is outside 100..2000000000 (AWS WAF rate-based rule limits)`,
+				`surge:edge.trustedCidrs: TrustedCIDRs[0] "10.0.0.0/8": in non-public range 10.0.0.0/8; CloudFront sees the campus's public NAT egress address`,
+				`surge:edge.trustedCidrs: TrustedCIDRs[0] "10.0.0.0/8": wider than /16; list the NAT egress addresses, not a whole network (WAF rejects /0)`,
 				`surge:edge.wafMode: must be "block" or "count", got "log"`,
 			},
 		},

@@ -198,6 +198,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		Mode:                c.Edge.WAFMode,
 		RateLimit:           c.Edge.RateLimit,
 		EnrollmentRateLimit: c.Edge.EnrollRateLimit,
+		TrustedCIDRs:        c.Edge.TrustedCIDRs,
 		LogRetentionDays:    c.Monitoring.LogRetentionDays,
 	}, in("waf")...)
 	if err != nil {

@@ -83,7 +83,7 @@ func withDomain(cfg map[string]string) map[string]string {
 	for k, v := range cfg {
 		out[k] = v
 	}
-	out["surge:edge"] = `{"domain": "register.example.edu", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "wafMode": "block", "priceClass": "PriceClass_All"}`
+	out["surge:edge"] = `{"domain": "register.example.edu", "hostedZoneId": "Z0123456789ABCDEFGHIJ", "wafMode": "block", "priceClass": "PriceClass_All", "trustedCidrs": ["198.51.100.0/24"]}`
 	return out
 }
 
@@ -413,6 +413,9 @@ func TestDomainStack(t *testing.T) {
 	assert.Equal(t, []string{"register.example.edu"}, d.Strings("aliases"))
 	assert.NotEmpty(t, d.Str("viewerCertificate.acmCertificateArn"))
 	assert.Equal(t, "https-only", one(t, m, tVPCOrigin).Str("vpcOriginEndpointConfig.originProtocolPolicy"))
+	ipset := one(t, m, "aws:wafv2/ipSet:IpSet")
+	assert.Equal(t, []string{"198.51.100.0/24"}, ipset.Strings("addresses"), "campus NAT exempt from per-IP limits")
+	assert.True(t, ipset.UsesProvider(USEast1ProviderName), "CLOUDFRONT-scope IP set in us-east-1")
 	var names []string
 	for _, r := range m.ByType(tRecord) {
 		if r.Has("aliases") {

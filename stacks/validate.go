@@ -11,6 +11,7 @@ import (
 
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/network"
+	"github.com/surge-dev/surge/components/waf"
 )
 
 var (
@@ -325,14 +326,18 @@ func (c *Config) validateEdge(p *problems) {
 	if e.WAFMode != "block" && e.WAFMode != "count" {
 		p.add(k+"wafMode", "must be \"block\" or \"count\", got %q", e.WAFMode)
 	}
-	// WAF rate-based rules accept 10 .. 2,000,000,000 requests per window.
+	// WAF rate-based rules accept 10 .. 2,000,000,000 requests per window;
+	// some provider builds refuse less than 100 (pulumi-aws #5841).
 	for _, r := range []struct {
 		key string
 		v   int
 	}{{"rateLimit", e.RateLimit}, {"enrollRateLimit", e.EnrollRateLimit}} {
-		if r.v < 10 || r.v > 2_000_000_000 {
-			p.add(k+r.key, "%d is outside 10..2000000000 (AWS WAF rate-based rule limits)", r.v)
+		if r.v < 100 || r.v > 2_000_000_000 {
+			p.add(k+r.key, "%d is outside 100..2000000000 (AWS WAF rate-based rule limits)", r.v)
 		}
+	}
+	for _, err := range waf.ValidateTrustedCIDRs(e.TrustedCIDRs) {
+		p.add(k+"trustedCidrs", "%v", err)
 	}
 	if e.EnrollRateLimit > e.RateLimit {
 		p.add(k+"enrollRateLimit", "%d is looser than rateLimit (%d); the enrollment paths should be the tighter limit", e.EnrollRateLimit, e.RateLimit)

@@ -1,6 +1,8 @@
 // Package waf declares the CLOUDFRONT-scope WAF web ACL in front of the
-// distribution: AWS managed rule groups, a per-IP rate limit and a tighter
-// one on the enrollment paths, with logging to CloudWatch Logs.
+// distribution: AWS managed rule groups, a per-IP rate limit, tighter limits
+// on the state-changing enrollment requests (login per IP, queue join per
+// session), an optional trusted-NAT exemption from the per-IP limits, and
+// logging to CloudWatch Logs.
 //
 // A CloudFront web ACL lives in us-east-1 (PITFALLS 1), so every child is
 // created with the explicit us-east-1 provider; the distribution attaches
@@ -10,6 +12,7 @@ package waf
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 
@@ -29,9 +32,42 @@ const (
 // LogGroupPrefix is required by WAF for CloudWatch Logs destinations (PITFALLS 10).
 const LogGroupPrefix = "aws-waf-logs-"
 
-// EnrollmentPathRegex matches the rush endpoints: joining a course's
-// waiting room (POST /api/courses/{id}/queue) and logging in.
-const EnrollmentPathRegex = `^/api/(login|courses/[^/]+/queue)/?$`
+// The state-changing rush endpoints. Only POST is counted: students poll
+// GET /api/courses/{id}/queue every few seconds while waiting, and those
+// polls must never eat the enrollment budget.
+const (
+	LoginPathRegex     = `^/api/login/?$`
+	QueueJoinPathRegex = `^/api/courses/[^/]+/queue/?$`
+	EnrollmentMethod   = "POST"
+	// SessionCookie is the app's session cookie (app/internal/httpapi),
+	// the aggregation key of the queue-join limit.
+	SessionCookie = "surge_session"
+)
+
+// Trusted CIDR limits: WAF IP sets take any IPv4 CIDR except /0 and at most
+// 10,000 entries (developer guide, "IP set match rule statement").
+// MinTrustedPrefixLen is ours: the exemption is for a campus's NAT egress
+// pool, and a wider range would switch the per-IP limits off for a large
+// part of the internet.
+const (
+	MaxTrustedCIDRs     = 10000
+	MinTrustedPrefixLen = 16
+)
+
+// nonPublic are ranges CloudFront never sees as a viewer address: a trusted
+// CIDR inside them is a misconfiguration (the campus's inside range instead
+// of its NAT egress) that would silently exempt nobody.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
 
 // Rate-based rule limits (WAF developer guide, rate-based rule high-level
 // settings): limit >= 10 requests per evaluation window, window 60, 120,
@@ -63,16 +99,26 @@ type WebACLArgs struct {
 	// only count, for tuning). Default "block".
 	Mode string
 	// RateLimit is the per-IP request limit per EvaluationWindowSec over the
-	// whole site. Default 2000. Minimum 10.
+	// whole site (sources in TrustedCIDRs exempt). Default 2000. Minimum 10.
 	RateLimit int
-	// EnrollmentRateLimit is the per-IP limit on the enrollment paths
-	// (EnrollmentPathRegex). Default 100. Minimum 10, at most RateLimit.
+	// EnrollmentRateLimit is the limit per EvaluationWindowSec on the
+	// state-changing enrollment requests: POST /api/login per source IP
+	// (TrustedCIDRs exempt) and POST /api/courses/{id}/queue per session
+	// cookie (everyone, trusted or not). Default 100. Minimum 10, at most
+	// RateLimit.
 	EnrollmentRateLimit int
 	// EvaluationWindowSec is the rate window: 60, 120, 300 or 600. Default 300.
 	EvaluationWindowSec int
 	// LogRetentionDays is the retention of the WAF log group. Default 365
 	// (CloudWatch.16).
 	LogRetentionDays int
+	// TrustedCIDRs are public IPv4 CIDRs (canonical form, /16 to /32) of
+	// campus NAT egress pools: thousands of students share those addresses,
+	// so they are exempt from the per-IP rate rules (rate-per-ip and
+	// rate-login). IP reputation, the managed rule groups and the
+	// per-session queue-join limit still apply to them. Default none (no IP
+	// set is declared).
+	TrustedCIDRs []string
 }
 
 // WebACL is the WAF component.
@@ -137,7 +183,50 @@ func (a *WebACLArgs) validate() error {
 	if !slices.Contains(validRetention, a.LogRetentionDays) {
 		errs = append(errs, fmt.Errorf("LogRetentionDays %d: want one of %v", a.LogRetentionDays, validRetention))
 	}
+	errs = append(errs, validateTrustedCIDRs(a.TrustedCIDRs)...)
 	return errors.Join(errs...)
+}
+
+// validateTrustedCIDRs reports every bad entry of TrustedCIDRs.
+// ValidateTrustedCIDRs checks TrustedCIDRs on its own, so stack config can
+// be refused before anything is declared; one error per problem.
+func ValidateTrustedCIDRs(cidrs []string) []error { return validateTrustedCIDRs(cidrs) }
+
+func validateTrustedCIDRs(cidrs []string) []error {
+	var errs []error
+	if len(cidrs) > MaxTrustedCIDRs {
+		errs = append(errs, fmt.Errorf("TrustedCIDRs: %d entries, a WAF IP set holds at most %d", len(cidrs), MaxTrustedCIDRs))
+	}
+	seen := map[netip.Prefix]bool{}
+	for i, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: not a CIDR", i, c))
+			continue
+		}
+		if !p.Addr().Is4() {
+			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: not IPv4 (the IP set is IPV4)", i, c))
+			continue
+		}
+		if p.Bits() < MinTrustedPrefixLen {
+			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: wider than /%d; list the NAT egress addresses, not a whole network (WAF rejects /0)", i, c, MinTrustedPrefixLen))
+		}
+		// WAF stores the masked form; anything else shows a diff on every preview.
+		if p.Masked() != p {
+			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: host bits set, want %s", i, c, p.Masked()))
+		}
+		for _, np := range nonPublic {
+			if np.Overlaps(p) {
+				errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: in non-public range %s; CloudFront sees the campus's public NAT egress address", i, c, np))
+				break
+			}
+		}
+		if seen[p.Masked()] {
+			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: duplicate", i, c))
+		}
+		seen[p.Masked()] = true
+	}
+	return errs
 }
 
 var metricRe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
@@ -186,6 +275,25 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		rateAction = &wafv2.WebAclRuleActionArgs{Count: &wafv2.WebAclRuleActionCountArgs{}}
 	}
 
+	// Trusted campus NAT pools: an IP set, used only to exempt them from the
+	// per-IP rate rules below.
+	var trustedARN pulumi.StringInput
+	if len(a.TrustedCIDRs) > 0 {
+		addrs := slices.Clone(a.TrustedCIDRs)
+		slices.Sort(addrs)
+		set, err := wafv2.NewIpSet(ctx, name+"-trusted", &wafv2.IpSetArgs{
+			Name:             pulumi.String(naming.Physical(name, "trusted-nat", naming.MaxDefault)),
+			Description:      pulumi.String("campus NAT egress exempt from the per-IP rate limits of " + name),
+			Scope:            pulumi.String("CLOUDFRONT"), // PITFALLS 1: with the us-east-1 provider
+			IpAddressVersion: pulumi.String("IPV4"),
+			Addresses:        pulumi.ToStringArray(addrs),
+		}, childOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("creating trusted IP set: %w", err)
+		}
+		trustedARN = set.Arn
+	}
+
 	var rules wafv2.WebAclRuleArray
 	priority := 0
 	add := func(r *wafv2.WebAclRuleArgs) {
@@ -194,48 +302,81 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		rules = append(rules, r)
 	}
 	// IP reputation first: cheapest (25 WCU) and drops known-bad sources
-	// before they count against anything else.
+	// before they count against anything else. Applies to trusted sources too.
 	add(managedRule(ManagedRuleGroups[0], override, visibility("ip-reputation")))
 	// Rate rules before the expensive groups: a flood is cut by the cheap check.
+	//
+	// Nesting: the provider schema (terraform-provider-aws wafv2, web ACL
+	// root level 3) allows rule statement -> rateBased -> scopeDown -> and
+	// -> not -> leaf and no deeper; enrollmentScope uses exactly that.
+	//
+	// Login has no session yet, so the source IP is the only key. Behind a
+	// campus NAT every student shares it: list the NAT in TrustedCIDRs.
 	add(&wafv2.WebAclRuleArgs{
-		Name:   pulumi.String("rate-enrollment"),
+		Name:   pulumi.String("rate-login"),
 		Action: rateAction,
 		Statement: &wafv2.WebAclRuleStatementArgs{
 			RateBasedStatement: &wafv2.WebAclRuleStatementRateBasedStatementArgs{
 				Limit:               pulumi.Int(a.EnrollmentRateLimit),
 				AggregateKeyType:    pulumi.String("IP"), // the viewer IP at the edge
 				EvaluationWindowSec: pulumi.Int(a.EvaluationWindowSec),
-				ScopeDownStatement: &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs{
-					RegexMatchStatement: &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementRegexMatchStatementArgs{
-						RegexString: pulumi.String(EnrollmentPathRegex),
-						FieldToMatch: &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementRegexMatchStatementFieldToMatchArgs{
-							UriPath: &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementRegexMatchStatementFieldToMatchUriPathArgs{},
-						},
-						// Decode and lowercase so /API/Login or %2F tricks still match.
-						TextTransformations: wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementRegexMatchStatementTextTransformationArray{
-							&wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementRegexMatchStatementTextTransformationArgs{
-								Priority: pulumi.Int(0), Type: pulumi.String("URL_DECODE"),
-							},
-							&wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementRegexMatchStatementTextTransformationArgs{
-								Priority: pulumi.Int(1), Type: pulumi.String("LOWERCASE"),
+				ScopeDownStatement:  enrollmentScope(LoginPathRegex, trustedARN),
+			},
+		},
+		VisibilityConfig: visibility("rate-login"),
+	})
+	// Queue join is authenticated: one budget per session, so students
+	// behind one NAT do not share it. The session cookie alone, not
+	// cookie+IP: adding the IP would only split one session's budget across
+	// every address it uses (a bot farm sharing a stolen session gains, a
+	// student gains nothing). WAF neither counts nor limits a request that
+	// lacks an aggregation key, so a join without the cookie bypasses this
+	// rule; the app answers it 401 without touching the queue, and it still
+	// counts in rate-per-ip. Forged cookie values each get a budget for the
+	// same reason and are bounded the same way. No TrustedCIDRs exemption:
+	// this limit is per student, not per address.
+	add(&wafv2.WebAclRuleArgs{
+		Name:   pulumi.String("rate-queue-join"),
+		Action: rateAction,
+		Statement: &wafv2.WebAclRuleStatementArgs{
+			RateBasedStatement: &wafv2.WebAclRuleStatementRateBasedStatementArgs{
+				Limit:               pulumi.Int(a.EnrollmentRateLimit),
+				AggregateKeyType:    pulumi.String("CUSTOM_KEYS"),
+				EvaluationWindowSec: pulumi.Int(a.EvaluationWindowSec),
+				CustomKeys: wafv2.WebAclRuleStatementRateBasedStatementCustomKeyArray{
+					&wafv2.WebAclRuleStatementRateBasedStatementCustomKeyArgs{
+						Cookie: &wafv2.WebAclRuleStatementRateBasedStatementCustomKeyCookieArgs{
+							Name: pulumi.String(SessionCookie),
+							// The token is opaque and case-sensitive: no folding.
+							TextTransformations: wafv2.WebAclRuleStatementRateBasedStatementCustomKeyCookieTextTransformationArray{
+								&wafv2.WebAclRuleStatementRateBasedStatementCustomKeyCookieTextTransformationArgs{
+									Priority: pulumi.Int(0), Type: pulumi.String("NONE"),
+								},
 							},
 						},
 					},
 				},
+				ScopeDownStatement: enrollmentScope(QueueJoinPathRegex, nil),
 			},
 		},
-		VisibilityConfig: visibility("rate-enrollment"),
+		VisibilityConfig: visibility("rate-queue-join"),
 	})
-	add(&wafv2.WebAclRuleArgs{
-		Name:   pulumi.String("rate-per-ip"),
-		Action: rateAction,
-		Statement: &wafv2.WebAclRuleStatementArgs{
-			RateBasedStatement: &wafv2.WebAclRuleStatementRateBasedStatementArgs{
-				Limit:               pulumi.Int(a.RateLimit),
-				AggregateKeyType:    pulumi.String("IP"),
-				EvaluationWindowSec: pulumi.Int(a.EvaluationWindowSec),
+	perIP := &wafv2.WebAclRuleStatementRateBasedStatementArgs{
+		Limit:               pulumi.Int(a.RateLimit),
+		AggregateKeyType:    pulumi.String("IP"),
+		EvaluationWindowSec: pulumi.Int(a.EvaluationWindowSec),
+	}
+	if trustedARN != nil {
+		perIP.ScopeDownStatement = &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs{
+			NotStatement: &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementNotStatementArgs{
+				Statements: wafv2.WebAclRuleStatementArray{trustedSource(trustedARN)},
 			},
-		},
+		}
+	}
+	add(&wafv2.WebAclRuleArgs{
+		Name:             pulumi.String("rate-per-ip"),
+		Action:           rateAction,
+		Statement:        &wafv2.WebAclRuleStatementArgs{RateBasedStatement: perIP},
 		VisibilityConfig: visibility("rate-per-ip"),
 	})
 	add(managedRule(ManagedRuleGroups[1], override, visibility("common")))
@@ -309,5 +450,52 @@ func managedRule(group string, override *wafv2.WebAclRuleOverrideActionArgs, vis
 			},
 		},
 		VisibilityConfig: vis,
+	}
+}
+
+// enrollmentScope matches POST requests to the path regex and, when
+// trustedARN is set, from sources outside the trusted IP set.
+func enrollmentScope(pathRegex string, trustedARN pulumi.StringInput) *wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs {
+	stmts := wafv2.WebAclRuleStatementArray{
+		&wafv2.WebAclRuleStatementArgs{
+			ByteMatchStatement: &wafv2.WebAclRuleStatementByteMatchStatementArgs{
+				FieldToMatch:         &wafv2.WebAclRuleStatementByteMatchStatementFieldToMatchArgs{Method: &wafv2.WebAclRuleStatementByteMatchStatementFieldToMatchMethodArgs{}},
+				PositionalConstraint: pulumi.String("EXACTLY"),
+				// Methods are case-sensitive: the app routes only "POST".
+				SearchString: pulumi.String(EnrollmentMethod),
+				TextTransformations: wafv2.WebAclRuleStatementByteMatchStatementTextTransformationArray{
+					&wafv2.WebAclRuleStatementByteMatchStatementTextTransformationArgs{Priority: pulumi.Int(0), Type: pulumi.String("NONE")},
+				},
+			},
+		},
+		&wafv2.WebAclRuleStatementArgs{
+			RegexMatchStatement: &wafv2.WebAclRuleStatementRegexMatchStatementArgs{
+				RegexString:  pulumi.String(pathRegex),
+				FieldToMatch: &wafv2.WebAclRuleStatementRegexMatchStatementFieldToMatchArgs{UriPath: &wafv2.WebAclRuleStatementRegexMatchStatementFieldToMatchUriPathArgs{}},
+				// Decode and lowercase so /API/Login or %2F tricks still match.
+				TextTransformations: wafv2.WebAclRuleStatementRegexMatchStatementTextTransformationArray{
+					&wafv2.WebAclRuleStatementRegexMatchStatementTextTransformationArgs{Priority: pulumi.Int(0), Type: pulumi.String("URL_DECODE")},
+					&wafv2.WebAclRuleStatementRegexMatchStatementTextTransformationArgs{Priority: pulumi.Int(1), Type: pulumi.String("LOWERCASE")},
+				},
+			},
+		},
+	}
+	if trustedARN != nil {
+		stmts = append(stmts, &wafv2.WebAclRuleStatementArgs{
+			NotStatement: &wafv2.WebAclRuleStatementNotStatementArgs{
+				Statements: wafv2.WebAclRuleStatementArray{trustedSource(trustedARN)},
+			},
+		})
+	}
+	return &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs{
+		AndStatement: &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementAndStatementArgs{Statements: stmts},
+	}
+}
+
+// trustedSource matches the viewer IP (no forwarded-IP config: at
+// CloudFront the origin IP is the viewer) against the trusted IP set.
+func trustedSource(arn pulumi.StringInput) *wafv2.WebAclRuleStatementArgs {
+	return &wafv2.WebAclRuleStatementArgs{
+		IpSetReferenceStatement: &wafv2.WebAclRuleStatementIpSetReferenceStatementArgs{Arn: arn},
 	}
 }

@@ -19,6 +19,7 @@ const (
 	tLogCfg  = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 	tLogGrp  = "aws:cloudwatch/logGroup:LogGroup"
 	tAssocia = "aws:wafv2/webAclAssociation:WebAclAssociation"
+	tIPSet   = "aws:wafv2/ipSet:IpSet"
 )
 
 func run(t *testing.T, args WebACLArgs, names ...string) *pulumitest.Mocks {
@@ -92,7 +93,7 @@ func TestWebACL(t *testing.T) {
 		seen := map[float64]bool{}
 		metrics := map[string]bool{}
 		n := a.Len("rules")
-		require.Equal(t, 6, n)
+		require.Equal(t, 7, n)
 		for i := 0; i < n; i++ {
 			p := fmt.Sprintf("rules[%d]", i)
 			assert.True(t, a.Bool(p+".visibilityConfig.cloudwatchMetricsEnabled"), "WAF.12: %s", a.Str(p+".name"))
@@ -109,24 +110,75 @@ func TestWebACL(t *testing.T) {
 		assert.True(t, a.Bool("visibilityConfig.cloudwatchMetricsEnabled"))
 		assert.Equal(t, "surge-prod-edge", a.Str("visibilityConfig.metricName"))
 	})
-	t.Run("rate limits: per IP and tighter on enrollment paths", func(t *testing.T) {
+	t.Run("REL05-BP02 rate limits: per IP, login per IP, queue join per session, POST only", func(t *testing.T) {
+		rateRules := 0
+		for i := 0; i < a.Len("rules"); i++ {
+			if a.Has(fmt.Sprintf("rules[%d].statement.rateBasedStatement", i)) {
+				rateRules++
+			}
+		}
+		assert.Equal(t, 3, rateRules, "REL05-BP02: three rate rules (WAF allows at most 10 per web ACL)")
 		all := rule(t, a, "rate-per-ip")
 		assert.Equal(t, 2000.0, a.Num(all+".statement.rateBasedStatement.limit"))
 		assert.Equal(t, "IP", a.Str(all+".statement.rateBasedStatement.aggregateKeyType"))
 		assert.Equal(t, 300.0, a.Num(all+".statement.rateBasedStatement.evaluationWindowSec"))
 		assert.True(t, a.Has(all+".action.block"))
+		assert.False(t, a.Has(all+".statement.rateBasedStatement.scopeDownStatement"), "no TrustedCIDRs: rate-per-ip counts every source")
 
-		enr := rule(t, a, "rate-enrollment")
-		assert.Equal(t, 100.0, a.Num(enr+".statement.rateBasedStatement.limit"))
-		re := a.Str(enr + ".statement.rateBasedStatement.scopeDownStatement.regexMatchStatement.regexString")
-		assert.Equal(t, EnrollmentPathRegex, re)
-		assert.True(t, a.Has(enr+".statement.rateBasedStatement.scopeDownStatement.regexMatchStatement.fieldToMatch.uriPath"))
-		rx := regexp.MustCompile(re)
-		for path, want := range map[string]bool{
-			"/api/courses/cs101/queue": true, "/api/login": true, "/api/courses/cs101/queue/": true,
-			"/api/courses": false, "/api/courses/cs101": false, "/assets/app.js": false, "/api/login/x": false,
+		for _, tc := range []struct {
+			rule, regex, keyType string
+			match, noMatch       []string
+		}{
+			{"rate-login", LoginPathRegex, "IP",
+				[]string{"/api/login", "/api/login/"},
+				[]string{"/api/login/x", "/api/courses/cs101/queue", "/assets/app.js"}},
+			{"rate-queue-join", QueueJoinPathRegex, "CUSTOM_KEYS",
+				[]string{"/api/courses/cs101/queue", "/api/courses/cs101/queue/"},
+				[]string{"/api/courses", "/api/courses/cs101", "/api/login", "/api/courses/a/b/queue"}},
 		} {
-			assert.Equal(t, want, rx.MatchString(path), "enrollment scope-down on %s", path)
+			p := rule(t, a, tc.rule)
+			rb := p + ".statement.rateBasedStatement"
+			assert.Equal(t, 100.0, a.Num(rb+".limit"), tc.rule)
+			assert.Equal(t, 300.0, a.Num(rb+".evaluationWindowSec"), tc.rule)
+			assert.Equal(t, tc.keyType, a.Str(rb+".aggregateKeyType"), tc.rule)
+			assert.True(t, a.Has(p+".action.block"), tc.rule)
+			and := rb + ".scopeDownStatement.andStatement.statements"
+			require.Equal(t, 2, a.Len(and), "%s: method AND path, no trusted exclusion without TrustedCIDRs", tc.rule)
+			// Only state-changing POSTs count, never the polling GETs.
+			bm := and + "[0].byteMatchStatement"
+			assert.True(t, a.Has(bm+".fieldToMatch.method"), "%s inspects the method", tc.rule)
+			assert.Equal(t, "POST", a.Str(bm+".searchString"), tc.rule)
+			assert.Equal(t, "EXACTLY", a.Str(bm+".positionalConstraint"), tc.rule)
+			assert.Equal(t, "NONE", a.Str(bm+".textTransformations[0].type"), tc.rule)
+			rm := and + "[1].regexMatchStatement"
+			assert.Equal(t, tc.regex, a.Str(rm+".regexString"), tc.rule)
+			assert.True(t, a.Has(rm+".fieldToMatch.uriPath"), tc.rule)
+			assert.Equal(t, "URL_DECODE", a.Str(rm+".textTransformations[0].type"), tc.rule)
+			assert.Equal(t, "LOWERCASE", a.Str(rm+".textTransformations[1].type"), tc.rule)
+			rx := regexp.MustCompile(tc.regex)
+			for _, path := range tc.match {
+				assert.True(t, rx.MatchString(path), "%s scope-down must match %s", tc.rule, path)
+			}
+			for _, path := range tc.noMatch {
+				assert.False(t, rx.MatchString(path), "%s scope-down must not match %s", tc.rule, path)
+			}
+		}
+
+		// Queue joins: one budget per session so a campus NAT is not one bucket.
+		qj := rule(t, a, "rate-queue-join") + ".statement.rateBasedStatement"
+		require.Equal(t, 1, a.Len(qj+".customKeys"), "session cookie is the only key")
+		assert.Equal(t, SessionCookie, a.Str(qj+".customKeys[0].cookie.name"))
+		assert.Equal(t, "surge_session", SessionCookie, "must match app/internal/httpapi cookieName")
+		assert.Equal(t, "NONE", a.Str(qj+".customKeys[0].cookie.textTransformations[0].type"), "opaque token: no case folding")
+		assert.False(t, a.Has(qj+".customKeys[0].ip"), "no IP key")
+		assert.Empty(t, m.ByType(tIPSet), "no IP set without TrustedCIDRs")
+	})
+	t.Run("rule statements fit the provider schema nesting depth", func(t *testing.T) {
+		for i := 0; i < a.Len("rules"); i++ {
+			p := fmt.Sprintf("rules[%d]", i)
+			v, ok := a.Get(p + ".statement")
+			require.True(t, ok)
+			assert.NoError(t, fitsRoot(v.Mappable().(map[string]any)), a.Str(p+".name"))
 		}
 	})
 	t.Run("WAF.11 logging to aws-waf-logs- group with redacted headers (PITFALLS 10)", func(t *testing.T) {
@@ -153,13 +205,14 @@ func TestCountMode(t *testing.T) {
 	for _, g := range ManagedRuleGroups {
 		assert.True(t, a.Has(rule(t, a, g)+".overrideAction.count"), "count mode: %s", g)
 	}
-	for _, r := range []string{"rate-per-ip", "rate-enrollment"} {
+	for _, r := range []string{"rate-per-ip", "rate-login", "rate-queue-join"} {
 		p := rule(t, a, r)
 		assert.True(t, a.Has(p+".action.count"), "count mode: %s", r)
 		assert.Equal(t, 60.0, a.Num(p+".statement.rateBasedStatement.evaluationWindowSec"))
 	}
 	assert.Equal(t, 500.0, a.Num(rule(t, a, "rate-per-ip")+".statement.rateBasedStatement.limit"))
-	assert.Equal(t, 20.0, a.Num(rule(t, a, "rate-enrollment")+".statement.rateBasedStatement.limit"))
+	assert.Equal(t, 20.0, a.Num(rule(t, a, "rate-login")+".statement.rateBasedStatement.limit"))
+	assert.Equal(t, 20.0, a.Num(rule(t, a, "rate-queue-join")+".statement.rateBasedStatement.limit"))
 }
 
 func TestValidate(t *testing.T) {
@@ -174,6 +227,15 @@ func TestValidate(t *testing.T) {
 		{"enrollment looser than global", WebACLArgs{RateLimit: 100, EnrollmentRateLimit: 200}, []string{"must not exceed"}},
 		{"bad window", WebACLArgs{EvaluationWindowSec: 30}, []string{"EvaluationWindowSec"}},
 		{"bad retention", WebACLArgs{LogRetentionDays: 42}, []string{"LogRetentionDays"}},
+		{"trusted CIDRs valid", WebACLArgs{TrustedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}}, nil},
+		{"trusted CIDR not a CIDR", WebACLArgs{TrustedCIDRs: []string{"203.0.113.7"}}, []string{`TrustedCIDRs[0] "203.0.113.7": not a CIDR`}},
+		{"trusted CIDR IPv6", WebACLArgs{TrustedCIDRs: []string{"2001:db8::/48"}}, []string{"not IPv4"}},
+		{"trusted CIDR /0", WebACLArgs{TrustedCIDRs: []string{"0.0.0.0/0"}}, []string{"wider than /16", "non-public range 0.0.0.0/8"}},
+		{"trusted CIDR too wide", WebACLArgs{TrustedCIDRs: []string{"8.0.0.0/8"}}, []string{`TrustedCIDRs[0] "8.0.0.0/8": wider than /16`}},
+		{"trusted CIDR host bits", WebACLArgs{TrustedCIDRs: []string{"203.0.113.7/24"}}, []string{"host bits set, want 203.0.113.0/24"}},
+		{"trusted CIDR private", WebACLArgs{TrustedCIDRs: []string{"10.20.0.0/16", "192.168.1.0/24", "100.64.1.0/24"}}, []string{"TrustedCIDRs[0]", "TrustedCIDRs[1]", "TrustedCIDRs[2]", "non-public"}},
+		{"trusted CIDR duplicate", WebACLArgs{TrustedCIDRs: []string{"203.0.113.0/24", "203.0.113.0/24"}}, []string{`TrustedCIDRs[1] "203.0.113.0/24": duplicate`}},
+		{"every problem at once", WebACLArgs{Mode: "monitor", TrustedCIDRs: []string{"x", "10.0.0.0/8"}}, []string{"Mode", "TrustedCIDRs[0]", "TrustedCIDRs[1]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,6 +273,119 @@ func TestTwoInstancesDoNotCollide(t *testing.T) {
 	for _, a := range append(m.ByType(tACL), m.ByType(tLogGrp)...) {
 		assert.False(t, names[a.Str("name")], "duplicate physical name %s", a.Str("name"))
 		names[a.Str("name")] = true
+	}
+}
+
+func TestTrustedCIDRs(t *testing.T) {
+	m := run(t, WebACLArgs{TrustedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}}, "surge-prod")
+	a := acl(t, m)
+	sets := m.ByType(tIPSet)
+	require.Len(t, sets, 1)
+	set := sets[0]
+	assert.Equal(t, "surge-prod-trusted", set.Name)
+	assert.Equal(t, "CLOUDFRONT", set.Str("scope"), "PITFALLS 1")
+	assert.True(t, set.UsesProvider("us-east-1"), "PITFALLS 1: IP set in us-east-1")
+	assert.Equal(t, "IPV4", set.Str("ipAddressVersion"))
+	assert.Equal(t, []string{"198.51.100.7/32", "203.0.113.0/24"}, set.Strings("addresses"))
+	assert.Regexp(t, `^[A-Za-z0-9_-]{1,128}$`, set.Str("name"))
+	arn := pulumitest.FakeARN(tIPSet, set.Name)
+
+	// Exempt from the per-IP rules only.
+	all := rule(t, a, "rate-per-ip") + ".statement.rateBasedStatement.scopeDownStatement.notStatement.statements"
+	require.Equal(t, 1, a.Len(all))
+	assert.Equal(t, arn, a.Str(all+"[0].ipSetReferenceStatement.arn"), "rate-per-ip excludes the trusted set")
+	assert.False(t, a.Has(all+"[0].ipSetReferenceStatement.ipSetForwardedIpConfig"), "viewer IP, not a header")
+
+	login := rule(t, a, "rate-login") + ".statement.rateBasedStatement.scopeDownStatement.andStatement.statements"
+	require.Equal(t, 3, a.Len(login), "method AND path AND NOT trusted")
+	assert.Equal(t, "POST", a.Str(login+"[0].byteMatchStatement.searchString"))
+	assert.Equal(t, LoginPathRegex, a.Str(login+"[1].regexMatchStatement.regexString"))
+	assert.Equal(t, arn, a.Str(login+"[2].notStatement.statements[0].ipSetReferenceStatement.arn"), "rate-login excludes the trusted set")
+
+	// Per-session and managed rules apply to everyone.
+	qj := rule(t, a, "rate-queue-join") + ".statement.rateBasedStatement.scopeDownStatement.andStatement.statements"
+	assert.Equal(t, 2, a.Len(qj), "queue join per session applies to trusted sources too")
+	for i := 0; i < a.Len("rules"); i++ {
+		p := fmt.Sprintf("rules[%d]", i)
+		v, ok := a.Get(p + ".statement")
+		require.True(t, ok)
+		stmt := v.Mappable().(map[string]any)
+		assert.NoError(t, fitsRoot(stmt), a.Str(p+".name"))
+		if a.Has(p + ".statement.managedRuleGroupStatement") {
+			assert.NotContains(t, fmt.Sprint(stmt), arn, "%s must not exempt trusted sources", a.Str(p+".name"))
+			assert.False(t, a.Has(p+".statement.managedRuleGroupStatement.scopeDownStatement"), a.Str(p+".name"))
+		}
+	}
+	assert.Equal(t, 7, a.Len("rules"))
+}
+
+// The terraform-provider-aws wafv2 schema (webACLRootStatementSchema(3),
+// rateBasedStatementSchema -> scopeDownStatementSchema(level-1),
+// statementSchema(level) allowing and/or/not inside only while level > 1)
+// bounds nesting; the Pulumi Go types are recursive and would accept more,
+// failing only at preview. These mirror that schema.
+const webACLRootLevel = 3
+
+func fitsRoot(stmt map[string]any) error {
+	if err := fitsLogical(stmt, webACLRootLevel); err != nil {
+		return err
+	}
+	if rb, ok := stmt["rateBasedStatement"].(map[string]any); ok {
+		if sd, ok := rb["scopeDownStatement"].(map[string]any); ok {
+			if _, nested := sd["rateBasedStatement"]; nested {
+				return fmt.Errorf("rate-based statement inside a scope-down")
+			}
+			return fitsLogical(sd, webACLRootLevel-1)
+		}
+	}
+	return nil
+}
+
+// fitsLogical checks the and/or/not children of stmt against statementSchema(level).
+func fitsLogical(stmt map[string]any, level int) error {
+	for _, k := range []string{"andStatement", "orStatement", "notStatement"} {
+		l, ok := stmt[k].(map[string]any)
+		if !ok {
+			continue
+		}
+		children, _ := l["statements"].([]any)
+		for _, c := range children {
+			cm := c.(map[string]any)
+			for _, kk := range []string{"andStatement", "orStatement", "notStatement", "rateBasedStatement", "managedRuleGroupStatement"} {
+				if _, has := cm[kk]; has && (level <= 1 || kk == "rateBasedStatement" || kk == "managedRuleGroupStatement") {
+					return fmt.Errorf("%s nested too deep under %s (schema level %d)", kk, k, level)
+				}
+			}
+			if err := fitsLogical(cm, level-1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func TestDepthCheckerRejectsTooDeep(t *testing.T) {
+	leaf := map[string]any{"ipSetReferenceStatement": map[string]any{"arn": "x"}}
+	not := func(s map[string]any) map[string]any {
+		return map[string]any{"notStatement": map[string]any{"statements": []any{s}}}
+	}
+	and := func(s ...any) map[string]any { return map[string]any{"andStatement": map[string]any{"statements": s}} }
+	rb := func(sd map[string]any) map[string]any {
+		return map[string]any{"rateBasedStatement": map[string]any{"scopeDownStatement": sd}}
+	}
+	for _, tc := range []struct {
+		name string
+		stmt map[string]any
+		ok   bool
+	}{
+		{"scope-down and(not(leaf)) fits", rb(and(leaf, not(leaf))), true},
+		{"scope-down not(leaf) fits", rb(not(leaf)), true},
+		{"scope-down and(not(not(leaf))) too deep", rb(and(not(not(leaf)))), false},
+		{"root and(and(not(leaf))) fits", and(and(not(leaf))), true},
+		{"root and(and(and(not(leaf)))) too deep", and(and(and(not(leaf)))), false},
+	} {
+		err := fitsRoot(tc.stmt)
+		assert.Equal(t, tc.ok, err == nil, "%s: %v", tc.name, err)
 	}
 }
 
