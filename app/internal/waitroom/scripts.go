@@ -82,15 +82,24 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 `)
 
-// cancelledScript KEYS: st tk freed active; ARGV: student course. Called after
-// the enrollment was deleted in PostgreSQL (or found missing): clears the
-// student's state and wakes the admitter so the lowest full ticket gets the
-// seat. Returns 1 if Redis still said enrolled.
+// cancelledScript KEYS: st tk freed active q i f fi; ARGV: student course.
+// Called after the enrollment was deleted in PostgreSQL (or found missing):
+// the student leaves every structure of the course (state none) and the
+// admitter wakes so the lowest full ticket gets the seat. Clearing a queued,
+// full or in-flight state too matters: a seat committed whose batch is not
+// completed yet (in flight) must not turn "enrolled" in Redis afterwards (the
+// completion sees another ticket and hands the seat back), and a student
+// re-queued after a Redis loss who cancels the seat held from before must not
+// be admitted again. Returns 1 if Redis still said enrolled.
 var cancelledScript = redis.NewScript(`
 local s = redis.call('HGET', KEYS[1], ARGV[1])
 local was = 0
-if s == 'e' then
-  was = 1
+if s == 'e' then was = 1 end
+if s then
+  if s == 'j' and tonumber(redis.call('GET', KEYS[8]) or '0') > 0 then redis.call('DECR', KEYS[8]) end
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  redis.call('ZREM', KEYS[7], ARGV[1])
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
 end

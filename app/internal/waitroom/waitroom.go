@@ -210,7 +210,7 @@ func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err e
 // still showed them enrolled.
 func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolled bool, err error) {
 	k := r.keys(course)
-	n, err := cancelledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey()}, id(student), id(course)).Int()
+	n, err := cancelledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey(), k.q, k.i, k.f, k.fi}, id(student), id(course)).Int()
 	if err != nil {
 		return false, fmt.Errorf("recording cancellation: %w", err)
 	}

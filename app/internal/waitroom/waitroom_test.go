@@ -184,3 +184,41 @@ func TestExpiredLeaseReturnsOriginalTickets(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1}, active, "released work keeps the course active")
 }
+
+// TestCancelWhileGrantInFlight: a student whose seat is committed but whose
+// batch is not completed yet (state in flight) cancels the seat (the writer
+// already shows it). The cancellation must win: state none, and the admitter's
+// late completion hands the (already deleted) seat back instead of marking the
+// student enrolled in Redis with no seat in PostgreSQL. The same holds for a
+// student re-queued after a Redis loss who held a seat from before.
+func TestCancelWhileGrantInFlight(t *testing.T) {
+	room, _, _, _ := newRoom(t)
+	ctx := context.Background()
+	const course = 7
+	for s := int64(1); s <= 3; s++ {
+		_, err := room.Join(ctx, course, s)
+		require.NoError(t, err)
+	}
+	b, err := room.Take(ctx, course, 2, 5*time.Second)
+	require.NoError(t, err)
+	require.Len(t, b.Entries, 2, "batch of the two lowest tickets")
+
+	// Student 1: granted in PostgreSQL, then cancelled before Complete.
+	_, err = room.Cancelled(ctx, course, 1)
+	require.NoError(t, err)
+	// Student 3: still queued, held a seat from before a Redis loss, cancels it.
+	_, err = room.Cancelled(ctx, course, 3)
+	require.NoError(t, err)
+
+	left, err := room.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Granted})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1}, left, "the cancelled student's late grant is handed back")
+	for s, want := range map[int64]waitroom.State{1: waitroom.StateNone, 2: waitroom.StateEnrolled, 3: waitroom.StateNone} {
+		st, err := room.Status(ctx, course, s)
+		require.NoError(t, err)
+		assert.Equal(t, want, st.State, "student %d after cancel and completion", s)
+	}
+	b, err = room.Take(ctx, course, 10, 5*time.Second)
+	require.NoError(t, err)
+	assert.Empty(t, b.Entries, "the cancelled queued student is not admitted again")
+}
