@@ -1,0 +1,111 @@
+// Command rush runs the opening-second benchmark (issue 6) and writes a
+// Markdown/JSON report with SVG plots.
+//
+//	go run ./bench/cmd/rush -scenario hot -out docs/bench
+//	go run ./bench/cmd/rush -scenario big -base-url https://surge.example -admin-token ...
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/surge-dev/surge/bench/rush"
+)
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, " ") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func main() {
+	rush.MaybeRunRole() // baseline / bare-handler child processes
+
+	var (
+		o        rush.Options
+		name     = flag.String("scenario", "hot", "scenario preset: "+strings.Join(rush.PresetNames(), ", "))
+		students = flag.Int("students", 0, "override the number of students")
+		conns    = flag.Int("conns", 0, "override the generator's concurrency (requests in flight)")
+		inst     = flag.Int("instances", 0, "override the number of app (and baseline) instances")
+		poll     = flag.Duration("poll", 0, "override the poll interval")
+		cancel   = flag.Float64("cancel", -1, "override the fraction of students who cancel")
+		noBase   = flag.Bool("no-baseline", false, "skip the lock-per-request baseline")
+		blPool   = flag.Int("baseline-pool", 0, "override the pgx pool size per baseline instance (scenario default: the fastest measured)")
+		timeout  = flag.Duration("timeout", 15*time.Minute, "bound for the whole run")
+		appEnv   multi
+		summ     = flag.String("summarize", "", "print the comparison table of the JSON reports in this directory and exit")
+	)
+	flag.StringVar(&o.OutDir, "out", "bench-out", "directory for the report, plots and profiles")
+	flag.StringVar(&o.BaseURL, "base-url", "", "target a running app instead of starting one (e.g. a deployed stack)")
+	flag.StringVar(&o.AdminToken, "admin-token", os.Getenv("SURGE_ADMIN_TOKEN"), "admin token for -base-url (default $SURGE_ADMIN_TOKEN)")
+	flag.StringVar(&o.DatabaseURL, "db-url", "", "with -base-url: the app's database, for SQL checks and statement counts")
+	flag.StringVar(&o.RedisURL, "redis-url", "", "with -base-url: the app's Redis, for command counts")
+	flag.StringVar(&o.SurgeBin, "surge", "", "prebuilt surge binary (default: go build ./app/cmd/surge)")
+	flag.BoolVar(&o.NoDurability, "pg-no-durability", false, "local PostgreSQL with fsync/synchronous_commit off (reported)")
+	flag.BoolVar(&o.Profile, "pprof", false, "profile app instance 1 during the rush (builds ./app/cmd/surge-local/profiled: the app plus loopback pprof)")
+	flag.StringVar(&o.ProfileURL, "pprof-url", "", "pprof base URL of a remote target (.../debug/pprof)")
+	flag.BoolVar(&o.BaselineOnly, "baseline-only", false, "run only the lock-per-request baseline (tuning)")
+	flag.BoolVar(&o.KeepWork, "keep", false, "keep the work dir with server logs")
+	flag.Var(&appEnv, "app-env", "extra SURGE_*=value for the app instances (repeatable)")
+	flag.Parse()
+
+	if *summ != "" {
+		reps, err := rush.LoadReports(*summ)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Print(rush.Summary(reps))
+		return
+	}
+	sc, err := rush.Preset(*name)
+	if err != nil {
+		fail(err)
+	}
+	if *students > 0 {
+		sc.Students = *students
+	}
+	if *conns > 0 {
+		sc.Conns = *conns
+	}
+	if *inst > 0 {
+		sc.Instances = *inst
+	}
+	if *poll > 0 {
+		sc.PollInterval = *poll
+	}
+	if *cancel >= 0 {
+		sc.CancelFraction = *cancel
+	}
+	if *blPool > 0 {
+		sc.BaselinePool = *blPool
+	}
+	if *noBase {
+		sc.Baseline = false
+	}
+	o.Scenario, o.AppEnv, o.Log = sc, appEnv, os.Stderr
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancelRun := context.WithTimeout(ctx, *timeout)
+	defer cancelRun()
+	rep, err := rush.Run(ctx, o)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println(rush.Markdown(rep))
+	for _, t := range rep.Targets {
+		if t.Name == "invariants" && t.OK != nil && !*t.OK {
+			os.Exit(2)
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "rush:", err)
+	os.Exit(1)
+}

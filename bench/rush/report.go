@@ -1,0 +1,464 @@
+package rush
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Target is one of issue 6's goals with the measured figure.
+type Target struct {
+	Name     string `json:"name"`
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	OK       *bool  `json:"ok,omitempty"` // nil: could not be measured in this run
+	Scope    string `json:"scope"`        // the scenario the goal is defined for
+}
+
+func boolp(b bool) *bool { return &b }
+
+func maxRSS(s *SystemResult) int64 {
+	var m int64
+	for _, p := range s.Procs {
+		if strings.HasPrefix(p.Name, s.System+"-") {
+			m = max(m, p.PeakRSS)
+		}
+	}
+	return m
+}
+
+func targets(r *Report) []Target {
+	app, bl := r.System("surge"), r.System("baseline")
+	var ts []Target
+	if app == nil {
+		return nil
+	}
+	join := app.Endpoint("join")
+	t := Target{Name: "join rate vs bare net/http", Goal: ">= 25 % of the bare handler, same run", Scope: "every scenario"}
+	if r.Bare != nil && r.Bare.RPS > 0 {
+		ratio := join.RPS / r.Bare.RPS
+		t.Measured = fmt.Sprintf("%.0f / %.0f req/s = %.1f %%", join.RPS, r.Bare.RPS, 100*ratio)
+		t.OK = boolp(ratio >= 0.25)
+	} else {
+		t.Measured = "no calibration in this run"
+	}
+	ts = append(ts, t)
+	if bl != nil {
+		enr := bl.Endpoint("enroll")
+		t := Target{Name: "throughput vs lock-per-request", Goal: ">= 5x the baseline's request throughput", Scope: "hot (2,000 students, one course)"}
+		if enr.RPS > 0 {
+			ratio := join.RPS / enr.RPS
+			t.Measured = fmt.Sprintf("join %.0f req/s vs enroll %.0f req/s = %.1fx", join.RPS, enr.RPS, ratio)
+			if app.AllFinalS > 0 && bl.AllFinalS > 0 {
+				// Another view: answers per second until the last student knew.
+				a, b := float64(app.Finals.Count)/app.AllFinalS, float64(bl.Finals.Count)/bl.AllFinalS
+				t.Measured += fmt.Sprintf(" (final answers/s until the last one: %.0f vs %.0f = %.1fx)", a, b, a/b)
+			}
+			t.OK = boolp(ratio >= 5)
+		}
+		ts = append(ts, t)
+		t = Target{Name: "p99 latency vs lock-per-request", Goal: "join p99 <= 1/10 of the baseline's", Scope: "hot (2,000 students, one course)"}
+		if enr.P99 > 0 {
+			t.Measured = fmt.Sprintf("join p99 %.2f ms vs enroll p99 %.2f ms = 1/%.1f", join.P99, enr.P99, enr.P99/max(join.P99, 0.001))
+			t.OK = boolp(join.P99*10 <= enr.P99)
+		}
+		ts = append(ts, t)
+	}
+	t = Target{Name: "PostgreSQL statements per seat granted", Goal: "<= 3, whole rush, all statements", Scope: "every scenario"}
+	if app.DB != nil && app.SeatsGranted > 0 {
+		per := float64(app.DB.Statements) / float64(app.SeatsGranted)
+		top := float64(app.DB.TopLevel) / float64(app.SeatsGranted)
+		t.Measured = fmt.Sprintf("%d statements (%d top-level) / %d seats = %.2f (top-level %.2f)", app.DB.Statements, app.DB.TopLevel, app.SeatsGranted, per, top)
+		t.OK = boolp(per <= 3)
+	} else {
+		t.Measured = "no pg_stat_statements figures"
+	}
+	ts = append(ts, t)
+	ts = append(ts, Target{Name: "every student final within 10 s of opening", Goal: "<= 10 s", Scope: "big (20,000 students, 500 seats)",
+		Measured: fmt.Sprintf("%.2f s (%d/%d students final)", app.AllFinalS, app.StudentsOK, app.Students),
+		OK:       boolp(app.AllFinalS <= 10 && app.StudentsOK == app.Students)})
+	t = Target{Name: "app RSS per instance", Goal: "<= 200 MB", Scope: "big (20,000 students, 500 seats)"}
+	if rss := maxRSS(app); rss > 0 {
+		t.Measured = fmt.Sprintf("peak %.1f MB", float64(rss)/(1<<20))
+		t.OK = boolp(rss <= 200<<20)
+	} else {
+		t.Measured = "not measured (remote target)"
+	}
+	ts = append(ts, t)
+	t = Target{Name: "invariants", Goal: "all checks pass", Scope: "every scenario", OK: boolp(true)}
+	var failed []string
+	for _, s := range r.Systems {
+		for _, c := range s.Checks {
+			if !c.OK {
+				failed = append(failed, s.System+": "+c.Name)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		t.OK, t.Measured = boolp(false), "failed: "+strings.Join(failed, ", ")
+	} else {
+		t.Measured = "all pass"
+	}
+	return append(ts, t)
+}
+
+func mark(ok *bool) string {
+	switch {
+	case ok == nil:
+		return "n/a"
+	case *ok:
+		return "met"
+	default:
+		return "**missed**"
+	}
+}
+
+func writeReport(r *Report, dir string) error {
+	plots, err := writePlots(r, dir)
+	if err != nil {
+		return err
+	}
+	r.Plots = plots
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, r.Scenario.Name+".json"), b, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, r.Scenario.Name+".md"), []byte(Markdown(r)), 0o644)
+}
+
+// Sections are the headings every report has (the tests check them).
+var Sections = []string{"## Scenario", "## Machine", "## Results", "## Latency", "## Database", "## Redis", "## Resources", "## Invariants", "## Targets", "## Plots"}
+
+// Markdown renders the report.
+func Markdown(r *Report) string {
+	var b strings.Builder
+	sc := r.Scenario
+	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
+	w("# Rush benchmark: %s\n\n", sc.Name)
+	w("Run %s, %s mode, %.0f s in total.\n\n", r.Started.Format(time.RFC3339), r.Mode, r.DurationS)
+
+	w("## Scenario\n\n| parameter | value |\n| --- | --- |\n")
+	w("| students | %d |\n| courses (seats) | %v |\n| courses joined per student | %d |\n", sc.Students, sc.Capacities, sc.joins())
+	w("| cancelling students | %.1f %% (cancel one enrollment once final) |\n| poll interval | %v ±20 %% |\n", 100*sc.CancelFraction, sc.PollInterval)
+	w("| generator concurrency | %d requests in flight, keep-alive |\n| app instances | %d |\n| rush timeout | %v |\n", sc.Conns, sc.Instances, sc.RushTimeout)
+	w("| baseline | %v (pgx pool %d per instance) |\n", sc.Baseline, sc.BaselinePool)
+	if len(r.AppEnv) > 0 {
+		w("| extra app env | `%s` |\n", strings.Join(r.AppEnv, " "))
+	}
+	if len(r.PGConfig) > 0 {
+		keys := []string{"fsync", "synchronous_commit", "full_page_writes", "max_connections", "shared_buffers"}
+		var kv []string
+		for _, k := range keys {
+			if v, ok := r.PGConfig[k]; ok {
+				kv = append(kv, k+"="+v)
+			}
+		}
+		if _, ok := r.PGConfig["fsync"]; !ok {
+			kv = append(kv, "fsync=on (durable defaults)")
+		}
+		w("| PostgreSQL settings | %s |\n", strings.Join(kv, ", "))
+	}
+	w("\nCommand: `%s`\n\n", r.Command)
+
+	m := r.Machine
+	w("## Machine\n\n%d CPUs (%s), %s RAM, Linux %s, %s, PostgreSQL %s, Redis %s. ", m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.Go, m.Postgres, m.Redis)
+	w("The load generator, every app instance, PostgreSQL and Redis share these CPUs.\n\n")
+
+	w("## Results\n\nTimes since the opening instant; a \"final state\" is one student's answer in one course (enrolled or full).\n\n")
+	w("Seats held at the end were granted between the two times of the \"granted (DB)\" column (`enrolled_at`): the server's pace, whatever the clients' polling.\n\n")
+	w("| system | students final | enrolled | full | cancelled | seats granted | granted (DB) | first final | median final | p99 final | last final |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, s := range r.Systems {
+		w("| %s (%d inst.) | %d/%d | %d | %d | %d | %d | %.2f-%.2f s | %.2f s | %.2f s | %.2f s | %.2f s |\n", s.System, s.Instances, s.StudentsOK, s.Students,
+			s.Enrolled, s.Full, s.Cancelled, s.SeatsGranted, s.GrantFirstS, s.GrantLastS, s.Finals.First/1000, s.Finals.P50/1000, s.Finals.P99/1000, s.AllFinalS)
+	}
+	w("\n")
+
+	w("## Latency\n\nPer endpoint, measured at the client from send to last byte (the generator's own slot wait excluded); req/s over the endpoint's active window.\n\n")
+	w("| system | endpoint | requests | errors | statuses | req/s | p50 ms | p90 ms | p99 ms | max ms |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	if r.Bare != nil {
+		e := r.Bare
+		w("| bare net/http | GET / | %d | %d | %s | %.0f | %.2f | %.2f | %.2f | %.2f |\n", e.Count, e.Errors, statusLine(e.Status), e.RPS, e.P50, e.P90, e.P99, e.Max)
+	}
+	for _, s := range r.Systems {
+		rows := s.Endpoints
+		if s.Login != nil {
+			l := *s.Login
+			l.Name = "login (before the rush)"
+			rows = append([]EndpointSummary{l}, rows...)
+		}
+		for _, e := range rows {
+			w("| %s | %s | %d | %d | %s | %.0f | %.2f | %.2f | %.2f | %.2f |\n", s.System, e.Name, e.Count, e.Errors, statusLine(e.Status), e.RPS, e.P50, e.P90, e.P99, e.Max)
+		}
+	}
+	w("\n")
+
+	w("## Database\n\n")
+	for _, s := range r.Systems {
+		if s.DB == nil {
+			w("%s: no PostgreSQL figures (%s).\n\n", s.System, strings.Join(s.Notes, "; "))
+			continue
+		}
+		d := s.DB
+		per := 0.0
+		if s.SeatsGranted > 0 {
+			per = float64(d.Statements) / float64(s.SeatsGranted)
+		}
+		w("**%s** (database `%s`): %d statements (%d top-level, the rest nested in functions/triggers), %.2f per seat granted; %d commits, %d rollbacks; %d rows inserted, %d updated, %d deleted; %.0f ms total execution; peak %d connections.\n\n",
+			s.System, d.Database, d.Statements, d.TopLevel, per, d.Commits, d.Rollbacks, d.TupInserted, d.TupUpdated, d.TupDeleted, d.ExecMs, d.PeakConnections)
+		w("| calls | top-level | exec ms | rows | statement |\n| --- | --- | --- | --- | --- |\n")
+		for _, st := range d.Top {
+			w("| %d | %v | %.1f | %d | `%s` |\n", st.Calls, st.TopLevel, st.ExecMs, st.Rows, strings.ReplaceAll(st.Query, "|", "\\|"))
+		}
+		w("\n")
+	}
+
+	w("## Redis\n\n")
+	for _, s := range r.Systems {
+		if s.Redis == nil {
+			w("%s: no Redis figures.\n\n", s.System)
+			continue
+		}
+		reqs := int64(0)
+		for _, e := range s.Endpoints {
+			reqs += e.Count
+		}
+		perReq := 0.0
+		if reqs > 0 {
+			perReq = float64(s.Redis.Commands) / float64(reqs)
+		}
+		type kv struct {
+			k string
+			v int64
+		}
+		var cmds []kv
+		for k, v := range s.Redis.ByCmd {
+			cmds = append(cmds, kv{k, v})
+		}
+		sort.Slice(cmds, func(i, j int) bool { return cmds[i].v > cmds[j].v })
+		var parts []string
+		for i, c := range cmds {
+			if i == 10 {
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%s %d", c.k, c.v))
+		}
+		scripts := s.Redis.ByCmd["evalsha"] + s.Redis.ByCmd["eval"] + s.Redis.ByCmd["fcall"]
+		w("**%s**: %d commands executed (%.2f per HTTP request; INFO commandstats also counts the commands run inside the %d Lua script calls), Redis CPU %.2f s. Top: %s.\n\n",
+			s.System, s.Redis.Commands, perReq, scripts, s.Redis.CPUSec, strings.Join(parts, ", "))
+	}
+
+	w("## Resources\n\nCPU used during the rush (release to last answer) by each process; 100 %% = one core.\n\n")
+	for _, s := range r.Systems {
+		if len(s.Procs) == 0 {
+			continue
+		}
+		ours := 0.0
+		for _, p := range s.Procs {
+			ours += p.CPUPct
+		}
+		ours /= float64(max(r.Machine.CPUs, 1))
+		w("**%s**: the machine was %.0f %% busy; the processes below account for %.0f %% of its %d CPUs, the rest (%.0f %%) is other work on the shared box.\n\n| process | CPU s | %% of one core | peak RSS MB |\n| --- | --- | --- | --- |\n",
+			s.System, 100*s.MachineCPU, ours, r.Machine.CPUs, max(100*s.MachineCPU-ours, 0))
+		for _, p := range s.Procs {
+			rss := "-"
+			if p.PeakRSS > 0 {
+				rss = fmt.Sprintf("%.1f", float64(p.PeakRSS)/(1<<20))
+			}
+			w("| %s | %.2f | %.0f | %s |\n", p.Name, p.CPUSec, p.CPUPct, rss)
+		}
+		w("\n")
+	}
+
+	w("## Invariants\n\n| system | check | result | detail |\n| --- | --- | --- | --- |\n")
+	for _, s := range r.Systems {
+		for _, c := range s.Checks {
+			res := "pass"
+			if !c.OK {
+				res = "**FAIL**"
+			}
+			w("| %s | %s | %s | %s |\n", s.System, c.Name, res, strings.ReplaceAll(c.Detail, "|", "\\|"))
+		}
+	}
+	w("\n")
+	for _, s := range r.Systems {
+		if len(s.Anomalies) > 0 || len(s.Notes) > 0 {
+			var keys []string
+			for k := range s.Anomalies {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var parts []string
+			for _, k := range keys {
+				parts = append(parts, fmt.Sprintf("%s: %d", k, s.Anomalies[k]))
+			}
+			w("%s notes: %s\n\n", s.System, strings.Join(append(parts, s.Notes...), "; "))
+		}
+	}
+
+	w("## Targets\n\n| target | goal | defined for | measured | result |\n| --- | --- | --- | --- | --- |\n")
+	for _, t := range r.Targets {
+		w("| %s | %s | %s | %s | %s |\n", t.Name, t.Goal, t.Scope, t.Measured, mark(t.OK))
+	}
+	w("\n")
+
+	w("## Plots\n\n")
+	for _, p := range r.Plots {
+		w("![%s](%s)\n\n", p, p)
+	}
+	if len(r.Profiles) > 0 {
+		w("Profiles: %s\n", strings.Join(r.Profiles, ", "))
+	}
+	return b.String()
+}
+
+func timeline(s *SystemResult, ep string, f func(Point) float64) (xs, ys []float64) {
+	for _, p := range s.Endpoint(ep).Timeline {
+		if p.RPS == 0 {
+			continue
+		}
+		xs = append(xs, p.T)
+		ys = append(ys, f(p))
+	}
+	return xs, ys
+}
+
+func writePlots(r *Report, dir string) ([]string, error) {
+	app, bl := r.System("surge"), r.System("baseline")
+	if app == nil {
+		return nil, nil
+	}
+	type line struct {
+		sys    *SystemResult
+		ep     string
+		stat   string
+		color  string
+		dashed bool
+	}
+	lines := []line{{app, "join", "p50", "#1f77b4", true}, {app, "join", "p99", "#1f77b4", false}, {app, "poll", "p99", "#2ca02c", false}}
+	if bl != nil {
+		lines = append(lines, line{bl, "enroll", "p50", "#d62728", true}, line{bl, "enroll", "p99", "#d62728", false})
+	}
+	lat := Chart{Title: fmt.Sprintf("%s: latency over time (per %v bucket)", r.Scenario.Name, bucket), XLabel: "seconds since opening", YLabel: "latency ms (log)", LogY: true}
+	for _, l := range lines {
+		f := func(p Point) float64 { return p.P99 }
+		if l.stat == "p50" {
+			f = func(p Point) float64 { return p.P50 }
+		}
+		xs, ys := timeline(l.sys, l.ep, f)
+		lat.Series = append(lat.Series, Series{Name: fmt.Sprintf("%s %s %s", l.sys.System, l.ep, l.stat), Color: l.color, Dashed: l.dashed, X: xs, Y: ys})
+	}
+	thr := Chart{Title: fmt.Sprintf("%s: throughput (requests completed per second)", r.Scenario.Name), XLabel: "seconds since opening", YLabel: "requests/s"}
+	for _, l := range []line{{app, "join", "", "#1f77b4", false}, {app, "poll", "", "#2ca02c", false}, {app, "cancel", "", "#9467bd", false}} {
+		xs, ys := timeline(l.sys, l.ep, func(p Point) float64 { return p.RPS })
+		thr.Series = append(thr.Series, Series{Name: "surge " + l.ep, Color: l.color, X: xs, Y: ys})
+	}
+	if bl != nil {
+		xs, ys := timeline(bl, "enroll", func(p Point) float64 { return p.RPS })
+		thr.Series = append(thr.Series, Series{Name: "baseline enroll", Color: "#d62728", X: xs, Y: ys})
+	}
+	fin := Chart{Title: fmt.Sprintf("%s: students in a final state (%% of joins)", r.Scenario.Name), XLabel: "seconds since opening", YLabel: "% final"}
+	for _, s := range r.Systems {
+		total := float64(s.Students * r.Scenario.joins())
+		var xs, ys []float64
+		for i, c := range s.Finals.Cum {
+			xs = append(xs, (time.Duration(i+1) * bucket).Seconds())
+			ys = append(ys, 100*c/total)
+		}
+		color := "#1f77b4"
+		if s.System == "baseline" {
+			color = "#d62728"
+		}
+		fin.Series = append(fin.Series, Series{Name: s.System, Color: color, X: xs, Y: ys})
+	}
+	var names []string
+	for suffix, c := range map[string]Chart{"latency": lat, "throughput": thr, "finals": fin} {
+		name := fmt.Sprintf("%s-%s.svg", r.Scenario.Name, suffix)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(c.SVG()), 0o644); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// LoadReports reads every <scenario>.json report in dir.
+func LoadReports(dir string) ([]*Report, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*Report
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var r Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if r.Scenario.Name != "" && len(r.Systems) > 0 {
+			out = append(out, &r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Scenario.Students < out[j].Scenario.Students })
+	return out, nil
+}
+
+// Summary renders one comparison table over several reports (the headline
+// table of docs/BENCHMARKS.md).
+func Summary(reports []*Report) string {
+	var b strings.Builder
+	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
+	w("| scenario | system | requests/s (click) | p50 ms | p99 ms | last final s | PG statements / seat (top-level) | peak PG conns | Redis cmds / request | max RSS MB | invariants |\n")
+	w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range reports {
+		label := fmt.Sprintf("%s: %d students, seats %v", r.Scenario.Name, r.Scenario.Students, r.Scenario.Capacities)
+		for _, s := range r.Systems {
+			ep := s.Endpoint("join")
+			if s.System == "baseline" {
+				ep = s.Endpoint("enroll")
+			}
+			per := "-"
+			if s.DB != nil && s.SeatsGranted > 0 {
+				per = fmt.Sprintf("%.2f (%.2f)", float64(s.DB.Statements)/float64(s.SeatsGranted), float64(s.DB.TopLevel)/float64(s.SeatsGranted))
+			}
+			redisPer := "-"
+			if s.Redis != nil {
+				var reqs int64
+				for _, e := range s.Endpoints {
+					reqs += e.Count
+				}
+				if reqs > 0 {
+					redisPer = fmt.Sprintf("%.1f", float64(s.Redis.Commands)/float64(reqs))
+				}
+			}
+			rss := "-"
+			if m := maxRSS(s); m > 0 {
+				rss = fmt.Sprintf("%.0f", float64(m)/(1<<20))
+			}
+			inv := "pass"
+			if !allOK(s.Checks) {
+				inv = "**FAIL**"
+			}
+			conns := "-"
+			if s.DB != nil {
+				conns = fmt.Sprint(s.DB.PeakConnections)
+			}
+			w("| %s | %s %s | %.0f | %.1f | %.1f | %.2f | %s | %s | %s | %s | %s |\n", label, s.System, ep.Name, ep.RPS, ep.P50, ep.P99, s.AllFinalS, per, conns, redisPer, rss, inv)
+			label = ""
+		}
+		if r.Bare != nil {
+			w("| | bare net/http (same run) | %.0f | %.1f | %.1f | | | | | | |\n", r.Bare.RPS, r.Bare.P50, r.Bare.P99)
+		}
+	}
+	return b.String()
+}
