@@ -35,7 +35,8 @@ vet: ## go vet ./...
 run: deps ## run the whole app locally on throwaway PostgreSQL and Redis with demo data
 	$(GO) run ./app/cmd/surge-local
 
-bench: deps ## the opening-second rush benchmark (docs/BENCHMARKS.md)
+BENCH_ARGS ?= -scenario hot -out docs/bench
+bench: deps ## the opening-second rush benchmark (docs/BENCHMARKS.md); BENCH_ARGS='-scenario big'
 	$(GO) run ./bench/cmd/rush $(BENCH_ARGS)
 
 preview: ## pulumi preview of STACK (default dev)
