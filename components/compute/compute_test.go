@@ -367,12 +367,7 @@ func TestTwoFleetsDoNotCollide(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	seen := map[string]bool{}
-	for _, r := range m.Resources() {
-		key := r.Type + "::" + r.Name
-		assert.False(t, seen[key], "duplicate %s", key)
-		seen[key] = true
-	}
+	m.AssertUniqueNames(t)
 	names := map[string]bool{}
 	for _, tok := range []string{tGroup, tLaunchTemplate, tRole} {
 		for _, r := range m.ByType(tok) {
@@ -482,15 +477,5 @@ func TestOutputs(t *testing.T) {
 // per-component provider and default tags) and named from its name.
 func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m := run(t, baseArgs())
-	parent := "surge:compute:AppFleet::surge-prod"
-	n := 0
-	for _, r := range m.Resources() {
-		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
-			continue
-		}
-		n++
-		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
-		assert.True(t, strings.HasPrefix(r.Name, "surge-prod-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
-	}
-	assert.Positive(t, n, "no resources declared")
+	m.AssertChildrenOf(t, "surge:compute:AppFleet", "surge-prod")
 }

@@ -238,12 +238,7 @@ func TestTwoChainsDoNotCollide(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	seen := map[string]bool{}
-	for _, r := range m.Resources() {
-		key := r.Type + "::" + r.Name
-		assert.False(t, seen[key], "duplicate logical name %s", key)
-		seen[key] = true
-	}
+	m.AssertUniqueNames(t)
 	assert.Len(t, m.ByType(tSG), 8)
 }
 
@@ -337,15 +332,5 @@ func TestNilArgsFailWithoutPanic(t *testing.T) {
 // per-component provider and default tags) and named from its name.
 func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m := run(t, args())
-	parent := "surge:firewall:Chain::surge-test"
-	n := 0
-	for _, r := range m.Resources() {
-		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
-			continue
-		}
-		n++
-		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
-		assert.True(t, strings.HasPrefix(r.Name, "surge-test-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
-	}
-	assert.Positive(t, n, "no resources declared")
+	m.AssertChildrenOf(t, "surge:firewall:Chain", "surge-test")
 }

@@ -321,15 +321,5 @@ func TestNilArgsFailWithoutPanic(t *testing.T) {
 // per-component provider and default tags) and named from its name.
 func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m, _ := run(t, "surge-prod", prodArgs())
-	parent := "surge:loadbalancer:ALB::surge-prod"
-	n := 0
-	for _, r := range m.Resources() {
-		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
-			continue
-		}
-		n++
-		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
-		assert.True(t, strings.HasPrefix(r.Name, "surge-prod-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
-	}
-	assert.Positive(t, n, "no resources declared")
+	m.AssertChildrenOf(t, "surge:loadbalancer:ALB", "surge-prod")
 }

@@ -377,12 +377,7 @@ func TestTwoNetworksDoNotCollide(t *testing.T) {
 		return err
 	})
 	require.NoError(t, err)
-	seen := map[string]bool{}
-	for _, r := range m.Resources() {
-		key := r.Type + "::" + r.Name
-		assert.False(t, seen[key], "duplicate logical name %s", key)
-		seen[key] = true
-	}
+	m.AssertUniqueNames(t)
 	var names []string
 	for _, g := range m.ByType(tLogGroup) {
 		names = append(names, g.Str("name"))
@@ -535,15 +530,5 @@ func TestNilArgsFailWithoutPanic(t *testing.T) {
 // per-component provider and default tags) and named from its name.
 func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m, _ := run(t, prodArgs())
-	parent := "surge:network:Network::surge-test"
-	n := 0
-	for _, r := range m.Resources() {
-		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
-			continue
-		}
-		n++
-		assert.True(t, strings.HasSuffix(r.Parent, parent), "%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
-		assert.True(t, strings.HasPrefix(r.Name, "surge-test-"), "%s %s: logical name must derive from the component name", r.Type, r.Name)
-	}
-	assert.Positive(t, n, "no resources declared")
+	m.AssertChildrenOf(t, "surge:network:Network", "surge-test")
 }

@@ -485,3 +485,41 @@ var defaultInvokes = map[string]CallFunc{
 		}, nil
 	},
 }
+
+// AssertUniqueNames fails the test when two resources share a type and a
+// logical name: two instances of a component in one stack must not collide.
+func (m *Mocks) AssertUniqueNames(t testing.TB) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range m.Resources() {
+		key := r.Type + "::" + r.Name
+		if seen[key] {
+			t.Errorf("duplicate logical name %s", key)
+		}
+		seen[key] = true
+	}
+}
+
+// AssertChildrenOf fails the test unless every custom resource was
+// parented to the component (componentType, name), so it inherits the
+// component's providers and transformations, and named from its name.
+func (m *Mocks) AssertChildrenOf(t testing.TB, componentType, name string) {
+	t.Helper()
+	parent := componentType + "::" + name
+	n := 0
+	for _, r := range m.Resources() {
+		if !r.Custom || strings.HasPrefix(r.Type, "pulumi:providers:") {
+			continue
+		}
+		n++
+		if !strings.HasSuffix(r.Parent, parent) {
+			t.Errorf("%s %s: parent %q, want the component %s", r.Type, r.Name, r.Parent, parent)
+		}
+		if !strings.HasPrefix(r.Name, name+"-") {
+			t.Errorf("%s %s: logical name must derive from the component name %q", r.Type, r.Name, name)
+		}
+	}
+	if n == 0 {
+		t.Errorf("component %s declared no resources", parent)
+	}
+}
