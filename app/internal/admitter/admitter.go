@@ -212,6 +212,12 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 		}
 		return false, false
 	}
+	if b.Moved > 0 {
+		// Known full, no seat freed: moved to the waiting list in Redis.
+		a.m.full.Add(float64(b.Moved))
+		a.m.batches.WithLabelValues("moved").Inc()
+		return true, b.Moved >= size
+	}
 	if b.Token == 0 || len(b.Entries) == 0 {
 		if b.Token != 0 {
 			a.finish(ctx, b, nil) // release the empty lease

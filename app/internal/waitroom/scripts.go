@@ -14,7 +14,9 @@ import "github.com/redis/go-redis/v9"
 //   c:{c}:i      zset in-flight students (taken by an admitter) by ticket
 //   c:{c}:f      zset waiting list (state full) by ticket
 //   c:{c}:lease  current admitter's fencing token, expires after the lease
-//   c:{c}:freed  set when a seat may have been freed (cancel, capacity up)
+//   c:{c}:freed  set when a seat may have been freed (cancel, capacity up,
+//                a seat given back, a batch handed back or expired)
+//   c:{c}:lost   set when the counter was re-seeded after a data loss
 //   c:{c}:fi     how many of the in-flight students came from the waiting
 //                list (they are the lowest; positions do not count them)
 // Shared: active (courses with work), waiting (courses with a waiting list).
@@ -61,10 +63,14 @@ local s = redis.call('HGET', K.st, ARGV[1])
 if not s then return {'', '', 0} end
 ` + stateReply)
 
-// seedScript KEYS: seq; ARGV: base. Raises the counter to base if lower.
+// seedScript KEYS: seq lost; ARGV: base. Raises the counter to base if
+// lower. A base past the first epoch means Redis lost the course's data:
+// students may join again while holding a seat, so lost makes every batch
+// go through the database (see takeScript) for this Redis lifetime.
 var seedScript = redis.NewScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+if tonumber(ARGV[1]) > 4294967296 then redis.call('SET', KEYS[2], '1') end
 return 1
 `)
 
@@ -115,8 +121,24 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `)
 
-// takeScript KEYS: seq st tk q i f lease freed active fi; ARGV: leaseMs batch course
-// Returns {'busy'} | {'idle'} | {'noseq'} | {'ok', token, student, ticket, ...}.
+// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost; ARGV: leaseMs batch course
+// Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n} |
+// {'ok', token, student, ticket, ...}.
+//
+// The waiting list is offered only when a seat may have been freed since it
+// was last offered: every path that can free a seat sets freed in the same
+// script that records it (cancel, capacity up, a seat given back, a lease
+// handed back or expired with waiting-list students, a batch that granted
+// every seat it offered), and take consumes it here atomically. While the
+// waiting list is not empty and freed is not set, the course is full: the
+// queued students whose turn came are moved to the waiting list in one step,
+// with no lease and no grant, so that none of them can take a seat freed in
+// PostgreSQL whose freed mark is not set yet (that seat goes to the lowest
+// full ticket once the mark lands). A queued student can hold a seat only
+// when their grant's outcome was never recorded (a batch handed back or
+// expired: freed is set, the next batch asks the database) or after a data
+// loss (lost: every batch with queued students asks the database, offering
+// the waiting list first as before).
 var takeScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[7]) == 1 then return {'busy'} end
 -- The previous lease expired: its students go back with their original tickets.
@@ -125,28 +147,41 @@ for j = 1, #back, 2 do
   if redis.call('HGET', KEYS[2], back[j]) == 'j' then
     redis.call('ZADD', KEYS[6], back[j+1], back[j])
     redis.call('HSET', KEYS[2], back[j], 'f')
+    -- Their seats may never have been decided: offer the list again.
+    redis.call('SET', KEYS[8], '1')
   else
     redis.call('ZADD', KEYS[4], back[j+1], back[j])
     redis.call('HSET', KEYS[2], back[j], 'q')
+    -- Their grant may have committed: the next batch must ask the database.
+    redis.call('SET', KEYS[8], '1')
   end
 end
 redis.call('DEL', KEYS[5], KEYS[10])
 local qn = redis.call('ZCARD', KEYS[4])
--- Whenever a batch may grant a seat, the waiting list (lower tickets) must be
--- offered first: a seat freed just before this take, whose wake-up flag is
--- not set yet, must not go to a queued student.
-local takeFull = redis.call('ZCARD', KEYS[6]) > 0 and (qn > 0 or redis.call('EXISTS', KEYS[8]) == 1)
-if qn == 0 and not takeFull then
+local fn = redis.call('ZCARD', KEYS[6])
+local freed = redis.call('EXISTS', KEYS[8]) == 1 or (qn > 0 and redis.call('EXISTS', KEYS[12]) == 1)
+local n = tonumber(ARGV[2])
+if (qn == 0 and fn == 0) or (qn == 0 and not freed) then
   redis.call('DEL', KEYS[8])
   redis.call('SREM', KEYS[9], ARGV[3])
   return {'idle'}
+end
+if fn > 0 and not freed then
+  -- Known full, no seat freed: one step per batch, the list is not re-offered.
+  local got = redis.call('ZRANGE', KEYS[4], 0, n - 1, 'WITHSCORES')
+  for j = 1, #got, 2 do
+    redis.call('ZREM', KEYS[4], got[j])
+    redis.call('ZADD', KEYS[6], got[j+1], got[j])
+    redis.call('HSET', KEYS[2], got[j], 'f')
+  end
+  redis.call('SADD', KEYS[11], ARGV[3])
+  return {'moved', #got / 2}
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq'} end
 local token = string.format('%.0f', redis.call('INCR', KEYS[1]))
 redis.call('SET', KEYS[7], token, 'PX', ARGV[1])
 redis.call('DEL', KEYS[8])
 local out = {'ok', token}
-local n = tonumber(ARGV[2])
 local function take(key, state)
   local got = redis.call('ZRANGE', key, 0, n - 1, 'WITHSCORES')
   for j = 1, #got, 2 do
@@ -160,7 +195,7 @@ local function take(key, state)
   return #got / 2
 end
 -- Waiting-list tickets are all lower than queued ones: offer them first.
-if takeFull then
+if fn > 0 then
   local nf = take(KEYS[6], 'j')
   if nf > 0 then redis.call('SET', KEYS[10], nf) end
 end
@@ -168,7 +203,7 @@ take(KEYS[4], 'i')
 return out
 `)
 
-// completeScript KEYS: st tk q i f lease waiting fi; ARGV: token course then
+// completeScript KEYS: st tk q i f lease waiting fi freed active; ARGV: token course then
 // (kind student ticket)* with kind g granted, a already enrolled, f full,
 // u unknown. Grants are always recorded (PostgreSQL is the truth); the other
 // outcomes only by the lease owner. Returns the granted students who left
@@ -176,8 +211,10 @@ return out
 var completeScript = redis.NewScript(`
 local owner = redis.call('GET', KEYS[6]) == ARGV[1]
 local left = {}
+local granted, full = false, false
 for j = 3, #ARGV, 3 do
   local kind, s, t = ARGV[j], ARGV[j+1], ARGV[j+2]
+  if kind == 'g' then granted = true elseif kind == 'f' then full = true end
   local st = redis.call('HGET', KEYS[1], s)
   local same = st and redis.call('HGET', KEYS[2], s) == t
   if kind == 'g' or kind == 'a' then
@@ -205,8 +242,15 @@ for j = 3, #ARGV, 3 do
   end
 end
 if owner then
+  local fi = tonumber(redis.call('GET', KEYS[8]) or '0')
   redis.call('DEL', KEYS[6], KEYS[8])
   if redis.call('ZCARD', KEYS[5]) > 0 then
+    -- Every seat offered was granted and nobody found the course full: seats
+    -- may be left for the rest of the waiting list.
+    if fi > 0 and granted and not full then
+      redis.call('SET', KEYS[9], '1')
+      redis.call('SADD', KEYS[10], ARGV[2])
+    end
     redis.call('SADD', KEYS[7], ARGV[2])
   else
     redis.call('SREM', KEYS[7], ARGV[2])
@@ -215,9 +259,10 @@ end
 return left
 `)
 
-// releaseScript KEYS: st q i lease f fi; ARGV: token. Hands a lease back:
-// its in-flight students return where they came from (queue or waiting
-// list) with their original tickets.
+// releaseScript KEYS: st q i lease f fi freed; ARGV: token. Hands a lease
+// back: its in-flight students return where they came from (queue or waiting
+// list) with their original tickets and mark the course freed (their seats
+// were never decided, or a grant may have committed).
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return 0 end
 local back = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
@@ -225,9 +270,11 @@ for j = 1, #back, 2 do
   if redis.call('HGET', KEYS[1], back[j]) == 'j' then
     redis.call('ZADD', KEYS[5], back[j+1], back[j])
     redis.call('HSET', KEYS[1], back[j], 'f')
+    redis.call('SET', KEYS[7], '1')
   else
     redis.call('ZADD', KEYS[2], back[j+1], back[j])
     redis.call('HSET', KEYS[1], back[j], 'q')
+    redis.call('SET', KEYS[7], '1')
   end
 end
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[6])

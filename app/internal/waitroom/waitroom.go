@@ -57,12 +57,12 @@ func New(rdb redis.UniversalClient, prefix string, epochs EpochSource) *Room {
 }
 
 type courseKeys struct {
-	seq, st, tk, q, i, f, lease, freed, fi string
+	seq, st, tk, q, i, f, lease, freed, fi, lost string
 }
 
 func (r *Room) keys(course int64) courseKeys {
 	p := r.prefix + "c:" + strconv.FormatInt(course, 10) + ":"
-	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi"}
+	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost"}
 }
 
 func (r *Room) activeKey() string  { return r.prefix + "active" }
@@ -163,7 +163,7 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 		if epoch <= 0 || epoch >= 1<<(53-EpochBits) {
 			return nil, fmt.Errorf("seeding ticket counter: epoch %d out of range", epoch)
 		}
-		if err := seedScript.Run(sctx, r.rdb, []string{k.seq}, id(epoch<<EpochBits)).Err(); err != nil {
+		if err := seedScript.Run(sctx, r.rdb, []string{k.seq, k.lost}, id(epoch<<EpochBits)).Err(); err != nil {
 			return nil, fmt.Errorf("seeding ticket counter: %w", err)
 		}
 		return nil, nil
@@ -268,19 +268,25 @@ type Batch struct {
 	Course  int64
 	Token   int64
 	Entries []Entry // ascending tickets
+	// Moved counts the queued students moved straight to the waiting list
+	// (no lease, no entries): the course is full and no seat was freed.
+	Moved int
 }
 
 // ErrBusy: another admitter holds the course's lease.
 var ErrBusy = errors.New("course lease held by another admitter")
 
 // Take leases the lowest tickets of a course, at most size of each kind:
-// waiting-list students first (whenever queued students are taken too, or a
-// seat may have been freed), then queued students.
+// waiting-list students first, only when a seat may have been freed since
+// the list was last offered (or the course lost its data), then queued
+// students. While the waiting list is not empty and no seat
+// was freed, up to size queued students move to the waiting list in one step
+// (Batch.Moved, no lease).
 // A batch whose lease expired goes back to the queue first. It returns an
 // empty batch (Token 0) when there is nothing to do.
 func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (Batch, error) {
 	k := r.keys(course)
-	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi}
+	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost}
 	for attempt := 0; ; attempt++ {
 		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course)).Slice()
 		if err != nil {
@@ -291,6 +297,9 @@ func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Dura
 			return Batch{}, ErrBusy
 		case "idle":
 			return Batch{Course: course}, nil
+		case "moved":
+			n, _ := res[1].(int64)
+			return Batch{Course: course, Moved: int(n)}, nil
 		case "noseq":
 			if attempt > 0 {
 				return Batch{}, errors.New("taking batch: ticket counter missing after seeding")
@@ -358,7 +367,7 @@ func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome
 		}
 		args = append(args, string(o), id(e.Student), id(e.Ticket))
 	}
-	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi}, args...).StringSlice()
+	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi, k.freed, r.activeKey()}, args...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("completing batch: %w", err)
 	}
@@ -375,7 +384,7 @@ func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome
 // (used on shutdown and after errors).
 func (r *Room) Release(ctx context.Context, b Batch) error {
 	k := r.keys(b.Course)
-	if err := releaseScript.Run(ctx, r.rdb, []string{k.st, k.q, k.i, k.lease, k.f, k.fi}, id(b.Token)).Err(); err != nil {
+	if err := releaseScript.Run(ctx, r.rdb, []string{k.st, k.q, k.i, k.lease, k.f, k.fi, k.freed}, id(b.Token)).Err(); err != nil {
 		return fmt.Errorf("releasing lease: %w", err)
 	}
 	return nil

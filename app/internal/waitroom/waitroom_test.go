@@ -3,6 +3,8 @@ package waitroom_test
 import (
 	"context"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -221,4 +223,112 @@ func TestCancelWhileGrantInFlight(t *testing.T) {
 	b, err = room.Take(ctx, course, 10, 5*time.Second)
 	require.NoError(t, err)
 	assert.Empty(t, b.Entries, "the cancelled queued student is not admitted again")
+}
+
+// moveStats is the sum of the Redis commands that move a student between the
+// queue, the in-flight set and the waiting list (INFO commandstats; the tests
+// of this package do not run in parallel).
+func moveStats(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	require.NoError(t, err)
+	var sum int64
+	for _, line := range strings.Split(info, "\n") {
+		for _, cmd := range []string{"zadd", "zrem", "hset"} {
+			if !strings.HasPrefix(line, "cmdstat_"+cmd+":calls=") {
+				continue
+			}
+			v := strings.TrimPrefix(line, "cmdstat_"+cmd+":calls=")
+			n, err := strconv.ParseInt(v[:strings.IndexByte(v, ',')], 10, 64)
+			require.NoError(t, err)
+			sum += n
+		}
+	}
+	return sum
+}
+
+// TestFullCourseDoesNotCycleWaitingList: a full course with a growing waiting
+// list and a stream of new joins. While no seat is freed, each batch costs
+// moves proportional to the new joins only (they go to the waiting list in
+// one step), never to the waiting list's size; a freed seat (recorded after
+// the batch that raced it) still goes to the lowest full ticket.
+func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
+	room, rdb, _, _ := newRoom(t)
+	ctx := context.Background()
+	const course, joins, batch = 11, 50, 500
+	student := int64(0)
+	// drain runs batches as an admitter would on a full course (every
+	// offered student is answered full) and returns the move commands used.
+	drain := func() int64 {
+		before := moveStats(t, rdb)
+		for {
+			b, err := room.Take(ctx, course, batch, time.Minute)
+			require.NoError(t, err)
+			if len(b.Entries) == 0 {
+				if b.Token != 0 {
+					_, err = room.Complete(ctx, b, nil)
+					require.NoError(t, err)
+				}
+				if b.Moved > 0 {
+					continue
+				}
+				return moveStats(t, rdb) - before
+			}
+			out := map[int64]waitroom.Outcome{}
+			for _, e := range b.Entries {
+				out[e.Student] = waitroom.Full
+			}
+			_, err = room.Complete(ctx, b, out)
+			require.NoError(t, err)
+		}
+	}
+	join := func(n int) {
+		for range n {
+			student++
+			_, err := room.Join(ctx, course, student)
+			require.NoError(t, err)
+		}
+	}
+	// The course fills: the first batch finds no seat, its students wait.
+	join(joins)
+	drain()
+	var costs []int64
+	for round := range 6 {
+		join(10 * joins * round) // the waiting list grows: 50, 50, 550, 1550...
+		drain()
+		join(joins)
+		cost := drain()
+		costs = append(costs, cost)
+		t.Logf("waiting list %d: %d move commands for %d new joins", student-joins, cost, joins)
+	}
+	for i, c := range costs {
+		assert.LessOrEqual(t, c, int64(3*joins), "round %d: moves bounded by the new joins, not the waiting list", i)
+		assert.Equal(t, costs[0], c, "round %d: same cost whatever the waiting list size", i)
+	}
+
+	// A seat freed in PostgreSQL just before a take whose freed mark lands
+	// after it: the racing batch grants nobody, the seat goes to the lowest
+	// full ticket once the mark lands.
+	join(1)
+	b, err := room.Take(ctx, course, batch, time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, b.Entries, "no seat freed yet: nobody offered a seat")
+	assert.Equal(t, 1, b.Moved, "the new join moved to the waiting list")
+	require.NoError(t, room.SeatsFreed(ctx, course))
+	b, err = room.Take(ctx, course, batch, time.Minute)
+	require.NoError(t, err)
+	require.NotEmpty(t, b.Entries)
+	assert.Equal(t, int64(1), b.Entries[0].Student, "lowest full ticket offered first")
+	out := map[int64]waitroom.Outcome{1: waitroom.Granted}
+	for _, e := range b.Entries[1:] {
+		out[e.Student] = waitroom.Full
+	}
+	_, err = room.Complete(ctx, b, out)
+	require.NoError(t, err)
+	st, err := room.Status(ctx, course, 1)
+	require.NoError(t, err)
+	assert.Equal(t, waitroom.StateEnrolled, st.State, "the freed seat went to the lowest full ticket")
+	b, err = room.Take(ctx, course, batch, time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, b.Entries, "the seat was taken by the waiting list: no re-offer")
 }
