@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 
@@ -45,7 +44,7 @@ func RunWith(deps Deps) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		art, err := deps.Build(context.Background())
+		art, err := deps.Build(ctx.Context())
 		if err != nil {
 			return fmt.Errorf("building the app artifact: %w", err)
 		}
