@@ -15,11 +15,11 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/secrets"
 )
 
 // AllowedTokenSpecials are the only non-alphanumeric characters ElastiCache
@@ -251,30 +251,19 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		return v[0].(string)
 	}).(pulumi.StringOutput)
 
-	secret, err := secretsmanager.NewSecret(ctx, name+"-cache-secret", &secretsmanager.SecretArgs{
-		NamePrefix:           pulumi.String(naming.Physical(name, "cache-auth", 200) + "-"),
-		Description:          pulumi.String("surge cache AUTH token and endpoints"),
-		RecoveryWindowInDays: pulumi.Int(*a.SecretRecoveryWindowDays),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating cache secret: %w", err)
-	}
 	secretJSON := pulumi.All(group.PrimaryEndpointAddress, reader, token.Result).ApplyT(func(v []any) (string, error) {
 		return connectionJSON(v[0].(string), v[1].(string), v[2].(string))
 	}).(pulumi.StringOutput)
-	version, err := secretsmanager.NewSecretVersion(ctx, name+"-cache-secret", &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: pulumi.ToSecret(secretJSON).(pulumi.StringOutput),
-	}, parent)
+	secretARN, err := secrets.Store(ctx, name+"-cache-secret", naming.Physical(name, "cache-auth", 200),
+		"surge cache AUTH token and endpoints", secretJSON, *a.SecretRecoveryWindowDays, parent)
 	if err != nil {
-		return nil, fmt.Errorf("creating cache secret version: %w", err)
+		return nil, err
 	}
 
 	c.PrimaryEndpoint = group.PrimaryEndpointAddress
 	c.ReaderEndpoint = reader
 	c.Port = pulumi.Int(Port).ToIntOutput()
-	// The version's ARN is the secret's: consumers wait for the token to be stored.
-	c.SecretARN = version.Arn
+	c.SecretARN = secretARN
 	c.ReplicationGroupID = group.ID().ToStringOutput()
 	c.AuthToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{

@@ -14,11 +14,11 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/secrets"
 )
 
 // PasswordSpecials are the special characters of the generated master
@@ -424,32 +424,20 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 
 	// A name prefix, not a fixed name: a destroyed secret lingers for its
 	// recovery window and would block re-creating the same name.
-	secret, err := secretsmanager.NewSecret(ctx, name+"-db-secret", &secretsmanager.SecretArgs{
-		NamePrefix:           pulumi.String(naming.Physical(name, "db-credentials", 200) + "-"),
-		Description:          pulumi.String("surge PostgreSQL master credentials and endpoints"),
-		RecoveryWindowInDays: pulumi.Int(*a.SecretRecoveryWindowDays),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating db secret: %w", err)
-	}
 	secretJSON := pulumi.All(primary.Address, primary.Port, password.Result, replicaHostsOut).ApplyT(
 		func(v []any) (string, error) {
 			return credentialsJSON(v[0].(string), v[1].(int), a.Username, v[2].(string), a.DBName, v[3].([]string))
 		}).(pulumi.StringOutput)
-	version, err := secretsmanager.NewSecretVersion(ctx, name+"-db-secret", &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: pulumi.ToSecret(secretJSON).(pulumi.StringOutput),
-	}, parent)
+	secretARN, err := secrets.Store(ctx, name+"-db-secret", naming.Physical(name, "db-credentials", 200),
+		"surge PostgreSQL master credentials and endpoints", secretJSON, *a.SecretRecoveryWindowDays, parent)
 	if err != nil {
-		return nil, fmt.Errorf("creating db secret version: %w", err)
+		return nil, err
 	}
 
 	c.WriterEndpoint = primary.Address
 	c.Port = primary.Port
 	c.ReplicaEndpoints = replicaHostsOut
-	// The version's ARN is the secret's ARN, and consumers (the fleet's role
-	// and user data) then wait until the secret holds the credentials.
-	c.SecretARN = version.Arn
+	c.SecretARN = secretARN
 	c.Identifier = primary.Identifier
 	c.ParameterGroupName = pg.Name
 	c.ReplicaIdentifiers = replicaIDs.ToStringArrayOutput()

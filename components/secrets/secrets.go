@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -78,24 +77,11 @@ func NewAdminToken(ctx *pulumi.Context, name string, args *AdminTokenArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("generating admin token: %w", err)
 	}
-	secret, err := secretsmanager.NewSecret(ctx, name+"-admin-token", &secretsmanager.SecretArgs{
-		// A prefix, not a fixed name: a destroyed stack's secret may still
-		// sit in its recovery window when the stack is created again.
-		NamePrefix:           pulumi.String(naming.Physical(name, "admin-token", 200) + "-"),
-		Description:          pulumi.String("surge admin API bearer token (SURGE_ADMIN_TOKEN_SECRET_ARN)"),
-		RecoveryWindowInDays: pulumi.Int(*a.RecoveryWindowDays),
-	}, parent)
+	c.SecretARN, err = Store(ctx, name+"-admin-token", naming.Physical(name, "admin-token", 200),
+		"surge admin API bearer token (SURGE_ADMIN_TOKEN_SECRET_ARN)", token.Result, *a.RecoveryWindowDays, parent)
 	if err != nil {
-		return nil, fmt.Errorf("creating admin token secret: %w", err)
+		return nil, err
 	}
-	version, err := secretsmanager.NewSecretVersion(ctx, name+"-admin-token", &secretsmanager.SecretVersionArgs{
-		SecretId:     secret.ID(),
-		SecretString: token.Result,
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("storing admin token: %w", err)
-	}
-	c.SecretARN = version.Arn
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"secretArn": c.SecretARN}); err != nil {
 		return nil, fmt.Errorf("registering admin token outputs: %w", err)
 	}
