@@ -232,6 +232,13 @@ func statusFor(err error) int {
 // rushApp releases every student at release: each joins its courses, polls
 // until every state is final, and the chosen ones cancel one enrollment.
 func (g *gen) rushApp(ctx context.Context, rec *Recorder, students []*student, courseIDs []int64, release time.Time) {
+	g.releaseAll(ctx, students, release, func(ctx context.Context, s *student) { g.appStudent(ctx, rec, s, courseIDs) })
+}
+
+// releaseAll parks one goroutine per student at a gate that opens at
+// release, so every student clicks at the same instant, runs each, and
+// waits for all of them or the rush timeout.
+func (g *gen) releaseAll(ctx context.Context, students []*student, release time.Time, each func(context.Context, *student)) {
 	ctx, cancel := context.WithDeadline(ctx, release.Add(g.sc.RushTimeout))
 	defer cancel()
 	gate := make(chan struct{})
@@ -245,7 +252,7 @@ func (g *gen) rushApp(ctx context.Context, rec *Recorder, students []*student, c
 			case <-ctx.Done():
 				return
 			}
-			g.appStudent(ctx, rec, s, courseIDs)
+			each(ctx, s)
 		}()
 	}
 	sleepCtx(ctx, time.Until(release))
@@ -408,25 +415,7 @@ func (g *gen) loginBaseline(ctx context.Context, rec *Recorder, students []*stud
 // rushBaseline: the same students click the same courses at the same
 // instant; each lock-per-request answer is final at once.
 func (g *gen) rushBaseline(ctx context.Context, rec *Recorder, students []*student, release time.Time) {
-	ctx, cancel := context.WithDeadline(ctx, release.Add(g.sc.RushTimeout))
-	defer cancel()
-	gate := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, s := range students {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return
-			}
-			g.baselineStudent(ctx, rec, s)
-		}()
-	}
-	sleepCtx(ctx, time.Until(release))
-	close(gate)
-	wg.Wait()
+	g.releaseAll(ctx, students, release, func(ctx context.Context, s *student) { g.baselineStudent(ctx, rec, s) })
 }
 
 func baselineID(ci int) int64 { return int64(ci + 1) }
