@@ -218,34 +218,11 @@ type Mocks struct {
 	mu        sync.Mutex
 	resources []Resource
 	calls     []pulumi.MockCallArgs
-
-	outputs map[string]OutputsFunc
-	invokes map[string]CallFunc
 }
 
-// New returns a monitor with the defaults every surge package needs.
-func New() *Mocks {
-	m := &Mocks{outputs: map[string]OutputsFunc{}, invokes: map[string]CallFunc{}}
-	for tok, f := range defaultOutputs {
-		m.outputs[tok] = f
-	}
-	for tok, f := range defaultInvokes {
-		m.invokes[tok] = f
-	}
-	return m
-}
-
-// WithOutputs registers (or replaces) the computed outputs of a type token.
-func (m *Mocks) WithOutputs(token string, f OutputsFunc) *Mocks {
-	m.outputs[token] = f
-	return m
-}
-
-// WithInvoke registers (or replaces) the answer to an invoke token.
-func (m *Mocks) WithInvoke(token string, f CallFunc) *Mocks {
-	m.invokes[token] = f
-	return m
-}
+// New returns a monitor that answers with the defaults every surge package
+// needs (defaultOutputs, defaultInvokes).
+func New() *Mocks { return &Mocks{} }
 
 // NewResource implements pulumi.MockResourceMonitor.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -263,7 +240,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	outs := args.Inputs.Copy()
 	outs["arn"] = resource.NewStringProperty(FakeARN(args.TypeToken, args.Name))
 	outs["id"] = resource.NewStringProperty(args.Name + "-id")
-	if f, ok := m.outputs[args.TypeToken]; ok {
+	if f, ok := defaultOutputs[args.TypeToken]; ok {
 		for k, v := range f(args) {
 			outs[k] = v
 		}
@@ -275,8 +252,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.calls = append(m.calls, args)
-	f, ok := m.invokes[args.Token]
 	m.mu.Unlock()
+	f, ok := defaultInvokes[args.Token]
 	if !ok {
 		return nil, fmt.Errorf("pulumitest: unexpected invoke %q with %v", args.Token, args.Args)
 	}
