@@ -185,8 +185,9 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		SlowStartSeconds:           c.LoadBalancer.SlowStartSeconds,
 		IdleTimeoutSeconds:         c.LoadBalancer.IdleTimeoutSeconds,
 		DeletionProtection:         c.LoadBalancer.DeletionProtection,
-		AccessLogsBucket:           buckets.Logs.Name, // resolves once the ELB delivery policy exists
-		AccessLogsDependsOn:        []pulumi.Resource{buckets},
+		// The name is the bucket policy's output: the ALB waits for the ELB
+		// log-delivery grant, or AWS refuses to enable access logs.
+		AccessLogsBucket: buckets.Logs.Name,
 	}, in("loadbalancer")...)
 	if err != nil {
 		return err

@@ -172,6 +172,15 @@ func TestEveryStack(t *testing.T) {
 				vo := one(t, m, tVPCOrigin)
 				assert.NotEmpty(t, vo.Str("vpcOriginEndpointConfig.arn"), "VPC origin points at the ALB")
 				assert.Len(t, m.ByType(tIGW), 1, "a VPC origin needs an internet gateway in the VPC")
+				// PITFALLS 9: AWS refuses access logs until the bucket grants ELB delivery.
+				var logsPolicy string
+				for _, p := range m.ByType("aws:s3/bucketPolicy:BucketPolicy") {
+					if strings.HasSuffix(p.Name, "-logs") {
+						logsPolicy = p.Name
+					}
+				}
+				require.NotEmpty(t, logsPolicy, "the logs bucket has a policy")
+				assert.True(t, one(t, m, tLB).DependsOn("aws:s3/bucketPolicy:BucketPolicy", logsPolicy), "the ALB waits for %s", logsPolicy)
 			})
 			t.Run("regions", func(t *testing.T) { assertRegions(t, m) })
 			t.Run("S3.8_S3.5_buckets_private_and_TLS_only", func(t *testing.T) { assertBuckets(t, m) })
