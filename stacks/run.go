@@ -377,14 +377,10 @@ func availabilityZones(ctx *pulumi.Context, c *Config, opt pulumi.InvokeOption) 
 	if err != nil {
 		return nil, fmt.Errorf("looking up availability zones: %w", err)
 	}
+	names := usableZones(res.Names, res.ZoneIds)
 	usable := map[string]bool{}
-	var names []string
-	for i, n := range res.Names {
-		if i < len(res.ZoneIds) && !cdn.VPCOriginAZSupported(res.ZoneIds[i]) {
-			continue
-		}
+	for _, n := range names {
 		usable[n] = true
-		names = append(names, n)
 	}
 	if len(c.Network.AvailabilityZones) > 0 {
 		var bad []string
@@ -402,6 +398,19 @@ func availabilityZones(ctx *pulumi.Context, c *Config, opt pulumi.InvokeOption) 
 		return nil, fmt.Errorf("surge:network.azCount: %d zones wanted, %s has %d usable for a CloudFront VPC origin (%v)", c.Network.AZCount, c.Region, len(names), names)
 	}
 	return names[:c.Network.AZCount], nil
+}
+
+// usableZones are the zone names, in order, whose zone IDs can host the ALB
+// of a CloudFront VPC origin.
+func usableZones(names, zoneIDs []string) []string {
+	var out []string
+	for i, n := range names {
+		if i < len(zoneIDs) && !cdn.VPCOriginAZSupported(zoneIDs[i]) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // siteOrigins are the origins allowed to upload from the browser; without a

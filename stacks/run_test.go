@@ -469,3 +469,12 @@ func TestAppServesTheHealthCheckPath(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, found, "app routes register GET %s", loadbalancer.HealthCheckPath)
 }
+
+// Zones where CloudFront VPC origins cannot reach the ALB are never used
+// (use1-az3 is on AWS's list; zone names map to IDs per account).
+func TestUsableZonesSkipVPCOriginUnsupported(t *testing.T) {
+	names := []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"}
+	ids := []string{"use1-az1", "use1-az3", "use1-az2", "use1-az4"}
+	assert.Equal(t, []string{"us-east-1a", "us-east-1c", "us-east-1d"}, usableZones(names, ids))
+	assert.Equal(t, names[:2], usableZones(names[:2], nil), "without zone IDs nothing can be ruled out")
+}
