@@ -2,6 +2,9 @@ module github.com/surge-dev/surge
 
 go 1.26.0
 
+// The artifact build runs exactly this toolchain (stacks.GoBuilder).
+toolchain go1.26.8
+
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/aws/aws-sdk-go-v2 v1.47.7

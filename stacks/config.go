@@ -74,8 +74,12 @@ type ScheduledScaleOut struct {
 
 // WarmPoolConfig keeps pre-initialised instances ready for a scale-out.
 type WarmPoolConfig struct {
-	MinSize int    `json:"minSize"` // Instances kept pre-initialised.
-	State   string `json:"state"`   // Stopped, Hibernated or Running. Default Stopped.
+	MinSize int `json:"minSize"` // Instances kept pre-initialised.
+	// Without MaxGroupPreparedCapacity AWS keeps maxSize minus desired
+	// instances prepared (27 in prod), each booting and stopping again on
+	// every instance refresh.
+	MaxGroupPreparedCapacity int    `json:"maxGroupPreparedCapacity"` // In service plus warm, at most; the pool holds this minus the desired capacity, never fewer than minSize. Default 5 (prod).
+	State                    string `json:"state"`                    // Stopped, Hibernated or Running. Default Stopped.
 }
 
 // AppConfig is `surge:app`: the fleet and the app's runtime settings.
@@ -85,7 +89,7 @@ type AppConfig struct {
 	MaxSize                          int                 `json:"maxSize"`                          // Default 3 (dev), 30 (prod).
 	DesiredCapacity                  int                 `json:"desiredCapacity"`                  // Default 1 (dev), 3 (prod).
 	SpotPercent                      int                 `json:"spotPercent"`                      // Share of capacity above the on-demand base on spot; dev only. Default 0.
-	WarmPool                         *WarmPoolConfig     `json:"warmPool"`                         // Default none (dev), {minSize: 2, state: Stopped} (prod).
+	WarmPool                         *WarmPoolConfig     `json:"warmPool"`                         // Default none (dev), {minSize: 2, maxGroupPreparedCapacity: 5, state: Stopped} (prod).
 	DetailedMonitoring               bool                `json:"detailedMonitoring"`               // 1-minute EC2 metrics. Default false (dev), true (prod).
 	RootVolumeGiB                    int                 `json:"rootVolumeGiB"`                    // Default 20.
 	Port                             int                 `json:"port"`                             // Default 8080.
@@ -99,6 +103,9 @@ type AppConfig struct {
 	AdmitLease                       string              `json:"admitLease"`                       // SURGE_ADMIT_LEASE. Default 10s.
 	DrainTimeoutSeconds              int                 `json:"drainTimeoutSeconds"`              // SURGE_DRAIN_TIMEOUT. Default 25.
 	MaxInflight                      int                 `json:"maxInflight"`                      // SURGE_MAX_INFLIGHT. Default 2000.
+	// Release pins the fleet to an already-uploaded release instead of
+	// building this checkout: rolling back is one config value.
+	Release string `json:"release"` // SHA-256 (artifactSha256 output of an earlier up) of a release in the artifacts bucket to run instead of building; "" = build and upload this checkout. Default "".
 }
 
 // DatabaseConfig is `surge:database`.
@@ -133,7 +140,8 @@ type EdgeConfig struct {
 	Domain          string `json:"domain"`          // Site name, e.g. register.example.edu; "" = CloudFront's default domain.
 	HostedZoneID    string `json:"hostedZoneId"`    // Existing zone by ID,
 	HostedZoneName  string `json:"hostedZoneName"`  // or by name,
-	CreateZone      bool   `json:"createZone"`      // or create one.
+	CreateZone      bool   `json:"createZone"`      // or create one (two phases: the first up creates only the zone).
+	ZoneDelegated   bool   `json:"zoneDelegated"`   // With createZone: set true once the registrar delegates to the nameServers output; the next up adds certificates, the site and its aliases. Default false.
 	PriceClass      string `json:"priceClass"`      // PriceClass_100, _200 or _All. Default PriceClass_100 (dev), PriceClass_All (prod).
 	WAFMode         string `json:"wafMode"`         // block or count. Default count (dev), block (prod).
 	RateLimit       int    `json:"rateLimit"`       // Requests per IP per 5 minutes, all paths (list campus NATs in trustedCidrs). Default 2000.
@@ -141,6 +149,9 @@ type EdgeConfig struct {
 	// TrustedCIDRs are public IPv4 egress ranges of campus NATs, exempt from
 	// the per-IP rate limits (never from the managed rules).
 	TrustedCIDRs []string `json:"trustedCidrs"` // Campus NAT egress ranges exempt from per-IP rate limits (thousands of students share one IP). Default none.
+	// AdminCIDRs may reach /api/admin/* through CloudFront; everyone else
+	// gets 403 at the edge. Operators normally use SSM port forwarding.
+	AdminCIDRs []string `json:"adminCidrs"` // Public IPv4 ranges allowed to reach /api/admin/* through CloudFront (403 for everyone else, IPv6 viewers included). Default none: admin only through SSM port forwarding.
 }
 
 // Thresholds are the alarm thresholds of `surge:monitoring.thresholds`.
@@ -201,8 +212,10 @@ type ConfigSource interface {
 func Load(project, stack string, src ConfigSource) (*Config, error) {
 	var p problems
 	region, _ := src.Get("aws:region")
-	envName, ok := src.Get("surge:environment")
-	if !ok {
+	// The CLI hands the project default ("") to a stack that does not set
+	// the key: both mean "the stack's name".
+	envName, _ := src.Get("surge:environment")
+	if envName == "" {
 		envName = stack
 	}
 	env := Environment(envName)
@@ -288,7 +301,7 @@ func Defaults(env Environment) *Config {
 		c.LoadBalancer = LoadBalancerConfig{DeregistrationDelaySeconds: 60, SlowStartSeconds: 60, IdleTimeoutSeconds: 60, DeletionProtection: true}
 		c.App.InstanceTypes = []string{"m7g.large"}
 		c.App.MinSize, c.App.MaxSize, c.App.DesiredCapacity = 3, 30, 3
-		c.App.WarmPool = &WarmPoolConfig{MinSize: 2, State: "Stopped"}
+		c.App.WarmPool = &WarmPoolConfig{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"}
 		c.App.DetailedMonitoring = true
 		c.App.InstanceRefreshMinHealthyPercent = 90
 		c.Database.InstanceClass = "db.r7g.large"

@@ -11,7 +11,11 @@ import (
 
 func TestLoadDefaults(t *testing.T) {
 	for _, env := range []Environment{Dev, Prod} {
-		c, err := Load("surge", string(env), mapSource{"aws:region": "eu-west-1", "surge:environment": string(env)})
+		src := mapSource{"aws:region": "eu-west-1", "surge:environment": string(env)}
+		if env == Prod {
+			src["surge:edge"] = `{"domain": "register.example.edu", "hostedZoneName": "example.edu"}` // prod has no default domain
+		}
+		c, err := Load("surge", string(env), src)
 		require.NoError(t, err, "defaults of %s must be valid", env)
 		assert.Equal(t, env, c.Environment)
 	}
@@ -147,7 +151,7 @@ func TestLoadBadConfig(t *testing.T) {
 				"surge:app":         `{"minSize": 1, "desiredCapacity": 1, "spotPercent": 20, "warmPool": null}`,
 				"surge:database":    `{"multiAz": false, "replicas": 0, "deletionProtection": false}`,
 				"surge:cache":       `{"replicas": 0, "multiAz": false}`,
-				"surge:edge":        `{"wafMode": "count"}`,
+				"surge:edge":        `{"wafMode": "count", "domain": "register.example.edu", "hostedZoneId": "Z0123456789ABCDEFGHIJ"}`,
 			},
 			want: []string{
 				`surge:app.minSize: prod needs at least 2 instances, got 1 (prod must stay highly available)`,
@@ -161,6 +165,18 @@ func TestLoadBadConfig(t *testing.T) {
 			},
 		},
 		{
+			// One message naming the key and both ways to give a zone.
+			name:  "prod without its own domain",
+			stack: "prod",
+			cfg:   map[string]string{"surge:environment": "prod"},
+			want: []string{
+				`surge:edge.domain: prod is served on its own domain (TLSv1.2_2021 at the edge, HTTPS to the origin): ` +
+					`set surge:edge.domain, e.g. register.example.edu, with its public hosted zone given one of two ways: ` +
+					`an existing zone by ID or name (surge:edge.hostedZoneId or surge:edge.hostedZoneName), ` +
+					`or a zone created by the stack (surge:edge.createZone: true, two phases: README.md, "First deploy")`,
+			},
+		},
+		{
 			name: "admitter pacing",
 			cfg:  map[string]string{"surge:app": `{"admitBatch": 0, "admitInterval": "soon", "admitLease": "100ms"}`},
 			want: []string{
@@ -171,11 +187,17 @@ func TestLoadBadConfig(t *testing.T) {
 		},
 		{
 			name: "warm pool with a mixed fleet",
-			cfg:  map[string]string{"surge:app": `{"instanceTypes": ["t4g.small", "t4g.medium"], "spotPercent": 50, "warmPool": {"minSize": 1, "state": "Running"}}`},
+			cfg:  map[string]string{"surge:app": `{"instanceTypes": ["t4g.small", "t4g.medium"], "spotPercent": 50, "warmPool": {"minSize": 1, "maxGroupPreparedCapacity": 2, "state": "Running"}}`},
 			want: []string{
 				`surge:app.warmPool.state: must be "Stopped" (a Running or Hibernated warm instance would skip the boot readiness gate), got "Running"`,
 				`surge:app.warmPool: needs exactly one instance type and spotPercent 0 (EC2 Auto Scaling warm pools do not support mixed instances policies)`,
 			},
+		},
+		{
+			name:  "unbounded warm pool",
+			stack: "dev",
+			cfg:   map[string]string{"surge:app": `{"warmPool": {"minSize": 1, "state": "Stopped"}}`},
+			want:  []string{`surge:app.warmPool.maxGroupPreparedCapacity: 0 is outside max(1, warmPool.minSize)..maxSize (1..3): unset, AWS keeps maxSize minus desired instances prepared`},
 		},
 		{
 			name: "drain longer than deregistration",

@@ -1,11 +1,15 @@
 package stacks
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/cache"
@@ -27,6 +31,9 @@ import (
 type Deps struct {
 	// Build produces the app binary. The program's is GoBuilder.
 	Build Builder
+	// Log receives progress lines; nil = the Pulumi log (ctx.Log.Info),
+	// which the CLI shows during preview and up.
+	Log func(msg string)
 }
 
 // Run is the Pulumi program of the surge project.
@@ -44,10 +51,34 @@ func RunWith(deps Deps) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
+		logInfo := deps.Log
+		if logInfo == nil {
+			logInfo = func(msg string) {
+				_ = ctx.Log.Info(msg, nil) // a lost progress line is not worth failing the deploy
+			}
+		}
+		if cfg.Edge.CreateZone && !cfg.Edge.ZoneDelegated {
+			// Phase one of a created zone: certificates cannot validate
+			// before the registrar delegates to the new name servers.
+			return deployZoneOnly(ctx, cfg, logInfo)
+		}
+		if cfg.App.Release != "" {
+			// A rollback (or a pinned roll-forward): nothing to build.
+			logInfo(fmt.Sprintf("surge:app.release pins release %s: not building this checkout", cfg.App.Release))
+			return deploy(ctx, cfg, Artifact{SHA256: cfg.App.Release})
+		}
+		// The build runs during preview too and takes minutes on a cold
+		// cache: say so, or the CLI sits silent.
+		logInfo("building surge for linux/arm64 (go build; several minutes on a cold build cache) ...")
 		art, err := deps.Build(ctx.Context())
 		if err != nil {
 			return fmt.Errorf("building the app artifact: %w", err)
 		}
+		msg := "built surge for linux/arm64: sha256 " + art.SHA256
+		if art.Toolchain != "" {
+			msg += " (" + art.Toolchain + ", source " + art.Source + ")"
+		}
+		logInfo(msg)
 		return deploy(ctx, cfg, art)
 	}
 }
@@ -68,9 +99,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		return err
 	}
 	name := c.Project + "-" + c.Stack
-	in := func(component string) []pulumi.ResourceOption {
-		return []pulumi.ResourceOption{pulumi.Providers(p.Regional), componentTags(component)}
-	}
+	in := func(component string) []pulumi.ResourceOption { return componentOpts(p, component) }
 	dev := c.Environment == Dev
 	https := c.Edge.Domain != ""
 
@@ -160,7 +189,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 
 	// Certificates come before the load balancer (its HTTPS listener) and
 	// the distribution (its alias); they are validated, so `up` waits.
-	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{
+	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{ // the same component as deployZoneOnly's: the zone is kept
 		Domain:     c.Edge.Domain,
 		ZoneID:     c.Edge.HostedZoneID,
 		ZoneName:   c.Edge.HostedZoneName,
@@ -199,6 +228,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		RateLimit:           c.Edge.RateLimit,
 		EnrollmentRateLimit: c.Edge.EnrollRateLimit,
 		TrustedCIDRs:        c.Edge.TrustedCIDRs,
+		AdminCIDRs:          c.Edge.AdminCIDRs,
 		LogRetentionDays:    c.Monitoring.LogRetentionDays,
 	}, in("waf")...)
 	if err != nil {
@@ -275,13 +305,25 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		return err
 	}
 
-	rel, err := release.NewArtifact(ctx, name, &release.ArtifactArgs{
-		Bucket: buckets.ArtifactsBucketName,
-		Path:   art.Path,
-		SHA256: art.SHA256,
-	}, in("release")...)
-	if err != nil {
-		return err
+	artifactKey := pulumi.String(release.Key(art.SHA256)).ToStringOutput()
+	artifactBucket := buckets.ArtifactsBucketName
+	if c.App.Release == "" {
+		rel, err := release.NewArtifact(ctx, name, &release.ArtifactArgs{
+			Bucket: buckets.ArtifactsBucketName,
+			Path:   art.Path,
+			SHA256: art.SHA256,
+		}, in("release")...)
+		if err != nil {
+			return err
+		}
+		artifactKey, artifactBucket = rel.Key, rel.Bucket
+	} else {
+		// Releases are retained on delete, so every digest an earlier `up`
+		// built is still there; refuse a typo before the fleet rolls.
+		bucket := storage.BucketName(name, storage.KindArtifacts, id.AccountId, c.Region)
+		if err := verifyRelease(ctx, bucket, c.App.Release, regional); err != nil {
+			return err
+		}
 	}
 	fleet, err := compute.NewAppFleet(ctx, fleetName, &compute.AppFleetArgs{
 		SubnetIDs:                        net.AppSubnetIDs,
@@ -307,10 +349,11 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 			"project": c.Project, "stack": c.Stack, "environment": string(c.Environment), "component": "compute",
 		},
 		Artifact: compute.Artifact{
-			Bucket:    rel.Bucket,
-			Key:       rel.Key,
-			SHA256:    pulumi.String(art.SHA256),
-			BucketARN: buckets.Artifacts.ARN,
+			Bucket:         artifactBucket,
+			Key:            artifactKey,
+			SHA256:         pulumi.String(art.SHA256),
+			BucketARN:      buckets.Artifacts.ARN,
+			ReleasesPrefix: release.Prefix,
 		},
 		AppPort:             c.App.Port,
 		DrainSeconds:        c.App.DrainTimeoutSeconds,
@@ -343,7 +386,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		"asgName":              fleet.ASGName,
 		"launchTemplateId":     fleet.LaunchTemplateID,
 		"artifactSha256":       pulumi.String(art.SHA256),
-		"artifactKey":          rel.Key,
+		"artifactKey":          artifactKey,
 		"dbWriterEndpoint":     db.WriterEndpoint,
 		"dbReplicaEndpoints":   db.ReplicaEndpoints,
 		"dbSecretArn":          db.SecretARN,
@@ -365,6 +408,74 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		ctx.Export("nameServers", certs.NameServers)
 	}
 	return nil
+}
+
+// componentOpts are every component's options: the regional provider and
+// the component tag.
+func componentOpts(p *Providers, component string) []pulumi.ResourceOption {
+	return []pulumi.ResourceOption{pulumi.Providers(p.Regional), componentTags(component)}
+}
+
+// deployZoneOnly is the first `up` of a stack that creates its hosted zone:
+// the zone alone, its name servers and the next step. The second phase
+// (surge:edge.zoneDelegated) declares the same zone under the same
+// component, so it is kept, and adds everything else.
+func deployZoneOnly(ctx *pulumi.Context, c *Config, logInfo func(string)) error {
+	p, err := newProviders(ctx, c)
+	if err != nil {
+		return err
+	}
+	name := c.Project + "-" + c.Stack
+	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{
+		Domain:     c.Edge.Domain,
+		CreateZone: true,
+		ZoneOnly:   true,
+		USEast1:    p.USEast1,
+	}, componentOpts(p, "dns")...)
+	if err != nil {
+		return err
+	}
+	next := fmt.Sprintf("delegate %s to these name servers at your registrar (or with NS records in the parent zone), "+
+		"check with `dig +short NS %s`, then `pulumi config set --path surge:edge.zoneDelegated true` and `pulumi up` again "+
+		"for the certificates, the site and its aliases", c.Edge.Domain, c.Edge.Domain)
+	logInfo("surge:edge.createZone, first phase: only the hosted zone is declared. Next: " + next +
+		". (On a stack that already serves the site this up would delete it: keep zoneDelegated true once set.)")
+	ctx.Export("nameServers", certs.NameServers)
+	ctx.Export("nextStep", pulumi.String(next))
+	ctx.Export("environment", pulumi.String(string(c.Environment)))
+	ctx.Export("region", pulumi.String(c.Region))
+	return nil
+}
+
+// verifyRelease checks that the pinned release is in the artifacts bucket
+// and holds the bytes its digest names (S3's own SHA-256 of the upload, or
+// the digest the upload stamped in its metadata).
+func verifyRelease(ctx *pulumi.Context, bucket, digest string, opt pulumi.InvokeOption) error {
+	key := release.Key(digest)
+	mode := "ENABLED"
+	obj, err := s3.GetObject(ctx, &s3.GetObjectArgs{Bucket: bucket, Key: key, ChecksumMode: &mode}, opt)
+	if err != nil {
+		return fmt.Errorf("surge:app.release: s3://%s/%s cannot be read (list the uploaded releases with `aws s3 ls s3://%s/%s`): %w",
+			bucket, key, bucket, release.Prefix, err)
+	}
+	if !releaseMatches(obj.ChecksumSha256, obj.Metadata, digest) {
+		return fmt.Errorf("surge:app.release: s3://%s/%s does not hold the bytes of %s (checksum %q)", bucket, key, digest, obj.ChecksumSha256)
+	}
+	return nil
+}
+
+// releaseMatches compares S3's base64 SHA-256 of a single-part upload, or
+// else the sha256 metadata the upload set, with the hex digest.
+func releaseMatches(checksum string, metadata map[string]string, digest string) bool {
+	if raw, err := hex.DecodeString(digest); err == nil && checksum == base64.StdEncoding.EncodeToString(raw) {
+		return true
+	}
+	for k, v := range metadata {
+		if strings.EqualFold(k, "sha256") && v == digest {
+			return true
+		}
+	}
+	return false
 }
 
 // availabilityZones are the configured zones, or the region's first
@@ -473,7 +584,7 @@ func warmPool(w *WarmPoolConfig) *compute.WarmPool {
 	if w == nil {
 		return nil
 	}
-	return &compute.WarmPool{MinSize: w.MinSize, State: w.State}
+	return &compute.WarmPool{MinSize: w.MinSize, MaxGroupPreparedCapacity: w.MaxGroupPreparedCapacity, State: w.State}
 }
 
 // appEnv are the app's non-secret settings (docs/app.md lists them all);

@@ -19,6 +19,7 @@ import (
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/loadbalancer"
 	"github.com/surge-dev/surge/components/storage"
+	"github.com/surge-dev/surge/components/waf"
 	"github.com/surge-dev/surge/internal/pulumitest"
 )
 
@@ -119,6 +120,9 @@ func TestStackFilesDiffer(t *testing.T) {
 		{"ALB deletion protection", false, true, func(m *pulumitest.Mocks) any { return one(t, m, tLB).Bool("enableDeletionProtection") }},
 		{"ASG min", float64(1), float64(3), func(m *pulumitest.Mocks) any { return one(t, m, tASG).Num("minSize") }},
 		{"ASG warm pool", false, true, func(m *pulumitest.Mocks) any { return one(t, m, tASG).Has("warmPool") }},
+		// Bounded: 3 in service + 3 warm, not maxSize - desired = 27 prepared.
+		{"ASG warm pool bound", float64(0), float64(6), func(m *pulumitest.Mocks) any { return one(t, m, tASG).Num("warmPool.maxGroupPreparedCapacity") }},
+		{"ASG warm pool size", float64(0), float64(3), func(m *pulumitest.Mocks) any { return one(t, m, tASG).Num("warmPool.minSize") }},
 		{"ASG spot (mixed instances)", true, false, func(m *pulumitest.Mocks) any { return one(t, m, tASG).Has("mixedInstancesPolicy") }},
 		{"scheduled scale-outs", 0, 2, func(m *pulumitest.Mocks) any { return count(m, "aws:autoscaling/schedule:Schedule") }},
 		{"detailed monitoring", false, true, func(m *pulumitest.Mocks) any { return one(t, m, tTemplate).Bool("monitoring.enabled") }},
@@ -129,6 +133,12 @@ func TestStackFilesDiffer(t *testing.T) {
 		assert.Equal(t, tt.prod, tt.get(prod), "prod: %s", tt.what)
 	}
 	for i := 0; i < one(t, dev, tWebACL).Len("rules"); i++ {
+		if one(t, dev, tWebACL).Str("rules["+strconv.Itoa(i)+"].name") == waf.AdminRuleName {
+			// The admin API is off the internet in every stack.
+			assert.False(t, counts(one(t, dev, tWebACL), i), "dev: the admin rule blocks")
+			assert.False(t, counts(one(t, prod, tWebACL), i), "prod: the admin rule blocks")
+			continue
+		}
 		assert.True(t, counts(one(t, dev, tWebACL), i), "dev WAF rule %d only counts", i)
 		assert.False(t, counts(one(t, prod, tWebACL), i), "prod WAF rule %d blocks", i)
 	}

@@ -25,6 +25,7 @@ var (
 	pgIdentifier  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	scheduleName  = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	durationValue = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)
+	sha256Hex     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // reservedPGUsers are names RDS refuses as the master user.
@@ -143,6 +144,10 @@ func (c *Config) validateApp(p *problems) {
 		if a.WarmPool.MinSize < 0 || a.WarmPool.MinSize > a.MaxSize {
 			p.add(k+"warmPool.minSize", "%d is outside 0..maxSize (%d)", a.WarmPool.MinSize, a.MaxSize)
 		}
+		if mp := a.WarmPool.MaxGroupPreparedCapacity; mp < max(1, a.WarmPool.MinSize) || mp > a.MaxSize {
+			p.add(k+"warmPool.maxGroupPreparedCapacity", "%d is outside max(1, warmPool.minSize)..maxSize (%d..%d): unset, AWS keeps maxSize minus desired instances prepared",
+				mp, max(1, a.WarmPool.MinSize), a.MaxSize)
+		}
 		// A warm instance is stopped before its user data may have finished
 		// and is not re-run on start: only Stopped pools pass the boot gate.
 		if a.WarmPool.State != "Stopped" {
@@ -228,6 +233,9 @@ func (c *Config) validateApp(p *problems) {
 	}
 	if a.MaxInflight < 1 {
 		p.add(k+"maxInflight", "%d must be at least 1", a.MaxInflight)
+	}
+	if a.Release != "" && !sha256Hex.MatchString(a.Release) {
+		p.add(k+"release", "%q is not a SHA-256 (64 lowercase hex characters, the artifactSha256 output of an earlier up)", a.Release)
 	}
 }
 
@@ -339,6 +347,12 @@ func (c *Config) validateEdge(p *problems) {
 	for _, err := range waf.ValidateTrustedCIDRs(e.TrustedCIDRs) {
 		p.add(k+"trustedCidrs", "%v", err)
 	}
+	for _, err := range waf.ValidateAdminCIDRs(e.AdminCIDRs) {
+		p.add(k+"adminCidrs", "%v", err)
+	}
+	if e.ZoneDelegated && !e.CreateZone {
+		p.add(k+"zoneDelegated", "only applies with createZone: an existing zone is delegated already")
+	}
 	if e.EnrollRateLimit > e.RateLimit {
 		p.add(k+"enrollRateLimit", "%d is looser than rateLimit (%d); the enrollment paths should be the tighter limit", e.EnrollRateLimit, e.RateLimit)
 	}
@@ -410,6 +424,14 @@ func (c *Config) validateProdFloor(p *problems) {
 	}
 	if c.Edge.WAFMode != "block" {
 		p.add("surge:edge.wafMode", "prod needs \"block\": count mode only observes attacks")
+	}
+	// Without a name of its own, viewers get CloudFront's default
+	// certificate (TLSv1 allowed) and the origin hop is plain HTTP.
+	if c.Edge.Domain == "" {
+		p.add("surge:edge.domain", "prod is served on its own domain (TLSv1.2_2021 at the edge, HTTPS to the origin): "+
+			"set surge:edge.domain, e.g. register.example.edu, with its public hosted zone given one of two ways: "+
+			"an existing zone by ID or name (surge:edge.hostedZoneId or surge:edge.hostedZoneName), "+
+			"or a zone created by the stack (surge:edge.createZone: true, two phases: README.md, \"First deploy\")")
 	}
 }
 

@@ -53,6 +53,11 @@ type Artifact struct {
 	// KMSKeyARN is the CMK the bucket encrypts with, if any (kms:Decrypt is
 	// granted on exactly it). Nil for SSE-S3.
 	KMSKeyARN pulumi.StringInput
+	// ReleasesPrefix is the key prefix every release shares, ending in "/"
+	// (the stack's is "releases/"). The role reads every object under it,
+	// so a launch from an earlier launch template version (an instance
+	// refresh in progress, a rollback) finds its binary. Required.
+	ReleasesPrefix string
 }
 
 // ScheduledAction changes the group's size at a time: a cron recurrence in a
@@ -70,6 +75,12 @@ type ScheduledAction struct {
 // WarmPool keeps pre-initialised instances next to the group.
 type WarmPool struct {
 	MinSize int // instances kept warm; >= 0
+	// MaxGroupPreparedCapacity bounds in-service plus warm instances: the
+	// pool holds this minus the desired capacity, never fewer than MinSize.
+	// Required (>= max(1, MinSize), <= Max): unset, AWS keeps Max minus
+	// desired instances prepared, each launched, initialised and stopped
+	// again on every instance refresh.
+	MaxGroupPreparedCapacity int
 	// State of warm instances: only "Stopped" (the default). A stopped
 	// instance boots into the pool's InService transition and so reruns the
 	// readiness gate that completes the lifecycle hook; a "Running" one would
@@ -262,6 +273,9 @@ func (a *AppFleetArgs) validate() error {
 		if wp.MinSize < 0 {
 			add("WarmPool.MinSize %d must be >= 0", wp.MinSize)
 		}
+		if wp.MaxGroupPreparedCapacity < max(1, wp.MinSize) || wp.MaxGroupPreparedCapacity > a.Max {
+			add("WarmPool.MaxGroupPreparedCapacity %d must be within max(1, MinSize)-Max (%d-%d)", wp.MaxGroupPreparedCapacity, max(1, wp.MinSize), a.Max)
+		}
 		switch wp.State {
 		case "Stopped":
 		case "Running":
@@ -306,6 +320,9 @@ func (a *AppFleetArgs) validate() error {
 		} else if secretLooking.MatchString(k) && !strings.HasSuffix(k, "_ARN") {
 			add("Env %s looks like a credential: user data must hold none, pass a Secrets Manager ARN", k)
 		}
+	}
+	if p := a.Artifact.ReleasesPrefix; p == "" || !strings.HasSuffix(p, "/") || strings.ContainsAny(p, "*?") {
+		add("Artifact.ReleasesPrefix %q must be a key prefix ending in \"/\" without wildcards", p)
 	}
 	if s, ok := a.Artifact.SHA256.(pulumi.String); ok && !hexDigest.MatchString(string(s)) {
 		add("Artifact.SHA256 %q must be 64 lowercase hex characters", string(s))
@@ -390,20 +407,20 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	if err != nil {
 		return nil, fmt.Errorf("attaching SSM core policy: %w", err)
 	}
-	objectARN := pulumi.Sprintf("%s/%s", a.Artifact.BucketARN, a.Artifact.Key)
+	releasesARN := pulumi.Sprintf("%s/%s*", a.Artifact.BucketARN, a.Artifact.ReleasesPrefix)
 	kmsKey := pulumi.StringInput(pulumi.String(""))
 	if a.Artifact.KMSKeyARN != nil {
 		kmsKey = a.Artifact.KMSKeyARN
 	}
 	asgARNPattern := fmt.Sprintf("arn:aws:autoscaling:%s:*:autoScalingGroup:*:autoScalingGroupName/%s", a.Region, asgName)
-	policyDoc := pulumi.All(objectARN, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupARN, kmsKey, a.AdminTokenSecretARN).ApplyT(
+	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupARN, kmsKey, a.AdminTokenSecretARN).ApplyT(
 		func(v []any) (string, error) {
 			return instancePolicy(policyInputs{
-				ArtifactObjectARN: v[0].(string),
-				SecretARNs:        []string{v[1].(string), v[2].(string), v[5].(string)},
-				LogGroupARN:       v[3].(string),
-				KMSKeyARN:         v[4].(string),
-				ASGARN:            asgARNPattern,
+				ReleasesARN: v[0].(string),
+				SecretARNs:  []string{v[1].(string), v[2].(string), v[5].(string)},
+				LogGroupARN: v[3].(string),
+				KMSKeyARN:   v[4].(string),
+				ASGARN:      asgARNPattern,
 			})
 		}).(pulumi.StringOutput)
 	inline, err := iam.NewRolePolicy(ctx, name+"-app-policy", &iam.RolePolicyArgs{
@@ -603,9 +620,10 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	}
 	if wp := a.WarmPool; wp != nil {
 		ga.WarmPool = &autoscaling.GroupWarmPoolArgs{
-			MinSize:             pulumi.Int(wp.MinSize),
-			PoolState:           pulumi.String(wp.State),
-			InstanceReusePolicy: &autoscaling.GroupWarmPoolInstanceReusePolicyArgs{ReuseOnScaleIn: pulumi.Bool(true)},
+			MinSize:                  pulumi.Int(wp.MinSize),
+			MaxGroupPreparedCapacity: pulumi.Int(wp.MaxGroupPreparedCapacity),
+			PoolState:                pulumi.String(wp.State),
+			InstanceReusePolicy:      &autoscaling.GroupWarmPoolInstanceReusePolicyArgs{ReuseOnScaleIn: pulumi.Bool(true)},
 		}
 	}
 	// Target tracking and scheduled actions own the desired capacity once

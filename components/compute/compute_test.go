@@ -53,14 +53,15 @@ func baseArgs() *AppFleetArgs {
 			{Name: "one-off", StartTime: "2026-02-02T09:30:00+09:00", Min: 6, Max: 30, Desired: 6},
 		},
 		InstanceRefreshMinHealthyPercent: 75,
-		WarmPool:                         &WarmPool{MinSize: 2, State: "Stopped"},
+		WarmPool:                         &WarmPool{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"},
 		DetailedMonitoring:               true,
 		InstanceTags:                     map[string]string{"project": "surge", "stack": "prod"},
 		Artifact: Artifact{
-			Bucket:    pulumi.String("surge-prod-artifacts"),
-			Key:       pulumi.String("surge/" + testDigest),
-			SHA256:    pulumi.String(testDigest),
-			BucketARN: pulumi.String("arn:aws:s3:::surge-prod-artifacts"),
+			Bucket:         pulumi.String("surge-prod-artifacts"),
+			Key:            pulumi.String("releases/" + testDigest + "/surge"),
+			SHA256:         pulumi.String(testDigest),
+			BucketARN:      pulumi.String("arn:aws:s3:::surge-prod-artifacts"),
+			ReleasesPrefix: "releases/",
 		},
 		Env:                 map[string]pulumi.StringInput{"SURGE_ADMIT_BATCH": pulumi.String("200"), "SURGE_COOKIE_SECURE": pulumi.String("true")},
 		DatabaseSecretARN:   pulumi.String(dbSecretARN),
@@ -158,7 +159,7 @@ func TestControls(t *testing.T) {
 		assert.True(t, strings.HasPrefix(ud, "#!/bin/bash\n"))
 		for _, want := range []string{
 			"set -euo pipefail", testDigest, "sha256sum --check", "exit 1",
-			"s3://surge-prod-artifacts/surge/" + testDigest, "aws s3 cp",
+			"s3://surge-prod-artifacts/releases/" + testDigest + "/surge", "aws s3 cp",
 			`SURGE_DATABASE_SECRET_ARN="` + dbSecretARN + `"`, `SURGE_REDIS_SECRET_ARN="` + rdsSecretARN + `"`, `SURGE_ADMIN_TOKEN_SECRET_ARN="` + adminTokenARN + `"`,
 			`SURGE_AWS_REGION="eu-west-1"`, `SURGE_LISTEN_ADDR=":8080"`, `SURGE_ADMIT_BATCH="200"`,
 			"User=surge", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
@@ -200,11 +201,16 @@ func TestLeastPrivilegePolicy(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, "arn:aws:s3:::surge-prod-artifacts/surge/"+testDigest, got["s3:GetObject"], "exactly the artifact object")
+	// Every release, not only the pinned one: launches from the previous
+	// template version during a refresh, and rollbacks, fetch older ones.
+	assert.Equal(t, "arn:aws:s3:::surge-prod-artifacts/releases/*", got["s3:GetObject"], "every release object, nothing else in the bucket")
 	assert.Equal(t, []any{dbSecretARN, rdsSecretARN, adminTokenARN}, got["secretsmanager:GetSecretValue"], "exactly the three runtime secrets")
 	assert.Equal(t, []any{logGroupARN, logGroupARN + ":*"}, got["logs:PutLogEvents"], "only the app log group")
 	assert.Equal(t, "arn:aws:autoscaling:eu-west-1:*:autoScalingGroup:*:autoScalingGroupName/surge-prod-app", got["autoscaling:CompleteLifecycleAction"])
 	for action, res := range got {
+		if action == "s3:GetObject" {
+			continue // the releases prefix, asserted above
+		}
 		if strings.HasPrefix(action, "s3:") || strings.HasPrefix(action, "secretsmanager:") || strings.HasPrefix(action, "logs:") || strings.HasPrefix(action, "kms:") {
 			assert.NotContains(t, res, "*", "%s must not use a wildcard resource", action)
 			assert.NotEqual(t, "*", res, "%s must not use a wildcard resource", action)
@@ -260,6 +266,7 @@ func TestAutoScalingGroup(t *testing.T) {
 		assert.Equal(t, 3.0, g.Num("desiredCapacity"))
 		assert.Equal(t, 2.0, g.Num("warmPool.minSize"))
 		assert.Equal(t, "Stopped", g.Str("warmPool.poolState"))
+		assert.Equal(t, 5.0, g.Num("warmPool.maxGroupPreparedCapacity"), "the pool is bounded, not max - desired")
 		assert.Contains(t, g.Strings("enabledMetrics"), "GroupInServiceInstances")
 		assert.Equal(t, "surge-launch-ready", g.Str("initialLifecycleHooks[0].name"))
 		assert.Equal(t, "autoscaling:EC2_INSTANCE_LAUNCHING", g.Str("initialLifecycleHooks[0].lifecycleTransition"))
@@ -394,6 +401,8 @@ func TestValidate(t *testing.T) {
 		{"warm pool with spot", func(a *AppFleetArgs) { a.SpotPercent = 50 }, []string{"WarmPool cannot be combined"}},
 		{"running warm pool", func(a *AppFleetArgs) { a.WarmPool.State = "Running" }, []string{"Running is not supported"}},
 		{"reserved tag", func(a *AppFleetArgs) { a.InstanceTags = map[string]string{"aws:x": "y"} }, []string{`InstanceTags key "aws:x"`}},
+		{"unbounded warm pool", func(a *AppFleetArgs) { a.WarmPool.MaxGroupPreparedCapacity = 0 }, []string{"WarmPool.MaxGroupPreparedCapacity 0 must be within max(1, MinSize)-Max (2-30)"}},
+		{"warm pool above max", func(a *AppFleetArgs) { a.WarmPool.MaxGroupPreparedCapacity = 31 }, []string{"WarmPool.MaxGroupPreparedCapacity 31 must be within"}},
 		{"hibernated warm pool", func(a *AppFleetArgs) { a.WarmPool.State = "Hibernated" }, []string{"Hibernated is not supported"}},
 		{"privileged port", func(a *AppFleetArgs) { a.AppPort = 80 }, []string{"AppPort 80"}},
 		{"grace longer than the launch hook", func(a *AppFleetArgs) { a.HealthCheckGraceSeconds = 900 }, []string{"HealthCheckGraceSeconds 900 must be within 30-600"}},

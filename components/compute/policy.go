@@ -10,11 +10,15 @@ import (
 const assumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
 type policyInputs struct {
-	ArtifactObjectARN string   // exactly the pinned object
-	SecretARNs        []string // the database, cache and admin-token secrets
-	LogGroupARN       string   // the app log group, without ":*"
-	KMSKeyARN         string   // artifact bucket CMK; empty for SSE-S3
-	ASGARN            string   // the fleet's own group, for CompleteLifecycleAction
+	// ReleasesARN covers every release object ("<bucket ARN>/releases/*"),
+	// not only the pinned one: while an instance refresh runs, and after
+	// it for a rollback, launches from earlier launch template versions
+	// (scale-out, replacement, warm-pool refill) fetch earlier releases.
+	ReleasesARN string
+	SecretARNs  []string // the database, cache and admin-token secrets
+	LogGroupARN string   // the app log group, without ":*"
+	KMSKeyARN   string   // artifact bucket CMK; empty for SSE-S3
+	ASGARN      string   // the fleet's own group, for CompleteLifecycleAction
 }
 
 type statement struct {
@@ -29,8 +33,8 @@ type statement struct {
 // with encoding/json (no getPolicyDocument invoke, no preview round trip).
 func instancePolicy(in policyInputs) (string, error) {
 	var errs []error
-	if in.ArtifactObjectARN == "" {
-		errs = append(errs, errors.New("artifact object ARN is empty"))
+	if in.ReleasesARN == "" {
+		errs = append(errs, errors.New("releases ARN is empty"))
 	}
 	for _, s := range in.SecretARNs {
 		if s == "" {
@@ -44,7 +48,7 @@ func instancePolicy(in policyInputs) (string, error) {
 		return "", fmt.Errorf("building instance policy: %w", err)
 	}
 	stmts := []statement{
-		{Sid: "ReadArtifact", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: in.ArtifactObjectARN},
+		{Sid: "ReadReleases", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: in.ReleasesARN},
 		{Sid: "ReadRuntimeSecrets", Effect: "Allow", Action: []string{"secretsmanager:GetSecretValue"}, Resource: in.SecretARNs},
 		{Sid: "WriteAppLogs", Effect: "Allow",
 			Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},

@@ -47,6 +47,11 @@ type CertificatesArgs struct {
 	// CreateZone creates a public hosted zone named Domain (delegate it
 	// from the parent zone before `pulumi up` can finish validation).
 	CreateZone bool
+	// ZoneOnly, with CreateZone, declares the zone and nothing else: the
+	// first phase of a new zone. ACM cannot validate a certificate until
+	// the registrar (or parent zone) delegates to the zone's name servers,
+	// so requesting it in the same `up` blocks until validation times out.
+	ZoneOnly bool
 	// USEast1 is an aws provider for us-east-1. Required when Domain is
 	// set: CloudFront only uses ACM certificates from us-east-1 (PITFALLS 3).
 	USEast1 pulumi.ProviderResource
@@ -76,6 +81,9 @@ type Certificates struct {
 }
 
 func (a *CertificatesArgs) validate() error {
+	if a.ZoneOnly && !a.CreateZone {
+		return errors.New("ZoneOnly needs CreateZone: an existing zone is already delegated")
+	}
 	if a.Domain == "" {
 		if a.ZoneID != "" || a.ZoneName != "" || a.CreateZone {
 			return errors.New("ZoneID, ZoneName and CreateZone need a Domain")
@@ -159,6 +167,13 @@ func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, o
 		}
 		c.ZoneID = z.ZoneId
 		c.NameServers = z.NameServers
+	}
+	if args.ZoneOnly {
+		c.Enabled = false // no certificates yet
+		if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"zoneId": c.ZoneID, "nameServers": c.NameServers}); err != nil {
+			return nil, fmt.Errorf("registering dns outputs: %w", err)
+		}
+		return c, nil
 	}
 
 	var err error

@@ -41,7 +41,12 @@ func (a *ArtifactArgs) validate() error {
 // never changes the object and a new build never overwrites an old one that
 // instances of the previous launch template version may still download
 // (the object is retained on delete for the same reason).
-func Key(sha256 string) string { return "releases/" + sha256 + "/surge" }
+func Key(sha256 string) string { return Prefix + sha256 + "/surge" }
+
+// Prefix is the key prefix of every release; the instance role reads every
+// object under it, so launches from earlier launch template versions, and
+// rollbacks, find their binary.
+const Prefix = "releases/"
 
 // Artifact is the surge:release:Artifact component.
 type Artifact struct {

@@ -520,13 +520,27 @@ func ELBLogPrincipal(region string) map[string]any {
 	return map[string]any{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
 }
 
+// VendedLogsDocURL is the CloudWatch Logs page whose bucket policy the
+// CloudFront (v2) log delivery requires (docs/security/edge.md).
+const VendedLogsDocURL = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-V2-S3.html"
+
 // logDeliveryStatements grant S3 server access logging (under s3/), the ALB
 // (access logs under alb/) and CloudWatch Logs v2 delivery (CloudFront
 // standard logs under cloudfront/) write access to the logs bucket, and
 // nothing else.
+//
+// The two delivery.logs.amazonaws.com statements are the ones
+// VendedLogsDocURL requires, with its Sids and condition forms
+// (aws:SourceAccount = the account, aws:SourceArn like
+// arn:aws:logs:<source region>:<account>:*; the source is the us-east-1
+// delivery source of the distribution). Without them AWS appends its own
+// statements to the bucket policy when the delivery is created, outside
+// Pulumi, and the next `up` silently removes them.
 func logDeliveryStatements(bucket, accountID, region string, accessLogSources []string) []Statement {
 	arn := "arn:aws:s3:::" + bucket
+	deliverySource := map[string]any{"aws:SourceArn": []string{"arn:aws:logs:us-east-1:" + accountID + ":*"}}
 	return []Statement{
+
 		{
 			"Sid":       "S3ServerAccessLogs",
 			"Effect":    "Allow",
@@ -547,10 +561,22 @@ func logDeliveryStatements(bucket, accountID, region string, accessLogSources []
 			"Resource": arn + "/" + ALBLogPrefix + "/*AWSLogs/" + accountID + "/*",
 		},
 		{
-			// CloudFront standard logging v2 delivers through
-			// delivery.logs.amazonaws.com; the delivery source lives in
-			// us-east-1 with the distribution.
-			"Sid":       "CloudFrontLogDelivery",
+			// The delivery checks the bucket's ACL (ownership) before it
+			// writes; ListBucket as the page's note advises, or CloudTrail
+			// fills with AccessDenied.
+			"Sid":       "AWSLogDeliveryAclCheck",
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "delivery.logs.amazonaws.com"},
+			"Action":    []string{"s3:GetBucketAcl", "s3:ListBucket"},
+			"Resource":  arn,
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": []string{accountID}},
+				"ArnLike":      deliverySource,
+			},
+		},
+		{
+			// CloudFront standard logging v2 writes under cloudfront/.
+			"Sid":       "AWSLogDeliveryWrite",
 			"Effect":    "Allow",
 			"Principal": map[string]any{"Service": "delivery.logs.amazonaws.com"},
 			"Action":    "s3:PutObject",
@@ -558,11 +584,9 @@ func logDeliveryStatements(bucket, accountID, region string, accessLogSources []
 			"Condition": map[string]any{
 				"StringEquals": map[string]any{
 					"s3:x-amz-acl":      "bucket-owner-full-control",
-					"aws:SourceAccount": accountID,
+					"aws:SourceAccount": []string{accountID},
 				},
-				"ArnLike": map[string]any{
-					"aws:SourceArn": "arn:aws:logs:us-east-1:" + accountID + ":delivery-source:*",
-				},
+				"ArnLike": deliverySource,
 			},
 		},
 	}

@@ -178,7 +178,7 @@ func TestBuckets(t *testing.T) {
 		doc, err := p.JSON("policy")
 		require.NoError(t, err)
 		stmts := doc["Statement"].([]any)
-		require.Len(t, stmts, 4)
+		require.Len(t, stmts, 5)
 		s3log := stmts[1].(map[string]any)
 		assert.Equal(t, map[string]any{"Service": "logging.s3.amazonaws.com"}, s3log["Principal"])
 		assert.Len(t, s3log["Condition"].(map[string]any)["ArnLike"].(map[string]any)["aws:SourceArn"], 3)
@@ -188,9 +188,40 @@ func TestBuckets(t *testing.T) {
 		res := alb["Resource"].(string)
 		assert.Equal(t, "arn:aws:s3:::"+BucketName("surge-dev", KindLogs, pulumitest.Account, pulumitest.Region)+"/alb/*AWSLogs/"+pulumitest.Account+"/*", res)
 		assert.True(t, wildcardMatch(res, "arn:aws:s3:::"+BucketName("surge-dev", KindLogs, pulumitest.Account, pulumitest.Region)+"/alb/surge-dev-alb/AWSLogs/"+pulumitest.Account+"/elasticloadbalancing/eu-west-1/x.log.gz"), "ALB log key with a name prefix is granted")
-		cf := stmts[3].(map[string]any)
-		assert.Equal(t, map[string]any{"Service": "delivery.logs.amazonaws.com"}, cf["Principal"])
-		assert.Contains(t, cf["Condition"].(map[string]any)["ArnLike"].(map[string]any)["aws:SourceArn"], "arn:aws:logs:us-east-1:")
+	})
+	// The CloudWatch Logs "Logs sent to Amazon S3" page (VendedLogsDocURL)
+	// requires both statements; a missing one is appended by AWS outside
+	// Pulumi and dropped again by the next up.
+	t.Run("CloudFront v2 log delivery: the documented ACL check and write statements", func(t *testing.T) {
+		p, ok := m.Named(tPolicy, "surge-dev-logs")
+		require.True(t, ok)
+		doc, err := p.JSON("policy")
+		require.NoError(t, err)
+		bucketARN := "arn:aws:s3:::" + BucketName("surge-dev", KindLogs, pulumitest.Account, pulumitest.Region)
+		bySid := map[string]map[string]any{}
+		for _, raw := range doc["Statement"].([]any) {
+			st := raw.(map[string]any)
+			bySid[st["Sid"].(string)] = st
+		}
+		source := map[string]any{"aws:SourceArn": []any{"arn:aws:logs:us-east-1:" + pulumitest.Account + ":*"}}
+		account := []any{pulumitest.Account}
+		assert.Equal(t, map[string]any{
+			"Sid": "AWSLogDeliveryAclCheck", "Effect": "Allow",
+			"Principal": map[string]any{"Service": "delivery.logs.amazonaws.com"},
+			"Action":    []any{"s3:GetBucketAcl", "s3:ListBucket"},
+			"Resource":  bucketARN,
+			"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}, "ArnLike": source},
+		}, bySid["AWSLogDeliveryAclCheck"])
+		assert.Equal(t, map[string]any{
+			"Sid": "AWSLogDeliveryWrite", "Effect": "Allow",
+			"Principal": map[string]any{"Service": "delivery.logs.amazonaws.com"},
+			"Action":    "s3:PutObject",
+			"Resource":  bucketARN + "/" + CloudFrontLogPrefix + "/*",
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": account, "s3:x-amz-acl": "bucket-owner-full-control"},
+				"ArnLike":      source,
+			},
+		}, bySid["AWSLogDeliveryWrite"])
 	})
 	t.Run("S3.2 S3.3 no public read or write: every Allow names a service or account principal", func(t *testing.T) {
 		for _, p := range m.ByType(tPolicy) {

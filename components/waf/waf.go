@@ -88,6 +88,14 @@ var ManagedRuleGroups = []string{
 	"AWSManagedRulesSQLiRuleSet",
 }
 
+// AdminPathPrefix is the app's admin API. The edge answers it 403 unless
+// the viewer is in AdminCIDRs: operators reach it through SSM port
+// forwarding to an instance, never through the internet by default.
+const AdminPathPrefix = "/api/admin"
+
+// AdminRuleName is the web ACL rule that keeps the admin API off the internet.
+const AdminRuleName = "admin-off-internet"
+
 // RedactedHeaders are never written to the WAF logs.
 var RedactedHeaders = []string{"cookie", "authorization"}
 
@@ -119,6 +127,10 @@ type WebACLArgs struct {
 	// per-session queue-join limit still apply to them. Default none (no IP
 	// set is declared).
 	TrustedCIDRs []string
+	// AdminCIDRs are public IPv4 CIDRs allowed to reach AdminPathPrefix
+	// through CloudFront. Every other viewer, in every Mode, gets 403 there.
+	// Default none: the admin API is reachable only from inside the VPC.
+	AdminCIDRs []string
 }
 
 // WebACL is the WAF component.
@@ -184,6 +196,7 @@ func (a *WebACLArgs) validate() error {
 		errs = append(errs, fmt.Errorf("LogRetentionDays %d: want one of %v", a.LogRetentionDays, validRetention))
 	}
 	errs = append(errs, validateTrustedCIDRs(a.TrustedCIDRs)...)
+	errs = append(errs, ValidateAdminCIDRs(a.AdminCIDRs)...)
 	return errors.Join(errs...)
 }
 
@@ -192,37 +205,43 @@ func (a *WebACLArgs) validate() error {
 // be refused before anything is declared; one error per problem.
 func ValidateTrustedCIDRs(cidrs []string) []error { return validateTrustedCIDRs(cidrs) }
 
-func validateTrustedCIDRs(cidrs []string) []error {
+func validateTrustedCIDRs(cidrs []string) []error { return validateIPSet("TrustedCIDRs", cidrs) }
+
+// ValidateAdminCIDRs checks AdminCIDRs the same way (public IPv4, canonical,
+// /16 or narrower); one error per problem.
+func ValidateAdminCIDRs(cidrs []string) []error { return validateIPSet("AdminCIDRs", cidrs) }
+
+func validateIPSet(field string, cidrs []string) []error {
 	var errs []error
 	if len(cidrs) > MaxTrustedCIDRs {
-		errs = append(errs, fmt.Errorf("TrustedCIDRs: %d entries, a WAF IP set holds at most %d", len(cidrs), MaxTrustedCIDRs))
+		errs = append(errs, fmt.Errorf("%s: %d entries, a WAF IP set holds at most %d", field, len(cidrs), MaxTrustedCIDRs))
 	}
 	seen := map[netip.Prefix]bool{}
 	for i, c := range cidrs {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: not a CIDR", i, c))
+			errs = append(errs, fmt.Errorf("%s[%d] %q: not a CIDR", field, i, c))
 			continue
 		}
 		if !p.Addr().Is4() {
-			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: not IPv4 (the IP set is IPV4)", i, c))
+			errs = append(errs, fmt.Errorf("%s[%d] %q: not IPv4 (the IP set is IPV4)", field, i, c))
 			continue
 		}
 		if p.Bits() < MinTrustedPrefixLen {
-			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: wider than /%d; list the NAT egress addresses, not a whole network (WAF rejects /0)", i, c, MinTrustedPrefixLen))
+			errs = append(errs, fmt.Errorf("%s[%d] %q: wider than /%d; list the NAT egress addresses, not a whole network (WAF rejects /0)", field, i, c, MinTrustedPrefixLen))
 		}
 		// WAF stores the masked form; anything else shows a diff on every preview.
 		if p.Masked() != p {
-			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: host bits set, want %s", i, c, p.Masked()))
+			errs = append(errs, fmt.Errorf("%s[%d] %q: host bits set, want %s", field, i, c, p.Masked()))
 		}
 		for _, np := range nonPublic {
 			if np.Overlaps(p) {
-				errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: in non-public range %s; CloudFront sees the campus's public NAT egress address", i, c, np))
+				errs = append(errs, fmt.Errorf("%s[%d] %q: in non-public range %s; CloudFront sees the campus's public NAT egress address", field, i, c, np))
 				break
 			}
 		}
 		if seen[p.Masked()] {
-			errs = append(errs, fmt.Errorf("TrustedCIDRs[%d] %q: duplicate", i, c))
+			errs = append(errs, fmt.Errorf("%s[%d] %q: duplicate", field, i, c))
 		}
 		seen[p.Masked()] = true
 	}
@@ -294,6 +313,23 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		trustedARN = set.Arn
 	}
 
+	var adminARN pulumi.StringInput
+	if len(a.AdminCIDRs) > 0 {
+		addrs := slices.Clone(a.AdminCIDRs)
+		slices.Sort(addrs)
+		set, err := wafv2.NewIpSet(ctx, name+"-admin", &wafv2.IpSetArgs{
+			Name:             pulumi.String(naming.Physical(name, "admin", naming.MaxDefault)),
+			Description:      pulumi.String("sources allowed to reach " + AdminPathPrefix + " of " + name),
+			Scope:            pulumi.String("CLOUDFRONT"),
+			IpAddressVersion: pulumi.String("IPV4"),
+			Addresses:        pulumi.ToStringArray(addrs),
+		}, childOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("creating admin IP set: %w", err)
+		}
+		adminARN = set.Arn
+	}
+
 	var rules wafv2.WebAclRuleArray
 	priority := 0
 	add := func(r *wafv2.WebAclRuleArgs) {
@@ -301,6 +337,9 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		priority++
 		rules = append(rules, r)
 	}
+	// The admin API first, and blocking in every mode (count mode is for
+	// tuning the managed rules, not for opening the admin API).
+	add(adminRule(adminARN, visibility("admin")))
 	// IP reputation first: cheapest (25 WCU) and drops known-bad sources
 	// before they count against anything else. Applies to trusted sources too.
 	add(managedRule(ManagedRuleGroups[0], override, visibility("ip-reputation")))
@@ -489,6 +528,42 @@ func enrollmentScope(pathRegex string, trustedARN pulumi.StringInput) *wafv2.Web
 	}
 	return &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgs{
 		AndStatement: &wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementAndStatementArgs{Statements: stmts},
+	}
+}
+
+// adminRule answers 403 (WAF's block response) to AdminPathPrefix, unless
+// the viewer is in the admin IP set. The path is URL-decoded, normalised
+// (duplicate slashes, dot segments) and lowercased first, so
+// /api/%61dmin, //api/admin or /API/ADMIN do not slip past.
+func adminRule(adminARN pulumi.StringInput, vis *wafv2.WebAclRuleVisibilityConfigArgs) *wafv2.WebAclRuleArgs {
+	path := &wafv2.WebAclRuleStatementArgs{
+		ByteMatchStatement: &wafv2.WebAclRuleStatementByteMatchStatementArgs{
+			FieldToMatch:         &wafv2.WebAclRuleStatementByteMatchStatementFieldToMatchArgs{UriPath: &wafv2.WebAclRuleStatementByteMatchStatementFieldToMatchUriPathArgs{}},
+			PositionalConstraint: pulumi.String("STARTS_WITH"),
+			SearchString:         pulumi.String(AdminPathPrefix),
+			TextTransformations: wafv2.WebAclRuleStatementByteMatchStatementTextTransformationArray{
+				&wafv2.WebAclRuleStatementByteMatchStatementTextTransformationArgs{Priority: pulumi.Int(0), Type: pulumi.String("URL_DECODE")},
+				&wafv2.WebAclRuleStatementByteMatchStatementTextTransformationArgs{Priority: pulumi.Int(1), Type: pulumi.String("NORMALIZE_PATH")},
+				&wafv2.WebAclRuleStatementByteMatchStatementTextTransformationArgs{Priority: pulumi.Int(2), Type: pulumi.String("LOWERCASE")},
+			},
+		},
+	}
+	stmt := path
+	if adminARN != nil {
+		stmt = &wafv2.WebAclRuleStatementArgs{
+			AndStatement: &wafv2.WebAclRuleStatementAndStatementArgs{Statements: wafv2.WebAclRuleStatementArray{
+				path,
+				&wafv2.WebAclRuleStatementArgs{NotStatement: &wafv2.WebAclRuleStatementNotStatementArgs{
+					Statements: wafv2.WebAclRuleStatementArray{trustedSource(adminARN)},
+				}},
+			}},
+		}
+	}
+	return &wafv2.WebAclRuleArgs{
+		Name:             pulumi.String(AdminRuleName),
+		Action:           &wafv2.WebAclRuleActionArgs{Block: &wafv2.WebAclRuleActionBlockArgs{}},
+		Statement:        stmt,
+		VisibilityConfig: vis,
 	}
 }
 

@@ -93,7 +93,7 @@ func TestWebACL(t *testing.T) {
 		seen := map[float64]bool{}
 		metrics := map[string]bool{}
 		n := a.Len("rules")
-		require.Equal(t, 7, n)
+		require.Equal(t, 8, n)
 		for i := 0; i < n; i++ {
 			p := fmt.Sprintf("rules[%d]", i)
 			assert.True(t, a.Bool(p+".visibilityConfig.cloudwatchMetricsEnabled"), "WAF.12: %s", a.Str(p+".name"))
@@ -316,7 +316,58 @@ func TestTrustedCIDRs(t *testing.T) {
 			assert.False(t, a.Has(p+".statement.managedRuleGroupStatement.scopeDownStatement"), a.Str(p+".name"))
 		}
 	}
-	assert.Equal(t, 7, a.Len("rules"))
+	assert.Equal(t, 8, a.Len("rules"))
+}
+
+// The admin API is off the internet: the first rule answers 403 (WAF's
+// block response) to /api/admin..., in count mode too, unless the viewer
+// is in AdminCIDRs.
+func TestAdminAPIOffTheInternet(t *testing.T) {
+	pathChecks := func(t *testing.T, a pulumitest.Resource, p string) {
+		t.Helper()
+		assert.True(t, a.Has(p+".fieldToMatch.uriPath"))
+		assert.Equal(t, "STARTS_WITH", a.Str(p+".positionalConstraint"))
+		assert.Equal(t, "/api/admin", a.Str(p+".searchString"))
+		var types []string
+		for i := 0; i < a.Len(p+".textTransformations"); i++ {
+			assert.Equal(t, float64(i), a.Num(fmt.Sprintf("%s.textTransformations[%d].priority", p, i)))
+			types = append(types, a.Str(fmt.Sprintf("%s.textTransformations[%d].type", p, i)))
+		}
+		assert.Equal(t, []string{"URL_DECODE", "NORMALIZE_PATH", "LOWERCASE"}, types, "no %61dmin, //api/admin or /API/ADMIN bypass")
+	}
+	for _, mode := range []string{ModeBlock, ModeCount} {
+		t.Run("default "+mode, func(t *testing.T) {
+			m := run(t, WebACLArgs{Mode: mode}, "surge-prod")
+			a := acl(t, m)
+			assert.Equal(t, AdminRuleName, a.Str("rules[0].name"), "first rule")
+			assert.Equal(t, 0.0, a.Num("rules[0].priority"))
+			assert.True(t, a.Has("rules[0].action.block"), "blocks (403) even in %s mode", mode)
+			assert.False(t, a.Has("rules[0].action.count"))
+			pathChecks(t, a, "rules[0].statement.byteMatchStatement")
+			assert.Empty(t, m.ByType(tIPSet), "no admin IP set without AdminCIDRs")
+		})
+	}
+	t.Run("adminCidrs", func(t *testing.T) {
+		m := run(t, WebACLArgs{AdminCIDRs: []string{"203.0.113.0/28"}}, "surge-prod")
+		a := acl(t, m)
+		set, ok := m.Named(tIPSet, "surge-prod-admin")
+		require.True(t, ok)
+		assert.Equal(t, "CLOUDFRONT", set.Str("scope"))
+		assert.Equal(t, "IPV4", set.Str("ipAddressVersion"))
+		assert.True(t, set.UsesProvider("us-east-1"))
+		assert.Equal(t, []string{"203.0.113.0/28"}, set.Strings("addresses"))
+		and := "rules[0].statement.andStatement.statements"
+		require.Equal(t, 2, a.Len(and))
+		pathChecks(t, a, and+"[0].byteMatchStatement")
+		assert.Equal(t, pulumitest.FakeARN(tIPSet, set.Name), a.Str(and+"[1].notStatement.statements[0].ipSetReferenceStatement.arn"))
+		v, _ := a.Get("rules[0].statement")
+		assert.NoError(t, fitsRoot(v.Mappable().(map[string]any)), "fits the provider's nesting")
+	})
+	t.Run("bad adminCidrs", func(t *testing.T) {
+		errs := ValidateAdminCIDRs([]string{"10.0.0.0/24", "2001:db8::/32", "203.0.113.1/24"})
+		require.Len(t, errs, 3)
+		assert.Contains(t, errs[0].Error(), "AdminCIDRs[0]")
+	})
 }
 
 // The terraform-provider-aws wafv2 schema (webACLRootStatementSchema(3),

@@ -7,6 +7,8 @@ package pulumitest
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -215,6 +217,10 @@ type CallFunc func(args pulumi.MockCallArgs) (resource.PropertyMap, error)
 
 // Mocks is the recording mock monitor. The zero value is not usable: call New.
 type Mocks struct {
+	// Invokes answer invoke tokens before the defaults (a test's own
+	// answer, e.g. a missing object). Set before Run.
+	Invokes map[string]CallFunc
+
 	mu        sync.Mutex
 	resources []Resource
 	calls     []pulumi.MockCallArgs
@@ -253,7 +259,10 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.calls = append(m.calls, args)
 	m.mu.Unlock()
-	f, ok := defaultInvokes[args.Token]
+	f, ok := m.Invokes[args.Token]
+	if !ok {
+		f, ok = defaultInvokes[args.Token]
+	}
 	if !ok {
 		return nil, fmt.Errorf("pulumitest: unexpected invoke %q with %v", args.Token, args.Args)
 	}
@@ -453,6 +462,25 @@ var defaultInvokes = map[string]CallFunc{
 			name = v.StringValue()
 		}
 		return resource.PropertyMap{"zoneId": str("ZLOOKUP" + strings.ToUpper(strings.ReplaceAll(name, ".", ""))), "id": str("ZLOOKUP"), "name": str(name), "privateZone": resource.NewBoolProperty(false)}, nil
+	},
+	// An uploaded release: the key's digest is the object's SHA-256, as S3
+	// reports it (checksumSha256, base64) and as the upload stamped it.
+	"aws:s3/getObject:getObject": func(a pulumi.MockCallArgs) (resource.PropertyMap, error) {
+		key := a.Args["key"].StringValue()
+		parts := strings.Split(key, "/")
+		if len(parts) != 3 || parts[0] != "releases" {
+			return nil, fmt.Errorf("NotFound: no object %s", key)
+		}
+		raw, err := hex.DecodeString(parts[1])
+		if err != nil {
+			return nil, fmt.Errorf("NotFound: no object %s", key)
+		}
+		return resource.PropertyMap{
+			"bucket":         a.Args["bucket"],
+			"key":            str(key),
+			"checksumSha256": str(base64.StdEncoding.EncodeToString(raw)),
+			"metadata":       resource.NewObjectProperty(resource.PropertyMap{"sha256": str(parts[1])}),
+		}, nil
 	},
 	"aws:ec2/getManagedPrefixList:getManagedPrefixList": func(a pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.PropertyMap{
