@@ -465,6 +465,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			Bucket: v[0].(string), Key: v[1].(string), SHA256: v[2].(string), Region: a.Region,
 			AppPort: a.AppPort, DrainSeconds: a.DrainSeconds, Env: env, LogGroupName: v[5].(string),
 			ASGName: asgName, LifecycleHookName: hookName, ReadyTimeout: a.HealthCheckGraceSeconds,
+			HookTimeout: LaunchHookTimeoutSeconds,
 		})
 		if err != nil {
 			return "", err

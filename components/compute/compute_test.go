@@ -165,7 +165,7 @@ func TestControls(t *testing.T) {
 			"User=surge", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
 			"CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "Restart=always", "KillSignal=SIGTERM",
 			"TimeoutStopSec=45", "ExecStartPre=/opt/surge/bin/surge migrate", "ExecStart=/opt/surge/bin/surge serve",
-			"chmod 0640 /etc/surge/surge.env", "--lifecycle-hook-name surge-launch-ready",
+			`chmod 0640 "$ROOT/etc/surge/surge.env"`, "--lifecycle-hook-name surge-launch-ready",
 		} {
 			assert.Contains(t, ud, want, "user data")
 		}

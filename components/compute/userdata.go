@@ -2,6 +2,7 @@ package compute
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -33,15 +34,54 @@ type UserDataParams struct {
 	ASGName           string
 	LifecycleHookName string
 	ReadyTimeout      int // seconds to wait for /healthz before abandoning the launch
+	// HookTimeout is the lifecycle hook's heartbeat timeout. The readiness
+	// gate answers before it, counted from the instance's boot (a warm
+	// instance resuming boots again), whatever ReadyTimeout says.
+	HookTimeout int
 }
 
-var (
-	hexDigest  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	envKey     = regexp.MustCompile(`^SURGE_[A-Z0-9_]+$`)
-	regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
-	safeName   = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+// HookMarginSeconds is what the readiness gate leaves of the hook's
+// timeout for its own answer (IMDS, the CompleteLifecycleAction call).
+const HookMarginSeconds = 60
+
+// DefaultMetricsAddr is where the app serves Prometheus metrics unless
+// SURGE_METRICS_ADDR says otherwise (app/internal/config).
+const DefaultMetricsAddr = "127.0.0.1:9090"
+
+// The app metrics the CloudWatch agent imports (namespace MetricNamespace,
+// dimension AutoScalingGroupName; the request counter also by route). The
+// agent imports counters (as deltas per scrape), gauges and summaries; it
+// drops histograms (amazon-cloudwatch-agent#593), so the app's latency
+// histograms stay on the instance.
+const (
+	MetricGrants       = "surge_admitter_seats_granted_total" // seats granted
+	MetricFull         = "surge_admitter_full_total"          // students moved to a waiting list
+	MetricBatches      = "surge_admitter_batches_total"       // admitter batches, by result (ok, moved, stale, error)
+	MetricBatchSize    = "surge_admitter_batch_size"          // the admitter's adaptive batch size
+	MetricShed         = "surge_http_shed_total"              // requests refused 503 under load
+	MetricInflight     = "surge_http_inflight_requests"       // API requests in flight
+	MetricRequests     = "surge_http_requests_total"          // by route: only the waiting-room routes are imported
+	QueueStatusRoute   = "GET /api/courses/{id}/queue"        // students waiting poll this
+	QueueJoinRoute     = "POST /api/courses/{id}/queue"
+	metricsScrapeEvery = "15s"
 )
+
+var (
+	hexDigest   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	bucketName  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	envKey      = regexp.MustCompile(`^SURGE_[A-Z0-9_]+$`)
+	regionName  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]$`)
+	safeName    = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	metricsAddr = regexp.MustCompile(`^[A-Za-z0-9.-]*:[0-9]{1,5}$`)
+)
+
+// metricsAddr is the app's metrics listener the agent scrapes.
+func (p UserDataParams) metricsAddr() string {
+	if v, ok := p.Env["SURGE_METRICS_ADDR"]; ok {
+		return v
+	}
+	return DefaultMetricsAddr
+}
 
 // secretLooking matches setting names that carry credentials. They must come
 // from Secrets Manager, never from user data (CKV_AWS_46 / AVD-AWS-0129).
@@ -68,8 +108,12 @@ func (p UserDataParams) validate() error {
 	if p.DrainSeconds < 1 || p.DrainSeconds > 3600 {
 		errs = append(errs, fmt.Errorf("drain seconds %d must be within 1-3600", p.DrainSeconds))
 	}
-	if p.ReadyTimeout < 30 || p.ReadyTimeout > 7200 {
-		errs = append(errs, fmt.Errorf("ready timeout %d must be within 30-7200 seconds", p.ReadyTimeout))
+	if p.ReadyTimeout < 30 || p.ReadyTimeout > p.HookTimeout-HookMarginSeconds {
+		errs = append(errs, fmt.Errorf("ready timeout %d must be within 30-%d seconds (the hook timeout %d less %d s for the answer)",
+			p.ReadyTimeout, p.HookTimeout-HookMarginSeconds, p.HookTimeout, HookMarginSeconds))
+	}
+	if m := p.metricsAddr(); !metricsAddr.MatchString(m) {
+		errs = append(errs, fmt.Errorf("SURGE_METRICS_ADDR %q must be host:port (the CloudWatch agent scrapes it)", m))
 	}
 	for name, v := range map[string]string{"log group": p.LogGroupName, "ASG name": p.ASGName, "lifecycle hook name": p.LifecycleHookName} {
 		if !safeName.MatchString(v) {
@@ -134,6 +178,14 @@ func RenderUserData(p UserDataParams) (string, error) {
 		"ASG":          p.ASGName,
 		"Hook":         p.LifecycleHookName,
 		"ReadyTimeout": p.ReadyTimeout,
+		"HookDeadline": p.HookTimeout - HookMarginSeconds,
+		"Namespace":    MetricNamespace,
+		"Scrape":       strings.Replace(p.metricsAddr(), "0.0.0.0:", "127.0.0.1:", 1),
+		"Every":        metricsScrapeEvery,
+		"Counters":     []string{MetricGrants, MetricFull, MetricShed, MetricBatchSize, MetricInflight},
+		"Requests":     MetricRequests,
+		"Batches":      MetricBatches,
+		"QueueRoutes":  regexp.QuoteMeta(QueueStatusRoute) + "|" + regexp.QuoteMeta(QueueJoinRoute),
 	}
 	var b bytes.Buffer
 	if err := userDataTemplate.Execute(&b, data); err != nil {
@@ -147,40 +199,50 @@ func RenderUserData(p UserDataParams) (string, error) {
 
 // The script runs once per instance (cloud-init user-scripts). Everything that
 // must happen on every boot (a warm-pool instance resuming, a reboot) lives in
-// systemd units it installs.
-var userDataTemplate = template.Must(template.New("userdata").Parse(`#!/bin/bash
+// systemd units it installs. ROOT (SURGE_ROOT, empty on an instance) prefixes
+// every path the script writes, so a test can run it in a temporary root
+// with stand-ins for aws, systemctl and dnf.
+var userDataTemplate = template.Must(template.New("userdata").Funcs(template.FuncMap{
+	"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+}).Parse(`#!/bin/bash
 # surge bootstrap: fetch the pinned artifact, verify it, run it under systemd.
 set -euo pipefail
 umask 027
-exec > >(tee -a /var/log/surge-bootstrap.log | logger -t surge-bootstrap) 2>&1
+ROOT="${SURGE_ROOT:-}"
+mkdir -p "$ROOT/var/log"
+exec > >(tee -a "$ROOT/var/log/surge-bootstrap.log" | logger -t surge-bootstrap) 2>&1
 log() { echo "surge-bootstrap: $*"; }
 
 SHA256="{{.SHA256}}"
 REGION="{{.Region}}"
 
 id -u surge >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /sbin/nologin surge
-install -d -m 0755 /opt/surge/bin
-install -d -m 0750 -o root -g surge /etc/surge
-install -d -m 0750 -o surge -g surge /var/log/surge
-install -d -m 0700 /opt/surge/download
+install -d -m 0755 "$ROOT/opt/surge/bin"
+install -d -m 0750 -o root -g surge "$ROOT/etc/surge"
+install -d -m 0750 -o surge -g surge "$ROOT/var/log/surge"
+install -d -m 0700 "$ROOT/opt/surge/download"
 
+# Download and verify: nothing is installed or started unless the bytes
+# are exactly the pinned digest.
 log "downloading {{.Source}}"
-aws s3 cp --only-show-errors --region "$REGION" {{.Source}} /opt/surge/download/surge
-if ! echo "${SHA256}  /opt/surge/download/surge" | sha256sum --check --status -; then
-  log "REFUSING artifact: sha256 $(sha256sum /opt/surge/download/surge | cut -d' ' -f1) != pinned ${SHA256}"
+aws s3 cp --only-show-errors --region "$REGION" {{.Source}} "$ROOT/opt/surge/download/surge"
+if ! echo "${SHA256}  $ROOT/opt/surge/download/surge" | sha256sum --check --status -; then
+  log "REFUSING artifact: sha256 $(sha256sum "$ROOT/opt/surge/download/surge" | cut -d' ' -f1) != pinned ${SHA256}"
+  rm -rf "$ROOT/opt/surge/download"
   exit 1
 fi
-install -m 0755 -o root -g root /opt/surge/download/surge /opt/surge/bin/surge
-rm -rf /opt/surge/download
+install -m 0755 -o root -g root "$ROOT/opt/surge/download/surge" "$ROOT/opt/surge/bin/surge"
+rm -rf "$ROOT/opt/surge/download"
 log "artifact ${SHA256} verified and installed"
 
 # Plain settings and Secrets Manager ARNs only: no credential is ever written here.
-cat > /etc/surge/surge.env <<'SURGE_ENV'
+cat > "$ROOT/etc/surge/surge.env" <<'SURGE_ENV'
 {{.EnvFile}}SURGE_ENV
-chown root:surge /etc/surge/surge.env
-chmod 0640 /etc/surge/surge.env
+chown root:surge "$ROOT/etc/surge/surge.env"
+chmod 0640 "$ROOT/etc/surge/surge.env"
 
-cat > /etc/systemd/system/surge.service <<'SURGE_UNIT'
+mkdir -p "$ROOT/etc/systemd/system" "$ROOT/etc/logrotate.d"
+cat > "$ROOT/etc/systemd/system/surge.service" <<'SURGE_UNIT'
 [Unit]
 Description=surge course registration service
 Wants=network-online.target
@@ -229,25 +291,31 @@ SURGE_UNIT
 
 # On every boot: wait for the shallow /healthz (never /readyz: a database or
 # cache outage must not make every new instance be abandoned), then let the
-# Auto Scaling lifecycle hook continue. No hook (older group): nothing to do.
-cat > /opt/surge/bin/surge-ready <<'SURGE_READY'
+# Auto Scaling lifecycle hook continue. The wait ends {{.ReadyTimeout}} s after
+# the gate starts and never later than {{.HookDeadline}} s after boot, so the
+# answer beats the hook's own timeout (a resumed warm instance boots again).
+cat > "$ROOT/opt/surge/bin/surge-ready" <<'SURGE_READY'
 #!/bin/bash
 set -uo pipefail
+ROOT="${SURGE_ROOT:-}"
+uptime_s() { cut -d. -f1 "$ROOT/proc/uptime"; }
+deadline=$(( $(uptime_s) + {{.ReadyTimeout}} ))
+if [ "$deadline" -gt {{.HookDeadline}} ]; then deadline={{.HookDeadline}}; fi
 result=ABANDON
-for _ in $(seq 1 {{.ReadyTimeout}}); do
+while [ "$(uptime_s)" -lt "$deadline" ]; do
   if curl -fsS -o /dev/null --max-time 2 http://127.0.0.1:{{.Port}}/healthz; then result=CONTINUE; break; fi
   sleep 1
 done
-token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)
-iid=$(curl -fsS -H "X-aws-ec2-metadata-token: ${token}" http://169.254.169.254/latest/meta-data/instance-id)
-echo "surge-ready: ${result} for ${iid}"
+token=$(curl -fsS --max-time 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)
+iid=$(curl -fsS --max-time 2 -H "X-aws-ec2-metadata-token: ${token}" http://169.254.169.254/latest/meta-data/instance-id)
+echo "surge-ready: ${result} for ${iid} at ${deadline} s deadline, uptime $(uptime_s) s"
 aws autoscaling complete-lifecycle-action --region {{.Region}} --auto-scaling-group-name {{.ASG}} \
   --lifecycle-hook-name {{.Hook}} --instance-id "${iid}" --lifecycle-action-result "${result}" \
   || echo "surge-ready: no pending lifecycle action"
 [ "${result}" = CONTINUE ]
 SURGE_READY
-chmod 0755 /opt/surge/bin/surge-ready
-cat > /etc/systemd/system/surge-ready.service <<'SURGE_READY_UNIT'
+chmod 0755 "$ROOT/opt/surge/bin/surge-ready"
+cat > "$ROOT/etc/systemd/system/surge-ready.service" <<'SURGE_READY_UNIT'
 [Unit]
 Description=surge readiness gate for the Auto Scaling lifecycle hook
 After=surge.service
@@ -261,7 +329,7 @@ ExecStart=/opt/surge/bin/surge-ready
 WantedBy=multi-user.target
 SURGE_READY_UNIT
 
-cat > /etc/logrotate.d/surge <<'SURGE_LOGROTATE'
+cat > "$ROOT/etc/logrotate.d/surge" <<'SURGE_LOGROTATE'
 /var/log/surge/surge.log {
   daily
   rotate 3
@@ -273,20 +341,42 @@ cat > /etc/logrotate.d/surge <<'SURGE_LOGROTATE'
 }
 SURGE_LOGROTATE
 
-# Logs and host metrics to CloudWatch. Best effort: a missing agent must not
-# keep a verified app from serving.
+# Logs, host metrics and the app's Prometheus metrics (waiting room, admitter,
+# load shedding) to CloudWatch. Best effort: a missing agent must not keep a
+# verified app from serving.
+CW="$ROOT/opt/aws/amazon-cloudwatch-agent"
 if dnf install -y -q amazon-cloudwatch-agent; then
-  cat > /opt/aws/amazon-cloudwatch-agent/etc/surge.json <<'SURGE_CWAGENT'
+  cat > "$CW/etc/surge-prometheus.yaml" <<'SURGE_PROMETHEUS'
+global:
+  scrape_interval: {{.Every}}
+  scrape_timeout: 5s
+scrape_configs:
+  - job_name: surge
+    static_configs:
+      - targets: ["{{.Scrape}}"]
+        labels:
+          AutoScalingGroupName: "{{.ASG}}"
+SURGE_PROMETHEUS
+  cat > "$CW/etc/surge.json" <<'SURGE_CWAGENT'
 {"agent":{"run_as_user":"root"},
  "logs":{"logs_collected":{"files":{"collect_list":[
    {"file_path":"/var/log/surge/surge.log","log_group_name":"{{.LogGroup}}","log_stream_name":"{instance_id}/app"},
-   {"file_path":"/var/log/surge-bootstrap.log","log_group_name":"{{.LogGroup}}","log_stream_name":"{instance_id}/bootstrap"}]}}},
- "metrics":{"namespace":"Surge",
+   {"file_path":"/var/log/surge-bootstrap.log","log_group_name":"{{.LogGroup}}","log_stream_name":"{instance_id}/bootstrap"}]}},
+   "metrics_collected":{"prometheus":{"log_group_name":"{{.LogGroup}}",
+     "prometheus_config_path":"/opt/aws/amazon-cloudwatch-agent/etc/surge-prometheus.yaml",
+     "emf_processor":{"metric_declaration_dedup":true,"metric_namespace":"{{.Namespace}}","metric_declaration":[
+       {"source_labels":["job"],"label_matcher":"^surge$","dimensions":[["AutoScalingGroupName"]],
+        "metric_selectors":[{{range $i, $m := .Counters}}{{if $i}},{{end}}{{json (printf "^%s$" $m)}}{{end}}]},
+       {"source_labels":["job"],"label_matcher":"^surge$","dimensions":[["AutoScalingGroupName","result"]],
+        "metric_selectors":[{{json (printf "^%s$" .Batches)}}]},
+       {"source_labels":["route"],"label_matcher":{{json (printf "^(%s)$" .QueueRoutes)}},"dimensions":[["AutoScalingGroupName","route"]],
+        "metric_selectors":[{{json (printf "^%s$" .Requests)}}]}]}}}},
+ "metrics":{"namespace":"{{.Namespace}}",
    "append_dimensions":{"AutoScalingGroupName":"${aws:AutoScalingGroupName}","InstanceId":"${aws:InstanceId}"},
    "aggregation_dimensions":[["AutoScalingGroupName"]],
    "metrics_collected":{"mem":{"measurement":["mem_used_percent"]},"disk":{"measurement":["used_percent"],"resources":["/"]}}}}
 SURGE_CWAGENT
-  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+  "$CW/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s \
     -c file:/opt/aws/amazon-cloudwatch-agent/etc/surge.json || log "cloudwatch agent failed to start"
 else
   log "amazon-cloudwatch-agent unavailable: logs stay on the instance"

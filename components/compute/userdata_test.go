@@ -14,7 +14,7 @@ func params() UserDataParams {
 		Bucket: "surge-dev-artifacts", Key: "surge/" + testDigest, SHA256: testDigest, Region: "eu-west-1",
 		AppPort: 8080, DrainSeconds: 30, LogGroupName: "/surge/app",
 		Env:     map[string]string{"SURGE_DATABASE_SECRET_ARN": dbSecretARN, "SURGE_NOTE": `say "hi" \ bye`},
-		ASGName: "surge-dev-app", LifecycleHookName: "surge-launch-ready", ReadyTimeout: 300,
+		ASGName: "surge-dev-app", LifecycleHookName: "surge-launch-ready", ReadyTimeout: 300, HookTimeout: LaunchHookTimeoutSeconds,
 	}
 }
 
@@ -28,12 +28,12 @@ func TestRenderUserData(t *testing.T) {
 
 	// The digest check must come before the install, and refuse otherwise.
 	check := strings.Index(ud, "sha256sum --check")
-	install := strings.Index(ud, "install -m 0755 -o root -g root /opt/surge/download/surge /opt/surge/bin/surge")
+	install := strings.Index(ud, `install -m 0755 -o root -g root "$ROOT/opt/surge/download/surge" "$ROOT/opt/surge/bin/surge"`)
 	require.Positive(t, check)
 	require.Positive(t, install)
 	assert.Less(t, check, install, "verify before install")
 	assert.Contains(t, ud, "REFUSING artifact")
-	assert.Contains(t, ud, "aws s3 cp --only-show-errors --region \"$REGION\" 's3://surge-dev-artifacts/surge/"+testDigest+"'")
+	assert.Contains(t, ud, "aws s3 cp --only-show-errors --region \"$REGION\" 's3://surge-dev-artifacts/surge/"+testDigest+"' \"$ROOT/opt/surge/download/surge\"")
 	assert.Contains(t, ud, `SURGE_NOTE="say \"hi\" \\ bye"`, "env values are quoted for systemd")
 	assert.Contains(t, ud, "<<'SURGE_ENV'", "quoted heredoc: no shell expansion of settings")
 	assert.Contains(t, ud, "http://127.0.0.1:8080/healthz", "readiness gate uses the shallow health check")
@@ -66,6 +66,8 @@ func TestRenderUserDataRejects(t *testing.T) {
 		{"secret setting", func(p *UserDataParams) { p.Env["SURGE_ADMIN_TOKEN"] = "hunter2" }, "looks like a credential"},
 		{"newline in value", func(p *UserDataParams) { p.Env["SURGE_X"] = "a\nb" }, "control character"},
 		{"privileged port", func(p *UserDataParams) { p.AppPort = 443 }, "app port 443"},
+		{"readiness past the hook", func(p *UserDataParams) { p.ReadyTimeout = 850 }, "ready timeout 850 must be within 30-840 seconds"},
+		{"metrics off", func(p *UserDataParams) { p.Env["SURGE_METRICS_ADDR"] = "off" }, "SURGE_METRICS_ADDR \"off\" must be host:port"},
 		{"too large", func(p *UserDataParams) { p.Env["SURGE_BIG"] = strings.Repeat("a", MaxUserDataBytes) }, "exceeds the EC2 limit"},
 	}
 	for _, tt := range tests {
