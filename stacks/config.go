@@ -168,6 +168,8 @@ type Thresholds struct {
 	CacheReplicationLagS float64 `json:"cacheReplicationLagSeconds"` // Default 5.
 	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`       // Default 5.
 	WAFBlockedPerMinute  float64 `json:"wafBlockedPerMinute"`        // Blocked requests per minute. Default 1000.
+	ShedPerMinute        float64 `json:"shedPerMinute"`              // App requests refused 503 by load shedding per minute, fleet-wide, 3 minutes in a row. Default 50.
+	QueueStallMinutes    float64 `json:"queueStallMinutes"`          // Students in the waiting room and no seat granted (nor anyone moved to a waiting list) for this many minutes. Default 3.
 }
 
 // MonitoringConfig is `surge:monitoring`.
@@ -294,7 +296,7 @@ func Defaults(env Environment) *Config {
 	c.Monitoring = MonitoringConfig{LogRetentionDays: 14, Thresholds: Thresholds{
 		ALB5xxPercent: 1, TargetP99Seconds: 1.5, DBCPUPercent: 80, DBFreeStorageGiB: 10, DBFreeMemoryMiB: 256,
 		DBConnections: 400, ReplicaLagSeconds: 30, CacheCPUPercent: 80, CacheMemoryPercent: 80, CacheReplicationLagS: 5,
-		CloudFront5xxPercent: 5, WAFBlockedPerMinute: 1000,
+		CloudFront5xxPercent: 5, WAFBlockedPerMinute: 1000, ShedPerMinute: 50, QueueStallMinutes: 3,
 	}}
 	if env == Prod {
 		c.Network = NetworkConfig{CIDR: "10.30.0.0/16", AZCount: 3, NATGateways: "per-az", InterfaceEndpoints: true, FlowLogRetentionDays: 365, FlowLogTrafficType: "ALL"}

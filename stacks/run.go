@@ -616,6 +616,8 @@ func thresholds(t Thresholds) monitoring.Thresholds {
 		CacheReplicationLagSeconds: t.CacheReplicationLagS,
 		CloudFront5xxRatePercent:   t.CloudFront5xxPercent,
 		WAFBlockedRequests:         t.WAFBlockedPerMinute,
+		ShedRequestsPerMinute:      t.ShedPerMinute,
+		QueueStallMinutes:          t.QueueStallMinutes,
 	}
 }
 

@@ -366,6 +366,9 @@ func (c *Config) validateMonitoring(p *problems) {
 			p.add(fmt.Sprintf("%salarmEmails[%d]", k, i), "%q is not a plain e-mail address", e)
 		}
 	}
+	if q := m.Thresholds.QueueStallMinutes; q != float64(int(q)) {
+		p.add(k+"thresholds.queueStallMinutes", "%v must be whole minutes", q)
+	}
 	if !validLogRetention(m.LogRetentionDays) {
 		p.add(k+"logRetentionDays", "%d is not a CloudWatch Logs retention value", m.LogRetentionDays)
 	}
@@ -381,6 +384,7 @@ func (c *Config) validateMonitoring(p *problems) {
 		{"replicaLagSeconds", t.ReplicaLagSeconds, 86400, false}, {"cacheCpuPercent", t.CacheCPUPercent, 100, true},
 		{"cacheMemoryPercent", t.CacheMemoryPercent, 100, true}, {"cacheReplicationLagSeconds", t.CacheReplicationLagS, 86400, false},
 		{"cloudFront5xxPercent", t.CloudFront5xxPercent, 100, true}, {"wafBlockedPerMinute", t.WAFBlockedPerMinute, 1e9, false},
+		{"shedPerMinute", t.ShedPerMinute, 1e9, false}, {"queueStallMinutes", t.QueueStallMinutes, 60, false},
 	} {
 		if th.v <= 0 || th.v > th.max {
 			p.add(k+"thresholds."+th.key, "%v is outside (0, %v]", th.v, th.max)

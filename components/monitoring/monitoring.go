@@ -25,6 +25,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/naming"
 )
 
@@ -44,6 +45,11 @@ type Thresholds struct {
 	CacheReplicationLagSeconds float64 // Default 10.
 	CloudFront5xxRatePercent   float64 // Default 5.
 	WAFBlockedRequests         float64 // per minute. Default 1000.
+	ShedRequestsPerMinute      float64 // app 503s from load shedding, fleet-wide, 3 minutes in a row. Default 50.
+	// QueueStallMinutes: students are in the waiting room (joining or
+	// polling their position) and no seat was granted and nobody moved to
+	// a waiting list for this many minutes. Default 3 (1-60).
+	QueueStallMinutes float64
 }
 
 func (t Thresholds) withDefaults() Thresholds {
@@ -65,6 +71,8 @@ func (t Thresholds) withDefaults() Thresholds {
 	def(&t.CacheReplicationLagSeconds, 10)
 	def(&t.CloudFront5xxRatePercent, 5)
 	def(&t.WAFBlockedRequests, 1000)
+	def(&t.ShedRequestsPerMinute, 50)
+	def(&t.QueueStallMinutes, 3)
 	return t
 }
 
@@ -216,11 +224,14 @@ func (a *AlarmsArgs) validate() error {
 		{"DBFreeStorageBytes", th.DBFreeStorageBytes}, {"DBFreeableMemoryBytes", th.DBFreeableMemoryBytes},
 		{"DBConnections", th.DBConnections}, {"DBReplicaLagSeconds", th.DBReplicaLagSeconds},
 		{"CacheEvictions", th.CacheEvictions}, {"CacheReplicationLagSeconds", th.CacheReplicationLagSeconds},
-		{"WAFBlockedRequests", th.WAFBlockedRequests},
+		{"WAFBlockedRequests", th.WAFBlockedRequests}, {"ShedRequestsPerMinute", th.ShedRequestsPerMinute},
 	} {
 		if p.v < 0 {
 			errs = append(errs, fmt.Errorf("Thresholds.%s %v: must not be negative", p.name, p.v))
 		}
+	}
+	if m := th.QueueStallMinutes; m < 1 || m > 60 || m != float64(int(m)) {
+		errs = append(errs, fmt.Errorf("Thresholds.QueueStallMinutes %v: want whole minutes, 1-60", m))
 	}
 	return errors.Join(errs...)
 }
@@ -516,15 +527,29 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		{
 			suffix:      "unhealthy-hosts",
 			description: "unhealthy targets behind the ALB",
-			// Missing data means the target group stopped reporting: treat as bad.
+			// No data: no target registered yet (a first deploy) or none
+			// left, which asg-in-service reports; not an alarm of its own.
 			args: simple("AWS/ApplicationELB", "UnHealthyHostCount", "Maximum",
-				dims("LoadBalancer", lb, "TargetGroup", a.TargetGroupARNSuffix), gt, th.UnhealthyHosts, 60, 3, "breaching"),
+				dims("LoadBalancer", lb, "TargetGroup", a.TargetGroupARNSuffix), gt, th.UnhealthyHosts, 60, 3, "notBreaching"),
 		},
 		{
 			suffix:      "asg-in-service",
-			description: fmt.Sprintf("in-service app instances below the minimum (%d)", a.MinInstances),
-			args: simple("AWS/AutoScaling", "GroupInServiceInstances", "Minimum",
-				dims("AutoScalingGroupName", a.AutoScalingGroupName), lt, float64(a.MinInstances), 60, 5, "breaching"),
+			description: fmt.Sprintf("in-service plus launching app instances below the minimum (%d)", a.MinInstances),
+			// Instances still launching (Pending, held by the lifecycle hook
+			// for up to its timeout) count as coming: a healthy first deploy
+			// or instance refresh starts with zero in service.
+			args: cloudwatch.MetricAlarmArgs{
+				ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+				Threshold:          pulumi.Float64(1),
+				EvaluationPeriods:  pulumi.Int(5),
+				DatapointsToAlarm:  pulumi.Int(5),
+				TreatMissingData:   pulumi.String("missing"),
+				MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
+					metricQuery("inservice", "AWS/AutoScaling", "GroupInServiceInstances", "Minimum", dims("AutoScalingGroupName", a.AutoScalingGroupName)),
+					metricQuery("pending", "AWS/AutoScaling", "GroupPendingInstances", "Maximum", dims("AutoScalingGroupName", a.AutoScalingGroupName)),
+					expression("short", fmt.Sprintf("IF(FILL(inservice, 0) + FILL(pending, 0) < %d, 1, 0)", a.MinInstances), "instances short of the minimum"),
+				},
+			},
 		},
 		{
 			suffix:      "db-cpu",
@@ -534,12 +559,14 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		{
 			suffix:      "db-free-storage",
 			description: "database writer free storage (bytes)",
-			args:        simple("AWS/RDS", "FreeStorageSpace", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeStorageBytes, 300, 1, "breaching"),
+			// Missing: the instance is still being created (no metric yet);
+			// an unavailable database raises RDS events instead.
+			args: simple("AWS/RDS", "FreeStorageSpace", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeStorageBytes, 300, 1, "missing"),
 		},
 		{
 			suffix:      "db-freeable-memory",
 			description: "database writer freeable memory (bytes)",
-			args:        simple("AWS/RDS", "FreeableMemory", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeableMemoryBytes, 300, 3, "breaching"),
+			args:        simple("AWS/RDS", "FreeableMemory", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeableMemoryBytes, 300, 3, "missing"),
 		},
 		{
 			suffix:      "db-connections",
@@ -551,7 +578,8 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		specs = append(specs, alarmSpec{
 			suffix:      fmt.Sprintf("db-replica-%d-lag", i+1),
 			description: "read replica lag (seconds)",
-			args:        simple("AWS/RDS", "ReplicaLag", "Maximum", dims("DBInstanceIdentifier", r), gt, th.DBReplicaLagSeconds, 60, 5, "breaching"),
+			// Missing while the replica is created and first catches up.
+			args: simple("AWS/RDS", "ReplicaLag", "Maximum", dims("DBInstanceIdentifier", r), gt, th.DBReplicaLagSeconds, 60, 5, "missing"),
 		})
 	}
 	for i := 0; i < a.CacheNodes; i++ {
@@ -571,6 +599,38 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 				args: simple("AWS/ElastiCache", "ReplicationLag", "Maximum", d, gt, th.CacheReplicationLagSeconds, 60, 5, "notBreaching")})
 		}
 	}
+	// The app's own metrics (the CloudWatch agent imports them, see
+	// compute.RenderUserData). No data: no traffic, or no instance yet.
+	asg := dims("AutoScalingGroupName", a.AutoScalingGroupName)
+	route := func(r string) pulumi.StringMap {
+		return dims("AutoScalingGroupName", a.AutoScalingGroupName, "route", r)
+	}
+	stall := int(th.QueueStallMinutes)
+	specs = append(specs,
+		alarmSpec{
+			suffix:      "app-load-shed",
+			description: fmt.Sprintf("app requests refused 503 by load shedding, per minute, %d minutes in a row", 3),
+			args:        simple(compute.MetricNamespace, compute.MetricShed, "Sum", asg, gt, th.ShedRequestsPerMinute, 60, 3, "notBreaching"),
+		},
+		alarmSpec{
+			suffix:      "waiting-room-stalled",
+			description: fmt.Sprintf("students are in the waiting room (joining or polling) and no seat was granted and nobody moved to a waiting list for %d minutes: the admitters are stuck", stall),
+			args: cloudwatch.MetricAlarmArgs{
+				ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
+				Threshold:          pulumi.Float64(1),
+				EvaluationPeriods:  pulumi.Int(stall),
+				DatapointsToAlarm:  pulumi.Int(stall),
+				TreatMissingData:   pulumi.String("notBreaching"),
+				MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
+					metricQuery("polls", compute.MetricNamespace, compute.MetricRequests, "Sum", route(compute.QueueStatusRoute)),
+					metricQuery("joins", compute.MetricNamespace, compute.MetricRequests, "Sum", route(compute.QueueJoinRoute)),
+					metricQuery("granted", compute.MetricNamespace, compute.MetricGrants, "Sum", asg),
+					metricQuery("moved", compute.MetricNamespace, compute.MetricFull, "Sum", asg),
+					expression("stalled", "IF(FILL(polls, 0) + FILL(joins, 0) > 0 AND FILL(granted, 0) + FILL(moved, 0) == 0, 1, 0)", "waiting room active, nobody admitted"),
+				},
+			},
+		},
+	)
 	specs = append(specs,
 		alarmSpec{
 			suffix: "cloudfront-5xx-rate", description: "CloudFront 5xx error rate %", edge: true,
@@ -586,6 +646,25 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		},
 	)
 	return specs
+}
+
+// metricQuery is one metric of a metric-math alarm, per minute.
+func metricQuery(id, ns, metric, stat string, d pulumi.StringMap) *cloudwatch.MetricAlarmMetricQueryArgs {
+	return &cloudwatch.MetricAlarmMetricQueryArgs{
+		Id: pulumi.String(id),
+		Metric: &cloudwatch.MetricAlarmMetricQueryMetricArgs{
+			Namespace: pulumi.String(ns), MetricName: pulumi.String(metric), Dimensions: d,
+			Period: pulumi.Int(60), Stat: pulumi.String(stat),
+		},
+		ReturnData: pulumi.Bool(false),
+	}
+}
+
+// expression is the metric-math result an alarm evaluates.
+func expression(id, expr, label string) *cloudwatch.MetricAlarmMetricQueryArgs {
+	return &cloudwatch.MetricAlarmMetricQueryArgs{
+		Id: pulumi.String(id), Expression: pulumi.String(expr), Label: pulumi.String(label), ReturnData: pulumi.Bool(true),
+	}
 }
 
 func albQuery(id, metric string, lb pulumi.StringInput) *cloudwatch.MetricAlarmMetricQueryArgs {
@@ -690,6 +769,25 @@ func (d dashboardIDs) json() (string, error) {
 	})
 	add(1, "CPU %", d.Region, [][]any{{"AWS/EC2", "CPUUtilization", "AutoScalingGroupName", d.ASG, avg}})
 	add(2, "Requests per target", d.Region, [][]any{{"AWS/ApplicationELB", "RequestCountPerTarget", "TargetGroup", d.TG, sum}})
+	row++
+
+	// The app's Prometheus metrics, imported by the CloudWatch agent.
+	ns := compute.MetricNamespace
+	header("Waiting room and admitter")
+	add(0, "Seats granted / moved to a waiting list, per minute", d.Region, [][]any{
+		{ns, compute.MetricGrants, "AutoScalingGroupName", d.ASG, sum},
+		{ns, compute.MetricFull, "AutoScalingGroupName", d.ASG, sum},
+	})
+	add(1, "Queue joins / position polls, per minute", d.Region, [][]any{
+		{ns, compute.MetricRequests, "AutoScalingGroupName", d.ASG, "route", compute.QueueJoinRoute, sum},
+		{ns, compute.MetricRequests, "AutoScalingGroupName", d.ASG, "route", compute.QueueStatusRoute, sum},
+	})
+	add(2, "Load shed (503/min), in flight, admitter batch size and errors", d.Region, [][]any{
+		{ns, compute.MetricShed, "AutoScalingGroupName", d.ASG, sum},
+		{ns, compute.MetricInflight, "AutoScalingGroupName", d.ASG, maxs},
+		{ns, compute.MetricBatchSize, "AutoScalingGroupName", d.ASG, map[string]any{"stat": "Average", "yAxis": "right"}},
+		{ns, compute.MetricBatches, "AutoScalingGroupName", d.ASG, "result", "error", sum},
+	})
 	row++
 
 	header("Database")

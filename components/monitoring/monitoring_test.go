@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/internal/pulumitest"
 )
 
@@ -88,9 +89,9 @@ func run(t *testing.T, args AlarmsArgs, names ...string) (*pulumitest.Mocks, []*
 func TestAlarms(t *testing.T) {
 	m, comps, urls := run(t, baseArgs(), "surge-prod")
 	alarms := m.ByType(tAlarm)
-	// 8 base + 1 replica + 2 nodes * 3 + 1 replica node lag + 2 edge
-	require.Len(t, alarms, 18)
-	assert.Equal(t, 18, comps[0].AlarmCount)
+	// 8 base + 1 replica + 2 nodes * 3 + 1 replica node lag + 2 app + 2 edge
+	require.Len(t, alarms, 20)
+	assert.Equal(t, 20, comps[0].AlarmCount)
 
 	topics := map[string]pulumitest.Resource{}
 	for _, tp := range m.ByType(tTopic) {
@@ -209,7 +210,6 @@ func TestAlarms(t *testing.T) {
 		want := map[string]map[string]string{
 			"surge-prod-unhealthy-hosts":         {"LoadBalancer": fLB, "TargetGroup": fTG},
 			"surge-prod-target-p99":              {"LoadBalancer": fLB},
-			"surge-prod-asg-in-service":          {"AutoScalingGroupName": fASG},
 			"surge-prod-db-cpu":                  {"DBInstanceIdentifier": fDB},
 			"surge-prod-db-free-storage":         {"DBInstanceIdentifier": fDB},
 			"surge-prod-db-freeable-memory":      {"DBInstanceIdentifier": fDB},
@@ -230,8 +230,8 @@ func TestAlarms(t *testing.T) {
 		_, ok := m.Named(tAlarm, "surge-prod-cache-1-replication-lag")
 		assert.False(t, ok, "the primary reports no ReplicationLag")
 		asg, _ := m.Named(tAlarm, "surge-prod-asg-in-service")
-		assert.Equal(t, 3.0, asg.Num("threshold"))
-		assert.Equal(t, "LessThanThreshold", asg.Str("comparisonOperator"))
+		assert.Equal(t, fASG, asg.Str("metricQueries[0].metric.dimensions.AutoScalingGroupName"))
+		assert.Equal(t, "IF(FILL(inservice, 0) + FILL(pending, 0) < 3, 1, 0)", asg.Str("metricQueries[2].expression"))
 		p99, _ := m.Named(tAlarm, "surge-prod-target-p99")
 		assert.Equal(t, "p99", p99.Str("extendedStatistic"))
 	})
@@ -276,8 +276,8 @@ func TestAlarms(t *testing.T) {
 				headers = append(headers, w.Properties["markdown"].(string))
 			}
 		}
-		require.Len(t, headers, 5)
-		for i, tier := range []string{"Edge", "Load balancer", "App instances", "Database", "Cache"} {
+		require.Len(t, headers, 6)
+		for i, tier := range []string{"Edge", "Load balancer", "App instances", "Waiting room and admitter", "Database", "Cache"} {
 			assert.True(t, strings.HasPrefix(headers[i], "## "+tier), "row %d is %q", i, headers[i])
 		}
 		assert.Equal(t, "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=surge-prod-overview", urls[0])
@@ -306,6 +306,7 @@ func TestValidate(t *testing.T) {
 		{"percentage over 100", func(a *AlarmsArgs) { a.Thresholds.DBCPUPercent = 150 }, []string{"DBCPUPercent"}},
 		{"negative threshold", func(a *AlarmsArgs) { a.Thresholds.DBConnections = -1 }, []string{"DBConnections"}},
 		{"bad retention", func(a *AlarmsArgs) { a.AppLogRetentionDays = 10 }, []string{"AppLogRetentionDays"}},
+		{"stall window too long", func(a *AlarmsArgs) { a.Thresholds.QueueStallMinutes = 90 }, []string{"Thresholds.QueueStallMinutes 90"}},
 		{"missing inputs", func(a *AlarmsArgs) { a.DBInstanceID = nil; a.DistributionID = nil; a.WebACLMetricName = "" },
 			[]string{"DBInstanceID", "DistributionID", "WebACLMetricName"}},
 	}
@@ -333,7 +334,65 @@ func TestAlarmCountFollowsStaticShape(t *testing.T) {
 	a.DBReplicaIDs = nil
 	a.CacheNodes = 1
 	m, _, _ := run(t, a, "surge-dev")
-	assert.Len(t, m.ByType(tAlarm), 8+3+2)
+	assert.Len(t, m.ByType(tAlarm), 8+3+2+2)
+}
+
+// A healthy first deploy raises no alarm: no alarm treats missing data
+// (a resource still being created, no traffic yet) as breaching, and
+// instances held by the launch hook count towards the fleet minimum.
+func TestHealthyFirstDeployRaisesNoAlarm(t *testing.T) {
+	m, _, _ := run(t, baseArgs(), "surge-prod")
+	for _, a := range m.ByType(tAlarm) {
+		assert.NotEqual(t, "breaching", a.Str("treatMissingData"), "%s: missing data during the first deploy must not alarm", a.Name)
+	}
+	asg, ok := m.Named(tAlarm, "surge-prod-asg-in-service")
+	require.True(t, ok)
+	assert.Equal(t, "GroupPendingInstances", asg.Str("metricQueries[1].metric.metricName"), "launching instances count")
+	assert.Equal(t, "GroupInServiceInstances", asg.Str("metricQueries[0].metric.metricName"))
+	assert.Equal(t, "GreaterThanOrEqualToThreshold", asg.Str("comparisonOperator"))
+	assert.Equal(t, 1.0, asg.Num("threshold"))
+}
+
+// The app's own metrics, as the CloudWatch agent publishes them (names
+// and dimensions from compute), raise the load-shedding and stalled
+// waiting-room alarms.
+func TestAppMetricAlarms(t *testing.T) {
+	a := baseArgs()
+	a.Thresholds.QueueStallMinutes = 4
+	m, _, _ := run(t, a, "surge-prod")
+
+	shed, ok := m.Named(tAlarm, "surge-prod-app-load-shed")
+	require.True(t, ok)
+	assert.Equal(t, compute.MetricNamespace, shed.Str("namespace"))
+	assert.Equal(t, compute.MetricShed, shed.Str("metricName"))
+	assert.Equal(t, fASG, shed.Str("dimensions.AutoScalingGroupName"))
+	assert.Equal(t, "Sum", shed.Str("statistic"))
+	assert.Equal(t, 50.0, shed.Num("threshold"))
+
+	st, ok := m.Named(tAlarm, "surge-prod-waiting-room-stalled")
+	require.True(t, ok)
+	assert.Equal(t, 4.0, st.Num("evaluationPeriods"), "N minutes from config")
+	assert.Equal(t, 4.0, st.Num("datapointsToAlarm"))
+	assert.Equal(t, "notBreaching", st.Str("treatMissingData"), "no traffic is not a stall")
+	queries := map[string]string{}
+	for i := 0; i < st.Len("metricQueries"); i++ {
+		p := fmt.Sprintf("metricQueries[%d]", i)
+		if st.Has(p + ".expression") {
+			queries[st.Str(p+".id")] = st.Str(p + ".expression")
+			assert.True(t, st.Bool(p+".returnData"))
+			continue
+		}
+		assert.Equal(t, compute.MetricNamespace, st.Str(p+".metric.namespace"))
+		assert.Equal(t, fASG, st.Str(p+".metric.dimensions.AutoScalingGroupName"))
+		queries[st.Str(p+".id")] = st.Str(p+".metric.metricName") + " " + st.Str(p+".metric.dimensions.route")
+	}
+	assert.Equal(t, map[string]string{
+		"polls":   compute.MetricRequests + " " + compute.QueueStatusRoute,
+		"joins":   compute.MetricRequests + " " + compute.QueueJoinRoute,
+		"granted": compute.MetricGrants + " ",
+		"moved":   compute.MetricFull + " ",
+		"stalled": "IF(FILL(polls, 0) + FILL(joins, 0) > 0 AND FILL(granted, 0) + FILL(moved, 0) == 0, 1, 0)",
+	}, queries)
 }
 
 func TestTwoInstancesDoNotCollide(t *testing.T) {
