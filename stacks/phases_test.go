@@ -186,3 +186,52 @@ func TestBuildReportsProgress(t *testing.T) {
 	assert.Contains(t, lines[0], "building surge for linux/arm64")
 	assert.Contains(t, lines[1], "sha256 "+digest)
 }
+
+// Local and Wavelength Zones are never picked: the lookup asks for
+// regular zones only (their names sort first, so "the first azCount"
+// would otherwise be them).
+func TestAvailabilityZonesSkipLocalAndWavelengthZones(t *testing.T) {
+	m, _ := runStack(t, "dev", stackConfig(t, "dev"))
+	var found bool
+	for _, c := range m.Calls() {
+		if c.Token != "aws:index/getAvailabilityZones:getAvailabilityZones" {
+			continue
+		}
+		found = true
+		assert.Equal(t, "available", c.Args["state"].StringValue())
+		filters := map[string][]string{}
+		for _, f := range c.Args["filters"].ArrayValue() {
+			o := f.ObjectValue()
+			var vals []string
+			for _, v := range o["values"].ArrayValue() {
+				vals = append(vals, v.StringValue())
+			}
+			filters[o["name"].StringValue()] = vals
+		}
+		assert.Equal(t, map[string][]string{
+			"opt-in-status": {"opt-in-not-required"},
+			"zone-type":     {"availability-zone"},
+		}, filters)
+	}
+	assert.True(t, found)
+}
+
+// Where a config change replaces a resource, its physical name follows
+// the changed input, so the new one is created beside the old one.
+func TestReplacementsGetNewNames(t *testing.T) {
+	names := func(cfg map[string]string, token string) []string {
+		m, _ := runStack(t, "dev", cfg)
+		var out []string
+		for _, r := range m.ByType(token) {
+			out = append(out, r.Str("name"))
+		}
+		return out
+	}
+	base := stackConfig(t, "dev")
+	moved := stackConfig(t, "dev")
+	moved["surge:app"] = strings.TrimSuffix(moved["surge:app"], "}") + `, "port": 9000}`
+	assert.NotEqual(t, names(base, "aws:lb/targetGroup:TargetGroup"), names(moved, "aws:lb/targetGroup:TargetGroup"), "a new port is a new target group, beside the old one")
+	upgraded := stackConfig(t, "dev")
+	upgraded["surge:database"] = strings.TrimSuffix(upgraded["surge:database"], "}") + `, "engineVersion": "16"}`
+	assert.NotEqual(t, names(base, "aws:rds/parameterGroup:ParameterGroup"), names(upgraded, "aws:rds/parameterGroup:ParameterGroup"), "a new major version is a new parameter group")
+}

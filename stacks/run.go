@@ -483,8 +483,7 @@ func releaseMatches(checksum string, metadata map[string]string, digest string) 
 // the ALB (by zone ID: the name-to-ID mapping differs per account) are never
 // used: the load balancer spans every zone of the network.
 func availabilityZones(ctx *pulumi.Context, c *Config, opt pulumi.InvokeOption) ([]string, error) {
-	state := "available"
-	res, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{State: &state}, opt)
+	res, err := aws.GetAvailabilityZones(ctx, azQuery(), opt)
 	if err != nil {
 		return nil, fmt.Errorf("looking up availability zones: %w", err)
 	}
@@ -509,6 +508,21 @@ func availabilityZones(ctx *pulumi.Context, c *Config, opt pulumi.InvokeOption) 
 		return nil, fmt.Errorf("surge:network.azCount: %d zones wanted, %s has %d usable for a CloudFront VPC origin (%v)", c.Network.AZCount, c.Region, len(names), names)
 	}
 	return names[:c.Network.AZCount], nil
+}
+
+// azQuery asks for the region's regular Availability Zones only: an
+// account that opted into Local or Wavelength Zones gets them in the same
+// answer, and their names (eu-west-1-...-1a) sort before the regular ones.
+// The ALB, RDS Multi-AZ and the NAT-per-AZ design need regular zones.
+func azQuery() *aws.GetAvailabilityZonesArgs {
+	state := "available"
+	return &aws.GetAvailabilityZonesArgs{
+		State: &state,
+		Filters: []aws.GetAvailabilityZonesFilter{
+			{Name: "opt-in-status", Values: []string{"opt-in-not-required"}},
+			{Name: "zone-type", Values: []string{"availability-zone"}},
+		},
+	}
 }
 
 // usableZones are the zone names, in order, whose zone IDs can host the ALB
