@@ -235,3 +235,19 @@ func TestReplacementsGetNewNames(t *testing.T) {
 	upgraded["surge:database"] = strings.TrimSuffix(upgraded["surge:database"], "}") + `, "engineVersion": "16"}`
 	assert.NotEqual(t, names(base, "aws:rds/parameterGroup:ParameterGroup"), names(upgraded, "aws:rds/parameterGroup:ParameterGroup"), "a new major version is a new parameter group")
 }
+
+// Prod is served on its own domain: viewers get the ACM certificate with
+// TLSv1.2_2021, and CloudFront reaches the origin over HTTPS only.
+func TestProdServesItsOwnDomain(t *testing.T) {
+	m, _ := runStack(t, "prod", stackConfig(t, "prod"))
+	dist := one(t, m, tDistribution)
+	assert.Equal(t, []string{"register.example.edu"}, dist.Strings("aliases"))
+	assert.Equal(t, "TLSv1.2_2021", dist.Str("viewerCertificate.minimumProtocolVersion"))
+	assert.Equal(t, "sni-only", dist.Str("viewerCertificate.sslSupportMethod"))
+	assert.NotEmpty(t, dist.Str("viewerCertificate.acmCertificateArn"))
+	assert.False(t, dist.Bool("viewerCertificate.cloudfrontDefaultCertificate"))
+	origin := one(t, m, tVPCOrigin)
+	assert.Equal(t, "https-only", origin.Str("vpcOriginEndpointConfig.originProtocolPolicy"))
+	assert.Equal(t, []string{"TLSv1.2"}, origin.Strings("vpcOriginEndpointConfig.originSslProtocols.items"))
+	assert.Equal(t, "HTTPS", one(t, m, tListener).Str("protocol"))
+}
