@@ -208,3 +208,22 @@ func mustProject(t *testing.T) *workspace.Project {
 	require.NoError(t, err)
 	return proj
 }
+
+// Pulumi.yaml declares exactly the keys the program reads, each typed,
+// described (what `pulumi config` shows) and defaulted (or the CLI makes
+// it required in every stack).
+func TestProjectDeclaresEveryKeyTypedWithDefault(t *testing.T) {
+	proj := mustProject(t)
+	want := map[string]string{"environment": "string"}
+	for _, s := range (&Config{}).sections() {
+		want[s.key] = "object"
+	}
+	got := map[string]string{}
+	for k, v := range proj.Config {
+		require.NotNil(t, v.Type, "%s is typed", k)
+		got[k] = *v.Type
+		assert.NotEmpty(t, v.Description, "%s has a description", k)
+		assert.NotNil(t, v.Default, "%s has a default (else the CLI requires it in every stack)", k)
+	}
+	assert.Equal(t, want, got)
+}
