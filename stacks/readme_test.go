@@ -65,3 +65,32 @@ func TestREADMEConfigReferenceMatchesConfig(t *testing.T) {
 	sort.Strings(documented)
 	assert.Equal(t, configKeys(), documented, "README configuration reference vs stacks.Config")
 }
+
+// Every path the docs tell an operator to curl through the site is a route
+// the app serves (there is no /api/healthz: /healthz is the ALB's and is
+// not routed through CloudFront).
+func TestSmokeTestPathsAreRoutes(t *testing.T) {
+	routes, err := os.ReadFile("../app/internal/httpapi/routes.go")
+	require.NoError(t, err)
+	var patterns []*regexp.Regexp
+	for _, m := range regexp.MustCompile(`"(?:GET|POST|PUT|DELETE) (/api/[^"]*)"`).FindAllStringSubmatch(string(routes), -1) {
+		p := regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(m[1]), `[^/]+`)
+		patterns = append(patterns, regexp.MustCompile("^"+p+"$"))
+	}
+	require.NotEmpty(t, patterns)
+	curl := regexp.MustCompile(`curl [^\n]*(?:\$SITE|siteUrl\)|<site>)(/api/[A-Za-z0-9/_-]*)`)
+	var checked int
+	for _, doc := range []string{"../README.md", "../docs/security/edge.md", "../docs/security/network.md"} {
+		b, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		for _, m := range curl.FindAllStringSubmatch(string(b), -1) {
+			checked++
+			found := false
+			for _, p := range patterns {
+				found = found || p.MatchString(m[1])
+			}
+			assert.True(t, found, "%s: %s is not a route of the app", doc, m[1])
+		}
+	}
+	assert.GreaterOrEqual(t, checked, 3)
+}
