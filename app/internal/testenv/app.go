@@ -31,16 +31,20 @@ const AdminToken = "test-admin-token-0123456789"
 // Shared is the state several app instances share: one database, one Redis
 // key prefix.
 type Shared struct {
-	DBURL  string
-	Redis  *redis.Client
-	Prefix string
+	DBURL string // as the superuser: for test set-up and checks
+	// AppDBURL is the same database as AppRoleName, the least-privileged
+	// role production apps connect as; every App uses it.
+	AppDBURL string
+	Redis    *redis.Client
+	Prefix   string
 }
 
 // NewShared creates a fresh database and Redis prefix.
 func (e *Env) NewShared(t testing.TB) Shared {
 	t.Helper()
 	rdb, prefix := e.RedisClient(t)
-	return Shared{DBURL: e.Database(t), Redis: rdb, Prefix: prefix}
+	db := e.Database(t)
+	return Shared{DBURL: db, AppDBURL: AsUser(db, AppRoleName), Redis: rdb, Prefix: prefix}
 }
 
 // AppOptions tune one instance.
@@ -72,8 +76,12 @@ type App struct {
 func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	t.Helper()
 	a := &App{ServerSQL: NewCounter(), AdmitterSQL: NewCounter()}
-	serverPool := e.Pool(t, sh.DBURL, a.ServerSQL)
-	admPool := e.Pool(t, sh.DBURL, a.AdmitterSQL)
+	dbURL := sh.AppDBURL
+	if dbURL == "" {
+		dbURL = sh.DBURL
+	}
+	serverPool := e.Pool(t, dbURL, a.ServerSQL)
+	admPool := e.Pool(t, dbURL, a.AdmitterSQL)
 	a.Store = postgres.New(serverPool, nil)
 	admStore := postgres.New(admPool, nil)
 	// Each instance has its own Redis client (connection pool), as separate
