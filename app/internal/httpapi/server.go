@@ -69,7 +69,11 @@ type Deps struct {
 	// Registerer receives the HTTP metrics; nil: not exported.
 	Registerer prometheus.Registerer
 
-	AdminToken     string
+	AdminToken string
+	// AdminTokenFunc, when set, is asked for the current admin token on
+	// every admin request (it caches; a rotated secret applies without a
+	// restart) and AdminToken is not used. An error refuses the request.
+	AdminTokenFunc func(ctx context.Context) (string, error)
 	CookieSecure   bool
 	BcryptCost     int           // bcrypt.MinCost..bcrypt.MaxCost; default bcrypt.DefaultCost
 	MaxInflight    int           // default 1000
@@ -97,7 +101,7 @@ func NewServer(d Deps) (*Server, error) {
 	if d.Store == nil || d.Courses == nil || d.Room == nil || d.Sessions == nil {
 		errs = append(errs, errors.New("httpapi: Store, Courses, Room and Sessions are required"))
 	}
-	if d.AdminToken == "" {
+	if d.AdminToken == "" && d.AdminTokenFunc == nil {
 		errs = append(errs, errors.New("httpapi: AdminToken is required"))
 	}
 	if d.BcryptCost == 0 {

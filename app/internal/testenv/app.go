@@ -26,7 +26,7 @@ import (
 )
 
 // AdminToken is the admin token of every test app.
-const AdminToken = "test-admin-token-0123456789"
+const AdminToken = "test-admin-token-0123456789abcdefghij"
 
 // Shared is the state several app instances share: one database, one Redis
 // key prefix.
@@ -55,6 +55,8 @@ type AppOptions struct {
 	MaxInflight  int
 	Now          func() time.Time
 	Logger       *slog.Logger
+	// AdminTokenFunc replaces the fixed AdminToken (rotation tests).
+	AdminTokenFunc func(ctx context.Context) (string, error)
 }
 
 // App is one app instance: server, admitter and their own traced pools.
@@ -93,17 +95,18 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 		log = slog.New(slog.DiscardHandler)
 	}
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		Store:        a.Store,
-		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{}),
-		Room:         a.Room,
-		Sessions:     sessions.New(rdb, sh.Prefix, time.Hour),
-		Logger:       log,
-		Registerer:   prometheus.NewRegistry(),
-		AdminToken:   AdminToken,
-		CookieSecure: o.CookieSecure,
-		BcryptCost:   bcrypt.MinCost,
-		MaxInflight:  o.MaxInflight,
-		Now:          o.Now,
+		Store:          a.Store,
+		Courses:        cache.New(a.Store, rdb, sh.Prefix, cache.Options{}),
+		Room:           a.Room,
+		Sessions:       sessions.New(rdb, sh.Prefix, time.Hour),
+		Logger:         log,
+		Registerer:     prometheus.NewRegistry(),
+		AdminToken:     AdminToken,
+		AdminTokenFunc: o.AdminTokenFunc,
+		CookieSecure:   o.CookieSecure,
+		BcryptCost:     bcrypt.MinCost,
+		MaxInflight:    o.MaxInflight,
+		Now:            o.Now,
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
