@@ -11,7 +11,7 @@ const assumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow"
 
 type policyInputs struct {
 	ArtifactObjectARN string   // exactly the pinned object
-	SecretARNs        []string // the database, cache and admin-token secrets
+	SecretARNs        []string // the database (master and app role), cache and admin-token secrets
 	LogGroupARN       string   // the app log group, without ":*"
 	KMSKeyARN         string   // artifact bucket CMK; empty for SSE-S3
 	ASGARN            string   // the fleet's own group, for CompleteLifecycleAction
