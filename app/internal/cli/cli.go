@@ -92,10 +92,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if arn := cfg.DatabaseConnectSecretARN(); arn != "" {
 			creds.db = config.NewRotatingSecret(client, arn, time.Minute).DatabaseCredentials
 		}
-		if cfg.RedisSecretARN != "" {
+		if cfg.RedisSecretARN != "" && cmd == config.Serve {
 			creds.redis = config.NewRotatingSecret(client, cfg.RedisSecretARN, time.Minute).RedisCredentials
 		}
-		if cfg.AdminTokenARN != "" {
+		if cfg.AdminTokenARN != "" && cmd == config.Serve {
 			creds.adminToken = config.NewRotatingSecret(client, cfg.AdminTokenARN, time.Minute).AdminToken
 		}
 	}

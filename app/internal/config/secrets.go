@@ -82,7 +82,8 @@ type cacheSecret struct {
 // role. serve reads the app secret only, never the master one. Errors never
 // contain secret values.
 func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error {
-	if c.AdminTokenARN != "" {
+	// migrate needs neither the admin token nor the cache.
+	if c.AdminTokenARN != "" && c.cmd != Migrate {
 		raw, err := getSecretString(ctx, client, c.AdminTokenARN)
 		if err != nil {
 			return fmt.Errorf("admin token secret: %w", err)
@@ -142,7 +143,7 @@ func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error 
 			c.DatabaseReadURL = build(c.DatabaseReadHost)
 		}
 	}
-	if c.RedisSecretARN != "" {
+	if c.RedisSecretARN != "" && c.cmd != Migrate {
 		var s cacheSecret
 		if err := getSecret(ctx, client, c.RedisSecretARN, &s); err != nil {
 			return fmt.Errorf("redis secret: %w", err)
