@@ -175,6 +175,8 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		errs = append(errs, errors.New("SURGE_DATABASE_URL and SURGE_DATABASE_SECRET_ARN are both set: use one"))
 	case c.DatabaseSecretARN != "":
 		errs = append(errs, checkARN("SURGE_DATABASE_SECRET_ARN", c.DatabaseSecretARN))
+	case c.DatabaseURL == "" && cmd == Serve:
+		errs = append(errs, errors.New("SURGE_DATABASE_URL (or SURGE_DATABASE_APP_SECRET_ARN) is required"))
 	case c.DatabaseURL == "":
 		errs = append(errs, errors.New("SURGE_DATABASE_URL (or SURGE_DATABASE_SECRET_ARN) is required"))
 	default:
