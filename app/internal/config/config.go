@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -290,7 +292,21 @@ func checkPEM(name, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: reading %s: %w", name, path, err)
 	}
-	if !strings.Contains(string(b), "-----BEGIN CERTIFICATE-----") {
+	n := 0
+	for rest := b; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("%s: %s holds a certificate that does not parse: %w", name, path, err)
+		}
+		n++
+	}
+	if n == 0 {
 		return fmt.Errorf("%s: %s holds no PEM certificate", name, path)
 	}
 	return nil

@@ -2,8 +2,15 @@ package config
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -113,10 +120,17 @@ func client(srv *httptest.Server) *secretsmanager.Client {
 	}, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 }
 
-// caFile writes a PEM bundle for SURGE_DATABASE_SSLROOTCERT.
+// caFile writes a PEM bundle (one self-signed CA) for
+// SURGE_DATABASE_SSLROOTCERT.
 func caFile(t *testing.T) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
 	p := filepath.Join(t.TempDir(), "rds-ca.pem")
-	require.NoError(t, os.WriteFile(p, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644))
+	require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
 	return p
 }
 
@@ -209,6 +223,7 @@ func TestLoadDatabaseCredentialRules(t *testing.T) {
 			"SURGE_DATABASE_SSLROOTCERT is required"},
 		{"require needs no bundle", Serve, map[string]string{"SURGE_DATABASE_URL": "", "SURGE_DATABASE_APP_SECRET_ARN": appARN, "SURGE_DATABASE_SSLMODE": "require"}, ""},
 		{"a bundle without certificates", Migrate, map[string]string{"SURGE_DATABASE_SSLROOTCERT": "/etc/hostname"}, "holds no PEM certificate"},
+		{"a bundle that does not parse", Migrate, map[string]string{"SURGE_DATABASE_SSLROOTCERT": garbagePEM(t)}, "does not parse"},
 		{"migrate with both secrets", Migrate, map[string]string{"SURGE_DATABASE_URL": "", "SURGE_DATABASE_SECRET_ARN": dbARN, "SURGE_DATABASE_APP_SECRET_ARN": appARN, "SURGE_DATABASE_SSLROOTCERT": ca}, ""},
 		{"migrate with a bad app ARN", Migrate, map[string]string{"SURGE_DATABASE_APP_SECRET_ARN": "surge_app"}, "not a Secrets Manager ARN"},
 		{"short admin token", Serve, map[string]string{"SURGE_ADMIN_TOKEN": "short-but-not-empty"}, "SURGE_ADMIN_TOKEN is too short: at least 32"},
@@ -230,6 +245,12 @@ func TestLoadDatabaseCredentialRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+func garbagePEM(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "bad.pem")
+	require.NoError(t, os.WriteFile(p, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644))
+	return p
 }
 
 func TestAdminTokenSecretTooShort(t *testing.T) {
