@@ -69,16 +69,17 @@ type Deps struct {
 	// Registerer receives the HTTP metrics; nil: not exported.
 	Registerer prometheus.Registerer
 
-	AdminToken string
-	// AdminTokenFunc, when set, is asked for the current admin token on
-	// every admin request (it caches; a rotated secret applies without a
-	// restart) and AdminToken is not used. An error refuses the request.
-	AdminTokenFunc func(ctx context.Context) (string, error)
+	AdminToken     string
 	CookieSecure   bool
 	BcryptCost     int           // bcrypt.MinCost..bcrypt.MaxCost; default bcrypt.DefaultCost
 	MaxInflight    int           // default 1000
 	RequestTimeout time.Duration // default 5s
 	Now            func() time.Time
+
+	// AdminTokenFunc, when set, is asked for the current admin token on
+	// every admin request (it caches; a rotated secret applies without a
+	// restart) and AdminToken is not used. An error refuses the request.
+	AdminTokenFunc func(ctx context.Context) (string, error)
 }
 
 // Server is the API as an http.Handler.

@@ -31,12 +31,13 @@ const AdminToken = "test-admin-token-0123456789abcdefghij"
 // Shared is the state several app instances share: one database, one Redis
 // key prefix.
 type Shared struct {
-	DBURL string // as the superuser: for test set-up and checks
+	DBURL  string // as the superuser: for test set-up and checks
+	Redis  *redis.Client
+	Prefix string
+
 	// AppDBURL is the same database as AppRoleName, the least-privileged
 	// role production apps connect as; every App uses it.
 	AppDBURL string
-	Redis    *redis.Client
-	Prefix   string
 }
 
 // NewShared creates a fresh database and Redis prefix.
@@ -95,18 +96,19 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 		log = slog.New(slog.DiscardHandler)
 	}
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		Store:          a.Store,
-		Courses:        cache.New(a.Store, rdb, sh.Prefix, cache.Options{}),
-		Room:           a.Room,
-		Sessions:       sessions.New(rdb, sh.Prefix, time.Hour),
-		Logger:         log,
-		Registerer:     prometheus.NewRegistry(),
-		AdminToken:     AdminToken,
+		Store:        a.Store,
+		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{}),
+		Room:         a.Room,
+		Sessions:     sessions.New(rdb, sh.Prefix, time.Hour),
+		Logger:       log,
+		Registerer:   prometheus.NewRegistry(),
+		AdminToken:   AdminToken,
+		CookieSecure: o.CookieSecure,
+		BcryptCost:   bcrypt.MinCost,
+		MaxInflight:  o.MaxInflight,
+		Now:          o.Now,
+
 		AdminTokenFunc: o.AdminTokenFunc,
-		CookieSecure:   o.CookieSecure,
-		BcryptCost:     bcrypt.MinCost,
-		MaxInflight:    o.MaxInflight,
-		Now:            o.Now,
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
