@@ -1,7 +1,6 @@
 // Package cli is the surge command: `surge serve`, `surge migrate` and
-// `surge version`. It
-// wires configuration, stores, the HTTP server and the admitter together and
-// owns the process lifecycle (start, drain, exit).
+// `surge version`. It wires configuration, stores, the HTTP server and the
+// admitter together and owns the process lifecycle (start, drain, exit).
 package cli
 
 import (
@@ -36,7 +35,8 @@ import (
 const usage = `usage: surge <command>
 
 commands:
-  serve     run the HTTP API and the admitter (applies migrations first)
+  serve     run the HTTP API and the admitter (as the app's database role;
+            with SURGE_DATABASE_URL it applies migrations first)
   migrate   apply the embedded database migrations, create or update the
             app's database role, and exit (the only command using the
             master credentials)
