@@ -329,3 +329,41 @@ func TestRotatingSecret(t *testing.T) {
 	require.NoError(t, err, "Secrets Manager down: keep the last value")
 	assert.Equal(t, "two", p)
 }
+
+// TestRotatingAdminToken: a rotated token is returned after the TTL; a
+// rotated value that is too short is an error, never accepted.
+func TestRotatingAdminToken(t *testing.T) {
+	secrets := map[string]string{adminARN: "first-token-0123456789abcdefghijklmnop"}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		out, _ := json.Marshal(map[string]any{"ARN": adminARN, "Name": "n", "SecretString": secrets[adminARN]})
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	now := time.Unix(1000, 0)
+	r := NewRotatingSecret(client(srv), adminARN, time.Minute)
+	r.now = func() time.Time { return now }
+	ctx := context.Background()
+	tok, err := r.AdminToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "first-token-0123456789abcdefghijklmnop", tok)
+
+	mu.Lock()
+	secrets[adminARN] = "second-token-0123456789abcdefghijklmno\n"
+	mu.Unlock()
+	now = now.Add(61 * time.Second)
+	tok, err = r.AdminToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "second-token-0123456789abcdefghijklmno", tok, "rotated, trimmed")
+
+	mu.Lock()
+	secrets[adminARN] = "too-short"
+	mu.Unlock()
+	now = now.Add(61 * time.Second)
+	_, err = r.AdminToken(ctx)
+	require.Error(t, err, "a short rotated token is refused")
+	assert.NotContains(t, err.Error(), "too-short")
+}
