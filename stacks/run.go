@@ -364,6 +364,9 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		LogGroupName:        mon.AppLogGroupName,
 		LogGroupARN:         pulumi.Sprintf("arn:aws:logs:%s:%s:log-group:%s", c.Region, id.AccountId, mon.AppLogGroupName),
 		Region:              c.Region,
+
+		// serve reads only the app role's secret; the master's is for migrate.
+		AppDatabaseSecretARN: db.AppSecretARN,
 	}, in("compute")...)
 	if err != nil {
 		return err
@@ -390,6 +393,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		"dbWriterEndpoint":     db.WriterEndpoint,
 		"dbReplicaEndpoints":   db.ReplicaEndpoints,
 		"dbSecretArn":          db.SecretARN,
+		"dbAppSecretArn":       db.AppSecretARN,
 		"cachePrimaryEndpoint": redis.PrimaryEndpoint,
 		"cacheReaderEndpoint":  redis.ReaderEndpoint,
 		"cacheSecretArn":       redis.SecretARN,

@@ -397,6 +397,24 @@ func assertFleet(t *testing.T, m *pulumitest.Mocks, stack, digest string) {
 	assert.Contains(t, ud, `SURGE_DATABASE_READ_HOST="`+wantRead+`"`)
 	assert.NotContains(t, strings.ToLower(ud), "password=", "no password in user data")
 
+	// serve connects with the app role's secret, migrate with the master's;
+	// the instance role may read both, and TLS is verified against RDS's CA.
+	master := pulumitest.FakeARN("aws:secretsmanager/secretVersion:SecretVersion", "surge-"+stack+"-db-secret")
+	app := pulumitest.FakeARN("aws:secretsmanager/secretVersion:SecretVersion", "surge-"+stack+"-db-app-secret")
+	assert.Contains(t, ud, `SURGE_DATABASE_SECRET_ARN="`+master+`"`)
+	assert.Contains(t, ud, `SURGE_DATABASE_APP_SECRET_ARN="`+app+`"`)
+	assert.Contains(t, ud, `SURGE_DATABASE_SSLMODE="verify-full"`)
+	assert.Contains(t, ud, `SURGE_DATABASE_SSLROOTCERT="/etc/surge/rds-ca.pem"`)
+	var policy string
+	for _, r := range m.ByType("aws:iam/rolePolicy:RolePolicy") {
+		if r.Name == "surge-"+stack+"-app-policy" {
+			policy = r.Str("policy")
+		}
+	}
+	require.NotEmpty(t, policy, "the instance role's policy")
+	assert.Contains(t, policy, `"`+app+`"`, "the instance role reads the app role's secret")
+	assert.Contains(t, policy, `"`+master+`"`, "and the master's, for surge migrate")
+
 	asg := one(t, m, tASG)
 	version := asg.Str("launchTemplate.version")
 	if version == "" {

@@ -133,7 +133,7 @@ type AppFleetArgs struct {
 	AppPort           int                           // app listener; default 8080 (>= 1024)
 	DrainSeconds      int                           // graceful drain after SIGTERM; default 30
 	Env               map[string]pulumi.StringInput // non-secret SURGE_* settings
-	DatabaseSecretARN pulumi.StringInput            // Secrets Manager secret of the database; required
+	DatabaseSecretARN pulumi.StringInput            // master credentials of the database, read by `surge migrate` only; required
 	CacheSecretARN    pulumi.StringInput            // Secrets Manager secret of the cache; required
 	// AdminTokenSecretARN is the Secrets Manager secret holding the admin
 	// API bearer token (a plain string); required. The token itself never
@@ -142,6 +142,10 @@ type AppFleetArgs struct {
 	LogGroupName        pulumi.StringInput // CloudWatch Logs group for app logs; required
 	LogGroupARN         pulumi.StringInput // its ARN (without ":*"); required
 	Region              string             // AWS region, e.g. "eu-west-1"; required
+
+	// AppDatabaseSecretARN holds the app role's credentials, the only ones
+	// `surge serve` reads; required.
+	AppDatabaseSecretARN pulumi.StringInput
 }
 
 // RefreshMaxHealthyPercent is the instance refresh's upper bound: 110 %, so
@@ -177,7 +181,8 @@ var (
 )
 
 // reservedEnv are the settings the component writes itself.
-var reservedEnv = []string{"SURGE_LISTEN_ADDR", "SURGE_DATABASE_SECRET_ARN", "SURGE_REDIS_SECRET_ARN", "SURGE_ADMIN_TOKEN_SECRET_ARN", "SURGE_AWS_REGION", "SURGE_DRAIN_TIMEOUT"}
+var reservedEnv = []string{"SURGE_LISTEN_ADDR", "SURGE_DATABASE_SECRET_ARN", "SURGE_REDIS_SECRET_ARN", "SURGE_ADMIN_TOKEN_SECRET_ARN", "SURGE_AWS_REGION", "SURGE_DRAIN_TIMEOUT",
+	"SURGE_DATABASE_APP_SECRET_ARN", "SURGE_DATABASE_SSLMODE", "SURGE_DATABASE_SSLROOTCERT"}
 
 func (a AppFleetArgs) withDefaults() AppFleetArgs {
 	if a.HealthCheckGraceSeconds == 0 {
@@ -217,7 +222,7 @@ func (a *AppFleetArgs) validate() error {
 	for field, v := range map[string]any{
 		"SubnetIDs": a.SubnetIDs, "SecurityGroupID": a.SecurityGroupID, "TargetGroupARN": a.TargetGroupARN,
 		"Artifact.Bucket": a.Artifact.Bucket, "Artifact.Key": a.Artifact.Key, "Artifact.SHA256": a.Artifact.SHA256,
-		"Artifact.BucketARN": a.Artifact.BucketARN, "DatabaseSecretARN": a.DatabaseSecretARN,
+		"Artifact.BucketARN": a.Artifact.BucketARN, "DatabaseSecretARN": a.DatabaseSecretARN, "AppDatabaseSecretARN": a.AppDatabaseSecretARN,
 		"CacheSecretARN": a.CacheSecretARN, "AdminTokenSecretARN": a.AdminTokenSecretARN,
 		"LogGroupName": a.LogGroupName, "LogGroupARN": a.LogGroupARN,
 	} {
@@ -413,11 +418,11 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		kmsKey = a.Artifact.KMSKeyARN
 	}
 	asgARNPattern := fmt.Sprintf("arn:aws:autoscaling:%s:*:autoScalingGroup:*:autoScalingGroupName/%s", a.Region, asgName)
-	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupARN, kmsKey, a.AdminTokenSecretARN).ApplyT(
+	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupARN, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN).ApplyT(
 		func(v []any) (string, error) {
 			return instancePolicy(policyInputs{
 				ReleasesARN: v[0].(string),
-				SecretARNs:  []string{v[1].(string), v[2].(string), v[5].(string)},
+				SecretARNs:  []string{v[1].(string), v[2].(string), v[5].(string), v[6].(string)},
 				LogGroupARN: v[3].(string),
 				KMSKeyARN:   v[4].(string),
 				ASGARN:      asgARNPattern,
@@ -441,7 +446,8 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 
 	// --- user data -----------------------------------------------------
 	envKeys := make([]string, 0, len(a.Env))
-	envInputs := []any{a.Artifact.Bucket, a.Artifact.Key, a.Artifact.SHA256, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupName, a.AdminTokenSecretARN}
+	envInputs := []any{a.Artifact.Bucket, a.Artifact.Key, a.Artifact.SHA256, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupName, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
+	const fixedInputs = 8
 	for k := range a.Env {
 		envKeys = append(envKeys, k)
 	}
@@ -457,9 +463,14 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			"SURGE_ADMIN_TOKEN_SECRET_ARN": v[6].(string),
 			"SURGE_AWS_REGION":             a.Region,
 			"SURGE_DRAIN_TIMEOUT":          strconv.Itoa(a.DrainSeconds) + "s",
+			// serve reads only the app role's secret; TLS verified against
+			// the RDS bundle the boot script installs.
+			"SURGE_DATABASE_APP_SECRET_ARN": v[7].(string),
+			"SURGE_DATABASE_SSLMODE":        "verify-full",
+			"SURGE_DATABASE_SSLROOTCERT":    RDSCABundlePath,
 		}
 		for i, k := range envKeys {
-			env[k] = v[7+i].(string)
+			env[k] = v[fixedInputs+i].(string)
 		}
 		script, err := RenderUserData(UserDataParams{
 			Bucket: v[0].(string), Key: v[1].(string), SHA256: v[2].(string), Region: a.Region,

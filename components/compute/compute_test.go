@@ -26,6 +26,7 @@ const (
 
 	testDigest    = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	dbSecretARN   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-db-AbCdEf"
+	appSecretARN  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-db-app-StUvWx"
 	rdsSecretARN  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-redis-GhIjKl"
 	adminTokenARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-admin-MnOpQr"
 	logGroupARN   = "arn:aws:logs:eu-west-1:123456789012:log-group:/surge/app"
@@ -70,6 +71,8 @@ func baseArgs() *AppFleetArgs {
 		LogGroupName:        pulumi.String("/surge/app"),
 		LogGroupARN:         pulumi.String(logGroupARN),
 		Region:              "eu-west-1",
+
+		AppDatabaseSecretARN: pulumi.String(appSecretARN),
 	}
 }
 
@@ -162,6 +165,8 @@ func TestControls(t *testing.T) {
 			"s3://surge-prod-artifacts/releases/" + testDigest + "/surge", "aws s3 cp",
 			`SURGE_DATABASE_SECRET_ARN="` + dbSecretARN + `"`, `SURGE_REDIS_SECRET_ARN="` + rdsSecretARN + `"`, `SURGE_ADMIN_TOKEN_SECRET_ARN="` + adminTokenARN + `"`,
 			`SURGE_AWS_REGION="eu-west-1"`, `SURGE_LISTEN_ADDR=":8080"`, `SURGE_ADMIT_BATCH="200"`,
+			`SURGE_DATABASE_APP_SECRET_ARN="` + appSecretARN + `"`, `SURGE_DATABASE_SSLMODE="verify-full"`,
+			`SURGE_DATABASE_SSLROOTCERT="` + RDSCABundlePath + `"`,
 			"User=surge", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
 			"CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "Restart=always", "KillSignal=SIGTERM",
 			"TimeoutStopSec=45", "ExecStartPre=/opt/surge/bin/surge migrate", "ExecStart=/opt/surge/bin/surge serve",
@@ -204,7 +209,7 @@ func TestLeastPrivilegePolicy(t *testing.T) {
 	// Every release, not only the pinned one: launches from the previous
 	// template version during a refresh, and rollbacks, fetch older ones.
 	assert.Equal(t, "arn:aws:s3:::surge-prod-artifacts/releases/*", got["s3:GetObject"], "every release object, nothing else in the bucket")
-	assert.Equal(t, []any{dbSecretARN, rdsSecretARN, adminTokenARN}, got["secretsmanager:GetSecretValue"], "exactly the three runtime secrets")
+	assert.Equal(t, []any{dbSecretARN, rdsSecretARN, adminTokenARN, appSecretARN}, got["secretsmanager:GetSecretValue"], "exactly the four runtime secrets")
 	assert.Equal(t, []any{logGroupARN, logGroupARN + ":*"}, got["logs:PutLogEvents"], "only the app log group")
 	assert.Equal(t, "arn:aws:autoscaling:eu-west-1:*:autoScalingGroup:*:autoScalingGroupName/surge-prod-app", got["autoscaling:CompleteLifecycleAction"])
 	for action, res := range got {
@@ -418,6 +423,10 @@ func TestValidate(t *testing.T) {
 		{"schedule names collide once sanitized", func(a *AppFleetArgs) { a.ScheduledActions[1].Name = "Registration_Opens" }, []string{"duplicate name"}},
 		{"schedule bad sizes", func(a *AppFleetArgs) { a.ScheduledActions[1].Desired = 40 }, []string{"Desired (40) <= Max (30)"}},
 		{"missing inputs", func(a *AppFleetArgs) { a.SubnetIDs, a.DatabaseSecretARN = nil, nil }, []string{"SubnetIDs is required", "DatabaseSecretARN is required"}},
+		{"missing app secret", func(a *AppFleetArgs) { a.AppDatabaseSecretARN = nil }, []string{"AppDatabaseSecretARN is required"}},
+		{"sslmode is the component's", func(a *AppFleetArgs) {
+			a.Env = map[string]pulumi.StringInput{"SURGE_DATABASE_SSLMODE": pulumi.String("require")}
+		}, []string{"SURGE_DATABASE_SSLMODE is set by the component"}},
 		{"every problem at once", func(a *AppFleetArgs) {
 			a.InstanceTypes = []string{"c5.xlarge"}
 			a.Min, a.Max = 4, 2

@@ -15,7 +15,7 @@ type policyInputs struct {
 	// it for a rollback, launches from earlier launch template versions
 	// (scale-out, replacement, warm-pool refill) fetch earlier releases.
 	ReleasesARN string
-	SecretARNs  []string // the database, cache and admin-token secrets
+	SecretARNs  []string // the database (master and app role), cache and admin-token secrets
 	LogGroupARN string   // the app log group, without ":*"
 	KMSKeyARN   string   // artifact bucket CMK; empty for SSE-S3
 	ASGARN      string   // the fleet's own group, for CompleteLifecycleAction

@@ -14,6 +14,13 @@ import (
 // MaxUserDataBytes is EC2's limit on raw user data, before base64 encoding.
 const MaxUserDataBytes = 16 * 1024
 
+// RDSCABundlePath is where the boot script installs the RDS certificate
+// bundle of the region, which the app verifies the database against
+// (SURGE_DATABASE_SSLROOTCERT, sslmode verify-full). RDS's CAs are in no
+// system trust store; AWS publishes the bundles at truststore.pki.rds.amazonaws.com
+// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html).
+const RDSCABundlePath = "/etc/surge/rds-ca.pem"
+
 // UserDataParams are the plain values the boot script is rendered from. They
 // hold no secrets: the instance reads credentials from Secrets Manager at
 // start through the ARNs in Env.
@@ -186,6 +193,7 @@ func RenderUserData(p UserDataParams) (string, error) {
 		"Requests":     MetricRequests,
 		"Batches":      MetricBatches,
 		"QueueRoutes":  regexp.QuoteMeta(QueueStatusRoute) + "|" + regexp.QuoteMeta(QueueJoinRoute),
+		"RDSCABundle":  RDSCABundlePath,
 	}
 	var b bytes.Buffer
 	if err := userDataTemplate.Execute(&b, data); err != nil {
@@ -234,6 +242,25 @@ fi
 install -m 0755 -o root -g root "$ROOT/opt/surge/download/surge" "$ROOT/opt/surge/bin/surge"
 rm -rf "$ROOT/opt/surge/download"
 log "artifact ${SHA256} verified and installed"
+
+# The RDS certificate bundle of this region: the app verifies the database's
+# certificate and host name against it (sslmode verify-full). Fetched over
+# HTTPS (the host's own trust store vouches for AWS's site); no bundle, no
+# start: the app would refuse every database connection.
+fetch_rds_ca() {
+  local url="https://truststore.pki.rds.amazonaws.com/${REGION}/${REGION}-bundle.pem"
+  curl -fsS --proto '=https' --tlsv1.2 --retry 5 --retry-all-errors --max-time 30 -o "$ROOT/etc/surge/rds-ca.download" "$url" \
+    && grep -q -- '-----BEGIN CERTIFICATE-----' "$ROOT/etc/surge/rds-ca.download" \
+    && { ! command -v openssl >/dev/null || openssl x509 -noout -in "$ROOT/etc/surge/rds-ca.download"; }
+}
+if ! fetch_rds_ca; then
+  log "REFUSING to start: no RDS certificate bundle for ${REGION}"
+  rm -f "$ROOT/etc/surge/rds-ca.download"
+  exit 1
+fi
+install -m 0644 -o root -g root "$ROOT/etc/surge/rds-ca.download" "$ROOT{{.RDSCABundle}}"
+rm -f "$ROOT/etc/surge/rds-ca.download"
+log "RDS certificate bundle installed"
 
 # Plain settings and Secrets Manager ARNs only: no credential is ever written here.
 cat > "$ROOT/etc/surge/surge.env" <<'SURGE_ENV'

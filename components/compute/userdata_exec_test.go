@@ -36,6 +36,7 @@ chmod 0755 "$cw/bin/amazon-cloudwatch-agent-ctl"`,
 	"useradd": `echo "useradd $*" >> "$SHIM_LOG"`,
 	"chown":   `echo "chown $*" >> "$SHIM_LOG"`,
 	"logger":  `cat > /dev/null`,
+	"openssl": `echo "openssl $*" >> "$SHIM_LOG"`,
 	// install without -o/-g (the test does not run as root).
 	"install": `args=()
 while [ $# -gt 0 ]; do
@@ -49,6 +50,10 @@ exec "$REAL_INSTALL" "${args[@]}"`,
 case "$*" in
   *api/token*) echo token ;;
   *instance-id*) echo i-0123456789abcdef0 ;;
+  # The region's RDS CA bundle (its real parsing is TestRDSCABundleStepRuns').
+  *truststore.pki.rds.amazonaws.com*)
+    out=""; prev=""; for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done
+    printf -- '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' > "$out" ;;
   *healthz*)
     u=$(cut -d. -f1 "$SURGE_ROOT/proc/uptime"); echo "$((u + 2)).00 0.00" > "$SURGE_ROOT/proc/uptime"
     n=$(cat "$SURGE_ROOT/healthz-fails" 2>/dev/null || echo 999999)

@@ -1,7 +1,9 @@
 package compute
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,6 +39,18 @@ func TestRenderUserData(t *testing.T) {
 	assert.Contains(t, ud, `SURGE_NOTE="say \"hi\" \\ bye"`, "env values are quoted for systemd")
 	assert.Contains(t, ud, "<<'SURGE_ENV'", "quoted heredoc: no shell expansion of settings")
 	assert.Contains(t, ud, "http://127.0.0.1:8080/healthz", "readiness gate uses the shallow health check")
+
+	// The RDS bundle of the stack's region, over HTTPS only, installed where
+	// the app's SURGE_DATABASE_SSLROOTCERT points, before the app can start.
+	fetch := strings.Index(ud, `url="https://truststore.pki.rds.amazonaws.com/${REGION}/${REGION}-bundle.pem"`)
+	installCA := strings.Index(ud, `install -m 0644 -o root -g root "$ROOT/etc/surge/rds-ca.download" "$ROOT`+RDSCABundlePath+`"`)
+	start := strings.Index(ud, "systemctl start")
+	require.Positive(t, fetch, "the RDS CA bundle is fetched")
+	require.Positive(t, installCA, "and installed at RDSCABundlePath")
+	assert.Less(t, fetch, installCA)
+	assert.Less(t, installCA, start, "before the app starts")
+	assert.Contains(t, ud, "--proto '=https'", "never over plain HTTP")
+	assert.Contains(t, ud, `REFUSING to start: no RDS certificate bundle`)
 	assert.NotContains(t, ud, "127.0.0.1:8080/readyz")
 }
 
@@ -77,6 +91,79 @@ func TestRenderUserDataRejects(t *testing.T) {
 			_, err := RenderUserData(p)
 			require.Error(t, err, "RenderUserData(%s)", tt.name)
 			assert.Contains(t, err.Error(), tt.want, "RenderUserData(%s)", tt.name)
+		})
+	}
+}
+
+// TestRDSCABundleStepRuns executes the rendered script's CA-bundle step in
+// bash, under a temporary root with a curl shim: a bundle is installed, a
+// failed download or a page that is not a certificate stops the boot with
+// nothing installed.
+func TestRDSCABundleStepRuns(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed")
+	}
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl not installed")
+	}
+	ud, err := RenderUserData(params())
+	require.NoError(t, err)
+	from := strings.Index(ud, "fetch_rds_ca() {")
+	to := strings.Index(ud, `log "RDS certificate bundle installed"`)
+	require.Positive(t, from)
+	require.Greater(t, to, from)
+
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "ca.pem")
+	out, err := exec.Command(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=Amazon RDS test Root CA",
+		"-keyout", filepath.Join(dir, "key.pem"), "-out", cert, "-days", "1").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	for _, tc := range []struct {
+		name      string
+		curl      string // shim body; $CURL_OUT is the -o path
+		wantOK    bool
+		wantInURL string
+	}{
+		{"bundle", `cp "$FIXTURE" "$out"`, true, "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem"},
+		{"download fails", `exit 22`, false, ""},
+		{"not a certificate", `echo '<html>captive portal</html>' > "$out"`, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			etc := filepath.Join(root, "etc", "surge")
+			bin := filepath.Join(root, "bin")
+			require.NoError(t, os.MkdirAll(etc, 0o755))
+			require.NoError(t, os.MkdirAll(bin, 0o755))
+			shim := `#!/bin/bash
+out=""; url=""
+while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2;; https://*) url="$1"; shift;; *) shift;; esac; done
+echo "$url" > "$ROOT/curl-url"
+` + tc.curl + "\n"
+			require.NoError(t, os.WriteFile(filepath.Join(bin, "curl"), []byte(shim), 0o755))
+			// install -o root needs root: the shim drops the owner flags.
+			require.NoError(t, os.WriteFile(filepath.Join(bin, "install"), []byte("#!/bin/bash\nargs=(); while [ $# -gt 0 ]; do case \"$1\" in -o|-g) shift 2;; *) args+=(\"$1\"); shift;; esac; done\nexec /usr/bin/install \"${args[@]}\"\n"), 0o755))
+			step := ud[from:to] // every path is under $ROOT
+			script := "set -euo pipefail\nREGION=eu-west-1\nlog() { echo \"$*\"; }\n" + step + "\necho INSTALLED\n"
+			cmd := exec.Command(bash, "-c", script)
+			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "ROOT=" + root, "FIXTURE=" + cert}
+			out, err := cmd.CombinedOutput()
+			installed := filepath.Join(etc, filepath.Base(RDSCABundlePath))
+			_, statErr := os.Stat(installed)
+			if tc.wantOK {
+				require.NoError(t, err, "%s", out)
+				assert.Contains(t, string(out), "INSTALLED")
+				assert.NoError(t, statErr, "bundle installed")
+				url, _ := os.ReadFile(filepath.Join(root, "curl-url"))
+				assert.Equal(t, tc.wantInURL, strings.TrimSpace(string(url)), "the region's bundle")
+				return
+			}
+			assert.Error(t, err, "the boot must stop: %s", out)
+			assert.Contains(t, string(out), "REFUSING to start")
+			assert.NotContains(t, string(out), "INSTALLED")
+			assert.True(t, os.IsNotExist(statErr), "nothing installed")
 		})
 	}
 }

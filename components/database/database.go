@@ -1,7 +1,9 @@
 // Package database declares RDS PostgreSQL: an encrypted primary (Multi-AZ in
 // prod) in the data subnets, read replicas spread over the AZs, a parameter
-// group forcing TLS and logging slow statements, and a Secrets Manager secret
-// with the connection settings the app reads at start.
+// group forcing TLS and logging slow statements, and two Secrets Manager
+// secrets: the master credentials (read by `surge migrate` only) and the
+// least-privileged app role's (read by `surge serve`), which `surge migrate`
+// creates in the database.
 package database
 
 import (
@@ -65,7 +67,10 @@ type PostgresArgs struct {
 
 	DBName   string // database created on the primary; default "surge"
 	Username string // master user; default "surge_admin" (RDS.25: not "postgres")
-	Port     int    // default 5432; RDS.23 is a documented exception
+	// AppUsername is the role the app connects as, created by `surge
+	// migrate` with DML on the app's tables only; default "surge_app".
+	AppUsername string
+	Port        int // default 5432; RDS.23 is a documented exception
 
 	// AvailabilityZones spread the instances: a single-AZ primary goes to
 	// AvailabilityZones[0], replica i to AvailabilityZones[(i+1) % n], so the
@@ -87,7 +92,8 @@ type Postgres struct {
 	WriterEndpoint     pulumi.StringOutput      // primary host name
 	Port               pulumi.IntOutput         // listener port
 	ReplicaEndpoints   pulumi.StringArrayOutput // replica host names, in replica order
-	SecretARN          pulumi.StringOutput      // secret with {engine, host, port, username, password, dbname, readHost}
+	SecretARN          pulumi.StringOutput      // master secret with {engine, host, port, username, password, dbname, readHost}
+	AppSecretARN       pulumi.StringOutput      // app role secret, same keys: what `surge serve` connects with
 	Identifier         pulumi.StringOutput      // primary identifier
 	ReplicaIdentifiers pulumi.StringArrayOutput
 	MasterPassword     pulumi.StringOutput // secret
@@ -101,6 +107,7 @@ var (
 	dailyWindow   = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	weeklyWindow  = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	rdsIdentifier = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
+	appRoleName   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 )
 
 func (a PostgresArgs) withDefaults() PostgresArgs {
@@ -121,6 +128,9 @@ func (a PostgresArgs) withDefaults() PostgresArgs {
 	}
 	if a.Username == "" {
 		a.Username = "surge_admin"
+	}
+	if a.AppUsername == "" {
+		a.AppUsername = "surge_app"
 	}
 	if a.Port == 0 {
 		a.Port = 5432
@@ -200,6 +210,13 @@ func (a *PostgresArgs) validate(name string) error {
 	switch strings.ToLower(a.Username) {
 	case "postgres", "admin", "rdsadmin", "root", "rds_superuser":
 		add("Username %q is a default or reserved name (RDS.25)", a.Username)
+	}
+	// `surge migrate` accepts lowercase names only (no quoting surprises).
+	if !appRoleName.MatchString(a.AppUsername) || strings.HasPrefix(a.AppUsername, "pg_") || strings.HasPrefix(a.AppUsername, "rds") || a.AppUsername == "postgres" {
+		add("AppUsername %q must be lowercase letters, digits or _ starting with a letter (max 63), not postgres, pg_* or rds*", a.AppUsername)
+	}
+	if strings.EqualFold(a.AppUsername, a.Username) {
+		add("AppUsername %q must differ from the master Username: the app never connects as the master", a.AppUsername)
 	}
 	if a.Port < 1150 || a.Port > 65535 {
 		add("Port %d must be within 1150-65535", a.Port)
@@ -429,7 +446,33 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 			return credentialsJSON(v[0].(string), v[1].(int), a.Username, v[2].(string), a.DBName, v[3].([]string))
 		}).(pulumi.StringOutput)
 	secretARN, err := secrets.Store(ctx, name+"-db-secret", naming.Physical(name, "db-credentials", 200),
-		"surge PostgreSQL master credentials and endpoints", secretJSON, *a.SecretRecoveryWindowDays, parent)
+		"surge PostgreSQL master credentials and endpoints (surge migrate only)", secretJSON, *a.SecretRecoveryWindowDays, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	// The app role's password: generated like the master's, applied to the
+	// role by `surge migrate` (CREATE/ALTER ROLE), which the role's
+	// replicas receive through replication. A password rather than IAM
+	// authentication: docs/decisions/database-credentials.md.
+	appPassword, err := random.NewRandomPassword(ctx, name+"-db-app", &random.RandomPasswordArgs{
+		Length:          pulumi.Int(32),
+		Special:         pulumi.Bool(true),
+		OverrideSpecial: pulumi.String(PasswordSpecials),
+		MinLower:        pulumi.Int(2),
+		MinUpper:        pulumi.Int(2),
+		MinNumeric:      pulumi.Int(2),
+		MinSpecial:      pulumi.Int(1),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating app role password: %w", err)
+	}
+	appSecretJSON := pulumi.All(primary.Address, primary.Port, appPassword.Result, replicaHostsOut).ApplyT(
+		func(v []any) (string, error) {
+			return credentialsJSON(v[0].(string), v[1].(int), a.AppUsername, v[2].(string), a.DBName, v[3].([]string))
+		}).(pulumi.StringOutput)
+	appSecretARN, err := secrets.Store(ctx, name+"-db-app-secret", naming.Physical(name, "db-app-credentials", 200),
+		"surge PostgreSQL app role credentials (surge serve; the role is managed by surge migrate)", appSecretJSON, *a.SecretRecoveryWindowDays, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -438,6 +481,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	c.Port = primary.Port
 	c.ReplicaEndpoints = replicaHostsOut
 	c.SecretARN = secretARN
+	c.AppSecretARN = appSecretARN
 	c.Identifier = primary.Identifier
 	c.ParameterGroupName = pg.Name
 	c.ReplicaIdentifiers = replicaIDs.ToStringArrayOutput()
@@ -447,6 +491,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		"port":               c.Port,
 		"replicaEndpoints":   c.ReplicaEndpoints,
 		"secretArn":          c.SecretARN,
+		"appSecretArn":       c.AppSecretARN,
 		"identifier":         c.Identifier,
 		"replicaIdentifiers": c.ReplicaIdentifiers,
 		"masterPassword":     c.MasterPassword,
@@ -456,8 +501,8 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	return c, nil
 }
 
-// credentialsJSON is the secret the app reads: the writer, the first
-// replica (or the writer when there is none) and the master credentials.
+// credentialsJSON is a secret the app reads: the writer, the first replica
+// (or the writer when there is none) and one role's credentials.
 func credentialsJSON(host string, port int, user, password, dbname string, replicas []string) (string, error) {
 	readHost := host
 	if len(replicas) > 0 {

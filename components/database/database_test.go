@@ -155,13 +155,15 @@ func TestControls(t *testing.T) {
 		require.Len(t, sg, 1)
 		assert.Equal(t, []string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}, sg[0].Strings("subnetIds"))
 	})
-	t.Run("master_password_charset", func(t *testing.T) {
+	t.Run("password_charset", func(t *testing.T) {
 		pw := m.ByType(tPassword)
-		require.Len(t, pw, 1)
-		assert.Equal(t, 32.0, pw[0].Num("length"))
-		special := pw[0].Str("overrideSpecial")
-		require.NotEmpty(t, special)
-		assert.False(t, strings.ContainsAny(special, RDSForbidden), "overrideSpecial %q must avoid %q", special, RDSForbidden)
+		require.Len(t, pw, 2, "the master's and the app role's")
+		for _, p := range pw {
+			assert.Equal(t, 32.0, p.Num("length"))
+			special := p.Str("overrideSpecial")
+			require.NotEmpty(t, special)
+			assert.False(t, strings.ContainsAny(special, RDSForbidden), "%s: overrideSpecial %q must avoid %q", p.Name, special, RDSForbidden)
+		}
 	})
 	t.Run("enhanced_monitoring_role", func(t *testing.T) {
 		roles := m.ByType(tRole)
@@ -170,26 +172,94 @@ func TestControls(t *testing.T) {
 	})
 }
 
+// secretDoc returns the secret and the decoded JSON of the version stored
+// under the secret's logical name.
+func secretDoc(t *testing.T, m *pulumitest.Mocks, logical string) (pulumitest.Resource, pulumitest.Resource, map[string]any) {
+	t.Helper()
+	var secret, version pulumitest.Resource
+	for _, r := range m.ByType(tSecret) {
+		if r.Name == logical {
+			secret = r
+		}
+	}
+	for _, r := range m.ByType(tSecretVersion) {
+		if r.Name == logical {
+			version = r
+		}
+	}
+	require.NotEmpty(t, secret.Name, "secret %s", logical)
+	require.NotEmpty(t, version.Name, "secret version %s", logical)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(version.Str("secretString")), &doc))
+	return secret, version, doc
+}
+
 func TestSecret(t *testing.T) {
 	m := run(t, "surge-prod", prodArgs())
-	s := m.ByType(tSecret)
-	require.Len(t, s, 1)
-	assert.Equal(t, 7.0, s[0].Num("recoveryWindowInDays"))
-	assert.True(t, strings.HasPrefix(s[0].Str("namePrefix"), "surge-prod-db-credentials-"))
-
-	v := m.ByType(tSecretVersion)
-	require.Len(t, v, 1)
-	assert.True(t, v[0].IsSecret("secretString"), "secret string must be a Pulumi secret")
-	var doc map[string]any
-	require.NoError(t, json.Unmarshal([]byte(v[0].Str("secretString")), &doc))
+	require.Len(t, m.ByType(tSecret), 2, "the master's and the app role's")
+	s, v, doc := secretDoc(t, m, "surge-prod-db-secret")
+	assert.Equal(t, 7.0, s.Num("recoveryWindowInDays"))
+	assert.True(t, strings.HasPrefix(s.Str("namePrefix"), "surge-prod-db-credentials-"))
+	assert.True(t, v.IsSecret("secretString"), "secret string must be a Pulumi secret")
 	for _, k := range []string{"engine", "host", "port", "username", "password", "dbname", "readHost"} {
 		assert.Contains(t, doc, k, "secret JSON key")
 	}
 	assert.Equal(t, "surge-prod-db.abc.eu-west-1.rds.amazonaws.com", doc["host"])
 	assert.Equal(t, "surge-prod-db-replica-1.abc.eu-west-1.rds.amazonaws.com", doc["readHost"])
 	assert.Equal(t, 5432.0, doc["port"])
+	assert.Equal(t, "surge_admin", doc["username"])
 	assert.Equal(t, strings.Repeat("x", 32), doc["password"], "the random password (mock: x*32)")
 	assert.Equal(t, "surge", doc["dbname"])
+}
+
+// TestAppRoleSecret: the app's own credentials, a second generated
+// password under another user name, in a secret of its own (the fleet can
+// be given this one without the master's).
+func TestAppRoleSecret(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	s, v, doc := secretDoc(t, m, "surge-prod-db-app-secret")
+	assert.Equal(t, 7.0, s.Num("recoveryWindowInDays"))
+	assert.True(t, strings.HasPrefix(s.Str("namePrefix"), "surge-prod-db-app-credentials-"))
+	assert.True(t, v.IsSecret("secretString"), "secret string must be a Pulumi secret")
+	assert.Equal(t, "surge_app", doc["username"], "the app role, not the master")
+	assert.Equal(t, "surge-prod-db.abc.eu-west-1.rds.amazonaws.com", doc["host"])
+	assert.Equal(t, "surge-prod-db-replica-1.abc.eu-west-1.rds.amazonaws.com", doc["readHost"], "replicas are read with the same role")
+	assert.Equal(t, "surge", doc["dbname"])
+	assert.Equal(t, 5432.0, doc["port"])
+
+	var pw []pulumitest.Resource
+	for _, r := range m.ByType(tPassword) {
+		if r.Name == "surge-prod-db-app" {
+			pw = append(pw, r)
+		}
+	}
+	require.Len(t, pw, 1, "a password generated for the app role")
+	assert.Equal(t, 32.0, pw[0].Num("length"))
+	assert.Equal(t, PasswordSpecials, pw[0].Str("overrideSpecial"), "URL-safe specials")
+
+	err := pulumitest.New().Run(t, "test", nil, func(ctx *pulumi.Context) error {
+		db, err := NewPostgres(ctx, "surge-prod", prodArgs())
+		if err != nil {
+			return err
+		}
+		master, _, err := pulumitest.Await(ctx.Context(), db.SecretARN)
+		require.NoError(t, err)
+		app, _, err := pulumitest.Await(ctx.Context(), db.AppSecretARN)
+		require.NoError(t, err)
+		assert.NotEmpty(t, app)
+		assert.NotEqual(t, master, app, "two secrets")
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+// TestCACertificateIdentifier: the CA the app's verify-full trusts is set
+// explicitly on every instance, not left to the account default.
+func TestCACertificateIdentifier(t *testing.T) {
+	m := run(t, "surge-prod", prodArgs())
+	for _, r := range m.ByType(tInstance) {
+		assert.Equal(t, "rds-ca-rsa2048-g1", r.Str("caCertIdentifier"), "instance %s", r.Name)
+	}
 }
 
 func TestOutputs(t *testing.T) {
@@ -228,14 +298,12 @@ func TestDev(t *testing.T) {
 	assert.Equal(t, 0.0, p.Num("monitoringInterval"))
 	assert.False(t, p.Has("monitoringRoleArn"))
 	assert.Empty(t, m.ByType(tRole))
-	s := m.ByType(tSecret)
-	require.Len(t, s, 1)
-	assert.Equal(t, 0.0, s[0].Num("recoveryWindowInDays"))
-	assert.True(t, s[0].Has("recoveryWindowInDays"))
-	v := m.ByType(tSecretVersion)
-	var doc map[string]any
-	require.NoError(t, json.Unmarshal([]byte(v[0].Str("secretString")), &doc))
-	assert.Equal(t, doc["host"], doc["readHost"], "no replica: reads go to the writer")
+	for _, logical := range []string{"surge-dev-db-secret", "surge-dev-db-app-secret"} {
+		s, _, doc := secretDoc(t, m, logical)
+		assert.Equal(t, 0.0, s.Num("recoveryWindowInDays"))
+		assert.True(t, s.Has("recoveryWindowInDays"))
+		assert.Equal(t, doc["host"], doc["readHost"], "no replica: reads go to the writer")
+	}
 }
 
 func TestTwoDatabasesDoNotCollide(t *testing.T) {
@@ -272,6 +340,9 @@ func TestValidate(t *testing.T) {
 		{"ceiling not above", func(a *PostgresArgs) { a.MaxAllocatedStorageGiB = 100 }, []string{"MaxAllocatedStorageGiB 100 must be above"}},
 		{"retention 40", func(a *PostgresArgs) { a.BackupRetentionDays = 40 }, []string{"BackupRetentionDays 40"}},
 		{"default username", func(a *PostgresArgs) { a.Username = "postgres" }, []string{"RDS.25"}},
+		{"app user is the master", func(a *PostgresArgs) { a.Username, a.AppUsername = "surge_admin", "surge_admin" }, []string{"AppUsername \"surge_admin\" must differ"}},
+		{"app user quoted name", func(a *PostgresArgs) { a.AppUsername = "SurgeApp" }, []string{"AppUsername \"SurgeApp\" must be lowercase"}},
+		{"app user reserved", func(a *PostgresArgs) { a.AppUsername = "rds_app" }, []string{"AppUsername \"rds_app\""}},
 		{"bad monitoring", func(a *PostgresArgs) { a.MonitoringIntervalSeconds = 7 }, []string{"MonitoringIntervalSeconds 7"}},
 		{"bad PI retention", func(a *PostgresArgs) { a.PerformanceInsightsRetentionDays = 30 }, []string{"PerformanceInsightsRetentionDays 30"}},
 		{"bad windows", func(a *PostgresArgs) { a.BackupWindow, a.MaintenanceWindow = "3am", "Sun:03:00-Sun:04:00" }, []string{"BackupWindow", "MaintenanceWindow"}},

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,4 +99,37 @@ func TestBinaryExitsZeroOnSIGTERM(t *testing.T) {
 		t.Fatal("did not exit after SIGTERM")
 	}
 	assert.False(t, strings.Contains(stderr.String(), "panic"), "no panic: %s", stderr.String())
+}
+
+// TestVersionStampedByLdflags builds the binary as the artifact build does,
+// with -ldflags -X setting the source digest, and runs `surge version`; a
+// plain build says "dev".
+func TestVersionStampedByLdflags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	const digest = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, ldflags, want string
+	}{
+		{"stamped", "-X github.com/surge-dev/surge/app/internal/version.Source=" + digest, digest},
+		{"plain", "", "dev"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := filepath.Join(dir, "surge-"+tc.name)
+			args := []string{"build", "-o", bin}
+			if tc.ldflags != "" {
+				args = append(args, "-ldflags", tc.ldflags)
+			}
+			out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+			require.NoError(t, err, "go build: %s", out)
+			out, err = exec.Command(bin, "version").Output()
+			require.NoError(t, err)
+			goVersion, err := exec.Command("go", "env", "GOVERSION").Output()
+			require.NoError(t, err)
+			want := fmt.Sprintf("surge %s %s %s/%s\n", tc.want, strings.TrimSpace(string(goVersion)), runtime.GOOS, runtime.GOARCH)
+			assert.Equal(t, want, string(out), "surge version")
+		})
+	}
 }

@@ -1,6 +1,6 @@
-// Package cli is the surge command: `surge serve` and `surge migrate`. It
-// wires configuration, stores, the HTTP server and the admitter together and
-// owns the process lifecycle (start, drain, exit).
+// Package cli is the surge command: `surge serve`, `surge migrate` and
+// `surge version`. It wires configuration, stores, the HTTP server and the
+// admitter together and owns the process lifecycle (start, drain, exit).
 package cli
 
 import (
@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,14 +28,19 @@ import (
 	"github.com/surge-dev/surge/app/internal/httpapi"
 	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/sessions"
+	"github.com/surge-dev/surge/app/internal/version"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
 const usage = `usage: surge <command>
 
 commands:
-  serve     run the HTTP API and the admitter (applies migrations first)
-  migrate   apply the embedded database migrations and exit
+  serve     run the HTTP API and the admitter (as the app's database role;
+            with SURGE_DATABASE_URL it applies migrations first)
+  migrate   apply the embedded database migrations, create or update the
+            app's database role, and exit (the only command using the
+            master credentials)
+  version   print the source digest the binary was built from and the Go version
 
 Configuration is read from SURGE_* environment variables (see docs/app.md).`
 
@@ -52,6 +59,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = config.Migrate
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
+		return nil
+	case "version":
+		if len(args) > 2 {
+			return errors.New("version takes no arguments")
+		}
+		fmt.Fprintln(stdout, Version())
 		return nil
 	default:
 		fmt.Fprintln(stderr, usage)
@@ -76,11 +89,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := config.ResolveSecrets(sctx, &cfg, client); err != nil {
 			return err
 		}
-		if cfg.DatabaseSecretARN != "" {
-			creds.db = config.NewRotatingSecret(client, cfg.DatabaseSecretARN, time.Minute).DatabaseCredentials
+		if arn := cfg.DatabaseConnectSecretARN(); arn != "" {
+			creds.db = config.NewRotatingSecret(client, arn, time.Minute).DatabaseCredentials
 		}
-		if cfg.RedisSecretARN != "" {
+		if cfg.RedisSecretARN != "" && cmd == config.Serve {
 			creds.redis = config.NewRotatingSecret(client, cfg.RedisSecretARN, time.Minute).RedisCredentials
+		}
+		if cfg.AdminTokenARN != "" && cmd == config.Serve {
+			creds.adminToken = config.NewRotatingSecret(client, cfg.AdminTokenARN, time.Minute).AdminToken
 		}
 	}
 	switch cmd {
@@ -97,6 +113,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type credentials struct {
 	db    func(ctx context.Context) (user, password string, err error)
 	redis func(ctx context.Context) (user, password string, err error)
+	// adminToken is the current admin token (a rotation applies within a
+	// minute); nil: the static cfg.AdminToken.
+	adminToken func(ctx context.Context) (string, error)
+}
+
+// Version is what `surge version` prints: the source digest stamped by the
+// build, the Go version and the platform.
+func Version() string {
+	return fmt.Sprintf("surge %s %s %s/%s", version.Source, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // migrate applies the migrations, retrying while the database is not
@@ -108,7 +133,43 @@ func migrate(ctx context.Context, cfg config.Config, creds credentials, log *slo
 		return err
 	}
 	defer pool.Close()
-	return migratePool(ctx, pool, log, patience)
+	if err := migratePool(ctx, pool, log, patience); err != nil {
+		return err
+	}
+	if cfg.AppRoleName == "" {
+		return nil
+	}
+	role := postgres.AppRole{Name: cfg.AppRoleName, Password: cfg.AppRolePassword}
+	if err := postgres.EnsureAppRole(ctx, pool, role); err != nil {
+		return err
+	}
+	log.Info("database app role ensured", "role", role.Name) // never the password
+	return nil
+}
+
+// awaitSchema is what serve does instead of migrating when it connects as
+// the app role (which cannot): wait until the database answers, then refuse
+// to run on a schema older than the binary (`surge migrate` runs first).
+func awaitSchema(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, patience time.Duration) error {
+	deadline := time.Now().Add(patience)
+	for {
+		pending, err := postgres.PendingMigrations(ctx, pool)
+		if err == nil && len(pending) > 0 {
+			return fmt.Errorf("database schema is behind this binary (pending: %s): run `surge migrate` first", strings.Join(pending, ", "))
+		}
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) || postgres.IsBug(err) {
+			return fmt.Errorf("checking database schema: %w", err)
+		}
+		log.Warn("database not ready, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("checking database schema: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func migratePool(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, patience time.Duration) error {
@@ -162,7 +223,13 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 		}
 		defer reader.Close()
 	}
-	if err := migratePool(ctx, writer, log, 2*time.Minute); err != nil {
+	if cfg.DatabaseAppSecretARN != "" {
+		err = awaitSchema(ctx, writer, log, 2*time.Minute)
+	} else {
+		// Local mode (a URL): the user may own the schema, migrate as before.
+		err = migratePool(ctx, writer, log, 2*time.Minute)
+	}
+	if err != nil {
 		return err
 	}
 	ro, err := redisOptions(cfg.RedisURL)
@@ -190,6 +257,7 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 		Logger:         log,
 		Registerer:     reg,
 		AdminToken:     cfg.AdminToken,
+		AdminTokenFunc: creds.adminToken,
 		CookieSecure:   cfg.CookieSecure,
 		BcryptCost:     cfg.BcryptCost,
 		MaxInflight:    cfg.MaxInflight,

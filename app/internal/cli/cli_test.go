@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -258,4 +259,8 @@ func TestRunUsageAndConfigErrors(t *testing.T) {
 	var out bytes.Buffer
 	assert.NoError(t, cli.Run(context.Background(), []string{"surge", "help"}, getenv(nil), &out, io.Discard), "help")
 	assert.Contains(t, out.String(), "  migrate ", "usage lists commands")
+	out.Reset()
+	require.NoError(t, cli.Run(context.Background(), []string{"surge", "version"}, getenv(nil), &out, io.Discard), "version")
+	assert.Equal(t, fmt.Sprintf("surge dev %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH), out.String(), "unstamped build")
+	assert.Error(t, cli.Run(context.Background(), []string{"surge", "version", "x"}, getenv(nil), io.Discard, io.Discard), "version takes no arguments")
 }

@@ -3,11 +3,14 @@
 package config
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +25,7 @@ type Config struct {
 	DatabaseURL     string        // SURGE_DATABASE_URL: writer
 	DatabaseReadURL string        // SURGE_DATABASE_READ_URL: replica; the writer when empty
 	RedisURL        string        // SURGE_REDIS_URL: redis:// or rediss://
-	AdminToken      string        // SURGE_ADMIN_TOKEN
+	AdminToken      string        // SURGE_ADMIN_TOKEN, at least MinAdminTokenLength characters
 	CookieSecure    bool          // SURGE_COOKIE_SECURE, default true
 	PasswordHash    string        // SURGE_PASSWORD_HASH: "default" or "fast"
 	BcryptCost      int           // derived from PasswordHash
@@ -37,13 +40,32 @@ type Config struct {
 	RedisPrefix     string        // SURGE_REDIS_PREFIX, default "surge:"
 
 	// AWS mode: credentials come from Secrets Manager instead of the URLs.
-	DatabaseSecretARN string // SURGE_DATABASE_SECRET_ARN: JSON {host,port,username,password,dbname}
-	RedisSecretARN    string // SURGE_REDIS_SECRET_ARN: JSON {host,port,authToken,tls}
-	AdminTokenARN     string // SURGE_ADMIN_TOKEN_SECRET_ARN: the admin token as the secret string
-	AWSRegion         string // SURGE_AWS_REGION; default: the region in the ARN
-	DatabaseReadHost  string // SURGE_DATABASE_READ_HOST: replica host, writer's credentials
-	DatabaseSSLMode   string // SURGE_DATABASE_SSLMODE for URLs built from the secret, default "require"
+	// DatabaseSecretARN holds the master (owner) credentials: only `surge
+	// migrate` reads it. DatabaseAppSecretARN holds the app role's: `surge
+	// serve` connects with it, `surge migrate` sets the role's password from it.
+	DatabaseSecretARN    string // SURGE_DATABASE_SECRET_ARN: JSON {host,port,username,password,dbname}
+	DatabaseAppSecretARN string // SURGE_DATABASE_APP_SECRET_ARN: same shape, the app role
+	RedisSecretARN       string // SURGE_REDIS_SECRET_ARN: JSON {host,port,authToken,tls}
+	AdminTokenARN        string // SURGE_ADMIN_TOKEN_SECRET_ARN: the admin token as the secret string
+	AWSRegion            string // SURGE_AWS_REGION; default: the region in the ARN
+	DatabaseReadHost     string // SURGE_DATABASE_READ_HOST: replica host, writer's credentials
+	DatabaseSSLMode      string // SURGE_DATABASE_SSLMODE for URLs built from the secret, default "verify-full"
+	// DatabaseSSLRootCert is the CA bundle the server certificate is verified
+	// against (the RDS bundle: RDS CAs are in no system trust store).
+	DatabaseSSLRootCert string // SURGE_DATABASE_SSLROOTCERT: PEM file; required with verify-* and a secret
+
+	// AppRoleName and AppRolePassword are the role `surge migrate` creates
+	// or updates, read from DatabaseAppSecretARN (empty: no app role).
+	AppRoleName     string
+	AppRolePassword string
+
+	cmd Command
 }
+
+// MinAdminTokenLength is the shortest admin token accepted: 32 random
+// alphanumerics are about 190 bits, far beyond online guessing (the stack
+// generates 48).
+const MinAdminTokenLength = 32
 
 // Command says which variables are required.
 type Command string
@@ -88,27 +110,30 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		return n
 	}
 	c := Config{
-		ListenAddr:        str("SURGE_LISTEN_ADDR", ":8080"),
-		MetricsAddr:       str("SURGE_METRICS_ADDR", "127.0.0.1:9090"),
-		DatabaseURL:       str("SURGE_DATABASE_URL", ""),
-		DatabaseReadURL:   str("SURGE_DATABASE_READ_URL", ""),
-		RedisURL:          str("SURGE_REDIS_URL", ""),
-		AdminToken:        getenv("SURGE_ADMIN_TOKEN"),
-		PasswordHash:      str("SURGE_PASSWORD_HASH", "default"),
-		AdmitBatch:        num("SURGE_ADMIT_BATCH", 500, 1, 10000),
-		AdmitInterval:     dur("SURGE_ADMIT_INTERVAL", 50*time.Millisecond),
-		AdmitLease:        dur("SURGE_ADMIT_LEASE", 5*time.Second),
-		DrainTimeout:      dur("SURGE_DRAIN_TIMEOUT", 20*time.Second),
-		MaxInflight:       num("SURGE_MAX_INFLIGHT", 1000, 1, 1000000),
-		RequestTimeout:    dur("SURGE_REQUEST_TIMEOUT", 5*time.Second),
-		SessionTTL:        dur("SURGE_SESSION_TTL", 12*time.Hour),
-		RedisPrefix:       str("SURGE_REDIS_PREFIX", "surge:"),
-		DatabaseSecretARN: str("SURGE_DATABASE_SECRET_ARN", ""),
-		RedisSecretARN:    str("SURGE_REDIS_SECRET_ARN", ""),
-		AdminTokenARN:     str("SURGE_ADMIN_TOKEN_SECRET_ARN", ""),
-		AWSRegion:         str("SURGE_AWS_REGION", ""),
-		DatabaseReadHost:  str("SURGE_DATABASE_READ_HOST", ""),
-		DatabaseSSLMode:   str("SURGE_DATABASE_SSLMODE", "require"),
+		ListenAddr:           str("SURGE_LISTEN_ADDR", ":8080"),
+		MetricsAddr:          str("SURGE_METRICS_ADDR", "127.0.0.1:9090"),
+		DatabaseURL:          str("SURGE_DATABASE_URL", ""),
+		DatabaseReadURL:      str("SURGE_DATABASE_READ_URL", ""),
+		RedisURL:             str("SURGE_REDIS_URL", ""),
+		AdminToken:           getenv("SURGE_ADMIN_TOKEN"),
+		PasswordHash:         str("SURGE_PASSWORD_HASH", "default"),
+		AdmitBatch:           num("SURGE_ADMIT_BATCH", 500, 1, 10000),
+		AdmitInterval:        dur("SURGE_ADMIT_INTERVAL", 50*time.Millisecond),
+		AdmitLease:           dur("SURGE_ADMIT_LEASE", 5*time.Second),
+		DrainTimeout:         dur("SURGE_DRAIN_TIMEOUT", 20*time.Second),
+		MaxInflight:          num("SURGE_MAX_INFLIGHT", 1000, 1, 1000000),
+		RequestTimeout:       dur("SURGE_REQUEST_TIMEOUT", 5*time.Second),
+		SessionTTL:           dur("SURGE_SESSION_TTL", 12*time.Hour),
+		RedisPrefix:          str("SURGE_REDIS_PREFIX", "surge:"),
+		DatabaseSecretARN:    str("SURGE_DATABASE_SECRET_ARN", ""),
+		RedisSecretARN:       str("SURGE_REDIS_SECRET_ARN", ""),
+		AdminTokenARN:        str("SURGE_ADMIN_TOKEN_SECRET_ARN", ""),
+		AWSRegion:            str("SURGE_AWS_REGION", ""),
+		DatabaseReadHost:     str("SURGE_DATABASE_READ_HOST", ""),
+		DatabaseSSLMode:      str("SURGE_DATABASE_SSLMODE", "verify-full"),
+		DatabaseSSLRootCert:  str("SURGE_DATABASE_SSLROOTCERT", ""),
+		DatabaseAppSecretARN: str("SURGE_DATABASE_APP_SECRET_ARN", ""),
+		cmd:                  cmd,
 	}
 	switch v := str("SURGE_COOKIE_SECURE", "true"); v {
 	case "true", "1":
@@ -139,11 +164,21 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 	}
 
 	// Database: a URL or a secret, never both (which one wins would be a guess).
+	// serve connects with the app secret and never reads the master one.
 	switch {
+	case cmd == Serve && c.DatabaseAppSecretARN != "":
+		if c.DatabaseURL != "" {
+			errs = append(errs, errors.New("SURGE_DATABASE_URL and SURGE_DATABASE_APP_SECRET_ARN are both set: use one"))
+		}
+		errs = append(errs, checkARN("SURGE_DATABASE_APP_SECRET_ARN", c.DatabaseAppSecretARN))
+	case cmd == Serve && c.DatabaseSecretARN != "":
+		errs = append(errs, errors.New("SURGE_DATABASE_SECRET_ARN holds the master credentials, which only `surge migrate` uses: serve needs SURGE_DATABASE_APP_SECRET_ARN"))
 	case c.DatabaseSecretARN != "" && c.DatabaseURL != "":
 		errs = append(errs, errors.New("SURGE_DATABASE_URL and SURGE_DATABASE_SECRET_ARN are both set: use one"))
 	case c.DatabaseSecretARN != "":
 		errs = append(errs, checkARN("SURGE_DATABASE_SECRET_ARN", c.DatabaseSecretARN))
+	case c.DatabaseURL == "" && cmd == Serve:
+		errs = append(errs, errors.New("SURGE_DATABASE_URL (or SURGE_DATABASE_APP_SECRET_ARN) is required"))
 	case c.DatabaseURL == "":
 		errs = append(errs, errors.New("SURGE_DATABASE_URL (or SURGE_DATABASE_SECRET_ARN) is required"))
 	default:
@@ -155,13 +190,22 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 			errs = append(errs, errors.New("SURGE_DATABASE_READ_URL and SURGE_DATABASE_READ_HOST are both set: use one"))
 		}
 	}
-	if c.DatabaseReadHost != "" && c.DatabaseSecretARN == "" {
-		errs = append(errs, errors.New("SURGE_DATABASE_READ_HOST needs SURGE_DATABASE_SECRET_ARN (it reuses the secret's credentials)"))
+	if c.DatabaseReadHost != "" && c.DatabaseSecretARN == "" && c.DatabaseAppSecretARN == "" {
+		errs = append(errs, errors.New("SURGE_DATABASE_READ_HOST needs a database secret (it reuses the secret's credentials)"))
+	}
+	if c.DatabaseAppSecretARN != "" && cmd == Migrate {
+		errs = append(errs, checkARN("SURGE_DATABASE_APP_SECRET_ARN", c.DatabaseAppSecretARN))
 	}
 	switch c.DatabaseSSLMode {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:
 		errs = append(errs, fmt.Errorf("SURGE_DATABASE_SSLMODE: %q is not a libpq sslmode", c.DatabaseSSLMode))
+	}
+	verifying := c.DatabaseSSLMode == "verify-ca" || c.DatabaseSSLMode == "verify-full"
+	if c.DatabaseSSLRootCert != "" {
+		errs = append(errs, checkPEM("SURGE_DATABASE_SSLROOTCERT", c.DatabaseSSLRootCert))
+	} else if verifying && c.connectARN() != "" {
+		errs = append(errs, fmt.Errorf("SURGE_DATABASE_SSLROOTCERT is required with SURGE_DATABASE_SSLMODE=%s and a database secret: the RDS certificate authority is in no system trust store", c.DatabaseSSLMode))
 	}
 
 	if cmd == Serve {
@@ -182,6 +226,9 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 			errs = append(errs, checkARN("SURGE_ADMIN_TOKEN_SECRET_ARN", c.AdminTokenARN))
 		case c.AdminToken == "":
 			errs = append(errs, errors.New("SURGE_ADMIN_TOKEN (or SURGE_ADMIN_TOKEN_SECRET_ARN) is required"))
+		case len(c.AdminToken) < MinAdminTokenLength:
+			// Never echo the token, not even its length.
+			errs = append(errs, fmt.Errorf("SURGE_ADMIN_TOKEN is too short: at least %d characters", MinAdminTokenLength))
 		}
 		errs = append(errs, checkAddr("SURGE_LISTEN_ADDR", c.ListenAddr))
 		if c.MetricsAddr != "off" {
@@ -195,7 +242,7 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		}
 	}
 	if c.AWSRegion == "" {
-		for _, arn := range []string{c.DatabaseSecretARN, c.RedisSecretARN, c.AdminTokenARN} {
+		for _, arn := range []string{c.DatabaseSecretARN, c.DatabaseAppSecretARN, c.RedisSecretARN, c.AdminTokenARN} {
 			if r := arnRegion(arn); r != "" {
 				c.AWSRegion = r
 				break
@@ -223,6 +270,46 @@ func checkURL(name, raw string, schemes ...string) error {
 		}
 	}
 	return fmt.Errorf("%s: scheme %q is not one of %s", name, u.Scheme, strings.Join(schemes, ", "))
+}
+
+// connectARN is the secret whose credentials the command connects with:
+// the app role's for serve, the master's for migrate.
+func (c Config) connectARN() string {
+	if c.cmd == Serve {
+		return c.DatabaseAppSecretARN
+	}
+	return c.DatabaseSecretARN
+}
+
+// DatabaseConnectSecretARN is the secret whose credentials (re-read on
+// rotation) the command's connections use; empty with SURGE_DATABASE_URL.
+func (c Config) DatabaseConnectSecretARN() string { return c.connectARN() }
+
+// checkPEM makes a missing or unreadable CA bundle a configuration error at
+// start rather than a TLS failure on the first connection.
+func checkPEM(name, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s: reading %s: %w", name, path, err)
+	}
+	n := 0
+	for rest := b; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("%s: %s holds a certificate that does not parse: %w", name, path, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %s holds no PEM certificate", name, path)
+	}
+	return nil
 }
 
 func checkAddr(name, addr string) error {

@@ -2,11 +2,20 @@ package config
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +34,7 @@ func minimal() map[string]string {
 	return map[string]string{
 		"SURGE_DATABASE_URL": "postgres://u:p@db:5432/surge",
 		"SURGE_REDIS_URL":    "redis://cache:6379/0",
-		"SURGE_ADMIN_TOKEN":  "secret-token",
+		"SURGE_ADMIN_TOKEN":  "secret-token-0123456789abcdefghijkl",
 	}
 }
 
@@ -70,11 +79,12 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		"SURGE_DATABASE_URL": "postgres://user:hunter2@db/x", "SURGE_REDIS_URL": "memcached://x",
 		"SURGE_PASSWORD_HASH": "md5", "SURGE_ADMIT_LEASE": "10ms", "SURGE_MAX_INFLIGHT": "0",
-		"SURGE_LISTEN_ADDR": "8080", "SURGE_DATABASE_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:db",
+		"SURGE_LISTEN_ADDR": "8080", "SURGE_DATABASE_APP_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:db",
+		"SURGE_DATABASE_SSLROOTCERT": "/nonexistent/rds-ca.pem",
 	}), Serve)
 	require.Error(t, err)
 	for _, want := range []string{"SURGE_REDIS_URL", "SURGE_ADMIN_TOKEN", "SURGE_PASSWORD_HASH", "SURGE_ADMIT_LEASE",
-		"SURGE_MAX_INFLIGHT", "SURGE_LISTEN_ADDR", "both set"} {
+		"SURGE_MAX_INFLIGHT", "SURGE_LISTEN_ADDR", "both set", "SURGE_DATABASE_SSLROOTCERT: reading /nonexistent/rds-ca.pem"} {
 		assert.Contains(t, err.Error(), want, "error lists %s", want)
 	}
 	assert.NotContains(t, err.Error(), "hunter2", "errors never echo passwords")
@@ -110,32 +120,146 @@ func client(srv *httptest.Server) *secretsmanager.Client {
 	}, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 }
 
-func TestResolveSecrets(t *testing.T) {
-	const dbARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-db-AbCdEf"
-	const cacheARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-cache-AbCdEf"
-	const adminARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-admin-AbCdEf"
-	srv := fakeSecrets(t, map[string]string{
-		adminARN: "the-admin-token\n",
-		dbARN:    `{"host":"writer.rds.local","port":5432,"username":"surge","password":"p@ss/w:rd","dbname":"surge"}`,
+// caFile writes a PEM bundle (one self-signed CA) for
+// SURGE_DATABASE_SSLROOTCERT.
+func caFile(t *testing.T) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "rds-ca.pem")
+	require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	return p
+}
+
+const (
+	dbARN    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-db-AbCdEf"
+	appARN   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-db-app-AbCdEf"
+	cacheARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-cache-AbCdEf"
+	adminARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:surge-admin-AbCdEf"
+)
+
+func awsSecrets(t *testing.T) *httptest.Server {
+	return fakeSecrets(t, map[string]string{
+		adminARN: "the-admin-token-0123456789abcdefghij\n",
+		dbARN:    `{"host":"writer.rds.local","port":5432,"username":"surge_admin","password":"master-pw","dbname":"surge"}`,
+		appARN:   `{"host":"writer.rds.local","port":5432,"username":"surge_app","password":"p@ss/w:rd","dbname":"surge"}`,
 		cacheARN: `{"host":"cache.local","port":"6379","authToken":"tok/en","tls":true}`,
 	})
-	m := map[string]string{
-		"SURGE_DATABASE_SECRET_ARN": dbARN, "SURGE_REDIS_SECRET_ARN": cacheARN,
+}
+
+// awsEnv is the environment file the stack writes (both commands read it).
+func awsEnv(ca string) map[string]string {
+	return map[string]string{
+		"SURGE_DATABASE_SECRET_ARN": dbARN, "SURGE_DATABASE_APP_SECRET_ARN": appARN, "SURGE_REDIS_SECRET_ARN": cacheARN,
 		"SURGE_DATABASE_READ_HOST": "reader.rds.local", "SURGE_ADMIN_TOKEN_SECRET_ARN": adminARN,
+		"SURGE_DATABASE_SSLROOTCERT": ca,
 	}
-	c, err := Load(env(m), Serve)
+}
+
+// TestResolveSecretsServe: serve connects as the app role, verify-full
+// against the CA bundle, and never reads the master secret.
+func TestResolveSecretsServe(t *testing.T) {
+	ca := caFile(t)
+	c, err := Load(env(awsEnv(ca)), Serve)
 	require.NoError(t, err)
 	assert.Equal(t, "eu-west-1", c.AWSRegion, "region taken from the ARN")
 	require.True(t, c.NeedsSecrets())
-	require.NoError(t, ResolveSecrets(context.Background(), &c, client(srv)))
-	assert.Equal(t, "postgres://surge:p%40ss%2Fw%3Ard@writer.rds.local:5432/surge?sslmode=require", c.DatabaseURL, "writer URL")
-	assert.Equal(t, "postgres://surge:p%40ss%2Fw%3Ard@reader.rds.local:5432/surge?sslmode=require", c.DatabaseReadURL, "reader URL: replica host, same credentials")
+	rec := &recordingClient{SecretsClient: client(awsSecrets(t))}
+	require.NoError(t, ResolveSecrets(context.Background(), &c, rec))
+	q := "?sslmode=verify-full&sslrootcert=" + url.QueryEscape(ca)
+	assert.Equal(t, "postgres://surge_app:p%40ss%2Fw%3Ard@writer.rds.local:5432/surge"+q, c.DatabaseURL, "writer URL")
+	assert.Equal(t, "postgres://surge_app:p%40ss%2Fw%3Ard@reader.rds.local:5432/surge"+q, c.DatabaseReadURL, "reader URL: replica host, same role")
 	assert.Equal(t, "rediss://:tok%2Fen@cache.local:6379/0", c.RedisURL, "redis URL with TLS and auth token")
-	assert.Equal(t, "the-admin-token", c.AdminToken, "admin token from its secret")
+	assert.Equal(t, "the-admin-token-0123456789abcdefghij", c.AdminToken, "admin token from its secret")
+	assert.Equal(t, appARN, c.DatabaseConnectSecretARN(), "rotation re-reads the app secret")
+	assert.NotContains(t, rec.read, dbARN, "serve never reads the master secret")
+	assert.Empty(t, c.AppRoleName, "serve manages no role")
 	u, err := url.Parse(c.DatabaseURL)
 	require.NoError(t, err)
 	pw, _ := u.User.Password()
 	assert.Equal(t, "p@ss/w:rd", pw, "password survives URL encoding")
+}
+
+// TestResolveSecretsMigrate: migrate connects as the master and learns the
+// app role it must create.
+func TestResolveSecretsMigrate(t *testing.T) {
+	ca := caFile(t)
+	c, err := Load(env(awsEnv(ca)), Migrate)
+	require.NoError(t, err)
+	require.NoError(t, ResolveSecrets(context.Background(), &c, client(awsSecrets(t))))
+	assert.True(t, strings.HasPrefix(c.DatabaseURL, "postgres://surge_admin:master-pw@writer.rds.local:5432/surge?"), "migrate connects as the master")
+	assert.Equal(t, dbARN, c.DatabaseConnectSecretARN())
+	assert.Equal(t, [2]string{"surge_app", "p@ss/w:rd"}, [2]string{c.AppRoleName, c.AppRolePassword}, "app role from its secret")
+}
+
+type recordingClient struct {
+	SecretsClient
+	mu   sync.Mutex
+	read []string
+}
+
+func (r *recordingClient) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	r.mu.Lock()
+	r.read = append(r.read, aws.ToString(in.SecretId))
+	r.mu.Unlock()
+	return r.SecretsClient.GetSecretValue(ctx, in, opts...)
+}
+
+func TestLoadDatabaseCredentialRules(t *testing.T) {
+	ca := caFile(t)
+	tests := []struct {
+		name string
+		cmd  Command
+		set  map[string]string
+		want string // "" = valid
+	}{
+		{"serve with the master secret only", Serve, map[string]string{"SURGE_DATABASE_URL": "", "SURGE_DATABASE_SECRET_ARN": dbARN, "SURGE_DATABASE_SSLROOTCERT": ca},
+			"only `surge migrate` uses"},
+		{"serve with the app secret", Serve, map[string]string{"SURGE_DATABASE_URL": "", "SURGE_DATABASE_APP_SECRET_ARN": appARN, "SURGE_DATABASE_SSLROOTCERT": ca}, ""},
+		{"verify-full without a CA bundle", Serve, map[string]string{"SURGE_DATABASE_URL": "", "SURGE_DATABASE_APP_SECRET_ARN": appARN},
+			"SURGE_DATABASE_SSLROOTCERT is required"},
+		{"require needs no bundle", Serve, map[string]string{"SURGE_DATABASE_URL": "", "SURGE_DATABASE_APP_SECRET_ARN": appARN, "SURGE_DATABASE_SSLMODE": "require"}, ""},
+		{"a bundle without certificates", Migrate, map[string]string{"SURGE_DATABASE_SSLROOTCERT": "/etc/hostname"}, "holds no PEM certificate"},
+		{"a bundle that does not parse", Migrate, map[string]string{"SURGE_DATABASE_SSLROOTCERT": garbagePEM(t)}, "does not parse"},
+		{"migrate with both secrets", Migrate, map[string]string{"SURGE_DATABASE_URL": "", "SURGE_DATABASE_SECRET_ARN": dbARN, "SURGE_DATABASE_APP_SECRET_ARN": appARN, "SURGE_DATABASE_SSLROOTCERT": ca}, ""},
+		{"migrate with a bad app ARN", Migrate, map[string]string{"SURGE_DATABASE_APP_SECRET_ARN": "surge_app"}, "not a Secrets Manager ARN"},
+		{"short admin token", Serve, map[string]string{"SURGE_ADMIN_TOKEN": "short-but-not-empty"}, "SURGE_ADMIN_TOKEN is too short: at least 32"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := minimal()
+			for k, v := range tc.set {
+				m[k] = v
+			}
+			_, err := Load(env(m), tc.cmd)
+			if tc.want == "" {
+				assert.NoError(t, err, "Load(%v)", tc.set)
+				return
+			}
+			if assert.Error(t, err, "Load(%v)", tc.set) {
+				assert.Contains(t, err.Error(), tc.want)
+				assert.NotContains(t, err.Error(), "short-but-not-empty", "the token is never echoed")
+			}
+		})
+	}
+}
+
+func garbagePEM(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "bad.pem")
+	require.NoError(t, os.WriteFile(p, []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"), 0o644))
+	return p
+}
+
+func TestAdminTokenSecretTooShort(t *testing.T) {
+	srv := fakeSecrets(t, map[string]string{adminARN: "tiny-token"})
+	c := Config{AdminTokenARN: adminARN}
+	err := ResolveSecrets(context.Background(), &c, client(srv))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "too short")
+	assert.NotContains(t, err.Error(), "tiny-token")
 }
 
 func TestResolveSecretsErrors(t *testing.T) {
@@ -204,4 +328,42 @@ func TestRotatingSecret(t *testing.T) {
 	_, p, err = r.DatabaseCredentials(ctx)
 	require.NoError(t, err, "Secrets Manager down: keep the last value")
 	assert.Equal(t, "two", p)
+}
+
+// TestRotatingAdminToken: a rotated token is returned after the TTL; a
+// rotated value that is too short is an error, never accepted.
+func TestRotatingAdminToken(t *testing.T) {
+	secrets := map[string]string{adminARN: "first-token-0123456789abcdefghijklmnop"}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		out, _ := json.Marshal(map[string]any{"ARN": adminARN, "Name": "n", "SecretString": secrets[adminARN]})
+		_, _ = w.Write(out)
+	}))
+	t.Cleanup(srv.Close)
+	now := time.Unix(1000, 0)
+	r := NewRotatingSecret(client(srv), adminARN, time.Minute)
+	r.now = func() time.Time { return now }
+	ctx := context.Background()
+	tok, err := r.AdminToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "first-token-0123456789abcdefghijklmnop", tok)
+
+	mu.Lock()
+	secrets[adminARN] = "second-token-0123456789abcdefghijklmno\n"
+	mu.Unlock()
+	now = now.Add(61 * time.Second)
+	tok, err = r.AdminToken(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "second-token-0123456789abcdefghijklmno", tok, "rotated, trimmed")
+
+	mu.Lock()
+	secrets[adminARN] = "too-short"
+	mu.Unlock()
+	now = now.Add(61 * time.Second)
+	_, err = r.AdminToken(ctx)
+	require.Error(t, err, "a short rotated token is refused")
+	assert.NotContains(t, err.Error(), "too-short")
 }

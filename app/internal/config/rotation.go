@@ -70,6 +70,17 @@ func (r *RotatingSecret) DatabaseCredentials(ctx context.Context) (user, passwor
 	return string(s.Username), string(s.Password), nil
 }
 
+// AdminToken returns the current admin token: a rotated token is in force
+// within the TTL, without a restart. A rotated value that is too short is
+// an error (the admin API then refuses everyone rather than accept it).
+func (r *RotatingSecret) AdminToken(ctx context.Context) (string, error) {
+	raw, err := r.Raw(ctx)
+	if err != nil {
+		return "", err
+	}
+	return AdminTokenValue(raw)
+}
+
 // RedisCredentials returns the current auth token of a cache secret (Redis
 // AUTH with the default user: empty username).
 func (r *RotatingSecret) RedisCredentials(ctx context.Context) (user, password string, err error) {

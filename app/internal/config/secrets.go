@@ -22,7 +22,7 @@ type SecretsClient interface {
 
 // NeedsSecrets reports whether any credential comes from Secrets Manager.
 func (c Config) NeedsSecrets() bool {
-	return c.DatabaseSecretARN != "" || c.RedisSecretARN != "" || c.AdminTokenARN != ""
+	return c.DatabaseSecretARN != "" || c.DatabaseAppSecretARN != "" || c.RedisSecretARN != "" || c.AdminTokenARN != ""
 }
 
 // NewSecretsClient builds a client with the default AWS credential chain
@@ -78,22 +78,33 @@ type cacheSecret struct {
 }
 
 // ResolveSecrets fills DatabaseURL, DatabaseReadURL, RedisURL and
-// AdminToken from the secrets named by the ARNs. Errors never contain secret
-// values.
+// AdminToken from the secrets named by the ARNs; for migrate also the app
+// role. serve reads the app secret only, never the master one. Errors never
+// contain secret values.
 func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error {
-	if c.AdminTokenARN != "" {
+	// migrate needs neither the admin token nor the cache.
+	if c.AdminTokenARN != "" && c.cmd != Migrate {
 		raw, err := getSecretString(ctx, client, c.AdminTokenARN)
 		if err != nil {
 			return fmt.Errorf("admin token secret: %w", err)
 		}
-		c.AdminToken = strings.TrimSpace(raw)
-		if c.AdminToken == "" {
-			return errors.New("admin token secret: empty")
+		if c.AdminToken, err = AdminTokenValue(raw); err != nil {
+			return fmt.Errorf("admin token secret: %w", err)
 		}
 	}
-	if c.DatabaseSecretARN != "" {
+	if c.cmd == Migrate && c.DatabaseAppSecretARN != "" {
 		var s dbSecret
-		if err := getSecret(ctx, client, c.DatabaseSecretARN, &s); err != nil {
+		if err := getSecret(ctx, client, c.DatabaseAppSecretARN, &s); err != nil {
+			return fmt.Errorf("database app secret: %w", err)
+		}
+		if s.Username == "" || s.Password == "" {
+			return errors.New("database app secret: missing username or password")
+		}
+		c.AppRoleName, c.AppRolePassword = string(s.Username), string(s.Password)
+	}
+	if arn := c.connectARN(); arn != "" {
+		var s dbSecret
+		if err := getSecret(ctx, client, arn, &s); err != nil {
 			return fmt.Errorf("database secret: %w", err)
 		}
 		var missing []string
@@ -113,13 +124,17 @@ func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error 
 		if db == "" {
 			db = "postgres"
 		}
+		q := url.Values{"sslmode": {c.DatabaseSSLMode}}
+		if c.DatabaseSSLRootCert != "" {
+			q.Set("sslrootcert", c.DatabaseSSLRootCert)
+		}
 		build := func(host string) string {
 			u := url.URL{
 				Scheme:   "postgres",
 				User:     url.UserPassword(string(s.Username), string(s.Password)),
 				Host:     net.JoinHostPort(host, port),
 				Path:     "/" + db,
-				RawQuery: url.Values{"sslmode": {c.DatabaseSSLMode}}.Encode(),
+				RawQuery: q.Encode(),
 			}
 			return u.String()
 		}
@@ -128,7 +143,7 @@ func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error 
 			c.DatabaseReadURL = build(c.DatabaseReadHost)
 		}
 	}
-	if c.RedisSecretARN != "" {
+	if c.RedisSecretARN != "" && c.cmd != Migrate {
 		var s cacheSecret
 		if err := getSecret(ctx, client, c.RedisSecretARN, &s); err != nil {
 			return fmt.Errorf("redis secret: %w", err)
@@ -150,6 +165,19 @@ func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error 
 		c.RedisURL = u.String()
 	}
 	return nil
+}
+
+// AdminTokenValue is the admin token held by a secret string: trimmed, and
+// refused when shorter than MinAdminTokenLength (the error never holds it).
+func AdminTokenValue(raw string) (string, error) {
+	t := strings.TrimSpace(raw)
+	switch {
+	case t == "":
+		return "", errors.New("empty")
+	case len(t) < MinAdminTokenLength:
+		return "", fmt.Errorf("too short: at least %d characters", MinAdminTokenLength)
+	}
+	return t, nil
 }
 
 func getSecretString(ctx context.Context, client SecretsClient, arn string) (string, error) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -146,16 +148,95 @@ func (s *Server) timeout(next http.Handler) http.Handler {
 	})
 }
 
+// requireAdmin checks the bearer token against the current admin token and
+// writes one audit line per admin request, allowed or not: who (the caller's
+// address and, once authenticated, a fingerprint of the token in force, so
+// a rotation shows), what (route, path, target) and the result. Never the
+// token. Every admin route goes through it, so every one is audited.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(token))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.adminSum[:]) != 1 {
-			writeError(w, surge.Errorf(surge.CodeUnauthorized, "admin token required"))
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		who := "anonymous"
+		defer func() {
+			if v := recover(); v != nil {
+				s.audit(r, who, http.StatusInternalServerError)
+				panic(v)
+			}
+			s.audit(r, who, rec.status)
+		}()
+		want, err := s.adminTokenSum(r.Context())
+		if err != nil {
+			s.d.Logger.Error("reading the admin token", "err", err)
+			writeError(rec, surge.Errorf(surge.CodeUnavailable, "admin API temporarily unavailable, retry"))
 			return
 		}
-		next.ServeHTTP(w, r)
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(token))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			writeError(rec, surge.Errorf(surge.CodeUnauthorized, "admin token required"))
+			return
+		}
+		who = "admin-token:" + hex.EncodeToString(want[:4])
+		next.ServeHTTP(rec, r)
 	})
+}
+
+func (s *Server) adminTokenSum(ctx context.Context) ([32]byte, error) {
+	if s.d.AdminTokenFunc == nil {
+		return s.adminSum, nil
+	}
+	t, err := s.d.AdminTokenFunc(ctx)
+	if err == nil && t == "" {
+		err = errors.New("empty admin token")
+	}
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256([]byte(t)), nil
+}
+
+// target is the route's wildcards with their values ("id=7"): what the
+// action was applied to, whatever the admin route.
+func target(r *http.Request) string {
+	var parts []string
+	rest := r.Pattern
+	for {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest, '}')
+		if i < 0 || j < i {
+			return strings.Join(parts, " ")
+		}
+		name := strings.TrimSuffix(rest[i+1:j], "...")
+		if name != "$" {
+			parts = append(parts, name+"="+r.PathValue(name))
+		}
+		rest = rest[j+1:]
+	}
+}
+
+// audit logs one admin request. X-Forwarded-For is logged as received (the
+// load balancer appends the address it saw; earlier entries are the
+// client's claim), capped so a client cannot flood the log.
+func (s *Server) audit(r *http.Request, who string, status int) {
+	result, level := "ok", slog.LevelInfo
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		result, level = "denied", slog.LevelWarn
+	case status >= 400:
+		result, level = "failed", slog.LevelWarn
+	}
+	remote, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		remote = r.RemoteAddr
+	}
+	xff := r.Header.Get("X-Forwarded-For")
+	if len(xff) > 256 {
+		xff = xff[:256]
+	}
+	s.d.Logger.LogAttrs(r.Context(), level, "admin action",
+		slog.String("who", who), slog.String("remote_addr", remote), slog.String("forwarded_for", xff),
+		slog.String("route", r.Pattern), slog.String("path", r.URL.Path), slog.String("target", target(r)),
+		slog.Int("status", status), slog.String("result", result))
 }
 
 type studentKey struct{}

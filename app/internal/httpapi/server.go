@@ -75,6 +75,11 @@ type Deps struct {
 	MaxInflight    int           // default 1000
 	RequestTimeout time.Duration // default 5s
 	Now            func() time.Time
+
+	// AdminTokenFunc, when set, is asked for the current admin token on
+	// every admin request (it caches; a rotated secret applies without a
+	// restart) and AdminToken is not used. An error refuses the request.
+	AdminTokenFunc func(ctx context.Context) (string, error)
 }
 
 // Server is the API as an http.Handler.
@@ -97,7 +102,7 @@ func NewServer(d Deps) (*Server, error) {
 	if d.Store == nil || d.Courses == nil || d.Room == nil || d.Sessions == nil {
 		errs = append(errs, errors.New("httpapi: Store, Courses, Room and Sessions are required"))
 	}
-	if d.AdminToken == "" {
+	if d.AdminToken == "" && d.AdminTokenFunc == nil {
 		errs = append(errs, errors.New("httpapi: AdminToken is required"))
 	}
 	if d.BcryptCost == 0 {

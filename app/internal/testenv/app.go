@@ -26,21 +26,26 @@ import (
 )
 
 // AdminToken is the admin token of every test app.
-const AdminToken = "test-admin-token-0123456789"
+const AdminToken = "test-admin-token-0123456789abcdefghij"
 
 // Shared is the state several app instances share: one database, one Redis
 // key prefix.
 type Shared struct {
-	DBURL  string
+	DBURL  string // as the superuser: for test set-up and checks
 	Redis  *redis.Client
 	Prefix string
+
+	// AppDBURL is the same database as AppRoleName, the least-privileged
+	// role production apps connect as; every App uses it.
+	AppDBURL string
 }
 
 // NewShared creates a fresh database and Redis prefix.
 func (e *Env) NewShared(t testing.TB) Shared {
 	t.Helper()
 	rdb, prefix := e.RedisClient(t)
-	return Shared{DBURL: e.Database(t), Redis: rdb, Prefix: prefix}
+	db := e.Database(t)
+	return Shared{DBURL: db, AppDBURL: AsUser(db, AppRoleName), Redis: rdb, Prefix: prefix}
 }
 
 // AppOptions tune one instance.
@@ -51,6 +56,8 @@ type AppOptions struct {
 	MaxInflight  int
 	Now          func() time.Time
 	Logger       *slog.Logger
+	// AdminTokenFunc replaces the fixed AdminToken (rotation tests).
+	AdminTokenFunc func(ctx context.Context) (string, error)
 }
 
 // App is one app instance: server, admitter and their own traced pools.
@@ -72,8 +79,12 @@ type App struct {
 func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	t.Helper()
 	a := &App{ServerSQL: NewCounter(), AdmitterSQL: NewCounter()}
-	serverPool := e.Pool(t, sh.DBURL, a.ServerSQL)
-	admPool := e.Pool(t, sh.DBURL, a.AdmitterSQL)
+	dbURL := sh.AppDBURL
+	if dbURL == "" {
+		dbURL = sh.DBURL
+	}
+	serverPool := e.Pool(t, dbURL, a.ServerSQL)
+	admPool := e.Pool(t, dbURL, a.AdmitterSQL)
 	a.Store = postgres.New(serverPool, nil)
 	admStore := postgres.New(admPool, nil)
 	// Each instance has its own Redis client (connection pool), as separate
@@ -96,6 +107,8 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 		BcryptCost:   bcrypt.MinCost,
 		MaxInflight:  o.MaxInflight,
 		Now:          o.Now,
+
+		AdminTokenFunc: o.AdminTokenFunc,
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)

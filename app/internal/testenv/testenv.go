@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -31,7 +32,18 @@ type Env struct {
 	// their own cookie jars, one connection pool.
 	Transport *http.Transport
 	n         atomic.Int64
+	// roleMu serialises EnsureAppRole: roles are cluster-wide, while the
+	// migration lock only serialises migrators of one database.
+	roleMu sync.Mutex
 }
+
+// AppRoleName is the least-privileged role test apps connect as, created in
+// every database by Database exactly as `surge migrate` creates it.
+const AppRoleName = "surge_app"
+
+// appRolePassword is never checked: the throwaway clusters trust loopback
+// connections (tests that check passwords add their own pg_hba rule).
+const appRolePassword = "test-app-role-password-0123456789"
 
 // Main starts the servers, runs the tests and stops the servers. Use it from
 // TestMain: `os.Exit(testenv.Main(m, &env))`.
@@ -67,7 +79,8 @@ func Main(m *testing.M, env **Env) int {
 	return m.Run()
 }
 
-// Database creates a fresh, migrated database and returns its URL.
+// Database creates a fresh, migrated database with the app role and returns
+// its URL as the superuser.
 func (e *Env) Database(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -81,7 +94,24 @@ func (e *Env) Database(t testing.TB) string {
 	if _, err := postgres.Migrate(ctx, pool); err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
+	e.roleMu.Lock()
+	err = postgres.EnsureAppRole(ctx, pool, postgres.AppRole{Name: AppRoleName, Password: appRolePassword})
+	e.roleMu.Unlock()
+	if err != nil {
+		t.Fatalf("creating app role: %v", err)
+	}
 	return url
+}
+
+// AsUser returns url with its user replaced (no password: loopback is
+// trusted), e.g. AsUser(url, AppRoleName).
+func AsUser(rawURL, user string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic(fmt.Sprintf("testenv: parsing %q: %v", rawURL, err))
+	}
+	u.User = url.User(user)
+	return u.String()
 }
 
 // Pool opens a pool on url (closed at test end), optionally traced.
