@@ -173,9 +173,8 @@ func shortOptions(t *testing.T) Options {
 }
 
 func skipWithoutServers(t *testing.T, err error) {
-	if errors.Is(err, localenv.ErrNotInstalled) {
-		t.Skip(err)
-	}
+	t.Helper()
+	localenv.SkipIfNotInstalled(t, err)
 }
 
 // TestShortRushStub runs the whole tool (servers, calibration, rush,
