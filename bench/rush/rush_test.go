@@ -104,7 +104,7 @@ func TestChartSVGIsWellFormed(t *testing.T) {
 		dec := xml.NewDecoder(strings.NewReader(svg))
 		for {
 			_, err := dec.Token()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			require.NoError(t, err, "logY=%v: SVG must be well-formed XML", logY)
@@ -193,7 +193,7 @@ func TestShortRushStub(t *testing.T) {
 	require.NoError(t, err)
 	checkReport(t, rep, o.OutDir, true)
 	if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
-		os.CopyFS(dir, os.DirFS(o.OutDir))
+		require.NoError(t, os.CopyFS(dir, os.DirFS(o.OutDir)))
 	}
 }
 
@@ -214,6 +214,6 @@ func TestShortRushApp(t *testing.T) {
 	require.NoError(t, err)
 	checkReport(t, rep, o.OutDir, false)
 	if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
-		os.CopyFS(dir, os.DirFS(o.OutDir))
+		require.NoError(t, os.CopyFS(dir, os.DirFS(o.OutDir)))
 	}
 }

@@ -156,7 +156,7 @@ func dropPrivileges() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("running as root and PostgreSQL refuses root: no 'postgres' system user to run it as (%v); %s", err, installHint)
+		return nil, fmt.Errorf("running as root and PostgreSQL refuses root: no 'postgres' system user to run it as (%w); %s", err, installHint)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)

@@ -192,7 +192,9 @@ func respDo(addr string, args ...string) (string, error) {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return "", err
+	}
 	fmt.Fprintf(c, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(c, "$%d\r\n%s\r\n", len(a), a)
