@@ -56,6 +56,8 @@ lint-go: $(GOLANGCI)
 
 lint-actions: $(ACTIONLINT)
 	$(ACTIONLINT) -no-color
+	@if command -v shellcheck >/dev/null 2>&1; then shellcheck .ci/run scripts/*.sh; \
+	else echo "lint-actions: shellcheck not installed: run: blocks and scripts/ not checked (apt-get install shellcheck)"; fi
 
 $(ACTIONLINT):
 	@mkdir -p $(TOOLS_DIR)/.build-actionlint

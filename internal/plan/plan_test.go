@@ -91,6 +91,7 @@ func TestPlanBothStacks(t *testing.T) {
 
 			r, err := Report(p, map[string]*Plan{"dev": prod, "prod": dev}[p.Stack])
 			require.NoError(t, err)
+			assert.Contains(t, r, "public SSM parameter `/aws/service/ami-amazon-linux-latest/", "the AMI source is named")
 			for _, section := range []string{"## Monthly cost estimate", "**Estimate**, not a quote", "compared with", "```mermaid", "## Resources per type", "## Resource tree", "surge:network:Network"} {
 				assert.Contains(t, r, section)
 			}

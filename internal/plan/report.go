@@ -88,6 +88,11 @@ func Report(p, other *Plan) (string, error) {
 	fmt.Fprintf(&b, "# Offline plan: stack `%s` (%s)\n\n", p.Stack, p.Region)
 	fmt.Fprintf(&b, "The real program under the recording mock monitor (no AWS account, no Pulumi CLI): what `pulumi up` would create in a new stack, not a diff against deployed state. App artifact sha256 `%s`.\n\n", p.Artifact.SHA256)
 	fmt.Fprintf(&b, "%d AWS resources in %d components; data sources read: %s.\n\n", len(p.Custom()), len(p.componentsList()), strings.Join(uniq(p.Calls), ", "))
+	for _, lt := range p.ByType("aws:ec2/launchTemplate:LaunchTemplate") {
+		if img := lt.Str("imageId"); strings.HasPrefix(img, "resolve:ssm:") {
+			fmt.Fprintf(&b, "The fleet's AMI is resolved by EC2 at each launch from the public SSM parameter `%s`.\n\n", strings.TrimPrefix(img, "resolve:ssm:"))
+		}
+	}
 
 	fmt.Fprintf(&b, "## Monthly cost estimate\n\n")
 	WriteEstimate(&b, est)
