@@ -137,6 +137,7 @@ func TestPostgresBadSettingReportsLog(t *testing.T) {
 }
 
 func TestPostgresBinDir(t *testing.T) {
+	t.Setenv(PostgresBinEnv, "") // the search itself, whatever the machine sets
 	noPath := func(string) (string, error) { return "", errors.New("not found") }
 	mk := func(t *testing.T, root string, versions ...string) {
 		for _, v := range versions {
