@@ -45,6 +45,9 @@ func CostsDocument(dev, prod *Plan) (string, error) {
 	for _, row := range diffLines(ests["dev"], ests["prod"]) {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", row[0], row[1], row[2])
 	}
+	for _, row := range SettingDiff(dev, prod) {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", row[0], row[1], row[2])
+	}
 	types, ca, cb := countRows(dev, prod)
 	for _, t := range types {
 		if ca[t] != cb[t] {

@@ -122,6 +122,19 @@ func TestPlanBothStacks(t *testing.T) {
 	assert.Equal(t, "ec2:m7g.large", line(pe, "EC2 app instances").PriceKey)
 	assert.Equal(t, "ec2:t4g.small", line(de, "EC2 app instances").PriceKey)
 	assert.Positive(t, line(pe, "Interface endpoints").Quantity, "prod keeps AWS API traffic in the VPC")
+
+	diff := map[string][2]string{}
+	for _, row := range SettingDiff(dev, prod) {
+		diff[row[0]] = [2]string{row[1], row[2]}
+	}
+	assert.Equal(t, [2]string{"false", "true"}, diff["RDS Multi-AZ"])
+	assert.Equal(t, [2]string{"false", "true"}, diff["RDS deletion protection"])
+	assert.Equal(t, [2]string{"1 / 3 / 1", "3 / 30 / 3"}, diff["ASG min / max / desired"])
+	assert.Equal(t, [2]string{"false", "true"}, diff["cache automatic failover"])
+	r, err := Report(prod, dev)
+	require.NoError(t, err)
+	assert.Contains(t, r, "| `aws:ec2/natGateway:NatGateway` | 3 | 1 |", "type counts that differ")
+	assert.Contains(t, r, "| RDS Multi-AZ | true | false |", "settings that differ")
 }
 
 // TestCommittedDocsMatchTheProgram fails when docs/architecture.md's diagram

@@ -108,6 +108,9 @@ func Report(p, other *Plan) (string, error) {
 		for _, row := range diffLines(est, oest) {
 			fmt.Fprintf(&b, "| %s | %s | %s |\n", row[0], row[1], row[2])
 		}
+		for _, row := range SettingDiff(p, other) {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", row[0], row[1], row[2])
+		}
 		types, ca, cb := countRows(p, other)
 		for _, t := range types {
 			if ca[t] != cb[t] {
