@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -209,4 +211,34 @@ func TestReplaceBlock(t *testing.T) {
 	assert.Equal(t, "a\n"+DiagramStart+"\nnew\n"+DiagramEnd+"\nb\n", got)
 	_, err = ReplaceBlock("no markers", DiagramStart, DiagramEnd, "x")
 	assert.Error(t, err)
+}
+
+// TestMonitorAnswersAsTheRegion checks the data-source answers the plan
+// gives: the region's zones and prefix list, an assumed-role identity, an
+// AMI for the public Amazon Linux parameter; a region without facts is an
+// error that says where to add them.
+func TestMonitorAnswersAsTheRegion(t *testing.T) {
+	call := func(m *monitor, token string, args resource.PropertyMap) (resource.PropertyMap, error) {
+		return m.Call(pulumi.MockCallArgs{Token: token, Args: args})
+	}
+	m := newMonitor("us-east-1")
+	az, err := call(m, "aws:index/getAvailabilityZones:getAvailabilityZones", nil)
+	require.NoError(t, err)
+	assert.Len(t, az["names"].ArrayValue(), 6)
+	assert.Equal(t, "us-east-1a", az["names"].ArrayValue()[0].StringValue())
+	pl, err := call(m, "aws:ec2/getManagedPrefixList:getManagedPrefixList", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "pl-3b927c52", pl["id"].StringValue())
+	id, err := call(m, "aws:index/getCallerIdentity:getCallerIdentity", nil)
+	require.NoError(t, err)
+	assert.Equal(t, Account, id["accountId"].StringValue())
+	assert.Contains(t, id["arn"].StringValue(), ":assumed-role/")
+	ami, err := call(m, "aws:ssm/getParameter:getParameter", resource.PropertyMap{"name": resource.NewStringProperty("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64")})
+	require.NoError(t, err)
+	assert.Regexp(t, `^ami-[0-9a-f]{17}$`, ami["value"].StringValue())
+
+	_, err = call(newMonitor("ap-south-2"), "aws:index/getAvailabilityZones:getAvailabilityZones", nil)
+	assert.ErrorContains(t, err, "internal/plan")
+	_, err = call(m, "aws:ec2/getAmi:getAmi", nil)
+	assert.Error(t, err, "an invoke nobody expected still fails")
 }
