@@ -7,7 +7,17 @@ APP_PKGS  = ./app/... ./internal/localenv/...
 # Everything else: the Pulumi program and its components (mocked providers).
 INFRA_PKGS = $$($(GO) list ./... | grep -v -e /app/ -e /internal/localenv)
 
-.PHONY: help deps test test-infra test-app check fmt vet run bench bench-short preview up ci clean
+# Pinned linters, built from their Go modules once per version into a cache
+# outside the checkout (a fresh clone reuses them).
+ACTIONLINT_VERSION = v1.7.12
+GOLANGCI_VERSION   = v2.15.0
+TOOLS_DIR  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/surge-tools
+ACTIONLINT  = $(TOOLS_DIR)/actionlint-$(ACTIONLINT_VERSION)
+GOLANGCI    = $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_VERSION)
+# make plan writes its report here too when set (CI: the job summary).
+PLAN_OUT ?=
+
+.PHONY: help deps test test-infra test-app check fmt vet lint lint-go lint-actions plan plan-update run bench bench-short preview up release ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,13 +49,43 @@ BENCH_ARGS ?= -scenario hot -out docs/bench
 bench: deps ## the opening-second rush benchmark (docs/BENCHMARKS.md); BENCH_ARGS='-scenario big'
 	$(GO) run ./bench/cmd/rush $(BENCH_ARGS)
 
+lint: lint-go lint-actions ## golangci-lint (.golangci.yml) and actionlint on the workflows
+
+lint-go: $(GOLANGCI)
+	$(GOLANGCI) run ./...
+
+lint-actions: $(ACTIONLINT)
+	$(ACTIONLINT) -no-color
+	@if command -v shellcheck >/dev/null 2>&1; then shellcheck .ci/run scripts/*.sh; \
+	else echo "lint-actions: shellcheck not installed: run: blocks and scripts/ not checked (apt-get install shellcheck)"; fi
+
+$(ACTIONLINT):
+	@mkdir -p $(TOOLS_DIR)/.build-actionlint
+	GOBIN=$(TOOLS_DIR)/.build-actionlint $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	mv $(TOOLS_DIR)/.build-actionlint/actionlint $@
+
+$(GOLANGCI):
+	@mkdir -p $(TOOLS_DIR)/.build-golangci
+	GOBIN=$(TOOLS_DIR)/.build-golangci $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	mv $(TOOLS_DIR)/.build-golangci/golangci-lint $@
+
+plan: ## offline plan of STACK: resource tree, counts, dev/prod diff, cost estimate (no AWS, no CLI)
+	$(GO) run ./internal/plan/cmd/surge-plan -stack $(STACK) $(if $(PLAN_OUT),-out $(PLAN_OUT))
+
+plan-update: ## regenerate the committed diagram and estimates (docs/) from the program
+	$(GO) run ./internal/plan/cmd/surge-plan -update
+
 preview: ## pulumi preview of STACK (default dev)
 	pulumi preview --stack $(STACK)
 
 up: ## pulumi up of STACK (default dev)
 	pulumi up --stack $(STACK)
 
-ci: deps check test ## what CI runs
+release: ## tag VERSION (vX.Y.Z) with the app digest; see CONTRIBUTING.md
+	@scripts/release.sh $(VERSION)
+
+ci: export SURGE_REQUIRE_DEPS = 1
+ci: deps check lint test ## what CI runs (missing PostgreSQL/Redis fail, never skip)
 
 clean: ## remove build output
 	rm -rf .surge-build

@@ -54,7 +54,7 @@ func componentTags(component string) pulumi.ResourceOption {
 	return pulumi.Transformations([]pulumi.ResourceTransformation{
 		func(args *pulumi.ResourceTransformationArgs) *pulumi.ResourceTransformationResult {
 			v := reflect.ValueOf(args.Props)
-			if !v.IsValid() || v.Kind() != reflect.Ptr || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+			if !v.IsValid() || v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 				return nil
 			}
 			f := v.Elem().FieldByName("Tags")

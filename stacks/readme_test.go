@@ -31,7 +31,7 @@ func configKeys() []string {
 			if ft.Kind() == reflect.Slice {
 				ft, suffix = ft.Elem(), "[]"
 			}
-			if ft.Kind() == reflect.Ptr {
+			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {

@@ -254,7 +254,7 @@ func Enroll(ctx context.Context, pool *pgxpool.Pool, student, course int64) (str
 		err = cerr
 	}
 	if err != nil {
-		conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") // best effort: the error above is the one reported
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", ErrUnknownCourse
 		}
@@ -285,7 +285,7 @@ func Enroll(ctx context.Context, pool *pgxpool.Pool, student, course int64) (str
 		err = cerr
 	}
 	if err != nil {
-		conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") // best effort: the error above is the one reported
 		return "", fmt.Errorf("enrolling: %w", err)
 	}
 	return "enrolled", nil

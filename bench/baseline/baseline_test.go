@@ -2,7 +2,6 @@ package baseline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -50,9 +49,7 @@ func TestMain(m *testing.M) {
 
 func setup(t *testing.T) (*pgxpool.Pool, *redis.Client) {
 	t.Helper()
-	if errors.Is(startErr, localenv.ErrNotInstalled) {
-		t.Skip(startErr)
-	}
+	localenv.SkipIfNotInstalled(t, startErr)
 	require.NoError(t, startErr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -491,7 +491,7 @@ func (g *gen) calibrate(ctx context.Context, url string, d time.Duration) (Endpo
 					}
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				_, _ = io.Copy(io.Discard, resp.Body) // drain for connection reuse
 				resp.Body.Close()
 				if ctx.Err() == nil {
 					rec.Record("bare", t0, time.Since(t0), resp.StatusCode, nil)

@@ -589,7 +589,10 @@ func fetchProfiles(ctx context.Context, o Options, e *env, sc Scenario, release 
 			return
 		}
 		dir := filepath.Join(o.OutDir, "profiles")
-		os.MkdirAll(dir, 0o755)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			out = append(out, err.Error())
+			return
+		}
 		p := filepath.Join(dir, fmt.Sprintf("%s-%s", sc.Name, file))
 		f, err := os.Create(p)
 		if err != nil {
@@ -648,7 +651,7 @@ func machineInfo() Machine {
 
 func serverVersions(ctx context.Context, e *env) (pg, rd string) {
 	if c := monitorConn(ctx, e.monURL); c != nil {
-		c.QueryRow(ctx, "SHOW server_version").Scan(&pg)
+		_ = c.QueryRow(ctx, "SHOW server_version").Scan(&pg) // best effort: the report says "unknown"
 		c.Close(ctx)
 	}
 	if rc := redisClient(e.redisURL); rc != nil {

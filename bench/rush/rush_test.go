@@ -104,7 +104,7 @@ func TestChartSVGIsWellFormed(t *testing.T) {
 		dec := xml.NewDecoder(strings.NewReader(svg))
 		for {
 			_, err := dec.Token()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			require.NoError(t, err, "logY=%v: SVG must be well-formed XML", logY)
@@ -173,9 +173,8 @@ func shortOptions(t *testing.T) Options {
 }
 
 func skipWithoutServers(t *testing.T, err error) {
-	if errors.Is(err, localenv.ErrNotInstalled) {
-		t.Skip(err)
-	}
+	t.Helper()
+	localenv.SkipIfNotInstalled(t, err)
 }
 
 // TestShortRushStub runs the whole tool (servers, calibration, rush,
@@ -194,7 +193,7 @@ func TestShortRushStub(t *testing.T) {
 	require.NoError(t, err)
 	checkReport(t, rep, o.OutDir, true)
 	if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
-		os.CopyFS(dir, os.DirFS(o.OutDir))
+		require.NoError(t, os.CopyFS(dir, os.DirFS(o.OutDir)))
 	}
 }
 
@@ -215,6 +214,6 @@ func TestShortRushApp(t *testing.T) {
 	require.NoError(t, err)
 	checkReport(t, rep, o.OutDir, false)
 	if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
-		os.CopyFS(dir, os.DirFS(o.OutDir))
+		require.NoError(t, os.CopyFS(dir, os.DirFS(o.OutDir)))
 	}
 }

@@ -23,19 +23,50 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 )
 
 // installHint is appended to every "binary not found" error.
-const installHint = "install them with: apt-get install postgresql redis-server"
+const installHint = "run `make deps` (it does: apt-get install postgresql redis-server)"
 
 // ErrNotInstalled is wrapped by the errors StartPostgres and StartRedis return
 // when the server binaries cannot be found, so tests can skip on it.
 var ErrNotInstalled = errors.New("server binaries not found")
 
-// postgresBinDir finds the directory holding initdb and postgres: PostgreSQL
-// 15 first (the version RDS runs in the stack), else the newest Debian
+// RequireDepsEnv names the variable that turns a skip for missing servers
+// into a failure (CI sets it, so a green CI run never hides skipped tests).
+const RequireDepsEnv = "SURGE_REQUIRE_DEPS"
+
+// PostgresBinEnv names the variable that points at the directory holding
+// initdb and postgres when they are neither in Debian's place nor on PATH.
+const PostgresBinEnv = "SURGE_POSTGRES_BIN"
+
+// DepsRequired reports whether missing PostgreSQL or Redis must fail tests.
+func DepsRequired() bool { return os.Getenv(RequireDepsEnv) == "1" }
+
+// SkipIfNotInstalled skips t when err says the servers are not installed,
+// or fails it when DepsRequired. Other errors are left to the caller.
+func SkipIfNotInstalled(t testing.TB, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrNotInstalled) {
+		return
+	}
+	if DepsRequired() {
+		t.Fatalf("%v (%s=1: missing servers fail instead of skipping)", err, RequireDepsEnv)
+	}
+	t.Skip(err)
+}
+
+// postgresBinDir finds the directory holding initdb and postgres: the one
+// named by SURGE_POSTGRES_BIN if set, else PostgreSQL 15 (the version RDS runs in the stack), else the newest Debian
 // install, else PATH.
 func postgresBinDir(root string, lookPath func(string) (string, error)) (string, error) {
+	if dir := os.Getenv(PostgresBinEnv); dir != "" {
+		if hasPostgresBins(dir) {
+			return dir, nil
+		}
+		return "", fmt.Errorf("%w: %s=%s has no initdb and postgres; %s", ErrNotInstalled, PostgresBinEnv, dir, installHint)
+	}
 	const preferred = 15
 	base := filepath.Join(root, "usr", "lib", "postgresql")
 	if hasPostgresBins(filepath.Join(base, strconv.Itoa(preferred), "bin")) {
@@ -125,7 +156,7 @@ func dropPrivileges() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("running as root and PostgreSQL refuses root: no 'postgres' system user to run it as (%v); %s", err, installHint)
+		return nil, fmt.Errorf("running as root and PostgreSQL refuses root: no 'postgres' system user to run it as (%w); %s", err, installHint)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)

@@ -22,9 +22,7 @@ func startPG(t *testing.T, o PostgresOptions) *Postgres {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pg, err := StartPostgres(ctx, o)
-	if errors.Is(err, ErrNotInstalled) {
-		t.Skip(err)
-	}
+	SkipIfNotInstalled(t, err)
 	require.NoError(t, err)
 	t.Cleanup(func() { pg.Close() })
 	return pg
@@ -132,15 +130,14 @@ func TestPostgresBadSettingReportsLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err := StartPostgres(ctx, PostgresOptions{NoDurability: true, Settings: map[string]string{"shared_buffers": "nonsense"}})
-	if errors.Is(err, ErrNotInstalled) {
-		t.Skip(err)
-	}
+	SkipIfNotInstalled(t, err)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "server log tail", "error quotes the server log")
 	assert.Contains(t, err.Error(), "shared_buffers")
 }
 
 func TestPostgresBinDir(t *testing.T) {
+	t.Setenv(PostgresBinEnv, "") // the search itself, whatever the machine sets
 	noPath := func(string) (string, error) { return "", errors.New("not found") }
 	mk := func(t *testing.T, root string, versions ...string) {
 		for _, v := range versions {
@@ -196,7 +193,9 @@ func respDo(addr string, args ...string) (string, error) {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return "", err
+	}
 	fmt.Fprintf(c, "*%d\r\n", len(args))
 	for _, a := range args {
 		fmt.Fprintf(c, "$%d\r\n%s\r\n", len(a), a)
@@ -226,9 +225,7 @@ func TestRedisLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r, err := StartRedis(ctx, RedisOptions{})
-	if errors.Is(err, ErrNotInstalled) {
-		t.Skip(err)
-	}
+	SkipIfNotInstalled(t, err)
 	require.NoError(t, err)
 	defer r.Close()
 
@@ -262,9 +259,27 @@ func TestRedisExtraArgsAndBadArgs(t *testing.T) {
 	require.Error(t, err, "odd Args rejected")
 
 	_, err = StartRedis(ctx, RedisOptions{Args: []string{"no-such-directive", "1"}})
-	if errors.Is(err, ErrNotInstalled) {
-		t.Skip(err)
-	}
+	SkipIfNotInstalled(t, err)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "server log tail", "bad config reported with the log")
+}
+
+func TestPostgresBinEnv(t *testing.T) {
+	noPath := func(string) (string, error) { return "", errors.New("not found") }
+	t.Run("an explicit directory wins", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, b := range []string{"initdb", "postgres"} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, b), []byte("#!/bin/sh\n"), 0o755))
+		}
+		t.Setenv(PostgresBinEnv, dir)
+		got, err := postgresBinDir(t.TempDir(), noPath)
+		require.NoError(t, err)
+		assert.Equal(t, dir, got)
+	})
+	t.Run("an empty explicit directory is not installed, naming make deps", func(t *testing.T) {
+		t.Setenv(PostgresBinEnv, t.TempDir())
+		_, err := postgresBinDir("/", noPath)
+		assert.ErrorIs(t, err, ErrNotInstalled)
+		assert.Contains(t, err.Error(), "make deps")
+	})
 }

@@ -190,12 +190,12 @@ func (p *Postgres) initdb(ctx context.Context) error {
 	select {
 	case <-proc.done:
 	case <-ctx.Done():
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill() // the context error is the one reported
 		<-proc.done
 		return fmt.Errorf("initdb: %w", ctx.Err())
 	}
 	if proc.err != nil {
-		return fmt.Errorf("initdb failed: %v; %s", proc.err, logTailMsg(p.tail))
+		return fmt.Errorf("initdb failed: %w; %s", proc.err, logTailMsg(p.tail))
 	}
 	return nil
 }
@@ -237,7 +237,7 @@ func (p *Postgres) Start(ctx context.Context) error {
 	}
 	for {
 		if proc.exited() {
-			return fmt.Errorf("postgres exited during start (%v); %s", proc.err, logTailMsg(p.tail))
+			return fmt.Errorf("postgres exited during start (%w); %s", proc.err, logTailMsg(p.tail))
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		conn, err := pgx.Connect(cctx, p.URL("postgres"))
@@ -248,8 +248,8 @@ func (p *Postgres) Start(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			p.stopLocked(context.Background())
-			return fmt.Errorf("postgres not ready on port %d: %w (last error: %v); %s", p.port, ctx.Err(), err, logTailMsg(p.tail))
+			_ = p.stopLocked(context.Background())
+			return fmt.Errorf("postgres not ready on port %d: %w (last error: %w); %s", p.port, ctx.Err(), err, logTailMsg(p.tail))
 		case <-proc.done:
 		case <-time.After(50 * time.Millisecond):
 		}

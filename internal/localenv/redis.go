@@ -129,7 +129,7 @@ func (r *Redis) Start(ctx context.Context) error {
 	}
 	for {
 		if proc.exited() {
-			return fmt.Errorf("redis-server exited during start (%v); %s", proc.err, logTailMsg(r.tail))
+			return fmt.Errorf("redis-server exited during start (%w); %s", proc.err, logTailMsg(r.tail))
 		}
 		err := ping(ctx, r.Addr())
 		if err == nil {
@@ -137,8 +137,8 @@ func (r *Redis) Start(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			stopProcess(context.Background(), proc, syscall.SIGTERM, syscall.SIGKILL)
-			return fmt.Errorf("redis not ready on port %d: %w (last error: %v); %s", r.port, ctx.Err(), err, logTailMsg(r.tail))
+			_ = stopProcess(context.Background(), proc, syscall.SIGTERM, syscall.SIGKILL)
+			return fmt.Errorf("redis not ready on port %d: %w (last error: %w); %s", r.port, ctx.Err(), err, logTailMsg(r.tail))
 		case <-proc.done:
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -153,7 +153,7 @@ func ping(ctx context.Context, addr string) error {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
+	_ = c.SetDeadline(time.Now().Add(time.Second)) // a failed deadline shows as a failed ping
 	if _, err := io.WriteString(c, "*1\r\n$4\r\nPING\r\n"); err != nil {
 		return err
 	}

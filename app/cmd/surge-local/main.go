@@ -243,7 +243,7 @@ func run(ctx context.Context, c config, out io.Writer, ready func(base, token st
 		fmt.Fprintln(out, "\nshutting down ...")
 		return nil
 	case <-app.Done():
-		return fmt.Errorf("surge serve exited unexpectedly (%v); see %s", app.Err(), appLogPath)
+		return fmt.Errorf("surge serve exited unexpectedly (%w); see %s", app.Err(), appLogPath)
 	}
 }
 

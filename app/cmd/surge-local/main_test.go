@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/internal/localenv"
 	"github.com/surge-dev/surge/internal/localenv/appproc"
 	"github.com/surge-dev/surge/internal/localenv/surgeapi"
 )
@@ -156,6 +157,7 @@ func TestLocalRun(t *testing.T) {
 	mu.Lock()
 	log := out.String()
 	mu.Unlock()
+	localenv.SkipIfNotInstalled(t, err)
 	require.NoError(t, err, log)
 	require.NoError(t, checkErr, log)
 	assert.Contains(t, log, "surge is running at http://"+addr)

@@ -172,7 +172,7 @@ func (p *Process) WaitReady(ctx context.Context, url string) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := client.Do(req)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
@@ -182,9 +182,9 @@ func (p *Process) WaitReady(ctx context.Context, url string) error {
 		last = err
 		select {
 		case <-p.done:
-			return fmt.Errorf("app exited before %s answered 200: %v", url, p.err)
+			return fmt.Errorf("app exited before %s answered 200: %w", url, p.err)
 		case <-ctx.Done():
-			return fmt.Errorf("app not ready at %s: %w (last: %v)", url, ctx.Err(), last)
+			return fmt.Errorf("app not ready at %s: %w (last: %v)", url, ctx.Err(), last) //nolint:errorlint // last may still be nil; the context error is wrapped
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
