@@ -194,12 +194,15 @@ local function take(key, state)
   end
   return #got / 2
 end
--- Waiting-list tickets are all lower than queued ones: offer them first.
+-- Waiting-list tickets are all lower than queued ones: offer them first, and
+-- queued students only in a batch that offers the whole waiting list (the
+-- grant follows the batch order, so no queued student can pass a lower full
+-- ticket left for a later batch).
 if fn > 0 then
   local nf = take(KEYS[6], 'j')
   if nf > 0 then redis.call('SET', KEYS[10], nf) end
 end
-take(KEYS[4], 'i')
+if fn <= n then take(KEYS[4], 'i') end
 return out
 `)
 

@@ -279,7 +279,7 @@ var ErrBusy = errors.New("course lease held by another admitter")
 // Take leases the lowest tickets of a course, at most size of each kind:
 // waiting-list students first, only when a seat may have been freed since
 // the list was last offered (or the course lost its data), then queued
-// students. While the waiting list is not empty and no seat
+// students, only when the whole waiting list fits in the batch. While the waiting list is not empty and no seat
 // was freed, up to size queued students move to the waiting list in one step
 // (Batch.Moved, no lease).
 // A batch whose lease expired goes back to the queue first. It returns an

@@ -1,0 +1,119 @@
+package waitroom_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/app/internal/waitroom"
+)
+
+// fill joins students from..to (inclusive) and returns their tickets.
+func fill(t *testing.T, room *waitroom.Room, course, from, to int64) map[int64]int64 {
+	t.Helper()
+	out := map[int64]int64{}
+	for s := from; s <= to; s++ {
+		st, err := room.Join(context.Background(), course, s)
+		require.NoError(t, err)
+		out[s] = st.Ticket
+	}
+	return out
+}
+
+// fullAll runs batches answering every student full until nothing is left to
+// take, as an admitter does on a course without seats.
+func fullAll(t *testing.T, room *waitroom.Room, course int64, size int) {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		b, err := room.Take(ctx, course, size, time.Minute)
+		require.NoError(t, err)
+		if b.Moved > 0 {
+			continue
+		}
+		if len(b.Entries) == 0 {
+			if b.Token != 0 {
+				_, err := room.Complete(ctx, b, nil)
+				require.NoError(t, err)
+			}
+			return
+		}
+		out := map[int64]waitroom.Outcome{}
+		for _, e := range b.Entries {
+			out[e.Student] = waitroom.Full
+		}
+		_, err = room.Complete(ctx, b, out)
+		require.NoError(t, err)
+	}
+}
+
+// TestFreedBatchNeverSkipsWaitingList: when a seat may have been freed and the
+// waiting list is longer than one batch, the batch holds waiting-list
+// students only; queued students (higher tickets) are offered only in a batch
+// that also offers every remaining waiting-list student, so the grant (which
+// follows the batch order) can never seat a queued student ahead of a lower
+// full ticket.
+func TestFreedBatchNeverSkipsWaitingList(t *testing.T) {
+	room, _, _, _ := newRoom(t)
+	ctx := context.Background()
+	const course, size = 3, 2
+	fill(t, room, course, 1, 5)
+	fullAll(t, room, course, 10) // 1..5 full
+	fill(t, room, course, 6, 8)  // 6..8 queued
+	require.NoError(t, room.SeatsFreed(ctx, course))
+
+	var order []int64
+	for {
+		b, err := room.Take(ctx, course, size, time.Minute)
+		require.NoError(t, err)
+		if len(b.Entries) == 0 {
+			break
+		}
+		out := map[int64]waitroom.Outcome{}
+		for _, e := range b.Entries {
+			order = append(order, e.Student)
+			out[e.Student] = waitroom.Granted // plenty of seats (capacity raised)
+		}
+		_, err = room.Complete(ctx, b, out)
+		require.NoError(t, err)
+		for _, e := range b.Entries {
+			if e.Student >= 6 {
+				st, err := room.Status(ctx, course, 5)
+				require.NoError(t, err)
+				assert.Equal(t, waitroom.StateEnrolled, st.State, "queued student %d offered while ticket of 5 still full", e.Student)
+			}
+		}
+	}
+	assert.Equal(t, []int64{1, 2, 3, 4, 5, 6, 7, 8}, order, "every seat offered in ticket order")
+}
+
+// TestMovedToWaitingListOldestFirst: on a full course the queued students move
+// to the waiting list lowest ticket first, and a freed seat is offered in
+// ticket order afterwards.
+func TestMovedToWaitingListOldestFirst(t *testing.T) {
+	room, _, _, _ := newRoom(t)
+	ctx := context.Background()
+	const course = 4
+	fill(t, room, course, 1, 1)
+	fullAll(t, room, course, 10) // the course is full: 1 waits
+	tk := fill(t, room, course, 2, 4)
+	b, err := room.Take(ctx, course, 1, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, 1, b.Moved, "one queued student moved to the waiting list")
+	for s, want := range map[int64]waitroom.State{2: waitroom.StateFull, 3: waitroom.StateQueued, 4: waitroom.StateQueued} {
+		st, err := room.Status(ctx, course, s)
+		require.NoError(t, err)
+		assert.Equal(t, want, st.State, "student %d (ticket %d): the lowest queued ticket moves first", s, tk[s])
+	}
+	require.NoError(t, room.SeatsFreed(ctx, course))
+	b, err = room.Take(ctx, course, 10, time.Minute)
+	require.NoError(t, err)
+	var got []int64
+	for _, e := range b.Entries {
+		got = append(got, e.Student)
+	}
+	assert.Equal(t, []int64{1, 2, 3, 4}, got, "offered in ticket order after a seat was freed")
+}
