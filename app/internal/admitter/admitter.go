@@ -31,7 +31,7 @@ type Room interface {
 // Store is the database as the admitter uses it.
 type Store interface {
 	Grant(ctx context.Context, courseID, fence int64, cands []postgres.Candidate) (postgres.GrantResult, error)
-	CancelEnrollment(ctx context.Context, studentID, courseID int64) (bool, error)
+	GiveBack(ctx context.Context, courseID, studentID, ticket, fence int64) (bool, error)
 }
 
 // Options of an admitter. Zero values pick the defaults.
@@ -53,6 +53,9 @@ type Options struct {
 	// granted. If it returns an error the admitter abandons the batch as a
 	// crashed process would: no grant, no release.
 	AfterTake func(ctx context.Context, b waitroom.Batch) error
+	// BeforeGiveBack, for tests, runs after a batch was completed and
+	// before the seats of students who left are given back.
+	BeforeGiveBack func(ctx context.Context, b waitroom.Batch)
 }
 
 // Admitter moves students from the queue to seats.
@@ -299,7 +302,8 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 }
 
 // finish records outcomes and gives back the seats of students who left the
-// queue while their batch was in flight.
+// queue while their batch was in flight, still under the lease (Complete
+// keeps it when there are seats to give back), then releases the lease.
 func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) {
 	left, err := a.room.Complete(ctx, b, outcomes)
 	if err != nil {
@@ -310,16 +314,32 @@ func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[in
 	}
 	if len(left) > 0 {
 		a.log.Debug("seats of students who left while in flight", "course", b.Course, "students", left)
+		if a.o.BeforeGiveBack != nil {
+			a.o.BeforeGiveBack(ctx, b)
+		}
 	}
+	if len(left) == 0 {
+		return
+	}
+	tickets := make(map[int64]int64, len(b.Entries))
+	for _, e := range b.Entries {
+		tickets[e.Student] = e.Ticket
+	}
+	freed := false
 	for _, s := range left {
-		if _, err := a.store.CancelEnrollment(ctx, s, b.Course); err != nil {
+		ok, err := a.store.GiveBack(ctx, b.Course, s, tickets[s], b.Token)
+		if err != nil {
 			a.log.Error("giving back the seat of a student who left", "course", b.Course, "student", s, "err", err)
 			continue
 		}
+		freed = freed || ok
+	}
+	if freed {
 		if err := a.room.SeatsFreed(ctx, b.Course); err != nil {
 			a.log.Warn("waking admitter", "course", b.Course, "err", err)
 		}
 	}
+	a.release(ctx, b)
 }
 
 func (a *Admitter) release(ctx context.Context, b waitroom.Batch) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/surge-dev/surge/app/internal/admitter"
 	"github.com/surge-dev/surge/app/internal/testenv"
+	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
 // TestCapacityRaiseBeyondOneBatchKeepsFIFO: two instances with small
@@ -37,4 +39,48 @@ func TestCapacityRaiseBeyondOneBatchKeepsFIFO(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, "raise capacity: %s", r.Body)
 	tick(20)
 	require.NoError(t, c.waitFIFO(course, raised, ss, 10*time.Second), "seats of the raise go to the lowest tickets")
+}
+
+// TestGiveBackAfterLeaseGone: a student leaves while their grant is in flight
+// and joins again. The batch that granted them completes and must give the
+// seat back; before it does, another admitter runs a batch. Whatever the
+// order, the student is never shown enrolled without a seat: the give-back
+// happens under the lease, and it only deletes the seat its batch granted
+// under the fence it held.
+func TestGiveBackAfterLeaseGone(t *testing.T) {
+	sh := env.NewShared(t)
+	var other *testenv.App
+	var left, interleaved atomic.Bool
+	var ss []*student
+	var course int64
+	ao := testenv.AdmitterOptions(5*time.Second, func(ctx context.Context, b waitroom.Batch) error {
+		if left.CompareAndSwap(false, true) {
+			s := ss[0]
+			require.Equal(t, http.StatusNoContent, s.clients[0].Must("DELETE", queuePath(course), nil).Status, "leave while in flight")
+			require.Equal(t, http.StatusAccepted, s.clients[0].Must("POST", queuePath(course), nil).Status, "join again")
+		}
+		return nil
+	})
+	ao.BeforeGiveBack = func(ctx context.Context, b waitroom.Batch) {
+		if interleaved.CompareAndSwap(false, true) {
+			other.Admitter.Tick(ctx)
+		}
+	}
+	first := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: ao})
+	other = env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(5*time.Second, nil)})
+	c := &cluster{t: t, sh: sh, apps: []*testenv.App{first, other}}
+	course = c.course("GIVE", 3)
+	ss = c.students("g", 1)
+	require.Equal(t, http.StatusAccepted, ss[0].clients[0].Must("POST", queuePath(course), nil).Status)
+	first.Admitter.Tick(context.Background())
+	require.True(t, interleaved.Load(), "the other admitter ran between completion and give-back")
+	for range 3 {
+		other.Admitter.Tick(context.Background())
+	}
+	sts, err := c.states(course, ss)
+	require.NoError(t, err)
+	db, _ := c.dbEnrollments(course)
+	_, seat := db[ss[0].id]
+	require.Equal(t, "enrolled", sts[ss[0].id].State, "the re-joined student ends up enrolled")
+	require.True(t, seat, "shown enrolled: holds a seat")
 }

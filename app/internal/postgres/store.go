@@ -261,6 +261,22 @@ func (s *Store) CancelEnrollment(ctx context.Context, studentID, courseID int64)
 	return tag.RowsAffected() > 0, nil
 }
 
+// GiveBack deletes the seat a batch granted to a student who left the queue
+// while the batch was in flight. It deletes only that seat (same ticket) and
+// only while fence is still the course's admit fence: once a newer batch has
+// granted, that batch may have found the student enrolled and recorded it,
+// so the seat stays (the student can cancel it). The course row is locked
+// first, so a grant running at the same time is ordered before or after.
+func (s *Store) GiveBack(ctx context.Context, courseID, studentID, ticket, fence int64) (deleted bool, err error) {
+	tag, err := s.writer.Exec(ctx, `WITH f AS (SELECT id FROM courses WHERE id = $1 AND admit_fence = $4 FOR UPDATE)
+		DELETE FROM enrollments e USING f WHERE e.course_id = f.id AND e.student_id = $2 AND e.ticket = $3`,
+		courseID, studentID, ticket, fence)
+	if err != nil {
+		return false, fmt.Errorf("giving back a seat: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
 // NextTicketEpoch bumps and returns the course's ticket epoch. It is called
 // only when Redis lost the course's ticket counter.
 func (s *Store) NextTicketEpoch(ctx context.Context, courseID int64) (int64, error) {

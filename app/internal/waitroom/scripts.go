@@ -210,7 +210,8 @@ return out
 // (kind student ticket)* with kind g granted, a already enrolled, f full,
 // u unknown. Grants are always recorded (PostgreSQL is the truth); the other
 // outcomes only by the lease owner. Returns the granted students who left
-// the queue meanwhile: their seat must be given back.
+// the queue meanwhile: their seat must be given back, and the lease is kept
+// for that (the caller releases it afterwards).
 var completeScript = redis.NewScript(`
 local owner = redis.call('GET', KEYS[6]) == ARGV[1]
 local left = {}
@@ -246,7 +247,10 @@ for j = 3, #ARGV, 3 do
 end
 if owner then
   local fi = tonumber(redis.call('GET', KEYS[8]) or '0')
-  redis.call('DEL', KEYS[6], KEYS[8])
+  redis.call('DEL', KEYS[8])
+  -- Seats to give back: the lease stays until they are (Release), so that
+  -- no other batch can find those students enrolled in between.
+  if #left == 0 then redis.call('DEL', KEYS[6]) end
   if redis.call('ZCARD', KEYS[5]) > 0 then
     -- Every seat offered was granted and nobody found the course full: seats
     -- may be left for the rest of the waiting list.

@@ -355,7 +355,7 @@ const (
 // Complete records the outcome of a batch and releases the lease. Grants are
 // recorded even when the lease was lost (the seats are committed). It returns
 // the granted students who left the queue while in flight: the caller must
-// give their seats back.
+// give their seats back and then Release the lease, which is kept meanwhile.
 func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome) (left []int64, err error) {
 	k := r.keys(b.Course)
 	args := make([]any, 0, 2+3*len(b.Entries))
