@@ -24,6 +24,7 @@ type Room interface {
 	Take(ctx context.Context, course int64, size int, lease time.Duration) (waitroom.Batch, error)
 	Complete(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) ([]int64, error)
 	Release(ctx context.Context, b waitroom.Batch) error
+	Heal(ctx context.Context, b waitroom.Batch, fence int64) (bool, error)
 	SeatsFreed(ctx context.Context, course int64) error
 	Sweep(ctx context.Context, interval time.Duration) (int, error)
 }
@@ -257,6 +258,20 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 	outcomes := make(map[int64]waitroom.Outcome, len(b.Entries))
 	switch {
 	case errors.Is(err, postgres.ErrStaleFence):
+		var se *postgres.StaleFenceError
+		if errors.As(err, &se) {
+			healed, herr := a.room.Heal(bctx, b, se.Fence)
+			if herr != nil {
+				a.log.Warn("checking ticket counter against the fence", "course", course, "token", b.Token, "fence", se.Fence, "err", herr)
+			}
+			if healed {
+				// Redis went back in time: the counter moved to a new epoch
+				// and the batch was handed back; the next one grants.
+				a.log.Warn("ticket counter was behind the database's fence: moved to a new epoch", "course", course, "token", b.Token, "fence", se.Fence)
+				a.m.batches.WithLabelValues("healed").Inc()
+				return true, true
+			}
+		}
 		// A newer admitter granted meanwhile: our lease is gone, so are our students.
 		a.m.batches.WithLabelValues("stale").Inc()
 		return true, false

@@ -310,6 +310,17 @@ type GrantResult struct {
 // this admitter's lease is gone and it must not write.
 var ErrStaleFence = errors.New("admitter fencing token is stale")
 
+// StaleFenceError is ErrStaleFence with the course's current fence, which
+// tells a newer admitter apart from a ticket counter that went back.
+type StaleFenceError struct{ Fence int64 }
+
+func (e *StaleFenceError) Error() string {
+	return fmt.Sprintf("%v (course fence %d)", ErrStaleFence, e.Fence)
+}
+
+// Is makes errors.Is(err, ErrStaleFence) hold.
+func (e *StaleFenceError) Is(target error) bool { return target == ErrStaleFence }
+
 // Grant offers seats to candidates (sorted by ticket) in one transaction.
 // The first statement takes the course row lock while checking the fencing
 // token, and reads the seats left and which candidates already hold a seat
@@ -335,11 +346,15 @@ func (s *Store) Grant(ctx context.Context, courseID, fence int64, cands []Candid
 			SELECT seats_left, ARRAY(SELECT student_id FROM enrollments WHERE course_id = $1 AND student_id = ANY($3)) FROM f`,
 			courseID, fence, ids).Scan(&left, &had)
 		if errors.Is(err, pgx.ErrNoRows) {
-			var exists bool
-			if err := tx.QueryRow(ctx, "SELECT true FROM courses WHERE id = $1", courseID).Scan(&exists); errors.Is(err, pgx.ErrNoRows) {
+			var cur int64
+			err := tx.QueryRow(ctx, "SELECT admit_fence FROM courses WHERE id = $1", courseID).Scan(&cur)
+			if errors.Is(err, pgx.ErrNoRows) {
 				return surge.ErrCourseNotFound
 			}
-			return ErrStaleFence
+			if err != nil {
+				return fmt.Errorf("reading fence: %w", err)
+			}
+			return &StaleFenceError{Fence: cur}
 		}
 		if err != nil {
 			return fmt.Errorf("checking fence: %w", err)

@@ -117,3 +117,34 @@ func TestMovedToWaitingListOldestFirst(t *testing.T) {
 	}
 	assert.Equal(t, []int64{1, 2, 3, 4}, got, "offered in ticket order after a seat was freed")
 }
+
+// TestTicketsNeverRepeatAfterCounterRollback: Redis comes back with an older
+// ticket counter (a failover with replication lag, a snapshot restore): the
+// key still exists, so no epoch is bumped, yet no ticket may repeat.
+func TestTicketsNeverRepeatAfterCounterRollback(t *testing.T) {
+	room, rdb, prefix, _ := newRoom(t)
+	ctx := context.Background()
+	const course = 5
+	before := fill(t, room, course, 1, 10)
+	seq := prefix + "c:5:seq"
+	cur, err := rdb.Get(ctx, seq).Int64()
+	require.NoError(t, err)
+	require.NoError(t, rdb.Set(ctx, seq, cur-10, 0).Err(), "roll the counter back by 10 increments")
+	after := fill(t, room, course, 11, 20)
+	seen := map[int64]int64{}
+	var maxBefore int64
+	for s, tk := range before {
+		seen[tk] = s
+		maxBefore = max(maxBefore, tk)
+	}
+	for s := int64(11); s <= 20; s++ {
+		tk := after[s]
+		other, dup := seen[tk]
+		assert.False(t, dup, "ticket %d of student %d repeats the ticket of %d", tk, s, other)
+		assert.Greater(t, tk, maxBefore, "ticket of %d above every earlier ticket", s)
+		seen[tk] = s
+	}
+	b, err := room.Take(ctx, course, 100, time.Minute)
+	require.NoError(t, err)
+	assert.Greater(t, b.Token, after[20], "fencing token above every ticket too")
+}

@@ -7,6 +7,8 @@ import "github.com/redis/go-redis/v9"
 //
 // Per course c (keys under the room's prefix):
 //   c:{c}:seq    last ticket issued (also the source of fencing tokens)
+//   c:{c}:hi     highest ticket or token ever issued: a counter found at or
+//                below it was rolled back (see nextTicket)
 //   c:{c}:st     hash student -> state: q queued, i in flight from the queue,
 //                f full, j in flight from the waiting list, e enrolled
 //   c:{c}:tk     hash student -> ticket
@@ -41,13 +43,31 @@ if pos < 1 and (s == 'q' or s == 'i') then pos = 1 end
 return {s, t, pos}
 `
 
-// joinScript KEYS: seq st tk q i active fi; ARGV: student course
-var joinScript = redis.NewScript(`
+// nextTicket defines next(seq, hi): the next ticket or token. If the counter
+// came back lower than a ticket already issued (Redis rolled back by a
+// failover with replication lag or a restore, or the key was overwritten),
+// it is raised past the highest one first, so no ticket ever repeats.
+const nextTicket = `
+local function next(seq, hi)
+  local t = redis.call('INCR', seq)
+  local h = tonumber(redis.call('GET', hi) or '0')
+  if t <= h then
+    t = h + 1
+    redis.call('SET', seq, string.format('%.0f', t))
+  end
+  local ts = string.format('%.0f', t)
+  redis.call('SET', hi, ts)
+  return ts
+end
+`
+
+// joinScript KEYS: seq st tk q i active fi hi; ARGV: student course
+var joinScript = redis.NewScript(nextTicket + `
 local K = {st = KEYS[2], tk = KEYS[3], q = KEYS[4], i = KEYS[5], fi = KEYS[7]}
 local s = redis.call('HGET', K.st, ARGV[1])
 if not s then
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq', '', 0} end
-  local t = string.format('%.0f', redis.call('INCR', KEYS[1]))
+  local t = next(KEYS[1], KEYS[8])
   redis.call('HSET', K.st, ARGV[1], 'q')
   redis.call('HSET', K.tk, ARGV[1], t)
   redis.call('ZADD', K.q, t, ARGV[1])
@@ -121,7 +141,7 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `)
 
-// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost; ARGV: leaseMs batch course
+// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost hi; ARGV: leaseMs batch course
 // Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n} |
 // {'ok', token, student, ticket, ...}.
 //
@@ -139,7 +159,7 @@ return 1
 // expired: freed is set, the next batch asks the database) or after a data
 // loss (lost: every batch with queued students asks the database, offering
 // the waiting list first as before).
-var takeScript = redis.NewScript(`
+var takeScript = redis.NewScript(nextTicket + `
 if redis.call('EXISTS', KEYS[7]) == 1 then return {'busy'} end
 -- The previous lease expired: its students go back with their original tickets.
 local back = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
@@ -178,7 +198,7 @@ if fn > 0 and not freed then
   return {'moved', #got / 2}
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq'} end
-local token = string.format('%.0f', redis.call('INCR', KEYS[1]))
+local token = next(KEYS[1], KEYS[13])
 redis.call('SET', KEYS[7], token, 'PX', ARGV[1])
 redis.call('DEL', KEYS[8])
 local out = {'ok', token}

@@ -57,12 +57,12 @@ func New(rdb redis.UniversalClient, prefix string, epochs EpochSource) *Room {
 }
 
 type courseKeys struct {
-	seq, st, tk, q, i, f, lease, freed, fi, lost string
+	seq, st, tk, q, i, f, lease, freed, fi, lost, hi string
 }
 
 func (r *Room) keys(course int64) courseKeys {
 	p := r.prefix + "c:" + strconv.FormatInt(course, 10) + ":"
-	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost"}
+	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost", hi: p + "hi"}
 }
 
 func (r *Room) activeKey() string  { return r.prefix + "active" }
@@ -103,7 +103,7 @@ func toStatus(res []any) (Status, error) {
 func (r *Room) Join(ctx context.Context, course, student int64) (Status, error) {
 	k := r.keys(course)
 	for attempt := 0; ; attempt++ {
-		res, err := joinScript.Run(ctx, r.rdb, []string{k.seq, k.st, k.tk, k.q, k.i, r.activeKey(), k.fi}, id(student), id(course)).Slice()
+		res, err := joinScript.Run(ctx, r.rdb, []string{k.seq, k.st, k.tk, k.q, k.i, r.activeKey(), k.fi, k.hi}, id(student), id(course)).Slice()
 		if err != nil {
 			return Status{}, fmt.Errorf("joining queue: %w", err)
 		}
@@ -169,6 +169,53 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 		return nil, nil
 	})
 	return err
+}
+
+// Heal is called when the database refused batch b because its fencing
+// token is not above the course's fence: either a newer admitter granted
+// meanwhile (nothing to do), or Redis came back with an older counter, in
+// which case every new token would be refused too. In the latter case the
+// counter moves to a new epoch from PostgreSQL (above every ticket and token
+// issued before) and b's lease is handed back, so the next batch grants at
+// once. healed reports the latter.
+func (r *Room) Heal(ctx context.Context, b Batch, fence int64) (healed bool, err error) {
+	k := r.keys(b.Course)
+	behind := func() (bool, error) {
+		seq, err := r.rdb.Get(ctx, k.seq).Int64()
+		if errors.Is(err, redis.Nil) {
+			return false, nil // lost: the next take seeds a new epoch anyway
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading ticket counter: %w", err)
+		}
+		return seq <= fence, nil
+	}
+	if ok, err := behind(); err != nil || !ok {
+		return false, err
+	}
+	_, err, _ = r.seeding.Do(k.seq+":heal", func() (any, error) {
+		if ok, err := behind(); err != nil || !ok {
+			return nil, err // healed meanwhile
+		}
+		epoch, err := r.epochs.NextTicketEpoch(ctx, b.Course)
+		if err != nil {
+			return nil, fmt.Errorf("healing ticket counter: %w", err)
+		}
+		if epoch <= 0 || epoch >= 1<<(53-EpochBits) || epoch<<EpochBits <= fence {
+			return nil, fmt.Errorf("healing ticket counter: epoch %d out of range", epoch)
+		}
+		if err := seedScript.Run(ctx, r.rdb, []string{k.seq, k.lost}, id(epoch<<EpochBits)).Err(); err != nil {
+			return nil, fmt.Errorf("healing ticket counter: %w", err)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if err := r.Release(ctx, b); err != nil {
+		return true, err
+	}
+	return true, nil
 }
 
 // Seed makes sure the course's ticket counter exists (called when a course
@@ -286,7 +333,7 @@ var ErrBusy = errors.New("course lease held by another admitter")
 // empty batch (Token 0) when there is nothing to do.
 func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (Batch, error) {
 	k := r.keys(course)
-	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost}
+	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost, k.hi}
 	for attempt := 0; ; attempt++ {
 		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course)).Slice()
 		if err != nil {
