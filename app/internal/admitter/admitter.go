@@ -321,6 +321,10 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 // keeps it when there are seats to give back), then releases the lease.
 func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) {
 	left, err := a.room.Complete(ctx, b, outcomes)
+	if err != nil && ctx.Err() == nil {
+		// Completing a batch again answers as the first run did: safe to retry.
+		left, err = a.room.Complete(ctx, b, outcomes)
+	}
 	if err != nil {
 		// The grants are committed; the lease expires and the next admitter
 		// finds these students already enrolled and records it.

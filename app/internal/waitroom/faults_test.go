@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/app/internal/testenv"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
@@ -147,4 +148,50 @@ func TestTicketsNeverRepeatAfterCounterRollback(t *testing.T) {
 	b, err := room.Take(ctx, course, 100, time.Minute)
 	require.NoError(t, err)
 	assert.Greater(t, b.Token, after[20], "fencing token above every ticket too")
+}
+
+// TestScriptsSurviveDroppedReplies: the client retries a command after an EOF
+// or a read timeout even though Redis already ran it. A proxy drops the reply
+// of one script call after Redis ran it; the retried take, leave and
+// complete must answer as the first run did.
+func TestScriptsSurviveDroppedReplies(t *testing.T) {
+	room, rdb, prefix, ep := newRoom(t)
+	proxy := testenv.NewProxy(t, env.Redis.Addr())
+	viaProxy := waitroom.New(testenv.RedisClientAt(t, proxy.Addr()), prefix, ep)
+	ctx := context.Background()
+	// Load every script once (EVALSHA needs them cached in Redis).
+	fill(t, room, 99, 1, 2)
+	b, err := room.Take(ctx, 99, 1, time.Minute)
+	require.NoError(t, err)
+	_, err = room.Leave(ctx, 99, 2)
+	require.NoError(t, err)
+	_, err = room.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted})
+	require.NoError(t, err)
+
+	const course = 8
+	fill(t, room, course, 1, 3)
+	proxy.DropReplyOnce(waitroom.ScriptHashes["take"])
+	b, err = viaProxy.Take(ctx, course, 2, time.Minute)
+	require.Equal(t, 1, proxy.Drops(), "the take's reply was dropped")
+	require.NoError(t, err, "a retried take returns the batch it took")
+	require.Len(t, b.Entries, 2)
+	assert.Equal(t, []waitroom.Entry{{Student: 1, Ticket: b.Entries[0].Ticket}, {Student: 2, Ticket: b.Entries[1].Ticket}}, b.Entries)
+	lease, err := rdb.Get(ctx, prefix+"c:8:lease").Int64()
+	require.NoError(t, err)
+	assert.Equal(t, lease, b.Token, "the batch carries the lease's token")
+
+	proxy.DropReplyOnce(waitroom.ScriptHashes["leave"])
+	ok, err := viaProxy.Leave(ctx, course, 1)
+	require.Equal(t, 2, proxy.Drops(), "the leave's reply was dropped")
+	require.NoError(t, err)
+	assert.True(t, ok, "a retried leave still reports that the student left")
+
+	proxy.DropReplyOnce(waitroom.ScriptHashes["complete"])
+	left, err := viaProxy.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Granted})
+	require.Equal(t, 3, proxy.Drops(), "the completion's reply was dropped")
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1}, left, "a retried completion still reports the seat to give back")
+	st, err := room.Status(ctx, course, 2)
+	require.NoError(t, err)
+	assert.Equal(t, waitroom.StateEnrolled, st.State)
 }

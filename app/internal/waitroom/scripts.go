@@ -19,9 +19,18 @@ import "github.com/redis/go-redis/v9"
 //   c:{c}:freed  set when a seat may have been freed (cancel, capacity up,
 //                a seat given back, a batch handed back or expired)
 //   c:{c}:lost   set when the counter was re-seeded after a data loss
+//   c:{c}:leaserq  request id of the take that holds the lease
+//   c:{c}:rq:{id}  answer of a leave (by request id) or of a batch's
+//                completion (rq:done:{token}), kept 60 s
 //   c:{c}:fi     how many of the in-flight students came from the waiting
 //                list (they are the lowest; positions do not count them)
 // Shared: active (courses with work), waiting (courses with a waiting list).
+//
+// The client retries a command after a dropped connection or a read
+// timeout although Redis may have run it already. Join, status, seed,
+// cancelled, freed, release and sweep are idempotent by their state checks;
+// take, leave and complete carry a request id and answer a retry as they
+// answered the first run.
 //
 // Tickets and tokens are integers below 2^53, formatted with %.0f because
 // Lua numbers are doubles and tostring would use exponent notation.
@@ -94,17 +103,23 @@ if tonumber(ARGV[1]) > 4294967296 then redis.call('SET', KEYS[2], '1') end
 return 1
 `)
 
-// leaveScript KEYS: st tk q i f fi; ARGV: student. Returns 1 if the student
+// leaveScript KEYS: st tk q i f fi rq; ARGV: student. Returns 1 if the student
 // was queued, in flight or full.
 var leaveScript = redis.NewScript(`
+local done = redis.call('GET', KEYS[7])
+if done then return tonumber(done) end
 local s = redis.call('HGET', KEYS[1], ARGV[1])
-if s ~= 'q' and s ~= 'i' and s ~= 'f' and s ~= 'j' then return 0 end
+if s ~= 'q' and s ~= 'i' and s ~= 'f' and s ~= 'j' then
+  redis.call('SET', KEYS[7], '0', 'EX', 60)
+  return 0
+end
 if s == 'j' and tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then redis.call('DECR', KEYS[6]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[7], '1', 'EX', 60)
 return 1
 `)
 
@@ -141,7 +156,8 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `)
 
-// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost hi; ARGV: leaseMs batch course
+// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost hi leaserq;
+// ARGV: leaseMs batch course requestId
 // Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n} |
 // {'ok', token, student, ticket, ...}.
 //
@@ -160,7 +176,17 @@ return 1
 // loss (lost: every batch with queued students asks the database, offering
 // the waiting list first as before).
 var takeScript = redis.NewScript(nextTicket + `
-if redis.call('EXISTS', KEYS[7]) == 1 then return {'busy'} end
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  if redis.call('GET', KEYS[14]) ~= ARGV[4] then return {'busy'} end
+  -- A retry of the take that got the lease: the same batch again.
+  local out = {'ok', redis.call('GET', KEYS[7])}
+  local got = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+  for j = 1, #got, 2 do
+    out[#out+1] = got[j]
+    out[#out+1] = string.format('%.0f', tonumber(got[j+1]))
+  end
+  return out
+end
 -- The previous lease expired: its students go back with their original tickets.
 local back = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
 for j = 1, #back, 2 do
@@ -200,6 +226,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq'} end
 local token = next(KEYS[1], KEYS[13])
 redis.call('SET', KEYS[7], token, 'PX', ARGV[1])
+redis.call('SET', KEYS[14], ARGV[4], 'PX', ARGV[1])
 redis.call('DEL', KEYS[8])
 local out = {'ok', token}
 local function take(key, state)
@@ -226,13 +253,15 @@ if fn <= n then take(KEYS[4], 'i') end
 return out
 `)
 
-// completeScript KEYS: st tk q i f lease waiting fi freed active; ARGV: token course then
+// completeScript KEYS: st tk q i f lease waiting fi freed active rq; ARGV: token course then
 // (kind student ticket)* with kind g granted, a already enrolled, f full,
 // u unknown. Grants are always recorded (PostgreSQL is the truth); the other
 // outcomes only by the lease owner. Returns the granted students who left
 // the queue meanwhile: their seat must be given back, and the lease is kept
 // for that (the caller releases it afterwards).
 var completeScript = redis.NewScript(`
+local done = redis.call('GET', KEYS[11])
+if done then return cjson.decode(done) end
 local owner = redis.call('GET', KEYS[6]) == ARGV[1]
 local left = {}
 local granted, full = false, false
@@ -283,6 +312,7 @@ if owner then
     redis.call('SREM', KEYS[7], ARGV[2])
   end
 end
+redis.call('SET', KEYS[11], cjson.encode(left), 'EX', 60)
 return left
 `)
 

@@ -5,9 +5,12 @@ package waitroom
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,20 +52,30 @@ type Room struct {
 	prefix  string
 	epochs  EpochSource
 	seeding singleflight.Group
+	reqBase string // random per Room: request ids never collide across processes
+	reqN    atomic.Uint64
 }
 
 // New returns a room using keys under prefix (e.g. "surge:").
 func New(rdb redis.UniversalClient, prefix string, epochs EpochSource) *Room {
-	return &Room{rdb: rdb, prefix: prefix, epochs: epochs}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return &Room{rdb: rdb, prefix: prefix, epochs: epochs, reqBase: hex.EncodeToString(b[:])}
+}
+
+// requestID names one call of a script that is not idempotent by itself, so
+// that the client's retry of it is answered as the first run was.
+func (r *Room) requestID() string {
+	return r.reqBase + "-" + strconv.FormatUint(r.reqN.Add(1), 10)
 }
 
 type courseKeys struct {
-	seq, st, tk, q, i, f, lease, freed, fi, lost, hi string
+	seq, st, tk, q, i, f, lease, freed, fi, lost, hi, leaserq, rq string
 }
 
 func (r *Room) keys(course int64) courseKeys {
 	p := r.prefix + "c:" + strconv.FormatInt(course, 10) + ":"
-	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost", hi: p + "hi"}
+	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost", hi: p + "hi", leaserq: p + "leaserq", rq: p + "rq:"}
 }
 
 func (r *Room) activeKey() string  { return r.prefix + "active" }
@@ -245,7 +258,7 @@ func (r *Room) Status(ctx context.Context, course, student int64) (Status, error
 // when they were neither queued nor full.
 func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err error) {
 	k := r.keys(course)
-	n, err := leaveScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.fi}, id(student)).Int()
+	n, err := leaveScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.fi, k.rq + r.requestID()}, id(student)).Int()
 	if err != nil {
 		return false, fmt.Errorf("leaving queue: %w", err)
 	}
@@ -333,9 +346,9 @@ var ErrBusy = errors.New("course lease held by another admitter")
 // empty batch (Token 0) when there is nothing to do.
 func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (Batch, error) {
 	k := r.keys(course)
-	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost, k.hi}
+	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost, k.hi, k.leaserq}
 	for attempt := 0; ; attempt++ {
-		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course)).Slice()
+		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course), r.requestID()).Slice()
 		if err != nil {
 			return Batch{}, fmt.Errorf("taking batch: %w", err)
 		}
@@ -403,6 +416,8 @@ const (
 // recorded even when the lease was lost (the seats are committed). It returns
 // the granted students who left the queue while in flight: the caller must
 // give their seats back and then Release the lease, which is kept meanwhile.
+// A batch is completed once: calling Complete again for it (a retry after an
+// error whose outcome is unknown) answers what the first call did.
 func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome) (left []int64, err error) {
 	k := r.keys(b.Course)
 	args := make([]any, 0, 2+3*len(b.Entries))
@@ -414,7 +429,7 @@ func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome
 		}
 		args = append(args, string(o), id(e.Student), id(e.Ticket))
 	}
-	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi, k.freed, r.activeKey()}, args...).StringSlice()
+	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi, k.freed, r.activeKey(), k.rq + "done:" + id(b.Token)}, args...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("completing batch: %w", err)
 	}
