@@ -26,13 +26,14 @@ type Room interface {
 	Release(ctx context.Context, b waitroom.Batch) error
 	Heal(ctx context.Context, b waitroom.Batch, fence int64) (bool, error)
 	SeatsFreed(ctx context.Context, course int64) error
-	Sweep(ctx context.Context, interval time.Duration) (int, error)
+	Sweep(ctx context.Context, interval time.Duration, withSeats func(ctx context.Context, courses []int64) ([]int64, error)) (int, error)
 }
 
 // Store is the database as the admitter uses it.
 type Store interface {
 	Grant(ctx context.Context, courseID, fence int64, cands []postgres.Candidate) (postgres.GrantResult, error)
 	GiveBack(ctx context.Context, courseID, studentID, ticket, fence int64) (bool, error)
+	CoursesWithSeats(ctx context.Context, ids []int64) ([]int64, error)
 }
 
 // Options of an admitter. Zero values pick the defaults.
@@ -45,8 +46,9 @@ type Options struct {
 	// FullBatch is the batch size once a course is known to be full: those
 	// students only need one check per batch. Default 2000.
 	FullBatch int
-	// SweepInterval: how often (fleet-wide) courses with a waiting list are
-	// re-checked for a free seat whose wake-up was lost. Default 30s.
+	// SweepInterval: how often (fleet-wide) the database is asked which
+	// courses with a waiting list have a free seat whose wake-up was lost.
+	// Default 1s (one statement per interval for the whole fleet).
 	SweepInterval time.Duration
 	Logger        *slog.Logger
 	Registerer    prometheus.Registerer
@@ -100,7 +102,7 @@ func New(room Room, store Store, o Options) *Admitter {
 		o.FullBatch = 2000
 	}
 	if o.SweepInterval <= 0 {
-		o.SweepInterval = 30 * time.Second
+		o.SweepInterval = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -131,7 +133,7 @@ func (a *Admitter) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if time.Since(lastSweep) > a.o.SweepInterval/2 {
 			lastSweep = time.Now()
-			if _, err := a.room.Sweep(ctx, a.o.SweepInterval); err != nil && ctx.Err() == nil {
+			if _, err := a.room.Sweep(ctx, a.o.SweepInterval, a.store.CoursesWithSeats); err != nil && ctx.Err() == nil {
 				a.log.Warn("sweeping waiting lists", "err", err)
 			}
 		}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/surge-dev/surge/app/internal/admitter"
@@ -112,4 +115,146 @@ func TestCounterRollbackHealsWithinOneTick(t *testing.T) {
 	require.Len(t, db, 10, "every student granted in the tick after the rollback")
 	require.Less(t, time.Since(start), 2*time.Second, "healed well within one lease")
 	require.NoError(t, c.checkFIFO(course, 20, ss))
+}
+
+// onStatement calls f after every statement of the request path whose SQL
+// starts with prefix has completed (committed, for an autocommit statement).
+type onStatement struct {
+	prefix string
+	f      func()
+}
+
+func (o onStatement) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (o onStatement) TraceQueryEnd(_ context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if d.Err == nil && strings.HasPrefix(d.CommandTag.String(), o.prefix) {
+		o.f()
+	}
+}
+
+// pollState is the student's state in the course as one poll shows it.
+func pollState(t *testing.T, cl *testenv.Client, course int64) string {
+	t.Helper()
+	r := cl.Must("GET", queuePath(course), nil)
+	require.Equal(t, http.StatusOK, r.Status, "poll: %s", r.Body)
+	return r.JSON()["state"].(string)
+}
+
+// waitEnrolled waits until the student's poll says enrolled and returns how
+// long it took.
+func waitEnrolled(t *testing.T, cl *testenv.Client, course int64, within time.Duration, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for pollState(t, cl, course) != "enrolled" {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not enrolled after %s", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestCancelCommittedThenRedisFails: PostgreSQL commits a cancellation and
+// Redis becomes unreachable right after. The student is never shown enrolled
+// without a seat, and the freed seat reaches the lowest full ticket within
+// about a second once Redis answers again.
+func TestCancelCommittedThenRedisFails(t *testing.T) {
+	sh := env.NewShared(t)
+	proxy := testenv.NewProxy(t, env.Redis.Addr())
+	var armed atomic.Bool
+	downAt := make(chan time.Time, 1)
+	faulty := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, RedisAddr: proxy.Addr(),
+		ServerTracer: onStatement{prefix: "DELETE", f: func() {
+			if armed.CompareAndSwap(true, false) {
+				proxy.SetDown(true)
+				downAt <- time.Now()
+				time.AfterFunc(700*time.Millisecond, func() { proxy.SetDown(false) })
+			}
+		}}})
+	healthy := env.NewApp(t, sh, testenv.AppOptions{Admitter: testenv.AdmitterOptions(5*time.Second, nil)})
+	c := &cluster{t: t, sh: sh, apps: []*testenv.App{healthy, faulty}}
+	course := c.course("CXL", 1)
+	ss := c.students("x", 3)
+	for _, s := range ss {
+		require.Equal(t, http.StatusAccepted, s.clients[0].Must("POST", queuePath(course), nil).Status)
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.waitProcessed(t, course, ss)
+	require.Equal(t, "enrolled", pollState(t, ss[0].clients[0], course))
+
+	armed.Store(true)
+	r := ss[0].clients[1].Must("DELETE", fmt.Sprintf("/api/enrollments/%d", course), nil)
+	t.Logf("cancel through the failing instance: %d %s", r.Status, r.Body)
+	require.False(t, armed.Load(), "Redis went down right after the delete committed")
+	db, _ := c.dbEnrollments(course)
+	_, held := db[ss[0].id]
+	require.False(t, held, "the delete committed")
+	assert.NotEqual(t, "enrolled", pollState(t, ss[0].clients[0], course), "never shown enrolled without a seat")
+	took := waitEnrolled(t, ss[1].clients[0], course, 5*time.Second, "lowest full ticket")
+	since := time.Since(<-downAt)
+	t.Logf("seat reached the lowest full ticket %s after the fault (%s after Redis came back)", since, since-700*time.Millisecond)
+	assert.Less(t, since-700*time.Millisecond, 1500*time.Millisecond, "within about a second of Redis answering again (took %s polling)", took)
+	assert.Equal(t, "full", pollState(t, ss[2].clients[0], course))
+	assert.NotEqual(t, "enrolled", pollState(t, ss[0].clients[0], course))
+}
+
+// TestFreeSeatAfterRedisDataLoss: Redis loses the course's data; the students
+// join again and find the course full. Then a seat appears in PostgreSQL
+// while the instance that made it cannot tell Redis (capacity raised during
+// a Redis blip). The seat goes to the lowest full ticket within about a
+// second, not after a 30 s sweep.
+func TestFreeSeatAfterRedisDataLoss(t *testing.T) {
+	sh := env.NewShared(t)
+	proxy := testenv.NewProxy(t, env.Redis.Addr())
+	faulty := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, RedisAddr: proxy.Addr()})
+	healthy := env.NewApp(t, sh, testenv.AppOptions{Admitter: testenv.AdmitterOptions(5*time.Second, nil)})
+	c := &cluster{t: t, sh: sh, apps: []*testenv.App{healthy, faulty}}
+	course := c.course("LOSS", 2)
+	ss := c.students("l", 4)
+	c.joinAll(t, course, ss[:2])
+	c.waitProcessed(t, course, ss[:2])
+
+	ctx := context.Background()
+	keys, err := sh.Redis.Keys(ctx, sh.Prefix+"*").Result()
+	require.NoError(t, err)
+	require.NoError(t, sh.Redis.Del(ctx, keys...).Err(), "Redis loses every key")
+	for _, s := range ss {
+		require.True(t, s.login(t), "sign in again")
+	}
+	for _, s := range ss[2:] {
+		require.Equal(t, http.StatusAccepted, s.clients[0].Must("POST", queuePath(course), nil).Status)
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.waitProcessed(t, course, ss[2:])
+	require.Equal(t, "full", pollState(t, ss[2].clients[0], course))
+
+	proxy.SetDown(true)
+	r := env.NewClient(t, faulty.HTTP.URL).Admin("PUT", fmt.Sprintf("/api/admin/courses/%d", course), map[string]any{"capacity": 3})
+	require.Equal(t, http.StatusOK, r.Status, "the capacity change commits: %s", r.Body)
+	proxy.SetDown(false)
+	took := waitEnrolled(t, ss[2].clients[0], course, 5*time.Second, "lowest full ticket")
+	assert.Less(t, took, 1500*time.Millisecond, "the free seat was idle for %s", took)
+	assert.Equal(t, "full", pollState(t, ss[3].clients[0], course))
+}
+
+// TestCapacityRaiseWakesWaitingList: raising a course's capacity hands the
+// new seat to the waiting list at once (the periodic seat check is pushed
+// out of the test's reach, so only the wake-up can explain it).
+func TestCapacityRaiseWakesWaitingList(t *testing.T) {
+	ao := testenv.AdmitterOptions(5*time.Second, nil)
+	ao.SweepInterval = time.Hour
+	c := newCluster(t, 1, testenv.AppOptions{Admitter: ao})
+	course := c.course("WAKE", 1)
+	ss := c.students("k", 2)
+	for _, s := range ss {
+		require.Equal(t, http.StatusAccepted, s.clients[0].Must("POST", queuePath(course), nil).Status)
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.waitProcessed(t, course, ss)
+	require.Equal(t, "full", pollState(t, ss[1].clients[0], course))
+	r := env.NewClient(t, c.apps[0].HTTP.URL).Admin("PUT", fmt.Sprintf("/api/admin/courses/%d", course), map[string]any{"capacity": 2})
+	require.Equal(t, http.StatusOK, r.Status)
+	waitEnrolled(t, ss[1].clients[0], course, time.Second, "the waiting student after the capacity raise")
 }

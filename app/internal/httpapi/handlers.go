@@ -558,11 +558,19 @@ func (s *Server) handleEnrollments() http.HandlerFunc {
 	}
 }
 
-// handleCancel deletes the seat in PostgreSQL first (the truth), then clears
-// the student's state in Redis and wakes the admitter so that the lowest
-// waiting-list ticket gets the seat. If Redis fails after the commit the
-// client gets a 503 and retries; the retry finds no seat in PostgreSQL but
-// Redis still saying enrolled, completes the cleanup and answers 204.
+// handleCancel makes a cancellation atomic as the student sees it. Redis
+// first: a student it shows enrolled is taken out of the course (state none)
+// and the admitter is woken. Then the seat is deleted in PostgreSQL (the
+// truth). So no failure after the commit can leave the student shown
+// enrolled without a seat. If the delete fails the client gets a 503 and
+// retries (the retry deletes the seat); until then the student is shown
+// none while the enrollments list still shows the seat, and joining again
+// finds it. A seat held by a student Redis does not show enrolled (a grant
+// in flight, a student queued again after a Redis data loss) is cleared in
+// Redis after the delete, as before. The wake-up set before the commit may
+// be consumed by a batch that still found the course full: it is set again
+// after the commit, and the admitters' one-second seat check covers a
+// failure of that last step.
 func (s *Server) handleCancel() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "courseId")
@@ -572,25 +580,31 @@ func (s *Server) handleCancel() http.HandlerFunc {
 		}
 		ctx := r.Context()
 		student := studentFrom(ctx)
+		wasEnrolled, err := s.d.Room.CancelEnrolled(ctx, id, student)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		deleted, err := s.d.Store.CancelEnrollment(ctx, student, id)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if !deleted {
-			st, err := s.d.Room.Status(ctx, id, student)
-			if err != nil {
+		switch {
+		case !deleted && !wasEnrolled:
+			s.fail(w, r, surge.ErrNotEnrolled)
+			return
+		case !wasEnrolled:
+			if _, err := s.d.Room.Cancelled(ctx, id, student); err != nil {
 				s.fail(w, r, err)
 				return
 			}
-			if st.State != waitroom.StateEnrolled {
-				s.fail(w, r, surge.ErrNotEnrolled)
-				return
+		case deleted:
+			if err := s.d.Room.SeatsFreed(ctx, id); err != nil {
+				// The seat is free and the student shown none; the seat check
+				// hands the seat out within a second.
+				s.d.Logger.Warn("waking admitter after cancellation", "course", id, "err", err)
 			}
-		}
-		if _, err := s.d.Room.Cancelled(ctx, id, student); err != nil {
-			s.fail(w, r, err)
-			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}

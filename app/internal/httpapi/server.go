@@ -48,6 +48,7 @@ type Room interface {
 	Status(ctx context.Context, course, student int64) (waitroom.Status, error)
 	Leave(ctx context.Context, course, student int64) (bool, error)
 	Cancelled(ctx context.Context, course, student int64) (bool, error)
+	CancelEnrolled(ctx context.Context, course, student int64) (bool, error)
 	SeatsFreed(ctx context.Context, course int64) error
 }
 

@@ -277,6 +277,20 @@ func (s *Store) GiveBack(ctx context.Context, courseID, studentID, ticket, fence
 	return tag.RowsAffected() > 0, nil
 }
 
+// CoursesWithSeats returns which of ids have a free seat (from the writer:
+// a replica could lag behind a cancellation).
+func (s *Store) CoursesWithSeats(ctx context.Context, ids []int64) ([]int64, error) {
+	rows, err := s.writer.Query(ctx, "SELECT id FROM courses WHERE id = ANY($1) AND enrolled < capacity ORDER BY id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading free seats: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reading free seats: %w", err)
+	}
+	return out, nil
+}
+
 // NextTicketEpoch bumps and returns the course's ticket epoch. It is called
 // only when Redis lost the course's ticket counter.
 func (s *Store) NextTicketEpoch(ctx context.Context, courseID int64) (int64, error) {

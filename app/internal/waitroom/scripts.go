@@ -149,6 +149,21 @@ redis.call('SADD', KEYS[4], ARGV[2])
 return was
 `)
 
+// cancelEnrolledScript KEYS: st tk freed active; ARGV: student course. Called
+// before the enrollment is deleted in PostgreSQL: a student Redis shows
+// enrolled leaves the course's structures (state none) and the admitter
+// wakes. Doing this first means that no failure after the commit can leave
+// the student shown enrolled without a seat. Returns 1 if Redis said
+// enrolled.
+var cancelEnrolledScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'e' then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], '1')
+redis.call('SADD', KEYS[4], ARGV[2])
+return 1
+`)
+
 // freedScript KEYS: freed active; ARGV: course.
 var freedScript = redis.NewScript(`
 redis.call('SET', KEYS[1], '1')
@@ -338,14 +353,14 @@ redis.call('DEL', KEYS[3], KEYS[4], KEYS[6])
 return 1
 `)
 
-// sweepScript KEYS: waiting active freedPrefix-less; ARGV: prefix. Marks every
-// course with a waiting list as possibly freed: a safety net for a wake-up
-// lost because Redis failed right after a cancellation committed.
+// sweepScript KEYS: active; ARGV: prefix then courses. Marks the courses
+// (which have a waiting list and a free seat in PostgreSQL) as freed: a
+// safety net for a wake-up lost because Redis failed, lost its data or was
+// unreachable right after a seat was freed in the database.
 var sweepScript = redis.NewScript(`
-local cs = redis.call('SMEMBERS', KEYS[1])
-for _, c in ipairs(cs) do
-  redis.call('SET', ARGV[1] .. 'c:' .. c .. ':freed', '1')
-  redis.call('SADD', KEYS[2], c)
+for j = 2, #ARGV do
+  redis.call('SET', ARGV[1] .. 'c:' .. ARGV[j] .. ':freed', '1')
+  redis.call('SADD', KEYS[1], ARGV[j])
 end
-return #cs
+return #ARGV - 1
 `)

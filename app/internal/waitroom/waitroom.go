@@ -277,6 +277,19 @@ func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolle
 	return n == 1, nil
 }
 
+// CancelEnrolled is the first step of a cancellation, before the seat is
+// deleted in PostgreSQL: a student Redis shows enrolled is taken out of the
+// course (state none) and the admitter wakes. wasEnrolled reports whether
+// Redis showed them enrolled; if not, nothing changed.
+func (r *Room) CancelEnrolled(ctx context.Context, course, student int64) (wasEnrolled bool, err error) {
+	k := r.keys(course)
+	n, err := cancelEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey()}, id(student), id(course)).Int()
+	if err != nil {
+		return false, fmt.Errorf("recording cancellation: %w", err)
+	}
+	return n == 1, nil
+}
+
 // SeatsFreed wakes the admitter for a course whose seats may have been freed
 // (capacity increase, a seat given back).
 func (r *Room) SeatsFreed(ctx context.Context, course int64) error {
@@ -302,16 +315,40 @@ func (r *Room) ActiveCourses(ctx context.Context) ([]int64, error) {
 	return out, nil
 }
 
-// Sweep marks every course with a waiting list as possibly freed, at most
-// once per interval across all instances. It returns the number marked.
-func (r *Room) Sweep(ctx context.Context, interval time.Duration) (int, error) {
+// Sweep, at most once per interval across all instances, asks withSeats
+// (the database) which courses with a waiting list have a free seat and
+// marks those freed, so that a seat whose wake-up was lost (Redis failed,
+// was unreachable or lost its data when the seat was freed) reaches the
+// lowest full ticket within the interval. It returns the number marked.
+func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func(ctx context.Context, courses []int64) ([]int64, error)) (int, error) {
 	ok, err := r.rdb.SetNX(ctx, r.prefix+"sweep", "1", interval).Result()
 	if err != nil || !ok {
 		return 0, err
 	}
-	n, err := sweepScript.Run(ctx, r.rdb, []string{r.waitingKey(), r.activeKey()}, r.prefix).Int()
+	ms, err := r.rdb.SMembers(ctx, r.waitingKey()).Result()
 	if err != nil {
-		return 0, fmt.Errorf("sweeping waiting lists: %w", err)
+		return 0, fmt.Errorf("listing waiting lists: %w", err)
+	}
+	var cs []int64
+	for _, m := range ms {
+		if v, err := strconv.ParseInt(m, 10, 64); err == nil {
+			cs = append(cs, v)
+		}
+	}
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	free, err := withSeats(ctx, cs)
+	if err != nil || len(free) == 0 {
+		return 0, err
+	}
+	args := []any{r.prefix}
+	for _, c := range free {
+		args = append(args, id(c))
+	}
+	n, err := sweepScript.Run(ctx, r.rdb, []string{r.activeKey()}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("marking freed seats: %w", err)
 	}
 	return n, nil
 }
