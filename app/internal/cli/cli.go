@@ -184,7 +184,7 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 	room := waitroom.New(rdb, cfg.RedisPrefix, store)
 	srv, err := httpapi.NewServer(httpapi.Deps{
 		Store:          store,
-		Courses:        cache.New(store, rdb, cfg.RedisPrefix, cache.Options{}),
+		Courses:        cache.New(store, rdb, cfg.RedisPrefix, cache.Options{Logger: log}),
 		Room:           room,
 		Sessions:       sessions.New(rdb, cfg.RedisPrefix, cfg.SessionTTL),
 		Logger:         log,

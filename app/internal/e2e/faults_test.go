@@ -258,3 +258,57 @@ func TestCapacityRaiseWakesWaitingList(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status)
 	waitEnrolled(t, ss[1].clients[0], course, time.Second, "the waiting student after the capacity raise")
 }
+
+// TestWaitingRoomServesThroughPostgresOutage: with PostgreSQL down for longer
+// than the course cache's freshness, joining and polling keep answering from
+// Redis (stale course metadata, age bounded); sign-in, the enrollments list,
+// cancel and admin answer 503 with Retry-After; grants resume by themselves
+// when the database is back.
+func TestWaitingRoomServesThroughPostgresOutage(t *testing.T) {
+	const seats = 12
+	c := newCluster(t, 2, testenv.AppOptions{})
+	course := c.course("PGDOWN", seats)
+	ss := c.students("o", 20)
+	c.joinAll(t, course, ss[:10])
+	c.waitProcessed(t, course, ss[:10])
+	// Both instances have seen the course (and the list).
+	require.Equal(t, http.StatusOK, ss[0].clients[0].Must("GET", "/api/courses", nil).Status)
+	for _, a := range c.apps {
+		require.Equal(t, http.StatusOK, ss[0].clients[0].WithBase(a.HTTP.URL).Must("GET", queuePath(course), nil).Status)
+	}
+
+	require.NoError(t, env.PG.Stop(context.Background()))
+	pgUp := false
+	defer func() {
+		if !pgUp {
+			_ = env.PG.Start(context.Background())
+		}
+	}()
+	time.Sleep(3 * time.Second) // past the cache's freshness and fallback copy
+	for i, s := range ss[:10] {
+		r := s.clients[i%2].Must("GET", queuePath(course), nil)
+		require.Equal(t, http.StatusOK, r.Status, "poll %d during the outage: %s", i, r.Body)
+		assert.Equal(t, "enrolled", r.JSON()["state"])
+	}
+	for i, s := range ss[10:] {
+		r := s.clients[i%2].Must("POST", queuePath(course), nil)
+		require.Equal(t, http.StatusAccepted, r.Status, "join %d during the outage: %s", i, r.Body)
+	}
+	r := ss[0].clients[0].Must("GET", "/api/courses", nil)
+	assert.Equal(t, http.StatusOK, r.Status, "course list from the stale copy: %s", r.Body)
+	for what, r := range map[string]testenv.Response{
+		"sign-in":     env.NewClient(t, c.apps[0].HTTP.URL).Must("POST", "/api/login", map[string]string{"studentNo": ss[0].no, "password": "pw"}),
+		"enrollments": ss[0].clients[0].Must("GET", "/api/enrollments", nil),
+		"cancel":      ss[1].clients[1].Must("DELETE", fmt.Sprintf("/api/enrollments/%d", course), nil),
+		"admin":       env.NewClient(t, c.apps[1].HTTP.URL).Admin("POST", "/api/admin/courses", map[string]any{"code": "X", "title": "X", "capacity": 1, "opensAt": "2020-01-01T00:00:00Z"}),
+	} {
+		assert.Equal(t, http.StatusServiceUnavailable, r.Status, "%s during the outage: %s", what, r.Body)
+		assert.NotEmpty(t, r.Header.Get("Retry-After"), "%s: Retry-After", what)
+	}
+	assert.Equal(t, "enrolled", pollState(t, ss[1].clients[0], course), "a cancel refused by the outage changes nothing")
+
+	require.NoError(t, env.PG.Start(context.Background()))
+	pgUp = true
+	c.waitProcessed(t, course, ss)
+	require.NoError(t, c.waitFIFO(course, seats, ss, 10*time.Second), "grants resumed in ticket order")
+}

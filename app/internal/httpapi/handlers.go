@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
@@ -562,10 +563,12 @@ func (s *Server) handleEnrollments() http.HandlerFunc {
 // first: a student it shows enrolled is taken out of the course (state none)
 // and the admitter is woken. Then the seat is deleted in PostgreSQL (the
 // truth). So no failure after the commit can leave the student shown
-// enrolled without a seat. If the delete fails the client gets a 503 and
-// retries (the retry deletes the seat); until then the student is shown
-// none while the enrollments list still shows the seat, and joining again
-// finds it. A seat held by a student Redis does not show enrolled (a grant
+// enrolled without a seat. If the delete certainly did not happen (the
+// database is down or refused it) the student is shown enrolled again; if
+// its outcome is unknown (the connection broke mid-statement) the client
+// gets a 503 and retries (the retry deletes the seat), and until then the
+// student is shown none while the enrollments list still shows the seat
+// (joining again finds it). A seat held by a student Redis does not show enrolled (a grant
 // in flight, a student queued again after a Redis data loss) is cleared in
 // Redis after the delete, as before. The wake-up set before the commit may
 // be consumed by a batch that still found the course full: it is set again
@@ -580,13 +583,20 @@ func (s *Server) handleCancel() http.HandlerFunc {
 		}
 		ctx := r.Context()
 		student := studentFrom(ctx)
-		wasEnrolled, err := s.d.Room.CancelEnrolled(ctx, id, student)
+		wasEnrolled, ticket, err := s.d.Room.CancelEnrolled(ctx, id, student)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		deleted, err := s.d.Store.CancelEnrollment(ctx, student, id)
 		if err != nil {
+			if wasEnrolled && postgres.NotApplied(err) {
+				// The seat is certainly still there (the database is down):
+				// shown enrolled again.
+				if rerr := s.d.Room.RestoreEnrolled(context.WithoutCancel(ctx), id, student, ticket); rerr != nil {
+					s.d.Logger.Warn("restoring enrollment after a failed cancellation", "course", id, "err", rerr)
+				}
+			}
 			s.fail(w, r, err)
 			return
 		}

@@ -48,7 +48,8 @@ type Room interface {
 	Status(ctx context.Context, course, student int64) (waitroom.Status, error)
 	Leave(ctx context.Context, course, student int64) (bool, error)
 	Cancelled(ctx context.Context, course, student int64) (bool, error)
-	CancelEnrolled(ctx context.Context, course, student int64) (bool, error)
+	CancelEnrolled(ctx context.Context, course, student int64) (bool, int64, error)
+	RestoreEnrolled(ctx context.Context, course, student, ticket int64) error
 	SeatsFreed(ctx context.Context, course int64) error
 }
 

@@ -473,3 +473,13 @@ func IsBug(err error) bool {
 	}
 	return false
 }
+
+// NotApplied reports whether err certainly means that the statement did not
+// take effect: no connection could be made, nothing was sent, or the server
+// refused the statement. Otherwise (a connection lost mid-statement) the
+// outcome is unknown.
+func NotApplied(err error) bool {
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	return errors.As(err, &ce) || errors.As(err, &pe) || pgconn.SafeToRetry(err)
+}

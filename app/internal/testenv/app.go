@@ -123,7 +123,7 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	}
 	deps := httpapi.Deps{
 		Store:        a.Store,
-		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{}),
+		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{Logger: log}),
 		Room:         a.Room,
 		Sessions:     sessions.New(rdb, sh.Prefix, time.Hour),
 		Logger:       log,

@@ -156,11 +156,22 @@ return was
 // the student shown enrolled without a seat. Returns 1 if Redis said
 // enrolled.
 var cancelEnrolledScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'e' then return 0 end
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'e' then return '' end
+local t = redis.call('HGET', KEYS[2], ARGV[1]) or '0'
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[3], '1')
 redis.call('SADD', KEYS[4], ARGV[2])
+return t
+`)
+
+// restoreEnrolledScript KEYS: st tk; ARGV: student ticket. Undoes
+// cancelEnrolledScript when the delete certainly did not happen, unless the
+// student did something else meanwhile.
+var restoreEnrolledScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'e')
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 `)
 

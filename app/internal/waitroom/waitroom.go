@@ -280,14 +280,30 @@ func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolle
 // CancelEnrolled is the first step of a cancellation, before the seat is
 // deleted in PostgreSQL: a student Redis shows enrolled is taken out of the
 // course (state none) and the admitter wakes. wasEnrolled reports whether
-// Redis showed them enrolled; if not, nothing changed.
-func (r *Room) CancelEnrolled(ctx context.Context, course, student int64) (wasEnrolled bool, err error) {
+// Redis showed them enrolled (if not, nothing changed), ticket is theirs
+// (for RestoreEnrolled).
+func (r *Room) CancelEnrolled(ctx context.Context, course, student int64) (wasEnrolled bool, ticket int64, err error) {
 	k := r.keys(course)
-	n, err := cancelEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey()}, id(student), id(course)).Int()
+	s, err := cancelEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey()}, id(student), id(course)).Text()
 	if err != nil {
-		return false, fmt.Errorf("recording cancellation: %w", err)
+		return false, 0, fmt.Errorf("recording cancellation: %w", err)
 	}
-	return n == 1, nil
+	if s == "" {
+		return false, 0, nil
+	}
+	ticket, _ = strconv.ParseInt(s, 10, 64)
+	return true, ticket, nil
+}
+
+// RestoreEnrolled undoes CancelEnrolled when the seat was certainly not
+// deleted (the database refused or could not be reached), unless the
+// student has a state again meanwhile.
+func (r *Room) RestoreEnrolled(ctx context.Context, course, student, ticket int64) error {
+	k := r.keys(course)
+	if err := restoreEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk}, id(student), id(ticket)).Err(); err != nil {
+		return fmt.Errorf("restoring enrollment: %w", err)
+	}
+	return nil
 }
 
 // SeatsFreed wakes the admitter for a course whose seats may have been freed
