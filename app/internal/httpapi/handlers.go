@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -372,12 +374,37 @@ func (s *Server) handleLogin() http.HandlerFunc {
 			s.fail(w, r, surge.Errorf(surge.CodeInvalid, "studentNo and password are required"))
 			return
 		}
+		// The same bounds as the import: nothing longer was ever stored.
+		var errs []string
+		if n := utf8.RuneCountInString(*in.StudentNo); n < 1 || n > 64 {
+			errs = append(errs, "studentNo must be 1..64 characters")
+		}
+		if l := len(*in.Password); l < 1 || l > 72 {
+			errs = append(errs, "password must be 1..72 bytes")
+		}
+		if err := invalid(errs); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		ctx := r.Context()
+		sum := sha256.Sum256([]byte(*in.StudentNo))
+		keys := []string{"a:" + hex.EncodeToString(sum[:16]), "c:" + s.clientAddr(r)}
+		counts, left, err := s.d.Sessions.Failures(ctx, keys...)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i, limit := range []int{s.d.LoginAccountLimit, s.d.LoginClientLimit} {
+			if counts[i] >= int64(limit) {
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, int((left[i]+time.Second-1)/time.Second))))
+				s.fail(w, r, surge.Errorf(surge.CodeRateLimited, "too many failed sign-ins, retry later"))
+				return
+			}
+		}
 		var (
 			id    int64
 			hash  string
 			found bool
-			err   error
 		)
 		// No stored student number holds NUL (import refuses it) and
 		// PostgreSQL would reject it as a parameter: a plain miss.
@@ -400,6 +427,11 @@ func (s *Server) handleLogin() http.HandlerFunc {
 		err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(*in.Password))
 		<-s.hashSlots
 		if !found || err != nil {
+			if err := s.d.Sessions.AddFailure(context.WithoutCancel(ctx), map[string]time.Duration{
+				keys[0]: 5 * time.Minute, keys[1]: time.Minute,
+			}); err != nil {
+				s.d.Logger.Warn("counting failed sign-in", "err", err)
+			}
 			s.fail(w, r, surge.Errorf(surge.CodeUnauthorized, "wrong student number or password"))
 			return
 		}

@@ -57,7 +57,8 @@ func NewPool(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) 
 		}
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
-		// A bound on any single statement; migrations lift it locally.
+		// A bound on any single statement; migrations use their own
+		// (MigrationStatementTimeout) on their connection.
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "10000"
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {

@@ -79,3 +79,46 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// Failures returns, for each throttle key (sign-in failures of an account or
+// a client address), the failures counted in its current window and the time
+// left in that window.
+func (s *Store) Failures(ctx context.Context, keys ...string) (counts []int64, left []time.Duration, err error) {
+	cmds := make([]*redis.StringCmd, len(keys))
+	ttls := make([]*redis.DurationCmd, len(keys))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, s.prefix+"login:"+k)
+			ttls[i] = p.PTTL(ctx, s.prefix+"login:"+k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("reading sign-in throttles: %w", err)
+	}
+	counts = make([]int64, len(keys))
+	left = make([]time.Duration, len(keys))
+	for i := range keys {
+		if n, err := cmds[i].Int64(); err == nil {
+			counts[i] = n
+		}
+		left[i] = max(0, ttls[i].Val())
+	}
+	return counts, left, nil
+}
+
+// AddFailure counts one sign-in failure for each key, in fixed windows that
+// start with the first failure.
+func (s *Store) AddFailure(ctx context.Context, windows map[string]time.Duration) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, w := range windows {
+			p.Incr(ctx, s.prefix+"login:"+k)
+			p.ExpireNX(ctx, s.prefix+"login:"+k, w)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("counting sign-in failure: %w", err)
+	}
+	return nil
+}
