@@ -70,3 +70,27 @@ func TestDependencyDownAnswers503(t *testing.T) {
 		check("postgres down: "+rt.method+" "+rt.path, r, took)
 	}
 }
+
+// TestAdminRevokesEverySession: an admin ends every session of a student
+// (behind the admin token); other students keep theirs.
+func TestAdminRevokesEverySession(t *testing.T) {
+	f := newFixture(t, testenv.AppOptions{NoAdmitter: true})
+	f.students("r1", "r2")
+	laptop, phone, other := f.login("r1"), f.login("r1"), f.login("r2")
+	path := "/api/admin/students/r1/sessions"
+
+	anon := env.NewClient(t, f.app.HTTP.URL)
+	assertError(t, anon.Must("DELETE", path, nil), http.StatusUnauthorized, "unauthorized", "no admin token")
+	assertError(t, laptop.Must("DELETE", path, nil), http.StatusUnauthorized, "unauthorized", "a student session is not an admin")
+	require.Equal(t, http.StatusOK, laptop.Must("GET", "/api/enrollments", nil).Status, "still signed in")
+
+	r := f.admin.Admin("DELETE", path, nil)
+	require.Equal(t, http.StatusOK, r.Status, "revoke: %s", r.Body)
+	require.Equal(t, float64(2), r.JSON()["revoked"])
+	for what, c := range map[string]*testenv.Client{"laptop": laptop, "phone": phone} {
+		assertError(t, c.Must("GET", "/api/enrollments", nil), http.StatusUnauthorized, "unauthorized", what+" after revoke")
+	}
+	require.Equal(t, http.StatusOK, other.Must("GET", "/api/enrollments", nil).Status, "another student keeps their session")
+	assertError(t, f.admin.Admin("DELETE", "/api/admin/students/nobody/sessions", nil), http.StatusNotFound, "not_found", "unknown student")
+	f.login("r1") // signing in again works
+}

@@ -449,6 +449,33 @@ func (s *Server) handleLogin() http.HandlerFunc {
 	}
 }
 
+// handleRevokeSessions ends every session of a student (a stolen laptop, a
+// shared password): they must sign in again everywhere.
+func (s *Server) handleRevokeSessions() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		no := r.PathValue("studentNo")
+		if no == "" || utf8.RuneCountInString(no) > 64 || strings.ContainsRune(no, 0) {
+			s.fail(w, r, surge.Errorf(surge.CodeNotFound, "no such student"))
+			return
+		}
+		id, _, found, err := s.d.Store.StudentCredentials(r.Context(), no)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !found {
+			s.fail(w, r, surge.Errorf(surge.CodeNotFound, "no such student"))
+			return
+		}
+		n, err := s.d.Sessions.RevokeAll(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+	}
+}
+
 func (s *Server) handleLogout() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(s.cookieName); err == nil {

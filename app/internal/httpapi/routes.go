@@ -23,6 +23,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Sign-in checks passwords (bcrypt, CPU-bound) in its own bounded pool,
 	// outside MaxInflight: a flood of sign-ins cannot starve joins and polls.
 	mux.Handle("POST /api/login", s.observe("POST /api/login", s.admitLogin(s.timeout(s.handleLogin()))))
+	admin("DELETE /api/admin/students/{studentNo}/sessions", s.handleRevokeSessions())
 	api("POST /api/logout", s.handleLogout())
 	api("GET /api/courses", s.handleListCourses())
 

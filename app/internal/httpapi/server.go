@@ -58,6 +58,7 @@ type Sessions interface {
 	Create(ctx context.Context, studentID int64) (string, error)
 	Student(ctx context.Context, id string) (int64, error)
 	Delete(ctx context.Context, id string) error
+	RevokeAll(ctx context.Context, studentID int64) (int, error)
 	TTL() time.Duration
 	Failures(ctx context.Context, keys ...string) ([]int64, []time.Duration, error)
 	AddFailure(ctx context.Context, windows map[string]time.Duration) error

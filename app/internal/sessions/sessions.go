@@ -47,10 +47,41 @@ func (s *Store) Create(ctx context.Context, studentID int64) (string, error) {
 		return "", fmt.Errorf("generating session id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	if err := s.rdb.Set(ctx, s.key(id), studentID, s.ttl).Err(); err != nil {
+	k, idx := s.key(id), s.indexKey(studentID)
+	// The student's index lives as long as their newest session, so that an
+	// admin can revoke every session of a student.
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, k, studentID, s.ttl)
+		p.SAdd(ctx, idx, k)
+		p.Expire(ctx, idx, s.ttl)
+		return nil
+	})
+	if err != nil {
 		return "", fmt.Errorf("storing session: %w", err)
 	}
 	return id, nil
+}
+
+func (s *Store) indexKey(studentID int64) string {
+	return s.prefix + "sessu:" + strconv.FormatInt(studentID, 10)
+}
+
+// revokeScript KEYS: index. Deletes every session in the index and the index.
+var revokeScript = redis.NewScript(`
+local ks = redis.call('SMEMBERS', KEYS[1])
+local n = 0
+for _, k in ipairs(ks) do n = n + redis.call('DEL', k) end
+redis.call('DEL', KEYS[1])
+return n
+`)
+
+// RevokeAll ends every session of a student and returns how many were live.
+func (s *Store) RevokeAll(ctx context.Context, studentID int64) (int, error) {
+	n, err := revokeScript.Run(ctx, s.rdb, []string{s.indexKey(studentID)}).Int()
+	if err != nil {
+		return 0, fmt.Errorf("revoking sessions: %w", err)
+	}
+	return n, nil
 }
 
 // Student returns the student of a session.
@@ -72,9 +103,19 @@ func (s *Store) Student(ctx context.Context, id string) (int64, error) {
 	return n, nil
 }
 
+// deleteScript KEYS: session; ARGV: index prefix. Deletes a session and its
+// entry in the student's index.
+var deleteScript = redis.NewScript(`
+local sid = redis.call('GET', KEYS[1])
+if not sid then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', ARGV[1] .. sid, KEYS[1])
+return 1
+`)
+
 // Delete ends a session (no error if it did not exist).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.rdb.Del(ctx, s.key(id)).Err(); err != nil {
+	if err := deleteScript.Run(ctx, s.rdb, []string{s.key(id)}, s.prefix+"sessu:").Err(); err != nil {
 		return fmt.Errorf("deleting session: %w", err)
 	}
 	return nil
