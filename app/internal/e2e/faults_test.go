@@ -312,3 +312,88 @@ func TestWaitingRoomServesThroughPostgresOutage(t *testing.T) {
 	c.waitProcessed(t, course, ss)
 	require.NoError(t, c.waitFIFO(course, seats, ss, 10*time.Second), "grants resumed in ticket order")
 }
+
+// TestStaleAdmitterRefused: an admitter stalls after taking a batch until its
+// lease has expired and another admitter took the students over. Its late
+// grant is refused by the database's fence (a student who cancelled
+// meanwhile does not get a seat back), and its late completion does not
+// touch the live lease of the admitter that holds the course now.
+func TestStaleAdmitterRefused(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	sh := env.NewShared(t)
+	took, resume := make(chan waitroom.Batch, 1), make(chan struct{})
+	var stall atomic.Bool
+	stalling := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b waitroom.Batch) error {
+		if stall.CompareAndSwap(true, false) {
+			took <- b
+			<-resume
+		}
+		return nil
+	})})
+	var midB func(b waitroom.Batch)
+	current := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b waitroom.Batch) error {
+		if midB != nil {
+			f := midB
+			midB = nil
+			f(b)
+		}
+		return nil
+	})})
+	c := &cluster{t: t, sh: sh, apps: []*testenv.App{current, stalling}}
+	ctx := context.Background()
+	stale := func() (started, done chan struct{}) {
+		started, done = make(chan struct{}), make(chan struct{})
+		stall.Store(true)
+		go func() {
+			defer close(done)
+			close(started)
+			stalling.Admitter.Tick(ctx)
+		}()
+		<-started
+		<-took
+		time.Sleep(lease + 100*time.Millisecond) // the stalled lease expires
+		return started, done
+	}
+
+	// The late grant.
+	course := c.course("STALE1", 2)
+	ss := c.students("s", 3)
+	for _, s := range ss {
+		require.Equal(t, http.StatusAccepted, s.clients[0].Must("POST", queuePath(course), nil).Status)
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, done := stale()
+	current.Admitter.Tick(ctx) // takes the students over, grants 2 seats
+	require.Equal(t, "enrolled", pollState(t, ss[0].clients[0], course))
+	require.Equal(t, http.StatusNoContent, ss[0].clients[0].Must("DELETE", fmt.Sprintf("/api/enrollments/%d", course), nil).Status)
+	close(resume)
+	<-done
+	db, _ := c.dbEnrollments(course)
+	_, regranted := db[ss[0].id]
+	require.False(t, regranted, "the stale grant was refused: the student who cancelled has no seat")
+	current.Admitter.Tick(ctx)
+	require.NoError(t, c.waitFIFO(course, 2, ss, 5*time.Second), "the freed seat went to the lowest full ticket")
+
+	// The late completion.
+	resume = make(chan struct{})
+	course = c.course("STALE2", 1)
+	ss = c.students("t", 3)
+	for _, s := range ss {
+		require.Equal(t, http.StatusAccepted, s.clients[0].Must("POST", queuePath(course), nil).Status)
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, done = stale()
+	midB = func(b waitroom.Batch) {
+		// The current admitter holds the lease; the stalled one wakes up,
+		// grants (its token is still above the fence) and completes late.
+		close(resume)
+		<-done
+		got, err := sh.Redis.Get(ctx, fmt.Sprintf("%sc:%d:lease", sh.Prefix, course)).Int64()
+		require.NoError(t, err, "the live lease survived the stale completion")
+		require.Equal(t, b.Token, got)
+	}
+	current.Admitter.Tick(ctx)
+	require.Nil(t, midB, "the current admitter ran its batch")
+	current.Admitter.Tick(ctx)
+	require.NoError(t, c.waitFIFO(course, 1, ss, 5*time.Second))
+}
