@@ -284,16 +284,20 @@ func (c *Courses) refill(ctx context.Context, key string, load func(context.Cont
 		// The fallback copy is still within the staleness bound (its TTL
 		// ends there): better than a 503 while the replica struggles.
 		// The lock is kept until it expires: one attempt per LoadTimeout.
-		if sb, serr := c.rdb.Get(ctx, key+":stale").Bytes(); serr == nil {
+		// The load may have used up the caller's budget: these Redis reads
+		// get their own.
+		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+		defer fcancel()
+		if sb, serr := c.rdb.Get(fctx, key+":stale").Bytes(); serr == nil {
 			return sb, nil
 		}
-		if lb, ok := c.lastGood(ctx, key, err); ok {
+		if lb, ok := c.lastGood(fctx, key, err); ok {
 			// Served for one freshness period before the store is tried
 			// again (the lock expires with it), fleet-wide.
-			c.rdb.Set(ctx, key, lb, c.o.Fresh)
+			c.rdb.Set(fctx, key, lb, c.o.Fresh)
 			return lb, nil
 		}
-		c.rdb.Del(ctx, lock)
+		c.rdb.Del(fctx, lock)
 		return nil, fmt.Errorf("refilling cache: %w", err)
 	}
 	last := append(strconv.AppendInt(nil, time.Now().UnixMilli(), 10), '\n')
