@@ -242,7 +242,7 @@ func (s *Server) handleUpdateCourse() http.HandlerFunc {
 		if u.Capacity != nil && c.SeatsLeft() > 0 {
 			// Seats may have appeared: the lowest waiting-list tickets get them.
 			if err := s.d.Room.SeatsFreed(r.Context(), id); err != nil {
-				// The periodic sweep hands them out later.
+				// The admitters' seat check hands them out within a second.
 				s.d.Logger.Warn("waking admitter after capacity change", "course", id, "err", err)
 			}
 		}
