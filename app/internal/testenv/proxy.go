@@ -17,7 +17,8 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
-	match  []byte // armed: drop the reply to the next command containing it
+	match  []byte // armed: drop (or delay) the reply to the next command containing it
+	delay  time.Duration
 	down   bool
 	conns  map[net.Conn]struct{}
 	drops  int
@@ -47,10 +48,19 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 func (p *Proxy) DropReplyOnce(match string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.match = []byte(match)
+	p.match, p.delay = []byte(match), 0
 }
 
-// Drops is how many replies were dropped so far.
+// DelayReplyOnce arms the proxy: the reply to the next command whose bytes
+// contain match is held for d after the server ran the command (longer than
+// the client's read timeout: the client gives up and retries).
+func (p *Proxy) DelayReplyOnce(match string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.match, p.delay = []byte(match), d
+}
+
+// Drops is how many replies were dropped (or delayed) so far.
 func (p *Proxy) Drops() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -125,7 +135,7 @@ func (p *Proxy) serve(c net.Conn) {
 	}
 	defer p.untrack(s)
 	defer s.Close()
-	drop := make(chan struct{}, 1)
+	drop := make(chan time.Duration, 1) // the armed delay; 0: drop
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer s.Close()
@@ -136,7 +146,7 @@ func (p *Proxy) serve(c net.Conn) {
 				p.mu.Lock()
 				if p.match != nil && bytes.Contains(buf[:n], p.match) {
 					p.match = nil
-					drop <- struct{}{}
+					drop <- p.delay
 				}
 				p.mu.Unlock()
 				if _, werr := s.Write(buf[:n]); werr != nil {
@@ -153,10 +163,14 @@ func (p *Proxy) serve(c net.Conn) {
 		n, err := s.Read(buf)
 		if n > 0 {
 			select {
-			case <-drop:
+			case d := <-drop:
 				p.mu.Lock()
 				p.drops++
 				p.mu.Unlock()
+				if d > 0 {
+					time.Sleep(d)
+					break
+				}
 				c.Close()
 				s.Close()
 				wg.Wait()

@@ -186,9 +186,18 @@ func TestScriptsSurviveDroppedReplies(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok, "a retried leave still reports that the student left")
 
+	// A read timeout: the reply comes after the client gave up and retried.
+	_, err = room.Join(ctx, course, 9)
+	require.NoError(t, err)
+	proxy.DelayReplyOnce(waitroom.ScriptHashes["leave"], 1500*time.Millisecond)
+	ok, err = viaProxy.Leave(ctx, course, 9)
+	require.Equal(t, 3, proxy.Drops(), "the leave's reply was delayed past the read timeout")
+	require.NoError(t, err)
+	assert.True(t, ok, "a leave retried after a read timeout still reports that the student left")
+
 	proxy.DropReplyOnce(waitroom.ScriptHashes["complete"])
 	left, err := viaProxy.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Granted})
-	require.Equal(t, 3, proxy.Drops(), "the completion's reply was dropped")
+	require.Equal(t, 4, proxy.Drops(), "the completion's reply was dropped")
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1}, left, "a retried completion still reports the seat to give back")
 	st, err := room.Status(ctx, course, 2)
