@@ -148,13 +148,19 @@ func (s *Store) Failures(ctx context.Context, keys ...string) (counts []int64, l
 	return counts, left, nil
 }
 
+// failureScript KEYS: counter; ARGV: window in ms. The window starts with
+// the first failure (no EXPIRE NX: it needs Redis 7).
+var failureScript = redis.NewScript(`
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+`)
+
 // AddFailure counts one sign-in failure for each key, in fixed windows that
 // start with the first failure.
 func (s *Store) AddFailure(ctx context.Context, windows map[string]time.Duration) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k, w := range windows {
-			p.Incr(ctx, s.prefix+"login:"+k)
-			p.ExpireNX(ctx, s.prefix+"login:"+k, w)
+			failureScript.Eval(ctx, p, []string{s.prefix + "login:" + k}, w.Milliseconds())
 		}
 		return nil
 	})

@@ -120,3 +120,21 @@ func TestRedisDown(t *testing.T) {
 	assert.Error(t, err)
 	assert.NotErrorIs(t, err, sessions.ErrNoSession, "an outage is not a missing session (503, not 401)")
 }
+
+func TestFailureCounters(t *testing.T) {
+	rdb, prefix := env.RedisClient(t)
+	s := sessions.New(rdb, prefix, time.Hour)
+	ctx := context.Background()
+	for range 2 {
+		require.NoError(t, s.AddFailure(ctx, map[string]time.Duration{"a:x": 300 * time.Millisecond, "c:y": time.Minute}))
+	}
+	counts, left, err := s.Failures(ctx, "a:x", "c:y", "c:z")
+	require.NoError(t, err)
+	assert.Equal(t, []int64{2, 2, 0}, counts)
+	assert.LessOrEqual(t, left[0], 300*time.Millisecond, "the window started with the first failure")
+	assert.Greater(t, left[1], 50*time.Second)
+	time.Sleep(400 * time.Millisecond)
+	counts, _, err = s.Failures(ctx, "a:x", "c:y")
+	require.NoError(t, err)
+	assert.Equal(t, []int64{0, 2}, counts, "a window ends")
+}
