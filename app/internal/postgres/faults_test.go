@@ -63,7 +63,7 @@ func TestMigrationsWithoutPoolStatementTimeout(t *testing.T) {
 	require.NoError(t, err, "migrations do not run under the pool's statement timeout")
 	assert.NotEmpty(t, done)
 	_, err = pool.Exec(ctx, "SELECT pg_sleep(0.05)")
-	require.Error(t, err, "the pool's timeout is back on the connection migrations used")
+	require.Error(t, err, "the pool's own connections keep its timeout")
 
 	holder, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)

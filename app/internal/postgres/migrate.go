@@ -68,17 +68,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("acquiring connection for migrations: %w", err)
-	}
-	defer conn.Release()
-	restore, err := setMigrationTimeout(ctx, conn.Conn())
+	conn, err := migrationConn(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	defer restore()
-	if err := lockMigrations(ctx, conn.Conn(), MigrationLockWait); err != nil {
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := lockMigrations(ctx, conn, MigrationLockWait); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -132,21 +127,24 @@ const MigrationStatementTimeout = 30 * time.Minute
 // MigrationLockWait bounds the wait for another instance's migrations.
 var MigrationLockWait = 2 * time.Minute
 
-// setMigrationTimeout replaces the connection's statement_timeout with
-// MigrationStatementTimeout; restore puts the pool's back (RESET returns to
-// the value the connection started with) before the connection goes back to
+// migrationConn opens a connection of its own, configured like the pool's
+// (credentials included) but with MigrationStatementTimeout instead of the
+// pool's statement_timeout from its first statement; it never goes back to
 // the pool.
-func setMigrationTimeout(ctx context.Context, conn *pgx.Conn) (restore func(), err error) {
-	ms := strconv.FormatInt(MigrationStatementTimeout.Milliseconds(), 10)
-	if _, err := conn.Exec(ctx, "SET statement_timeout = "+ms); err != nil {
-		return nil, fmt.Errorf("setting the migrations' statement timeout: %w", err)
-	}
-	return func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), "RESET statement_timeout"); err != nil {
-			// A connection we cannot reset must not serve requests unbounded.
-			_ = conn.Close(context.WithoutCancel(ctx))
+func migrationConn(ctx context.Context, pool *pgxpool.Pool) (*pgx.Conn, error) {
+	pc := pool.Config()
+	cc := pc.ConnConfig.Copy()
+	cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(MigrationStatementTimeout.Milliseconds(), 10)
+	if pc.BeforeConnect != nil {
+		if err := pc.BeforeConnect(ctx, cc); err != nil {
+			return nil, fmt.Errorf("connecting for migrations: %w", err)
 		}
-	}, nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("connecting for migrations: %w", err)
+	}
+	return conn, nil
 }
 
 // lockMigrations takes the migration lock, waiting at most wait for the
