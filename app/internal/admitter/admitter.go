@@ -24,14 +24,16 @@ type Room interface {
 	Take(ctx context.Context, course int64, size int, lease time.Duration) (waitroom.Batch, error)
 	Complete(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) ([]int64, error)
 	Release(ctx context.Context, b waitroom.Batch) error
+	Heal(ctx context.Context, b waitroom.Batch, fence int64) (bool, error)
 	SeatsFreed(ctx context.Context, course int64) error
-	Sweep(ctx context.Context, interval time.Duration) (int, error)
+	Sweep(ctx context.Context, interval time.Duration, withSeats func(ctx context.Context, courses []int64) ([]int64, error)) (int, error)
 }
 
 // Store is the database as the admitter uses it.
 type Store interface {
 	Grant(ctx context.Context, courseID, fence int64, cands []postgres.Candidate) (postgres.GrantResult, error)
-	CancelEnrollment(ctx context.Context, studentID, courseID int64) (bool, error)
+	GiveBack(ctx context.Context, courseID, studentID, ticket, fence int64) (bool, error)
+	CoursesWithSeats(ctx context.Context, ids []int64) ([]int64, error)
 }
 
 // Options of an admitter. Zero values pick the defaults.
@@ -44,8 +46,9 @@ type Options struct {
 	// FullBatch is the batch size once a course is known to be full: those
 	// students only need one check per batch. Default 2000.
 	FullBatch int
-	// SweepInterval: how often (fleet-wide) courses with a waiting list are
-	// re-checked for a free seat whose wake-up was lost. Default 30s.
+	// SweepInterval: how often (fleet-wide) the database is asked which
+	// courses with a waiting list have a free seat whose wake-up was lost.
+	// Default 1s (one statement per interval for the whole fleet).
 	SweepInterval time.Duration
 	Logger        *slog.Logger
 	Registerer    prometheus.Registerer
@@ -53,6 +56,9 @@ type Options struct {
 	// granted. If it returns an error the admitter abandons the batch as a
 	// crashed process would: no grant, no release.
 	AfterTake func(ctx context.Context, b waitroom.Batch) error
+	// BeforeGiveBack, for tests, runs after a batch was completed and
+	// before the seats of students who left are given back.
+	BeforeGiveBack func(ctx context.Context, b waitroom.Batch)
 }
 
 // Admitter moves students from the queue to seats.
@@ -96,7 +102,7 @@ func New(room Room, store Store, o Options) *Admitter {
 		o.FullBatch = 2000
 	}
 	if o.SweepInterval <= 0 {
-		o.SweepInterval = 30 * time.Second
+		o.SweepInterval = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -127,7 +133,7 @@ func (a *Admitter) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if time.Since(lastSweep) > a.o.SweepInterval/2 {
 			lastSweep = time.Now()
-			if _, err := a.room.Sweep(ctx, a.o.SweepInterval); err != nil && ctx.Err() == nil {
+			if _, err := a.room.Sweep(ctx, a.o.SweepInterval, a.store.CoursesWithSeats); err != nil && ctx.Err() == nil {
 				a.log.Warn("sweeping waiting lists", "err", err)
 			}
 		}
@@ -254,6 +260,20 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 	outcomes := make(map[int64]waitroom.Outcome, len(b.Entries))
 	switch {
 	case errors.Is(err, postgres.ErrStaleFence):
+		var se *postgres.StaleFenceError
+		if errors.As(err, &se) {
+			healed, herr := a.room.Heal(bctx, b, se.Fence)
+			if herr != nil {
+				a.log.Warn("checking ticket counter against the fence", "course", course, "token", b.Token, "fence", se.Fence, "err", herr)
+			}
+			if healed {
+				// Redis went back in time: the counter moved to a new epoch
+				// and the batch was handed back; the next one grants.
+				a.log.Warn("ticket counter was behind the database's fence: moved to a new epoch", "course", course, "token", b.Token, "fence", se.Fence)
+				a.m.batches.WithLabelValues("healed").Inc()
+				return true, true
+			}
+		}
 		// A newer admitter granted meanwhile: our lease is gone, so are our students.
 		a.m.batches.WithLabelValues("stale").Inc()
 		return true, false
@@ -299,9 +319,14 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 }
 
 // finish records outcomes and gives back the seats of students who left the
-// queue while their batch was in flight.
+// queue while their batch was in flight, still under the lease (Complete
+// keeps it when there are seats to give back), then releases the lease.
 func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) {
 	left, err := a.room.Complete(ctx, b, outcomes)
+	if err != nil && ctx.Err() == nil {
+		// Completing a batch again answers as the first run did: safe to retry.
+		left, err = a.room.Complete(ctx, b, outcomes)
+	}
 	if err != nil {
 		// The grants are committed; the lease expires and the next admitter
 		// finds these students already enrolled and records it.
@@ -310,16 +335,32 @@ func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[in
 	}
 	if len(left) > 0 {
 		a.log.Debug("seats of students who left while in flight", "course", b.Course, "students", left)
+		if a.o.BeforeGiveBack != nil {
+			a.o.BeforeGiveBack(ctx, b)
+		}
 	}
+	if len(left) == 0 {
+		return
+	}
+	tickets := make(map[int64]int64, len(b.Entries))
+	for _, e := range b.Entries {
+		tickets[e.Student] = e.Ticket
+	}
+	freed := false
 	for _, s := range left {
-		if _, err := a.store.CancelEnrollment(ctx, s, b.Course); err != nil {
+		ok, err := a.store.GiveBack(ctx, b.Course, s, tickets[s], b.Token)
+		if err != nil {
 			a.log.Error("giving back the seat of a student who left", "course", b.Course, "student", s, "err", err)
 			continue
 		}
+		freed = freed || ok
+	}
+	if freed {
 		if err := a.room.SeatsFreed(ctx, b.Course); err != nil {
 			a.log.Warn("waking admitter", "course", b.Course, "err", err)
 		}
 	}
+	a.release(ctx, b)
 }
 
 func (a *Admitter) release(ctx context.Context, b waitroom.Batch) {

@@ -5,10 +5,12 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -38,6 +40,13 @@ type Options struct {
 	// without asking Redis again (saves a round trip on every join and
 	// poll). Default 250ms; Fresh+LoadTimeout+Local = 2s, the promise.
 	Local time.Duration
+	// MaxStale bounds the age of the last good copy served while the
+	// store cannot be read (a PostgreSQL outage): joining and polling keep
+	// working from Redis with course metadata at most this old. Default
+	// 15m. Every refill that falls back to it logs the copy's age.
+	MaxStale time.Duration
+	// Logger receives a warning per fallback to the last good copy.
+	Logger *slog.Logger
 }
 
 // Courses caches course reads.
@@ -61,6 +70,12 @@ func New(src Source, rdb redis.UniversalClient, prefix string, o Options) *Cours
 	}
 	if o.Local <= 0 {
 		o.Local = 250 * time.Millisecond
+	}
+	if o.MaxStale <= 0 {
+		o.MaxStale = 15 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Courses{src: src, rdb: rdb, prefix: prefix, o: o, local: map[string]localEntry{}}
 }
@@ -180,9 +195,11 @@ func (c *Courses) Prime(ctx context.Context, x surge.Course) error {
 	}
 	k, l := c.courseKey(x.ID), c.listKey()
 	c.dropLocal(k, l)
+	last := append(strconv.AppendInt(nil, time.Now().UnixMilli(), 10), '\n')
 	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, k, b, c.o.Fresh)
 		p.Set(ctx, k+":stale", b, c.o.Fresh+c.o.LoadTimeout)
+		p.Set(ctx, k+":last", append(last, b...), c.o.MaxStale)
 		p.Del(ctx, l, l+":stale")
 		return nil
 	})
@@ -264,18 +281,32 @@ func (c *Courses) refill(ctx context.Context, key string, load func(context.Cont
 	defer cancel()
 	b, err := load(lctx)
 	if err != nil {
-		c.rdb.Del(ctx, lock)
 		// The fallback copy is still within the staleness bound (its TTL
 		// ends there): better than a 503 while the replica struggles.
-		if sb, serr := c.rdb.Get(ctx, key+":stale").Bytes(); serr == nil {
+		// The lock is kept until it expires: one attempt per LoadTimeout.
+		// The load may have used up the caller's budget: these Redis reads
+		// get their own.
+		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.LoadTimeout)
+		defer fcancel()
+		if sb, serr := c.rdb.Get(fctx, key+":stale").Bytes(); serr == nil {
 			return sb, nil
 		}
+		if lb, ok := c.lastGood(fctx, key, err); ok {
+			// Served for one freshness period before the store is tried
+			// again (the lock expires with it), fleet-wide.
+			c.rdb.Set(fctx, key, lb, c.o.Fresh)
+			return lb, nil
+		}
+		c.rdb.Del(fctx, lock)
 		return nil, fmt.Errorf("refilling cache: %w", err)
 	}
+	last := append(strconv.AppendInt(nil, time.Now().UnixMilli(), 10), '\n')
 	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, key, b, c.o.Fresh)
 		// The fallback copy expires when it would break the staleness bound.
 		p.Set(ctx, key+":stale", b, c.o.Fresh+c.o.LoadTimeout)
+		// The last good copy, with the time it was read, for an outage.
+		p.Set(ctx, key+":last", append(last, b...), c.o.MaxStale)
 		p.Del(ctx, lock)
 		return nil
 	})
@@ -283,4 +314,25 @@ func (c *Courses) refill(ctx context.Context, key string, load func(context.Cont
 		return nil, fmt.Errorf("writing cache: %w", err)
 	}
 	return b, nil
+}
+
+// lastGood returns the last good copy of key if it is at most MaxStale old,
+// logging its age and the store's error.
+func (c *Courses) lastGood(ctx context.Context, key string, loadErr error) ([]byte, bool) {
+	v, err := c.rdb.Get(ctx, key+":last").Bytes()
+	if err != nil {
+		return nil, false
+	}
+	ts, b, ok := bytes.Cut(v, []byte{'\n'})
+	ms, err := strconv.ParseInt(string(ts), 10, 64)
+	if !ok || err != nil {
+		return nil, false
+	}
+	age := time.Since(time.UnixMilli(ms))
+	if age > c.o.MaxStale {
+		return nil, false
+	}
+	c.o.Logger.Warn("course store unavailable: serving the last good copy", "key", key,
+		"age", age.Round(time.Millisecond).String(), "maxStale", c.o.MaxStale.String(), "err", loadErr)
+	return b, true
 }

@@ -38,6 +38,9 @@ func (s *countingSource) Courses(ctx context.Context) ([]surge.Course, error) {
 func (s *countingSource) Course(ctx context.Context, id int64) (surge.Course, error) {
 	s.loads.Add(1)
 	time.Sleep(s.delay)
+	if s.fail.Load() {
+		return surge.Course{}, context.DeadlineExceeded
+	}
 	if id != 1 {
 		return surge.Course{}, surge.ErrCourseNotFound
 	}
@@ -94,4 +97,32 @@ func TestStalenessBound(t *testing.T) {
 	again, err := c.Course(ctx, 1)
 	require.NoError(t, err)
 	assert.NotEqual(t, next.Capacity, again.Capacity, "invalidate forces a reload")
+}
+
+// TestLastGoodCopyDuringOutage: while the store fails, the last good copy is
+// served (once per freshness period the store is tried again), as long as
+// it is at most MaxStale old; then the error surfaces.
+func TestLastGoodCopyDuringOutage(t *testing.T) {
+	rdb, prefix := env.RedisClient(t)
+	src := &countingSource{}
+	c := cache.New(src, rdb, prefix, cache.Options{Fresh: 100 * time.Millisecond, LoadTimeout: 50 * time.Millisecond, Local: time.Millisecond, MaxStale: time.Second})
+	ctx := context.Background()
+	good, err := c.Course(ctx, 1)
+	require.NoError(t, err)
+	src.fail.Store(true)
+	start := time.Now()
+	before := src.loads.Load()
+	for time.Since(start) < 600*time.Millisecond {
+		got, err := c.Course(ctx, 1)
+		require.NoError(t, err, "served from the last good copy during the outage")
+		assert.Equal(t, good, got)
+		time.Sleep(5 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, src.loads.Load()-before, int64(10), "the store is tried about once per freshness period")
+	time.Sleep(time.Second)
+	_, err = c.Course(ctx, 1)
+	assert.Error(t, err, "a copy older than MaxStale is not served")
+	src.fail.Store(false)
+	_, err = c.Course(ctx, 1)
+	require.NoError(t, err, "back to normal when the store answers")
 }

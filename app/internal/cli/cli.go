@@ -250,18 +250,19 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 	store := postgres.New(writer, reader)
 	room := waitroom.New(rdb, cfg.RedisPrefix, store)
 	srv, err := httpapi.NewServer(httpapi.Deps{
-		Store:          store,
-		Courses:        cache.New(store, rdb, cfg.RedisPrefix, cache.Options{}),
-		Room:           room,
-		Sessions:       sessions.New(rdb, cfg.RedisPrefix, cfg.SessionTTL),
-		Logger:         log,
-		Registerer:     reg,
-		AdminToken:     cfg.AdminToken,
-		AdminTokenFunc: creds.adminToken,
-		CookieSecure:   cfg.CookieSecure,
-		BcryptCost:     cfg.BcryptCost,
-		MaxInflight:    cfg.MaxInflight,
-		RequestTimeout: cfg.RequestTimeout,
+		Store:           store,
+		Courses:         cache.New(store, rdb, cfg.RedisPrefix, cache.Options{Logger: log}),
+		Room:            room,
+		Sessions:        sessions.New(rdb, cfg.RedisPrefix, cfg.SessionTTL),
+		Logger:          log,
+		Registerer:      reg,
+		AdminToken:      cfg.AdminToken,
+		AdminTokenFunc:  creds.adminToken,
+		CookieSecure:    cfg.CookieSecure,
+		TrustCloudFront: cfg.TrustCloudFront,
+		BcryptCost:      cfg.BcryptCost,
+		MaxInflight:     cfg.MaxInflight,
+		RequestTimeout:  cfg.RequestTimeout,
 	})
 	if err != nil {
 		return err

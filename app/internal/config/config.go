@@ -27,6 +27,7 @@ type Config struct {
 	RedisURL        string        // SURGE_REDIS_URL: redis:// or rediss://
 	AdminToken      string        // SURGE_ADMIN_TOKEN, at least MinAdminTokenLength characters
 	CookieSecure    bool          // SURGE_COOKIE_SECURE, default true
+	TrustCloudFront bool          // SURGE_TRUST_CLOUDFRONT, default false: CloudFront-Viewer-Address names the client
 	PasswordHash    string        // SURGE_PASSWORD_HASH: "default" or "fast"
 	BcryptCost      int           // derived from PasswordHash
 	AdmitBatch      int           // SURGE_ADMIT_BATCH, default 500: upper bound of the adaptive batch
@@ -141,6 +142,13 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 	case "false", "0":
 	default:
 		errs = append(errs, fmt.Errorf("SURGE_COOKIE_SECURE: %q is not true or false", v))
+	}
+	switch v := str("SURGE_TRUST_CLOUDFRONT", "false"); v {
+	case "true", "1":
+		c.TrustCloudFront = true
+	case "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("SURGE_TRUST_CLOUDFRONT: %q is not true or false", v))
 	}
 	switch c.PasswordHash {
 	case "default":

@@ -33,6 +33,7 @@ func TestRushThreeInstances(t *testing.T) {
 	start := make(chan struct{})
 	tickets := make([]int64, students)
 	codes := make([]int, students)
+	retried := make([]bool, students)
 	var wg sync.WaitGroup
 	var retries atomic.Int64
 	for i, s := range ss {
@@ -43,6 +44,7 @@ func TestRushThreeInstances(t *testing.T) {
 			// race detector's slowdown); the retry keeps nothing of the first try.
 			for try := 0; err == nil && r.Status == http.StatusServiceUnavailable && try < 20; try++ {
 				retries.Add(1)
+				retried[i] = true
 				time.Sleep(100 * time.Millisecond)
 				r, err = s.clients[i%3].Do("POST", queuePath(course), nil)
 			}
@@ -65,7 +67,13 @@ func TestRushThreeInstances(t *testing.T) {
 	t.Logf("%d joins answered in %s (%d retried after 503)", students, time.Since(began), retries.Load())
 	seen := map[int64]bool{}
 	for i := range ss {
-		require.Equal(t, http.StatusAccepted, codes[i], "join of student %d", i)
+		if retried[i] {
+			// A join answered 503 (its request timed out) may have run in
+			// Redis: the retry then reports the state reached meanwhile.
+			require.Contains(t, []int{http.StatusAccepted, http.StatusOK}, codes[i], "join of student %d after a retry", i)
+		} else {
+			require.Equal(t, http.StatusAccepted, codes[i], "join of student %d", i)
+		}
 		require.False(t, seen[tickets[i]], "ticket %d issued twice", tickets[i])
 		seen[tickets[i]] = true
 	}

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
@@ -239,7 +242,7 @@ func (s *Server) handleUpdateCourse() http.HandlerFunc {
 		if u.Capacity != nil && c.SeatsLeft() > 0 {
 			// Seats may have appeared: the lowest waiting-list tickets get them.
 			if err := s.d.Room.SeatsFreed(r.Context(), id); err != nil {
-				// The periodic sweep hands them out later.
+				// The admitters' seat check hands them out within a second.
 				s.d.Logger.Warn("waking admitter after capacity change", "course", id, "err", err)
 			}
 		}
@@ -371,12 +374,37 @@ func (s *Server) handleLogin() http.HandlerFunc {
 			s.fail(w, r, surge.Errorf(surge.CodeInvalid, "studentNo and password are required"))
 			return
 		}
+		// The same bounds as the import: nothing longer was ever stored.
+		var errs []string
+		if n := utf8.RuneCountInString(*in.StudentNo); n < 1 || n > 64 {
+			errs = append(errs, "studentNo must be 1..64 characters")
+		}
+		if l := len(*in.Password); l < 1 || l > 72 {
+			errs = append(errs, "password must be 1..72 bytes")
+		}
+		if err := invalid(errs); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		ctx := r.Context()
+		sum := sha256.Sum256([]byte(*in.StudentNo))
+		keys := []string{"a:" + hex.EncodeToString(sum[:16]), "c:" + s.clientAddr(r)}
+		counts, left, err := s.d.Sessions.Failures(ctx, keys...)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i, limit := range []int{s.d.LoginAccountLimit, s.d.LoginClientLimit} {
+			if counts[i] >= int64(limit) {
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, int((left[i]+time.Second-1)/time.Second))))
+				s.fail(w, r, surge.Errorf(surge.CodeRateLimited, "too many failed sign-ins, retry later"))
+				return
+			}
+		}
 		var (
 			id    int64
 			hash  string
 			found bool
-			err   error
 		)
 		// No stored student number holds NUL (import refuses it) and
 		// PostgreSQL would reject it as a parameter: a plain miss.
@@ -399,6 +427,11 @@ func (s *Server) handleLogin() http.HandlerFunc {
 		err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(*in.Password))
 		<-s.hashSlots
 		if !found || err != nil {
+			if err := s.d.Sessions.AddFailure(context.WithoutCancel(ctx), map[string]time.Duration{
+				keys[0]: 5 * time.Minute, keys[1]: time.Minute,
+			}); err != nil {
+				s.d.Logger.Warn("counting failed sign-in", "err", err)
+			}
 			s.fail(w, r, surge.Errorf(surge.CodeUnauthorized, "wrong student number or password"))
 			return
 		}
@@ -413,6 +446,33 @@ func (s *Server) handleLogin() http.HandlerFunc {
 			Secure: s.d.CookieSecure, SameSite: http.SameSiteLaxMode,
 		})
 		writeJSON(w, http.StatusOK, map[string]any{"studentNo": *in.StudentNo})
+	}
+}
+
+// handleRevokeSessions ends every session of a student (a stolen laptop, a
+// shared password): they must sign in again everywhere.
+func (s *Server) handleRevokeSessions() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		no := r.PathValue("studentNo")
+		if no == "" || utf8.RuneCountInString(no) > 64 || strings.ContainsRune(no, 0) {
+			s.fail(w, r, surge.Errorf(surge.CodeNotFound, "no such student"))
+			return
+		}
+		id, _, found, err := s.d.Store.StudentCredentials(r.Context(), no)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !found {
+			s.fail(w, r, surge.Errorf(surge.CodeNotFound, "no such student"))
+			return
+		}
+		n, err := s.d.Sessions.RevokeAll(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 	}
 }
 
@@ -558,11 +618,21 @@ func (s *Server) handleEnrollments() http.HandlerFunc {
 	}
 }
 
-// handleCancel deletes the seat in PostgreSQL first (the truth), then clears
-// the student's state in Redis and wakes the admitter so that the lowest
-// waiting-list ticket gets the seat. If Redis fails after the commit the
-// client gets a 503 and retries; the retry finds no seat in PostgreSQL but
-// Redis still saying enrolled, completes the cleanup and answers 204.
+// handleCancel makes a cancellation atomic as the student sees it. Redis
+// first: a student it shows enrolled is taken out of the course (state none)
+// and the admitter is woken. Then the seat is deleted in PostgreSQL (the
+// truth). So no failure after the commit can leave the student shown
+// enrolled without a seat. If the delete certainly did not happen (the
+// database is down or refused it) the student is shown enrolled again; if
+// its outcome is unknown (the connection broke mid-statement) the client
+// gets a 503 and retries (the retry deletes the seat), and until then the
+// student is shown none while the enrollments list still shows the seat
+// (joining again finds it). A seat held by a student Redis does not show enrolled (a grant
+// in flight, a student queued again after a Redis data loss) is cleared in
+// Redis after the delete, as before. The wake-up set before the commit may
+// be consumed by a batch that still found the course full: it is set again
+// after the commit, and the admitters' one-second seat check covers a
+// failure of that last step.
 func (s *Server) handleCancel() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "courseId")
@@ -572,25 +642,38 @@ func (s *Server) handleCancel() http.HandlerFunc {
 		}
 		ctx := r.Context()
 		student := studentFrom(ctx)
-		deleted, err := s.d.Store.CancelEnrollment(ctx, student, id)
+		wasEnrolled, ticket, err := s.d.Room.CancelEnrolled(ctx, id, student)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if !deleted {
-			st, err := s.d.Room.Status(ctx, id, student)
-			if err != nil {
+		deleted, err := s.d.Store.CancelEnrollment(ctx, student, id)
+		if err != nil {
+			if wasEnrolled && postgres.NotApplied(err) {
+				// The seat is certainly still there (the database is down):
+				// shown enrolled again.
+				if rerr := s.d.Room.RestoreEnrolled(context.WithoutCancel(ctx), id, student, ticket); rerr != nil {
+					s.d.Logger.Warn("restoring enrollment after a failed cancellation", "course", id, "err", rerr)
+				}
+			}
+			s.fail(w, r, err)
+			return
+		}
+		switch {
+		case !deleted && !wasEnrolled:
+			s.fail(w, r, surge.ErrNotEnrolled)
+			return
+		case !wasEnrolled:
+			if _, err := s.d.Room.Cancelled(ctx, id, student); err != nil {
 				s.fail(w, r, err)
 				return
 			}
-			if st.State != waitroom.StateEnrolled {
-				s.fail(w, r, surge.ErrNotEnrolled)
-				return
+		case deleted:
+			if err := s.d.Room.SeatsFreed(ctx, id); err != nil {
+				// The seat is free and the student shown none; the seat check
+				// hands the seat out within a second.
+				s.d.Logger.Warn("waking admitter after cancellation", "course", id, "err", err)
 			}
-		}
-		if _, err := s.d.Room.Cancelled(ctx, id, student); err != nil {
-			s.fail(w, r, err)
-			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}

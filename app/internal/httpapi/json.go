@@ -125,6 +125,8 @@ func statusOf(c surge.Code) int {
 		return http.StatusUnsupportedMediaType
 	case surge.CodeUnavailable, surge.CodeOverloaded, surge.CodeDraining:
 		return http.StatusServiceUnavailable
+	case surge.CodeRateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

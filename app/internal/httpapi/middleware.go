@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -136,6 +137,58 @@ func (s *Server) admit(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// admitLogin is admit for sign-ins: they have their own bound (LoginQueue)
+// instead of the general in-flight limit.
+func (s *Server) admitLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.active.Add(1)
+		defer s.active.Add(-1)
+		if s.draining.Load() {
+			writeError(w, surge.Errorf(surge.CodeDraining, "server is shutting down, retry"))
+			return
+		}
+		select {
+		case s.loginSlots <- struct{}{}:
+		default:
+			s.m.shed.Inc()
+			writeError(w, surge.Errorf(surge.CodeOverloaded, "too many sign-ins in progress, retry"))
+			return
+		}
+		defer func() { <-s.loginSlots }()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientAddr names the client for throttling: CloudFront's viewer address
+// when the app is told all traffic comes through CloudFront, else the peer.
+// IPv6 clients are grouped per /64 (one subscriber's usual allocation).
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.d.TrustCloudFront {
+		// "198.51.100.10:46532" or "2001:db8::1:46532": address, then the port.
+		if v := r.Header.Get("CloudFront-Viewer-Address"); v != "" {
+			if i := strings.LastIndexByte(v, ':'); i > 0 {
+				if a, err := netip.ParseAddr(strings.Trim(v[:i], "[]")); err == nil {
+					return addrKey(a)
+				}
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if a, perr := netip.ParseAddr(host); err == nil && perr == nil {
+		return addrKey(a)
+	}
+	return r.RemoteAddr
+}
+
+func addrKey(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // timeout bounds the work of one request so that a dependency that stopped

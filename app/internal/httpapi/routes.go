@@ -20,7 +20,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// it is exempt from the request timeout, see handleImportStudents.
 	mux.Handle("POST /api/admin/students", s.observe("POST /api/admin/students", s.admit(s.requireAdmin(s.handleImportStudents()))))
 
-	api("POST /api/login", s.handleLogin())
+	// Sign-in checks passwords (bcrypt, CPU-bound) in its own bounded pool,
+	// outside MaxInflight: a flood of sign-ins cannot starve joins and polls.
+	mux.Handle("POST /api/login", s.observe("POST /api/login", s.admitLogin(s.timeout(s.handleLogin()))))
+	admin("DELETE /api/admin/students/{studentNo}/sessions", s.handleRevokeSessions())
 	api("POST /api/logout", s.handleLogout())
 	api("GET /api/courses", s.handleListCourses())
 

@@ -48,6 +48,8 @@ type Room interface {
 	Status(ctx context.Context, course, student int64) (waitroom.Status, error)
 	Leave(ctx context.Context, course, student int64) (bool, error)
 	Cancelled(ctx context.Context, course, student int64) (bool, error)
+	CancelEnrolled(ctx context.Context, course, student int64) (bool, int64, error)
+	RestoreEnrolled(ctx context.Context, course, student, ticket int64) error
 	SeatsFreed(ctx context.Context, course int64) error
 }
 
@@ -56,7 +58,10 @@ type Sessions interface {
 	Create(ctx context.Context, studentID int64) (string, error)
 	Student(ctx context.Context, id string) (int64, error)
 	Delete(ctx context.Context, id string) error
+	RevokeAll(ctx context.Context, studentID int64) (int, error)
 	TTL() time.Duration
+	Failures(ctx context.Context, keys ...string) ([]int64, []time.Duration, error)
+	AddFailure(ctx context.Context, windows map[string]time.Duration) error
 }
 
 // Deps are everything the server needs.
@@ -80,6 +85,24 @@ type Deps struct {
 	// every admin request (it caches; a rotated secret applies without a
 	// restart) and AdminToken is not used. An error refuses the request.
 	AdminTokenFunc func(ctx context.Context) (string, error)
+	// TrustCloudFront: every request reaches the app through CloudFront
+	// (the load balancer accepts nothing else), so CloudFront's
+	// CloudFront-Viewer-Address header names the client. Otherwise the
+	// header is ignored (a client could forge it) and the peer address is
+	// the client.
+	TrustCloudFront bool
+	// LoginWorkers is how many password checks run at once; default half
+	// the cores (at least 1), so that sign-ins never take every core.
+	LoginWorkers int
+	// LoginQueue bounds the sign-ins in progress (checking or waiting for a
+	// worker), outside MaxInflight; past it a sign-in is refused with 503
+	// and Retry-After. Default 8 per worker.
+	LoginQueue int
+	// LoginAccountLimit: failed sign-ins per student number per 5 minutes
+	// before 429 (default 10). LoginClientLimit: failed sign-ins per client
+	// address (IPv6: per /64) per minute before 429 (default 100).
+	LoginAccountLimit int
+	LoginClientLimit  int
 }
 
 // Server is the API as an http.Handler.
@@ -88,7 +111,8 @@ type Server struct {
 	handler    http.Handler
 	adminSum   [32]byte
 	dummyHash  []byte        // compared against for unknown students (same timing)
-	hashSlots  chan struct{} // bounds concurrent bcrypt work to the cores
+	hashSlots  chan struct{} // bounds concurrent bcrypt work (LoginWorkers)
+	loginSlots chan struct{} // bounds sign-ins in progress (LoginQueue)
 	inflight   chan struct{}
 	active     atomic.Int64 // API requests being served
 	draining   atomic.Bool
@@ -126,6 +150,18 @@ func NewServer(d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.LoginWorkers <= 0 {
+		d.LoginWorkers = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if d.LoginQueue <= 0 {
+		d.LoginQueue = 8 * d.LoginWorkers
+	}
+	if d.LoginAccountLimit <= 0 {
+		d.LoginAccountLimit = 10
+	}
+	if d.LoginClientLimit <= 0 {
+		d.LoginClientLimit = 100
+	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("not a real password"), d.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -134,7 +170,8 @@ func NewServer(d Deps) (*Server, error) {
 		d:          d,
 		adminSum:   sha256.Sum256([]byte(d.AdminToken)),
 		dummyHash:  dummy,
-		hashSlots:  make(chan struct{}, runtime.GOMAXPROCS(0)),
+		hashSlots:  make(chan struct{}, d.LoginWorkers),
+		loginSlots: make(chan struct{}, d.LoginQueue),
 		inflight:   make(chan struct{}, d.MaxInflight),
 		m:          newHTTPMetrics(d.Registerer, d.Logger),
 		cookieName: "surge_session",

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,20 +59,22 @@ func Migrations() ([]Migration, error) {
 
 // Migrate applies every embedded migration not applied yet, each in its own
 // transaction, while holding a session advisory lock so that concurrent
-// instances wait for each other instead of racing. It returns the versions it
+// instances wait for each other instead of racing (at most
+// MigrationLockWait). Its statements run under MigrationStatementTimeout
+// instead of the pool's per-statement bound. It returns the versions it
 // applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pool.Acquire(ctx)
+	conn, err := migrationConn(ctx, pool)
 	if err != nil {
-		return nil, fmt.Errorf("acquiring connection for migrations: %w", err)
+		return nil, err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLockKey)); err != nil {
-		return nil, fmt.Errorf("taking migration lock: %w", err)
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := lockMigrations(ctx, conn, MigrationLockWait); err != nil {
+		return nil, err
 	}
 	defer func() {
 		// A fresh context: the lock must be released even if ctx was cancelled;
@@ -114,4 +117,59 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 		done = append(done, m.Version)
 	}
 	return done, nil
+}
+
+// MigrationStatementTimeout bounds one statement of a migration: a schema
+// change (an index build, a table rewrite) may take far longer than the
+// pool's 10 s statement_timeout, which migrations do not use.
+const MigrationStatementTimeout = 30 * time.Minute
+
+// MigrationLockWait bounds the wait for another instance's migrations.
+var MigrationLockWait = 2 * time.Minute
+
+// migrationConn opens a connection of its own, configured like the pool's
+// (credentials included) but with MigrationStatementTimeout instead of the
+// pool's statement_timeout from its first statement; it never goes back to
+// the pool.
+func migrationConn(ctx context.Context, pool *pgxpool.Pool) (*pgx.Conn, error) {
+	pc := pool.Config()
+	cc := pc.ConnConfig.Copy()
+	cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(MigrationStatementTimeout.Milliseconds(), 10)
+	if pc.BeforeConnect != nil {
+		if err := pc.BeforeConnect(ctx, cc); err != nil {
+			return nil, fmt.Errorf("connecting for migrations: %w", err)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("connecting for migrations: %w", err)
+	}
+	return conn, nil
+}
+
+// lockMigrations takes the migration lock, waiting at most wait for the
+// instance that holds it, and says who holds it when giving up.
+func lockMigrations(ctx context.Context, conn *pgx.Conn, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(migrationLockKey)).Scan(&got); err != nil {
+			return fmt.Errorf("taking migration lock: %w", err)
+		}
+		if got {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var pid int32
+			_ = conn.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+				AND classid = $1 AND objid = $2 LIMIT 1`, uint32(migrationLockKey>>32), uint32(migrationLockKey&0xffffffff)).Scan(&pid)
+			return fmt.Errorf("taking migration lock: another instance (server pid %d) has been applying migrations for more than %s; "+
+				"retry once it is done, or end that session if it hangs", pid, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("taking migration lock: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -57,7 +57,8 @@ func NewPool(ctx context.Context, url string, o Options) (*pgxpool.Pool, error) 
 		}
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
-		// A bound on any single statement; migrations lift it locally.
+		// A bound on any single statement; migrations use their own
+		// (MigrationStatementTimeout) on their connection.
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "10000"
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
@@ -261,6 +262,36 @@ func (s *Store) CancelEnrollment(ctx context.Context, studentID, courseID int64)
 	return tag.RowsAffected() > 0, nil
 }
 
+// GiveBack deletes the seat a batch granted to a student who left the queue
+// while the batch was in flight. It deletes only that seat (same ticket) and
+// only while fence is still the course's admit fence: once a newer batch has
+// granted, that batch may have found the student enrolled and recorded it,
+// so the seat stays (the student can cancel it). The course row is locked
+// first, so a grant running at the same time is ordered before or after.
+func (s *Store) GiveBack(ctx context.Context, courseID, studentID, ticket, fence int64) (deleted bool, err error) {
+	tag, err := s.writer.Exec(ctx, `WITH f AS (SELECT id FROM courses WHERE id = $1 AND admit_fence = $4 FOR UPDATE)
+		DELETE FROM enrollments e USING f WHERE e.course_id = f.id AND e.student_id = $2 AND e.ticket = $3`,
+		courseID, studentID, ticket, fence)
+	if err != nil {
+		return false, fmt.Errorf("giving back a seat: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// CoursesWithSeats returns which of ids have a free seat (from the writer:
+// a replica could lag behind a cancellation).
+func (s *Store) CoursesWithSeats(ctx context.Context, ids []int64) ([]int64, error) {
+	rows, err := s.writer.Query(ctx, "SELECT id FROM courses WHERE id = ANY($1) AND enrolled < capacity ORDER BY id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading free seats: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reading free seats: %w", err)
+	}
+	return out, nil
+}
+
 // NextTicketEpoch bumps and returns the course's ticket epoch. It is called
 // only when Redis lost the course's ticket counter.
 func (s *Store) NextTicketEpoch(ctx context.Context, courseID int64) (int64, error) {
@@ -294,6 +325,17 @@ type GrantResult struct {
 // this admitter's lease is gone and it must not write.
 var ErrStaleFence = errors.New("admitter fencing token is stale")
 
+// StaleFenceError is ErrStaleFence with the course's current fence, which
+// tells a newer admitter apart from a ticket counter that went back.
+type StaleFenceError struct{ Fence int64 }
+
+func (e *StaleFenceError) Error() string {
+	return fmt.Sprintf("%v (course fence %d)", ErrStaleFence, e.Fence)
+}
+
+// Is makes errors.Is(err, ErrStaleFence) hold.
+func (e *StaleFenceError) Is(target error) bool { return target == ErrStaleFence }
+
 // Grant offers seats to candidates (sorted by ticket) in one transaction.
 // The first statement takes the course row lock while checking the fencing
 // token, and reads the seats left and which candidates already hold a seat
@@ -319,11 +361,15 @@ func (s *Store) Grant(ctx context.Context, courseID, fence int64, cands []Candid
 			SELECT seats_left, ARRAY(SELECT student_id FROM enrollments WHERE course_id = $1 AND student_id = ANY($3)) FROM f`,
 			courseID, fence, ids).Scan(&left, &had)
 		if errors.Is(err, pgx.ErrNoRows) {
-			var exists bool
-			if err := tx.QueryRow(ctx, "SELECT true FROM courses WHERE id = $1", courseID).Scan(&exists); errors.Is(err, pgx.ErrNoRows) {
+			var cur int64
+			err := tx.QueryRow(ctx, "SELECT admit_fence FROM courses WHERE id = $1", courseID).Scan(&cur)
+			if errors.Is(err, pgx.ErrNoRows) {
 				return surge.ErrCourseNotFound
 			}
-			return ErrStaleFence
+			if err != nil {
+				return fmt.Errorf("reading fence: %w", err)
+			}
+			return &StaleFenceError{Fence: cur}
 		}
 		if err != nil {
 			return fmt.Errorf("checking fence: %w", err)
@@ -427,4 +473,14 @@ func IsBug(err error) bool {
 		return true
 	}
 	return false
+}
+
+// NotApplied reports whether err certainly means that the statement did not
+// take effect: no connection could be made, nothing was sent, or the server
+// refused the statement. Otherwise (a connection lost mid-statement) the
+// outcome is unknown.
+func NotApplied(err error) bool {
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	return errors.As(err, &ce) || errors.As(err, &pe) || pgconn.SafeToRetry(err)
 }

@@ -65,6 +65,7 @@ const (
 	CodeUnsupportedMedia Code = "unsupported_media_type"
 	CodeUnavailable      Code = "unavailable"
 	CodeOverloaded       Code = "overloaded"
+	CodeRateLimited      Code = "rate_limited"
 	CodeDraining         Code = "draining"
 	CodeInternal         Code = "internal"
 )

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
@@ -58,6 +59,31 @@ type AppOptions struct {
 	Logger       *slog.Logger
 	// AdminTokenFunc replaces the fixed AdminToken (rotation tests).
 	AdminTokenFunc func(ctx context.Context) (string, error)
+	// RedisAddr, when set, is where this instance reaches Redis (a Proxy in
+	// front of the shared server, to inject faults).
+	RedisAddr string
+	// ServerTracer also observes the statements of the request path.
+	ServerTracer pgx.QueryTracer
+	// BcryptCost of the server; default bcrypt.MinCost.
+	BcryptCost int
+	// Deps, when set, adjusts the server's dependencies before it is built.
+	Deps func(*httpapi.Deps)
+}
+
+// tracers fans one pgx trace out to several tracers.
+type tracers []pgx.QueryTracer
+
+func (ts tracers) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	for _, t := range ts {
+		ctx = t.TraceQueryStart(ctx, c, d)
+	}
+	return ctx
+}
+
+func (ts tracers) TraceQueryEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryEndData) {
+	for _, t := range ts {
+		t.TraceQueryEnd(ctx, c, d)
+	}
 }
 
 // App is one app instance: server, admitter and their own traced pools.
@@ -79,37 +105,52 @@ type App struct {
 func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	t.Helper()
 	a := &App{ServerSQL: NewCounter(), AdmitterSQL: NewCounter()}
+	var serverTracer pgx.QueryTracer = a.ServerSQL
+	if o.ServerTracer != nil {
+		serverTracer = tracers{a.ServerSQL, o.ServerTracer}
+	}
 	dbURL := sh.AppDBURL
 	if dbURL == "" {
 		dbURL = sh.DBURL
 	}
-	serverPool := e.Pool(t, dbURL, a.ServerSQL)
+	serverPool := e.Pool(t, dbURL, serverTracer)
 	admPool := e.Pool(t, dbURL, a.AdmitterSQL)
 	a.Store = postgres.New(serverPool, nil)
 	admStore := postgres.New(admPool, nil)
 	// Each instance has its own Redis client (connection pool), as separate
 	// processes would.
 	rdb, _ := e.RedisClient(t)
+	if o.RedisAddr != "" {
+		rdb = RedisClientAt(t, o.RedisAddr)
+	}
 	a.Room = waitroom.New(rdb, sh.Prefix, a.Store)
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv, err := httpapi.NewServer(httpapi.Deps{
+	cost := o.BcryptCost
+	if cost == 0 {
+		cost = bcrypt.MinCost
+	}
+	deps := httpapi.Deps{
 		Store:        a.Store,
-		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{}),
+		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{Logger: log}),
 		Room:         a.Room,
 		Sessions:     sessions.New(rdb, sh.Prefix, time.Hour),
 		Logger:       log,
 		Registerer:   prometheus.NewRegistry(),
 		AdminToken:   AdminToken,
 		CookieSecure: o.CookieSecure,
-		BcryptCost:   bcrypt.MinCost,
+		BcryptCost:   cost,
 		MaxInflight:  o.MaxInflight,
 		Now:          o.Now,
 
 		AdminTokenFunc: o.AdminTokenFunc,
-	})
+	}
+	if o.Deps != nil {
+		o.Deps(&deps)
+	}
+	srv, err := httpapi.NewServer(deps)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}

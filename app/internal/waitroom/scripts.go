@@ -7,6 +7,8 @@ import "github.com/redis/go-redis/v9"
 //
 // Per course c (keys under the room's prefix):
 //   c:{c}:seq    last ticket issued (also the source of fencing tokens)
+//   c:{c}:hi     highest ticket or token ever issued: a counter found at or
+//                below it was rolled back (see nextTicket)
 //   c:{c}:st     hash student -> state: q queued, i in flight from the queue,
 //                f full, j in flight from the waiting list, e enrolled
 //   c:{c}:tk     hash student -> ticket
@@ -17,9 +19,18 @@ import "github.com/redis/go-redis/v9"
 //   c:{c}:freed  set when a seat may have been freed (cancel, capacity up,
 //                a seat given back, a batch handed back or expired)
 //   c:{c}:lost   set when the counter was re-seeded after a data loss
+//   c:{c}:leaserq  request id of the take that holds the lease
+//   c:{c}:rq:{id}  answer of a leave (by request id) or of a batch's
+//                completion (rq:done:{token}), kept 60 s
 //   c:{c}:fi     how many of the in-flight students came from the waiting
 //                list (they are the lowest; positions do not count them)
 // Shared: active (courses with work), waiting (courses with a waiting list).
+//
+// The client retries a command after a dropped connection or a read
+// timeout although Redis may have run it already. Join, status, seed,
+// cancelled, freed, release and sweep are idempotent by their state checks;
+// take, leave and complete carry a request id and answer a retry as they
+// answered the first run.
 //
 // Tickets and tokens are integers below 2^53, formatted with %.0f because
 // Lua numbers are doubles and tostring would use exponent notation.
@@ -41,13 +52,31 @@ if pos < 1 and (s == 'q' or s == 'i') then pos = 1 end
 return {s, t, pos}
 `
 
-// joinScript KEYS: seq st tk q i active fi; ARGV: student course
-var joinScript = redis.NewScript(`
+// nextTicket defines next(seq, hi): the next ticket or token. If the counter
+// came back lower than a ticket already issued (Redis rolled back by a
+// failover with replication lag or a restore, or the key was overwritten),
+// it is raised past the highest one first, so no ticket ever repeats.
+const nextTicket = `
+local function next(seq, hi)
+  local t = redis.call('INCR', seq)
+  local h = tonumber(redis.call('GET', hi) or '0')
+  if t <= h then
+    t = h + 1
+    redis.call('SET', seq, string.format('%.0f', t))
+  end
+  local ts = string.format('%.0f', t)
+  redis.call('SET', hi, ts)
+  return ts
+end
+`
+
+// joinScript KEYS: seq st tk q i active fi hi; ARGV: student course
+var joinScript = redis.NewScript(nextTicket + `
 local K = {st = KEYS[2], tk = KEYS[3], q = KEYS[4], i = KEYS[5], fi = KEYS[7]}
 local s = redis.call('HGET', K.st, ARGV[1])
 if not s then
   if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq', '', 0} end
-  local t = string.format('%.0f', redis.call('INCR', KEYS[1]))
+  local t = next(KEYS[1], KEYS[8])
   redis.call('HSET', K.st, ARGV[1], 'q')
   redis.call('HSET', K.tk, ARGV[1], t)
   redis.call('ZADD', K.q, t, ARGV[1])
@@ -74,17 +103,23 @@ if tonumber(ARGV[1]) > 4294967296 then redis.call('SET', KEYS[2], '1') end
 return 1
 `)
 
-// leaveScript KEYS: st tk q i f fi; ARGV: student. Returns 1 if the student
+// leaveScript KEYS: st tk q i f fi rq; ARGV: student. Returns 1 if the student
 // was queued, in flight or full.
 var leaveScript = redis.NewScript(`
+local done = redis.call('GET', KEYS[7])
+if done then return tonumber(done) end
 local s = redis.call('HGET', KEYS[1], ARGV[1])
-if s ~= 'q' and s ~= 'i' and s ~= 'f' and s ~= 'j' then return 0 end
+if s ~= 'q' and s ~= 'i' and s ~= 'f' and s ~= 'j' then
+  redis.call('SET', KEYS[7], '0', 'EX', 60)
+  return 0
+end
 if s == 'j' and tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then redis.call('DECR', KEYS[6]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[7], '1', 'EX', 60)
 return 1
 `)
 
@@ -114,6 +149,32 @@ redis.call('SADD', KEYS[4], ARGV[2])
 return was
 `)
 
+// cancelEnrolledScript KEYS: st tk freed active; ARGV: student course. Called
+// before the enrollment is deleted in PostgreSQL: a student Redis shows
+// enrolled leaves the course's structures (state none) and the admitter
+// wakes. Doing this first means that no failure after the commit can leave
+// the student shown enrolled without a seat. Returns 1 if Redis said
+// enrolled.
+var cancelEnrolledScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'e' then return '' end
+local t = redis.call('HGET', KEYS[2], ARGV[1]) or '0'
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], '1')
+redis.call('SADD', KEYS[4], ARGV[2])
+return t
+`)
+
+// restoreEnrolledScript KEYS: st tk; ARGV: student ticket. Undoes
+// cancelEnrolledScript when the delete certainly did not happen, unless the
+// student did something else meanwhile.
+var restoreEnrolledScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'e')
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+`)
+
 // freedScript KEYS: freed active; ARGV: course.
 var freedScript = redis.NewScript(`
 redis.call('SET', KEYS[1], '1')
@@ -121,7 +182,8 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 `)
 
-// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost; ARGV: leaseMs batch course
+// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost hi leaserq;
+// ARGV: leaseMs batch course requestId
 // Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n} |
 // {'ok', token, student, ticket, ...}.
 //
@@ -139,8 +201,18 @@ return 1
 // expired: freed is set, the next batch asks the database) or after a data
 // loss (lost: every batch with queued students asks the database, offering
 // the waiting list first as before).
-var takeScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[7]) == 1 then return {'busy'} end
+var takeScript = redis.NewScript(nextTicket + `
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  if redis.call('GET', KEYS[14]) ~= ARGV[4] then return {'busy'} end
+  -- A retry of the take that got the lease: the same batch again.
+  local out = {'ok', redis.call('GET', KEYS[7])}
+  local got = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+  for j = 1, #got, 2 do
+    out[#out+1] = got[j]
+    out[#out+1] = string.format('%.0f', tonumber(got[j+1]))
+  end
+  return out
+end
 -- The previous lease expired: its students go back with their original tickets.
 local back = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
 for j = 1, #back, 2 do
@@ -178,8 +250,9 @@ if fn > 0 and not freed then
   return {'moved', #got / 2}
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq'} end
-local token = string.format('%.0f', redis.call('INCR', KEYS[1]))
+local token = next(KEYS[1], KEYS[13])
 redis.call('SET', KEYS[7], token, 'PX', ARGV[1])
+redis.call('SET', KEYS[14], ARGV[4], 'PX', ARGV[1])
 redis.call('DEL', KEYS[8])
 local out = {'ok', token}
 local function take(key, state)
@@ -194,21 +267,27 @@ local function take(key, state)
   end
   return #got / 2
 end
--- Waiting-list tickets are all lower than queued ones: offer them first.
+-- Waiting-list tickets are all lower than queued ones: offer them first, and
+-- queued students only in a batch that offers the whole waiting list (the
+-- grant follows the batch order, so no queued student can pass a lower full
+-- ticket left for a later batch).
 if fn > 0 then
   local nf = take(KEYS[6], 'j')
   if nf > 0 then redis.call('SET', KEYS[10], nf) end
 end
-take(KEYS[4], 'i')
+if fn <= n then take(KEYS[4], 'i') end
 return out
 `)
 
-// completeScript KEYS: st tk q i f lease waiting fi freed active; ARGV: token course then
+// completeScript KEYS: st tk q i f lease waiting fi freed active rq; ARGV: token course then
 // (kind student ticket)* with kind g granted, a already enrolled, f full,
 // u unknown. Grants are always recorded (PostgreSQL is the truth); the other
 // outcomes only by the lease owner. Returns the granted students who left
-// the queue meanwhile: their seat must be given back.
+// the queue meanwhile: their seat must be given back, and the lease is kept
+// for that (the caller releases it afterwards).
 var completeScript = redis.NewScript(`
+local done = redis.call('GET', KEYS[11])
+if done then return cjson.decode(done) end
 local owner = redis.call('GET', KEYS[6]) == ARGV[1]
 local left = {}
 local granted, full = false, false
@@ -243,7 +322,10 @@ for j = 3, #ARGV, 3 do
 end
 if owner then
   local fi = tonumber(redis.call('GET', KEYS[8]) or '0')
-  redis.call('DEL', KEYS[6], KEYS[8])
+  redis.call('DEL', KEYS[8])
+  -- Seats to give back: the lease stays until they are (Release), so that
+  -- no other batch can find those students enrolled in between.
+  if #left == 0 then redis.call('DEL', KEYS[6]) end
   if redis.call('ZCARD', KEYS[5]) > 0 then
     -- Every seat offered was granted and nobody found the course full: seats
     -- may be left for the rest of the waiting list.
@@ -256,6 +338,7 @@ if owner then
     redis.call('SREM', KEYS[7], ARGV[2])
   end
 end
+redis.call('SET', KEYS[11], cjson.encode(left), 'EX', 60)
 return left
 `)
 
@@ -281,14 +364,14 @@ redis.call('DEL', KEYS[3], KEYS[4], KEYS[6])
 return 1
 `)
 
-// sweepScript KEYS: waiting active freedPrefix-less; ARGV: prefix. Marks every
-// course with a waiting list as possibly freed: a safety net for a wake-up
-// lost because Redis failed right after a cancellation committed.
+// sweepScript KEYS: active; ARGV: prefix then courses. Marks the courses
+// (which have a waiting list and a free seat in PostgreSQL) as freed: a
+// safety net for a wake-up lost because Redis failed, lost its data or was
+// unreachable right after a seat was freed in the database.
 var sweepScript = redis.NewScript(`
-local cs = redis.call('SMEMBERS', KEYS[1])
-for _, c in ipairs(cs) do
-  redis.call('SET', ARGV[1] .. 'c:' .. c .. ':freed', '1')
-  redis.call('SADD', KEYS[2], c)
+for j = 2, #ARGV do
+  redis.call('SET', ARGV[1] .. 'c:' .. ARGV[j] .. ':freed', '1')
+  redis.call('SADD', KEYS[1], ARGV[j])
 end
-return #cs
+return #ARGV - 1
 `)

@@ -5,9 +5,12 @@ package waitroom
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,20 +52,30 @@ type Room struct {
 	prefix  string
 	epochs  EpochSource
 	seeding singleflight.Group
+	reqBase string // random per Room: request ids never collide across processes
+	reqN    atomic.Uint64
 }
 
 // New returns a room using keys under prefix (e.g. "surge:").
 func New(rdb redis.UniversalClient, prefix string, epochs EpochSource) *Room {
-	return &Room{rdb: rdb, prefix: prefix, epochs: epochs}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return &Room{rdb: rdb, prefix: prefix, epochs: epochs, reqBase: hex.EncodeToString(b[:])}
+}
+
+// requestID names one call of a script that is not idempotent by itself, so
+// that the client's retry of it is answered as the first run was.
+func (r *Room) requestID() string {
+	return r.reqBase + "-" + strconv.FormatUint(r.reqN.Add(1), 10)
 }
 
 type courseKeys struct {
-	seq, st, tk, q, i, f, lease, freed, fi, lost string
+	seq, st, tk, q, i, f, lease, freed, fi, lost, hi, leaserq, rq string
 }
 
 func (r *Room) keys(course int64) courseKeys {
 	p := r.prefix + "c:" + strconv.FormatInt(course, 10) + ":"
-	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost"}
+	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost", hi: p + "hi", leaserq: p + "leaserq", rq: p + "rq:"}
 }
 
 func (r *Room) activeKey() string  { return r.prefix + "active" }
@@ -103,7 +116,7 @@ func toStatus(res []any) (Status, error) {
 func (r *Room) Join(ctx context.Context, course, student int64) (Status, error) {
 	k := r.keys(course)
 	for attempt := 0; ; attempt++ {
-		res, err := joinScript.Run(ctx, r.rdb, []string{k.seq, k.st, k.tk, k.q, k.i, r.activeKey(), k.fi}, id(student), id(course)).Slice()
+		res, err := joinScript.Run(ctx, r.rdb, []string{k.seq, k.st, k.tk, k.q, k.i, r.activeKey(), k.fi, k.hi}, id(student), id(course)).Slice()
 		if err != nil {
 			return Status{}, fmt.Errorf("joining queue: %w", err)
 		}
@@ -171,6 +184,53 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 	return err
 }
 
+// Heal is called when the database refused batch b because its fencing
+// token is not above the course's fence: either a newer admitter granted
+// meanwhile (nothing to do), or Redis came back with an older counter, in
+// which case every new token would be refused too. In the latter case the
+// counter moves to a new epoch from PostgreSQL (above every ticket and token
+// issued before) and b's lease is handed back, so the next batch grants at
+// once. healed reports the latter.
+func (r *Room) Heal(ctx context.Context, b Batch, fence int64) (healed bool, err error) {
+	k := r.keys(b.Course)
+	behind := func() (bool, error) {
+		seq, err := r.rdb.Get(ctx, k.seq).Int64()
+		if errors.Is(err, redis.Nil) {
+			return false, nil // lost: the next take seeds a new epoch anyway
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading ticket counter: %w", err)
+		}
+		return seq <= fence, nil
+	}
+	if ok, err := behind(); err != nil || !ok {
+		return false, err
+	}
+	_, err, _ = r.seeding.Do(k.seq+":heal", func() (any, error) {
+		if ok, err := behind(); err != nil || !ok {
+			return nil, err // healed meanwhile
+		}
+		epoch, err := r.epochs.NextTicketEpoch(ctx, b.Course)
+		if err != nil {
+			return nil, fmt.Errorf("healing ticket counter: %w", err)
+		}
+		if epoch <= 0 || epoch >= 1<<(53-EpochBits) || epoch<<EpochBits <= fence {
+			return nil, fmt.Errorf("healing ticket counter: epoch %d out of range", epoch)
+		}
+		if err := seedScript.Run(ctx, r.rdb, []string{k.seq, k.lost}, id(epoch<<EpochBits)).Err(); err != nil {
+			return nil, fmt.Errorf("healing ticket counter: %w", err)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if err := r.Release(ctx, b); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
 // Seed makes sure the course's ticket counter exists (called when a course
 // is created, so that joining normally never needs PostgreSQL).
 func (r *Room) Seed(ctx context.Context, course int64) error {
@@ -198,7 +258,7 @@ func (r *Room) Status(ctx context.Context, course, student int64) (Status, error
 // when they were neither queued nor full.
 func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err error) {
 	k := r.keys(course)
-	n, err := leaveScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.fi}, id(student)).Int()
+	n, err := leaveScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.fi, k.rq + r.requestID()}, id(student)).Int()
 	if err != nil {
 		return false, fmt.Errorf("leaving queue: %w", err)
 	}
@@ -215,6 +275,35 @@ func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolle
 		return false, fmt.Errorf("recording cancellation: %w", err)
 	}
 	return n == 1, nil
+}
+
+// CancelEnrolled is the first step of a cancellation, before the seat is
+// deleted in PostgreSQL: a student Redis shows enrolled is taken out of the
+// course (state none) and the admitter wakes. wasEnrolled reports whether
+// Redis showed them enrolled (if not, nothing changed), ticket is theirs
+// (for RestoreEnrolled).
+func (r *Room) CancelEnrolled(ctx context.Context, course, student int64) (wasEnrolled bool, ticket int64, err error) {
+	k := r.keys(course)
+	s, err := cancelEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey()}, id(student), id(course)).Text()
+	if err != nil {
+		return false, 0, fmt.Errorf("recording cancellation: %w", err)
+	}
+	if s == "" {
+		return false, 0, nil
+	}
+	ticket, _ = strconv.ParseInt(s, 10, 64)
+	return true, ticket, nil
+}
+
+// RestoreEnrolled undoes CancelEnrolled when the seat was certainly not
+// deleted (the database refused or could not be reached), unless the
+// student has a state again meanwhile.
+func (r *Room) RestoreEnrolled(ctx context.Context, course, student, ticket int64) error {
+	k := r.keys(course)
+	if err := restoreEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk}, id(student), id(ticket)).Err(); err != nil {
+		return fmt.Errorf("restoring enrollment: %w", err)
+	}
+	return nil
 }
 
 // SeatsFreed wakes the admitter for a course whose seats may have been freed
@@ -242,16 +331,40 @@ func (r *Room) ActiveCourses(ctx context.Context) ([]int64, error) {
 	return out, nil
 }
 
-// Sweep marks every course with a waiting list as possibly freed, at most
-// once per interval across all instances. It returns the number marked.
-func (r *Room) Sweep(ctx context.Context, interval time.Duration) (int, error) {
+// Sweep, at most once per interval across all instances, asks withSeats
+// (the database) which courses with a waiting list have a free seat and
+// marks those freed, so that a seat whose wake-up was lost (Redis failed,
+// was unreachable or lost its data when the seat was freed) reaches the
+// lowest full ticket within the interval. It returns the number marked.
+func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func(ctx context.Context, courses []int64) ([]int64, error)) (int, error) {
 	ok, err := r.rdb.SetNX(ctx, r.prefix+"sweep", "1", interval).Result()
 	if err != nil || !ok {
 		return 0, err
 	}
-	n, err := sweepScript.Run(ctx, r.rdb, []string{r.waitingKey(), r.activeKey()}, r.prefix).Int()
+	ms, err := r.rdb.SMembers(ctx, r.waitingKey()).Result()
 	if err != nil {
-		return 0, fmt.Errorf("sweeping waiting lists: %w", err)
+		return 0, fmt.Errorf("listing waiting lists: %w", err)
+	}
+	var cs []int64
+	for _, m := range ms {
+		if v, err := strconv.ParseInt(m, 10, 64); err == nil {
+			cs = append(cs, v)
+		}
+	}
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	free, err := withSeats(ctx, cs)
+	if err != nil || len(free) == 0 {
+		return 0, err
+	}
+	args := []any{r.prefix}
+	for _, c := range free {
+		args = append(args, id(c))
+	}
+	n, err := sweepScript.Run(ctx, r.rdb, []string{r.activeKey()}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("marking freed seats: %w", err)
 	}
 	return n, nil
 }
@@ -279,16 +392,16 @@ var ErrBusy = errors.New("course lease held by another admitter")
 // Take leases the lowest tickets of a course, at most size of each kind:
 // waiting-list students first, only when a seat may have been freed since
 // the list was last offered (or the course lost its data), then queued
-// students. While the waiting list is not empty and no seat
+// students, only when the whole waiting list fits in the batch. While the waiting list is not empty and no seat
 // was freed, up to size queued students move to the waiting list in one step
 // (Batch.Moved, no lease).
 // A batch whose lease expired goes back to the queue first. It returns an
 // empty batch (Token 0) when there is nothing to do.
 func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (Batch, error) {
 	k := r.keys(course)
-	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost}
+	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost, k.hi, k.leaserq}
 	for attempt := 0; ; attempt++ {
-		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course)).Slice()
+		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course), r.requestID()).Slice()
 		if err != nil {
 			return Batch{}, fmt.Errorf("taking batch: %w", err)
 		}
@@ -355,7 +468,9 @@ const (
 // Complete records the outcome of a batch and releases the lease. Grants are
 // recorded even when the lease was lost (the seats are committed). It returns
 // the granted students who left the queue while in flight: the caller must
-// give their seats back.
+// give their seats back and then Release the lease, which is kept meanwhile.
+// A batch is completed once: calling Complete again for it (a retry after an
+// error whose outcome is unknown) answers what the first call did.
 func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome) (left []int64, err error) {
 	k := r.keys(b.Course)
 	args := make([]any, 0, 2+3*len(b.Entries))
@@ -367,7 +482,7 @@ func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome
 		}
 		args = append(args, string(o), id(e.Student), id(e.Ticket))
 	}
-	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi, k.freed, r.activeKey()}, args...).StringSlice()
+	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi, k.freed, r.activeKey(), k.rq + "done:" + id(b.Token)}, args...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("completing batch: %w", err)
 	}

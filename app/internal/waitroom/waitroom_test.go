@@ -215,6 +215,7 @@ func TestCancelWhileGrantInFlight(t *testing.T) {
 	left, err := room.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Granted})
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1}, left, "the cancelled student's late grant is handed back")
+	require.NoError(t, room.Release(ctx, b), "the lease is kept for the give-back, then released")
 	for s, want := range map[int64]waitroom.State{1: waitroom.StateNone, 2: waitroom.StateEnrolled, 3: waitroom.StateNone} {
 		st, err := room.Status(ctx, course, s)
 		require.NoError(t, err)
