@@ -154,15 +154,27 @@ func run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx.Export("backendUrl", pulumi.Sprintf("s3://%s", ci.StateBucket))
-	ctx.Export("secretsProvider", pulumi.Sprintf("awskms://%s?region=%s", secretsAlias, cfg.Region))
-	ctx.Export("stateBucket", ci.StateBucket)
-	ctx.Export("secretsKeyArn", ci.KeyARN)
-	ctx.Export("previewRoleArn", ci.PreviewRoleARN)
-	ctx.Export("deployRoleArn", ci.DeployRoleARN)
-	ctx.Export("oidcProviderArn", ci.OIDCProviderARN)
-	ctx.Export("region", pulumi.String(cfg.Region))
+	for k, v := range outputs(cfg, ci) {
+		ctx.Export(k, v)
+	}
 	return nil
+}
+
+// outputs are the stack outputs the README and the workflows' variables
+// take. The backend URL names the bucket's region: without it the S3
+// backend uses the caller's default region, and `pulumi login` from a
+// profile set to another region fails on the bucket's redirect.
+func outputs(cfg *Config, ci *CI) pulumi.Map {
+	return pulumi.Map{
+		"backendUrl":      pulumi.Sprintf("s3://%s?region=%s", ci.StateBucket, cfg.Region),
+		"secretsProvider": pulumi.Sprintf("awskms://%s?region=%s", secretsAlias, cfg.Region),
+		"stateBucket":     ci.StateBucket,
+		"secretsKeyArn":   ci.KeyARN,
+		"previewRoleArn":  ci.PreviewRoleARN,
+		"deployRoleArn":   ci.DeployRoleARN,
+		"oidcProviderArn": ci.OIDCProviderARN,
+		"region":          pulumi.String(cfg.Region),
+	}
 }
 
 // CI is what GitHub Actions need in the account.

@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/esc"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -85,4 +86,35 @@ func TestStackValuesThroughTheCLI(t *testing.T) {
 	assert.False(t, ok, "createOidcProvider: false reuses the account's provider")
 	assert.Equal(t, []any{"repo:surge-dev/surge:environment:prod"},
 		subjects(t, named(t, m, tRole, "surge-ci-deploy-role"), existingProvider))
+}
+
+// The backend URL and the secrets provider both name the region (the
+// documented `s3://bucket?region=...` and `awskms://alias/...?region=...`
+// forms), so `pulumi login` works whatever the caller's default region.
+func TestBackendOutputsNameTheRegion(t *testing.T) {
+	var got map[string]any
+	m := pulumitest.New()
+	require.NoError(t, m.Run(t, "ci", map[string]string{"aws:region": "eu-central-1", "surge-bootstrap:githubRepository": "surge-dev/surge"},
+		func(ctx *pulumi.Context) error {
+			cfg, err := loadConfig(ctx)
+			if err != nil {
+				return err
+			}
+			ci, err := NewCI(ctx, "surge-ci", cfg, pulumitest.Account)
+			if err != nil {
+				return err
+			}
+			got = map[string]any{}
+			for _, k := range []string{"backendUrl", "secretsProvider"} {
+				v, known, err := pulumitest.Await(ctx.Context(), pulumi.ToOutput(outputs(cfg, ci)[k]))
+				if err != nil {
+					return err
+				}
+				require.True(t, known, k)
+				got[k] = v
+			}
+			return nil
+		}))
+	assert.Equal(t, "s3://surge-pulumi-state-123456789012-eu-central-1?region=eu-central-1", got["backendUrl"])
+	assert.Equal(t, "awskms://alias/surge-pulumi-secrets?region=eu-central-1", got["secretsProvider"])
 }
