@@ -94,3 +94,25 @@ func TestSmokeTestPathsAreRoutes(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, checked, 3)
 }
+
+// PULUMI_BACKEND_URL overrides every project's backend, the bootstrap's
+// pinned file://~ included (workspace.GetCurrentCloudURL): a README shell
+// block that exports it must not run pulumi in deploy/bootstrap afterwards,
+// or that command looks for the bootstrap stack in the team bucket.
+func TestReadmeBootstrapCommandsKeepTheirBackend(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(b), -1)
+	require.NotEmpty(t, blocks)
+	for _, blk := range blocks {
+		exported := false
+		for _, line := range strings.Split(blk[1], "\n") {
+			if strings.Contains(line, "deploy/bootstrap") && strings.Contains(line, "pulumi ") {
+				assert.False(t, exported, "README runs pulumi in deploy/bootstrap after exporting PULUMI_BACKEND_URL: %q", line)
+			}
+			if strings.HasPrefix(strings.TrimSpace(line), "export PULUMI_BACKEND_URL") {
+				exported = true
+			}
+		}
+	}
+}

@@ -154,15 +154,27 @@ func run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx.Export("backendUrl", pulumi.Sprintf("s3://%s", ci.StateBucket))
-	ctx.Export("secretsProvider", pulumi.Sprintf("awskms://%s?region=%s", secretsAlias, cfg.Region))
-	ctx.Export("stateBucket", ci.StateBucket)
-	ctx.Export("secretsKeyArn", ci.KeyARN)
-	ctx.Export("previewRoleArn", ci.PreviewRoleARN)
-	ctx.Export("deployRoleArn", ci.DeployRoleARN)
-	ctx.Export("oidcProviderArn", ci.OIDCProviderARN)
-	ctx.Export("region", pulumi.String(cfg.Region))
+	for k, v := range outputs(cfg, ci) {
+		ctx.Export(k, v)
+	}
 	return nil
+}
+
+// outputs are the stack outputs the README and the workflows' variables
+// take. The backend URL names the bucket's region: without it the S3
+// backend uses the caller's default region, and `pulumi login` from a
+// profile set to another region fails on the bucket's redirect.
+func outputs(cfg *Config, ci *CI) pulumi.Map {
+	return pulumi.Map{
+		"backendUrl":      pulumi.Sprintf("s3://%s?region=%s", ci.StateBucket, cfg.Region),
+		"secretsProvider": pulumi.Sprintf("awskms://%s?region=%s", secretsAlias, cfg.Region),
+		"stateBucket":     ci.StateBucket,
+		"secretsKeyArn":   ci.KeyARN,
+		"previewRoleArn":  ci.PreviewRoleARN,
+		"deployRoleArn":   ci.DeployRoleARN,
+		"oidcProviderArn": ci.OIDCProviderARN,
+		"region":          pulumi.String(cfg.Region),
+	}
 }
 
 // CI is what GitHub Actions need in the account.
@@ -392,28 +404,24 @@ func tlsOnlyPolicy(bucketARN string) (string, error) {
 }
 
 // stateAccessPolicy is a CI role's access to the state and the secrets
-// key. Previews read the state and write only lock files (the S3 backend
-// locks a stack during preview too) and decrypt; deploys also write
-// checkpoints and history, and encrypt new secrets.
+// key. Previews only read the state and decrypt: the S3 (DIY) backend
+// takes the stack lock for updates, refreshes, imports and destroys, not
+// for a preview (pkg/backend/diy: Preview applies without Lock). A preview
+// role that could write lock files could delete a running deploy's lock.
+// Deploys also write checkpoints, history and locks, and encrypt new
+// secrets.
 func stateAccessPolicy(bucketARN, keyARN string, write bool) (string, error) {
-	objects := []string{bucketARN + "/.pulumi/locks/*"}
+	stmts := []any{
+		map[string]any{"Sid": "ListState", "Effect": "Allow", "Action": []string{"s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"}, "Resource": bucketARN},
+		map[string]any{"Sid": "ReadState", "Effect": "Allow", "Action": []string{"s3:GetObject"}, "Resource": bucketARN + "/*"},
+	}
 	kmsActions := []string{"kms:Decrypt", "kms:DescribeKey"}
 	if write {
-		objects = []string{bucketARN + "/*"}
+		stmts = append(stmts, map[string]any{"Sid": "WriteState", "Effect": "Allow", "Action": []string{"s3:PutObject", "s3:DeleteObject"}, "Resource": []string{bucketARN + "/*"}})
 		kmsActions = append(kmsActions, "kms:Encrypt", "kms:GenerateDataKey")
-	} else {
-		// S3 SSE-KMS needs a data key to write the lock file.
-		kmsActions = append(kmsActions, "kms:GenerateDataKey")
 	}
-	return marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []any{
-			map[string]any{"Sid": "ListState", "Effect": "Allow", "Action": []string{"s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"}, "Resource": bucketARN},
-			map[string]any{"Sid": "ReadState", "Effect": "Allow", "Action": []string{"s3:GetObject"}, "Resource": bucketARN + "/*"},
-			map[string]any{"Sid": "WriteState", "Effect": "Allow", "Action": []string{"s3:PutObject", "s3:DeleteObject"}, "Resource": objects},
-			map[string]any{"Sid": "StackSecrets", "Effect": "Allow", "Action": kmsActions, "Resource": keyARN},
-		},
-	})
+	stmts = append(stmts, map[string]any{"Sid": "StackSecrets", "Effect": "Allow", "Action": kmsActions, "Resource": keyARN})
+	return marshal(map[string]any{"Version": "2012-10-17", "Statement": stmts})
 }
 
 // stackIAMPolicy is what PowerUserAccess lacks for the stacks: managing
