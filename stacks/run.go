@@ -613,10 +613,14 @@ func appEnv(c *Config, readHost pulumi.StringInput) map[string]pulumi.StringInpu
 		"SURGE_DATABASE_READ_HOST": readHost,
 		"SURGE_METRICS_ADDR":       pulumi.String("127.0.0.1:9090"),
 		"SURGE_COOKIE_SECURE":      pulumi.String("true"),
-		"SURGE_ADMIT_BATCH":        pulumi.String(strconv.Itoa(c.App.AdmitBatch)),
-		"SURGE_ADMIT_INTERVAL":     pulumi.String(c.App.AdmitInterval),
-		"SURGE_ADMIT_LEASE":        pulumi.String(c.App.AdmitLease),
-		"SURGE_MAX_INFLIGHT":       pulumi.String(strconv.Itoa(c.App.MaxInflight)),
+		// The ALB is internal and reached only through CloudFront's VPC
+		// origin, so CloudFront-Viewer-Address (forwarded by the /api/*
+		// origin request policy) names the student for the sign-in throttle.
+		"SURGE_TRUST_CLOUDFRONT": pulumi.String("true"),
+		"SURGE_ADMIT_BATCH":      pulumi.String(strconv.Itoa(c.App.AdmitBatch)),
+		"SURGE_ADMIT_INTERVAL":   pulumi.String(c.App.AdmitInterval),
+		"SURGE_ADMIT_LEASE":      pulumi.String(c.App.AdmitLease),
+		"SURGE_MAX_INFLIGHT":     pulumi.String(strconv.Itoa(c.App.MaxInflight)),
 	}
 }
 

@@ -404,6 +404,7 @@ func assertFleet(t *testing.T, m *pulumitest.Mocks, stack, digest string) {
 	assert.Contains(t, ud, `SURGE_DATABASE_SECRET_ARN="`+master+`"`)
 	assert.Contains(t, ud, `SURGE_DATABASE_APP_SECRET_ARN="`+app+`"`)
 	assert.Contains(t, ud, `SURGE_DATABASE_SSLMODE="verify-full"`)
+	assert.Contains(t, ud, `SURGE_TRUST_CLOUDFRONT="true"`, "the sign-in throttle keys on CloudFront's viewer address, not the ALB's")
 	assert.Contains(t, ud, `SURGE_DATABASE_SSLROOTCERT="/etc/surge/rds-ca.pem"`)
 	var policy string
 	for _, r := range m.ByType("aws:iam/rolePolicy:RolePolicy") {

@@ -388,13 +388,18 @@ func (s *Server) handleLogin() http.HandlerFunc {
 		}
 		ctx := r.Context()
 		sum := sha256.Sum256([]byte(*in.StudentNo))
-		keys := []string{"a:" + hex.EncodeToString(sum[:16]), "c:" + s.clientAddr(r)}
+		keys := []string{"a:" + hex.EncodeToString(sum[:16])}
+		limits := []int{s.d.LoginAccountLimit}
+		if addr, ok := s.clientAddr(r); ok {
+			keys = append(keys, "c:"+addr)
+			limits = append(limits, s.d.LoginClientLimit)
+		}
 		counts, left, err := s.d.Sessions.Failures(ctx, keys...)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		for i, limit := range []int{s.d.LoginAccountLimit, s.d.LoginClientLimit} {
+		for i, limit := range limits {
 			if counts[i] >= int64(limit) {
 				w.Header().Set("Retry-After", strconv.Itoa(max(1, int((left[i]+time.Second-1)/time.Second))))
 				s.fail(w, r, surge.Errorf(surge.CodeRateLimited, "too many failed sign-ins, retry later"))
@@ -427,9 +432,11 @@ func (s *Server) handleLogin() http.HandlerFunc {
 		err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(*in.Password))
 		<-s.hashSlots
 		if !found || err != nil {
-			if err := s.d.Sessions.AddFailure(context.WithoutCancel(ctx), map[string]time.Duration{
-				keys[0]: 5 * time.Minute, keys[1]: time.Minute,
-			}); err != nil {
+			windows := map[string]time.Duration{keys[0]: 5 * time.Minute}
+			if len(keys) > 1 {
+				windows[keys[1]] = time.Minute
+			}
+			if err := s.d.Sessions.AddFailure(context.WithoutCancel(ctx), windows); err != nil {
 				s.d.Logger.Warn("counting failed sign-in", "err", err)
 			}
 			s.fail(w, r, surge.Errorf(surge.CodeUnauthorized, "wrong student number or password"))

@@ -208,6 +208,16 @@ func TestLoginThrottles(t *testing.T) {
 	r = pc.Must("POST", "/api/login", map[string]string{"studentNo": "t2", "password": "pw-t2"}, "CloudFront-Viewer-Address", viewer(200))
 	assertError(t, r, http.StatusTooManyRequests, "rate_limited", "a forged viewer address does not escape the throttle")
 
+	// Trusted but without the header (an origin request policy that does
+	// not forward it): the peer is the load balancer, shared by every
+	// student, so there is no per-client throttle; the account one holds.
+	nohdr := env.NewClient(t, trusted.HTTP.URL)
+	for i := range 6 {
+		assertError(t, nohdr.Must("POST", "/api/login", map[string]string{"studentNo": fmt.Sprintf("nohdr%d", i), "password": "x"}), http.StatusUnauthorized, "unauthorized", "unknown student, no viewer address")
+	}
+	assert.Equal(t, http.StatusOK, nohdr.Must("POST", "/api/login", map[string]string{"studentNo": "t2", "password": "pw-t2"}).Status,
+		"six failures from the load balancer's address do not lock every student out")
+
 	// Length bounds.
 	for what, body := range map[string]map[string]string{
 		"long student number":  {"studentNo": strings.Repeat("9", 65), "password": "x"},

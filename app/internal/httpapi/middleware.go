@@ -164,22 +164,26 @@ func (s *Server) admitLogin(next http.Handler) http.Handler {
 // clientAddr names the client for throttling: CloudFront's viewer address
 // when the app is told all traffic comes through CloudFront, else the peer.
 // IPv6 clients are grouped per /64 (one subscriber's usual allocation).
-func (s *Server) clientAddr(r *http.Request) string {
+func (s *Server) clientAddr(r *http.Request) (string, bool) {
 	if s.d.TrustCloudFront {
 		// "198.51.100.10:46532" or "2001:db8::1:46532": address, then the port.
 		if v := r.Header.Get("CloudFront-Viewer-Address"); v != "" {
 			if i := strings.LastIndexByte(v, ':'); i > 0 {
 				if a, err := netip.ParseAddr(strings.Trim(v[:i], "[]")); err == nil {
-					return addrKey(a)
+					return addrKey(a), true
 				}
 			}
 		}
+		// Behind CloudFront the peer is the load balancer: keying on it
+		// would throttle every student behind one node together. Without
+		// the viewer's address there is no per-client key at all.
+		return "", false
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if a, perr := netip.ParseAddr(host); err == nil && perr == nil {
-		return addrKey(a)
+		return addrKey(a), true
 	}
-	return r.RemoteAddr
+	return r.RemoteAddr, true
 }
 
 func addrKey(a netip.Addr) string {
