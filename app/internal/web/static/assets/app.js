@@ -297,8 +297,10 @@
     let pos, msg, act;
     switch (st.state) {
       case "queued":
-        pos = st.position > 0 ? st.position + " ahead of you" : "You are next";
-        msg = "Keep this page open; it updates by itself.";
+        // position is the place in line, 1 for the first.
+        pos = "Position " + (st.position || 1);
+        msg = (st.position > 1 ? (st.position - 1) + (st.position === 2 ? " student" : " students") + " ahead of you. " : "You are next. ") +
+          "Keep this page open; it updates by itself.";
         act = "Leave queue"; break;
       case "full":
         pos = "Waiting list";
