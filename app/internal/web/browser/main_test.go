@@ -20,8 +20,9 @@ var (
 	browser context.Context
 )
 
-// chromiumPaths are where Debian's chromium package puts the browser.
-var chromiumPaths = []string{"/usr/bin/chromium", "chromium", "chromium-browser"}
+// chromiumPaths: Debian's chromium package first; GitHub's Ubuntu runners
+// carry Google Chrome (same DevTools protocol).
+var chromiumPaths = []string{"/usr/bin/chromium", "chromium", "google-chrome"}
 
 func findChromium() string {
 	for _, p := range chromiumPaths {
