@@ -227,6 +227,7 @@ func TestJoinWatchPositionEnrollAndCancel(t *testing.T) {
 			assert.Equal(t, "Join: CS101", p.eval(`document.activeElement.getAttribute("aria-label")`))
 			p.do(chromedp.KeyEvent("\r"))
 			p.wait("position 4", textIs(qsel(cs, ".q-pos"), "Position 4"), 10*time.Second)
+			assert.Equal(t, "queues-h", p.eval(`document.activeElement.id`), "the focus follows to the queue")
 			assert.Equal(t, "3 students ahead of you. Keep this page open; it updates by itself.", p.eval(qsel(cs, ".q-msg")+".textContent"))
 			assert.Equal(t, "polite", p.eval(`document.getElementById("queues").getAttribute("aria-live")`))
 			assert.True(t, p.js(rowSel(cs, ".join")+".disabled"), "no second join while queued")
@@ -382,4 +383,34 @@ func TestUnknownPageIsFriendly(t *testing.T) {
 	assert.True(t, p.js(`document.querySelector('a[href="/"]') !== null`))
 	assert.True(t, strings.Contains(p.eval(`document.title`), "not found"))
 	p.noHorizontalScroll()
+}
+
+// TestCountdownFollowsTheServerClock: the server's clock is an hour ahead
+// of the browser's (as a phone with a wrong clock sees it); the countdown and
+// the Join button follow the server, and the join at the opening succeeds.
+func TestCountdownFollowsTheServerClock(t *testing.T) {
+	const ahead = time.Hour
+	serverNow := func() time.Time { return time.Now().Add(ahead) }
+	s := newSite(t, testenv.AppOptions{NoAdmitter: true, Now: serverNow})
+	cs := s.course("CS101", "Introduction to Programming", 50, serverNow().Add(6*time.Second))
+	s.students("s5001")
+	target, err := url.Parse(s.base)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		r.Header.Set("Date", serverNow().UTC().Format(http.TimeFormat))
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	t.Cleanup(front.Close)
+
+	p := openPage(t, front.URL, desktop)
+	p.signIn("s5001")
+	badge := p.eval(rowSel(cs, ".badge") + ".textContent")
+	assert.Regexp(t, `^Opens in 0:0[0-9]$`, badge, "seconds to go by the server's clock, not an hour")
+	assert.True(t, p.js(rowSel(cs, ".join")+".disabled"), "Join waits for the opening")
+	p.wait("the opening", textIs(rowSel(cs, ".join"), "Join")+" && !"+rowSel(cs, ".join")+".disabled", 15*time.Second)
+	p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#courses li[data-course="%d"] .join`, cs))))
+	p.wait("queued", textIs(qsel(cs, ".q-pos"), "Position 1"), 10*time.Second)
+	p.noFailureShown()
 }

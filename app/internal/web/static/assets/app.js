@@ -78,7 +78,7 @@
     const mm = h ? String(m).padStart(2, "0") : String(m);
     return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
   }
-  const hhmm = (t) => new Date(t - skew).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const hhmm = (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
   // explain turns an API error into words for a student; a 401 outside the
   // sign-in form means the session is gone.
@@ -130,7 +130,7 @@
 
   $("signout").addEventListener("click", async () => {
     try { await api("POST", "/api/logout"); } catch (e) { /* signed out locally anyway */ }
-    sessionStorage.clear(); queues.clear(); $("queues").textContent = "";
+    sessionStorage.clear(); queues.clear(); $("queues").textContent = ""; $("queues-card").hidden = true;
     showSignin("You are signed out.");
   });
 
@@ -185,7 +185,9 @@
 
   function updateCourseRow(c, li) {
     const badge = li.querySelector(".badge"), btn = li.querySelector(".join");
-    const opens = Date.parse(c.opensAt), open = now() >= opens;
+    // The Date header is rounded down to the second and skew adds half a
+    // second: open 0.6 s late so that the server agrees.
+    const opens = Date.parse(c.opensAt) + 600, open = now() >= opens;
     const q = queues.get(c.id);
     let label, dis = false;
     if (!open) {
@@ -223,6 +225,7 @@
     if (queues.has(id)) return;
     const q = { st: null, el: null, timer: 0 };
     queues.set(id, q); renderQueue(id); refreshRow(id);
+    $("queues-h").focus(); // the Join button is now disabled: keep the keyboard in place
     try {
       const { data } = await api("POST", "/api/courses/" + id + "/queue");
       show(id, data);
