@@ -24,7 +24,14 @@ var (
 // carry Google Chrome (same DevTools protocol).
 var chromiumPaths = []string{"/usr/bin/chromium", "chromium", "google-chrome"}
 
+// chromiumEnv names a browser binary to use instead of looking for one.
+const chromiumEnv = "SURGE_CHROMIUM"
+
 func findChromium() string {
+	if p := os.Getenv(chromiumEnv); p != "" {
+		path, _ := exec.LookPath(p)
+		return path
+	}
 	for _, p := range chromiumPaths {
 		if path, err := exec.LookPath(p); err == nil {
 			return path
@@ -38,7 +45,7 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	bin := findChromium()
 	if bin == "" {
-		msg := "browser: chromium not installed: browser tests skipped; run `make deps` (apt-get install chromium)"
+		msg := "browser: chromium not installed: browser tests skipped; run `make deps` (apt-get install chromium) or set " + chromiumEnv + " to a Chrome binary"
 		if localenv.DepsRequired() {
 			fmt.Fprintln(os.Stderr, msg+" ("+localenv.RequireDepsEnv+"=1)")
 			return 1
