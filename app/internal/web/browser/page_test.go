@@ -414,3 +414,38 @@ func TestCountdownFollowsTheServerClock(t *testing.T) {
 	p.wait("queued", textIs(qsel(cs, ".q-pos"), "Position 1"), 10*time.Second)
 	p.noFailureShown()
 }
+
+// TestFirstLoadWeight measures what the browser downloads for the page
+// (document, script, stylesheet: bytes on the wire, headers included) and
+// checks that the assets come compressed and cached for a year.
+func TestFirstLoadWeight(t *testing.T) {
+	s := newSite(t, testenv.AppOptions{NoAdmitter: true})
+	p := openPage(t, s.base, phone)
+	p.wait("the sign-in form", `!document.getElementById("signin").hidden`, 20*time.Second)
+	total, err := chromedp.Run(p.ctx, chromedp.Evaluate[float64](`
+		performance.getEntriesByType("navigation").concat(performance.getEntriesByType("resource"))
+			.filter(e => !e.name.includes("/api/"))
+			.reduce((n, e) => n + e.transferSize, 0)`))
+	require.NoError(t, err)
+	n, err := chromedp.Run(p.ctx, chromedp.Evaluate[float64](`performance.getEntriesByType("resource").filter(e => e.name.includes("/assets/")).length`))
+	require.NoError(t, err)
+	t.Logf("first load on the wire: %.0f bytes (document + %.0f assets)", total, n)
+	assert.Equal(t, 2.0, n, "script and stylesheet")
+	assert.Greater(t, total, 1000.0)
+	assert.Less(t, total, 50*1024.0)
+
+	for _, path := range []string{"/", p.eval(`document.querySelector("script").getAttribute("src")`)} {
+		req, err := http.NewRequest("GET", s.base+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, "gzip", resp.Header.Get("Content-Encoding"), path)
+		if path == "/" {
+			assert.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
+		} else {
+			assert.Equal(t, "public, max-age=31536000, immutable", resp.Header.Get("Cache-Control"), path)
+		}
+	}
+}
