@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -448,4 +449,57 @@ func TestFirstLoadWeight(t *testing.T) {
 			assert.Equal(t, "public, max-age=31536000, immutable", resp.Header.Get("Cache-Control"), path)
 		}
 	}
+}
+
+// TestPollingSlowsFarBack: a student 1,000th in line asks for the position
+// far less often than one at the front. A proxy shows one course's queue as
+// position 1000 and counts the polls of both courses.
+func TestPollingSlowsFarBack(t *testing.T) {
+	s := newSite(t, testenv.AppOptions{NoAdmitter: true})
+	far := s.course("CS101", "Introduction to Programming", 50, time.Now().Add(-time.Minute))
+	near := s.course("ART105", "Drawing Studio", 12, time.Now().Add(-time.Minute))
+	s.students("s6001")
+	target, err := url.Parse(s.base)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	farPath := fmt.Sprintf("/api/courses/%d/queue", far)
+	nearPath := fmt.Sprintf("/api/courses/%d/queue", near)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if r.Request.URL.Path == farPath && r.StatusCode < 300 {
+			body := `{"state":"queued","ticket":1000,"position":1000}` + "\n"
+			r.Body = io.NopCloser(strings.NewReader(body))
+			r.ContentLength = int64(len(body))
+			r.Header.Set("Content-Length", fmt.Sprint(len(body)))
+		}
+		return nil
+	}
+	var (
+		mu    sync.Mutex
+		polls = map[string]int{}
+	)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			mu.Lock()
+			polls[r.URL.Path]++
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+
+	p := openPage(t, front.URL, desktop)
+	p.signIn("s6001")
+	p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#courses li[data-course="%d"] .join`, far))))
+	p.wait("far back", textIs(qsel(far, ".q-pos"), "Position 1000"), 10*time.Second)
+	p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#courses li[data-course="%d"] .join`, near))))
+	p.wait("at the front", textIs(qsel(near, ".q-pos"), "Position 1"), 10*time.Second)
+	mu.Lock()
+	polls = map[string]int{}
+	mu.Unlock()
+	time.Sleep(8 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("polls in 8 s: position 1: %d, position 1000: %d", polls[nearPath], polls[farPath])
+	assert.GreaterOrEqual(t, polls[nearPath], 4, "about every second at the front")
+	assert.Zero(t, polls[farPath], "1,000th in line: about every 26 s")
 }
