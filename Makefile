@@ -17,12 +17,12 @@ GOLANGCI    = $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_VERSION)
 # make plan writes its report here too when set (CI: the job summary).
 PLAN_OUT ?=
 
-.PHONY: help deps test test-infra test-app check fmt vet lint lint-go lint-actions plan plan-update run bench bench-short preview up release ci clean
+.PHONY: help deps test test-infra test-app check fmt vet lint lint-go lint-actions plan plan-update run screenshots bench bench-short preview up release ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-deps: ## install PostgreSQL and Redis if missing (apt-get)
+deps: ## install PostgreSQL, Redis and Chromium if missing (apt-get)
 	@scripts/install-deps.sh
 
 test: deps test-infra test-app ## the whole test suite (installs what it needs)
@@ -44,6 +44,9 @@ vet: ## go vet ./...
 
 run: deps ## run the whole app locally on throwaway PostgreSQL and Redis with demo data
 	$(GO) run ./app/cmd/surge-local
+
+screenshots: deps ## regenerate the students' page screenshots in docs/screenshots (headless Chromium)
+	SURGE_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestJoinWatchPositionEnrollAndCancel ./app/internal/web/browser/
 
 BENCH_ARGS ?= -scenario hot -out docs/bench
 bench: deps ## the opening-second rush benchmark (docs/BENCHMARKS.md); BENCH_ARGS='-scenario big'

@@ -287,7 +287,8 @@ func seed(ctx context.Context, api *surgeapi.Client, plan seedPlan, out io.Write
 
 func printBanner(out io.Writer, baseURL, token string, plan seedPlan, courses []surgeapi.Course, c config, base, appLog string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nsurge is running at %s\n\n", baseURL)
+	fmt.Fprintf(&b, "\nsurge is running at %s\n", baseURL)
+	fmt.Fprintf(&b, "open %s/ in a browser for the students' page\n\n", baseURL)
 	fmt.Fprintf(&b, "admin token (shown once, never logged):\n  export SURGE_ADMIN_TOKEN=%s\n", token)
 	fmt.Fprintf(&b, "demo login: studentNo %s .. %s, password %q\n\n", plan.Students[0].StudentNo, plan.Students[len(plan.Students)-1].StudentNo, c.Password)
 	b.WriteString("courses:\n")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,6 +150,9 @@ func TestLocalRun(t *testing.T) {
 				if _, err := s.Join(ctx, cs101.ID); err != nil {
 					checkErr = err
 				}
+				if err := checkPage(ctx, base); err != nil {
+					checkErr = errors.Join(checkErr, err)
+				}
 				if _, err := api.Login(ctx, "S00001", "wrong"); surgeapi.StatusOf(err) != http.StatusUnauthorized {
 					checkErr = errors.Join(checkErr, errors.New("bad password must be 401"))
 				}
@@ -169,6 +174,29 @@ func TestLocalRun(t *testing.T) {
 			t.Errorf("temp dir %s not removed", m)
 		}
 	}
+}
+
+// checkPage: the URL the banner prints opens the students' page.
+func checkPage(ctx context.Context, base string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(body), "<title>Course registration</title>") {
+		return fmt.Errorf("GET / = %d %s, want the students' page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return nil
 }
 
 type lockedWriter struct {

@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/surge-dev/surge/app/internal/web"
+)
 
 // routes is the whole API surface.
 func (s *Server) routes(mux *http.ServeMux) {
@@ -33,7 +37,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	student("GET /api/enrollments", s.handleEnrollments())
 	student("DELETE /api/enrollments/{courseId}", s.handleCancel())
 
-	// Everything else: a JSON 404 (and 405 from the mux for known paths),
-	// still subject to load shedding.
-	mux.Handle("/", s.observe("other", s.admit(http.HandlerFunc(s.handleNotFound))))
+	// The students' page (embedded files, never shed); everything else,
+	// /api/* included: a JSON 404, still subject to load shedding.
+	mux.Handle("/", s.observe("other", web.Handler(s.admit(http.HandlerFunc(s.handleNotFound)))))
 }

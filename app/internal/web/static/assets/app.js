@@ -1,0 +1,407 @@
+// The students' page: sign in, watch courses, join queues, manage
+// enrollments. No framework: the API is small and the page must load fast
+// at the rush.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const jitter = (ms) => ms * (0.8 + Math.random() * 0.4);
+  let skew = 0; // server clock minus this device's clock (ms), from the Date header
+  const now = () => Date.now() + skew;
+  let epoch = 0; // bumped at sign-out/expiry: stale timers stop
+  let courses = new Map(); // id -> course
+  let enrolled = new Map(); // courseId -> enrollment
+  const queues = new Map(); // courseId -> {st, el, timer}
+  let busyShown = false;
+
+  class ApiError extends Error {
+    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  }
+
+  // api sends one request. 503/429 and network failures are retried: never
+  // before Retry-After, plus an exponential backoff with full jitter so that
+  // thousands of pages do not come back in the same second.
+  async function api(method, path, body, retries = 8) {
+    for (let attempt = 0; ; attempt++) {
+      let res;
+      try {
+        res = await fetch(path, {
+          method, cache: "no-store", credentials: "same-origin",
+          headers: body ? { "Content-Type": "application/json" } : {},
+          body: body ? JSON.stringify(body) : undefined,
+        });
+      } catch (e) {
+        if (attempt >= retries) throw new ApiError(0, "network", "offline");
+        await backoff(attempt, 0, "The connection failed.");
+        continue;
+      }
+      const d = Date.parse(res.headers.get("Date") || "");
+      if (!isNaN(d)) skew = d + 500 - Date.now(); // the header has 1 s resolution
+      if ((res.status === 503 || res.status === 429) && attempt < retries) {
+        await backoff(attempt, retryAfter(res.headers.get("Retry-After")),
+          res.status === 429 ? "Too many requests right now." : "The service is busy.");
+        continue;
+      }
+      if (busyShown) { busyShown = false; notice(""); }
+      let data = null;
+      if (res.status !== 204) { try { data = await res.json(); } catch (e) { data = null; } }
+      if (res.ok) return { status: res.status, data };
+      const err = (data && data.error) || {};
+      throw new ApiError(res.status, err.code || "http_" + res.status, err.message || "");
+    }
+  }
+
+  function retryAfter(v) {
+    if (!v) return 0;
+    const s = Number(v);
+    if (!isNaN(s)) return Math.max(0, s * 1000);
+    const t = Date.parse(v);
+    return isNaN(t) ? 0 : Math.max(0, t - now());
+  }
+
+  async function backoff(attempt, after, why) {
+    const wait = after + Math.random() * Math.min(30000, 500 * 2 ** attempt);
+    busyShown = true;
+    notice(why + " Trying again in " + Math.max(1, Math.round(wait / 1000)) + " s…");
+    await sleep(wait);
+  }
+
+  function notice(text) { const n = $("notice"); n.textContent = text; n.hidden = !text; }
+  function alertMsg(text) {
+    const a = $("alert");
+    a.textContent = text; a.hidden = !text;
+  }
+
+  function clock(ms) {
+    const s = Math.max(0, Math.ceil(ms / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
+  }
+  const hhmm = (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+  // explain turns an API error into words for a student; a 401 outside the
+  // sign-in form means the session is gone.
+  function explain(e, what) {
+    if (e.status === 401) { expired(); return null; }
+    switch (e.code) {
+      case "network": return "You seem to be offline. Check your connection and try again.";
+      case "not_open": return what + " is not open yet. See the countdown next to it; the Join button turns on when it opens.";
+      case "not_found": return what + ": " + (e.message === "course not found" ? "this course no longer exists." : "nothing to do, " + (e.message || "not found") + ".");
+      case "conflict": return what + ": " + e.message + ".";
+      case "unavailable": case "overloaded": case "draining":
+        return "The service is very busy. We tried several times; please try again in a minute.";
+      case "internal": return "Something went wrong on our side. Please try again in a moment.";
+      default: return what + ": the request was refused (" + (e.message || e.code) + ").";
+    }
+  }
+  function fail(e, what) { const m = explain(e, what); if (m) alertMsg(m); }
+
+  // ----- sign in / out -----
+  function showSignin(info) {
+    epoch++;
+    for (const q of queues.values()) clearTimeout(q.timer);
+    $("app").hidden = true; $("who").hidden = true; $("signin").hidden = false;
+    const i = $("signin-info"); i.textContent = info || ""; i.hidden = !info;
+    $("password").value = "";
+    $("signin-h").focus();
+  }
+  function expired() {
+    alertMsg(""); notice("");
+    showSignin("Your session has expired. Please sign in again; your place in any queue is kept.");
+  }
+
+  $("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const err = $("signin-error"), btn = $("signin-btn");
+    const studentNo = $("studentNo").value.trim(), password = $("password").value;
+    err.hidden = true;
+    if (!studentNo || !password) { err.textContent = "Enter your student number and password."; err.hidden = false; return; }
+    btn.disabled = true;
+    try {
+      await api("POST", "/api/login", { studentNo, password });
+      sessionStorage.setItem("surge.who", studentNo);
+      start();
+    } catch (e) {
+      err.textContent = e.status === 401 ? "Wrong student number or password." : explain(e, "Sign in");
+      err.hidden = false;
+    } finally { btn.disabled = false; }
+  });
+
+  $("signout").addEventListener("click", async () => {
+    try { await api("POST", "/api/logout"); } catch (e) { /* signed out locally anyway */ }
+    sessionStorage.clear(); queues.clear(); $("queues").textContent = ""; $("queues-card").hidden = true;
+    showSignin("You are signed out.");
+  });
+
+  async function start() {
+    $("signin").hidden = true; $("app").hidden = false; $("who").hidden = false;
+    $("who-name").textContent = "Signed in as " + (sessionStorage.getItem("surge.who") || "student");
+    alertMsg("");
+    $("courses-h").focus();
+    const my = epoch;
+    await Promise.all([loadCourses(my), loadEnrollments()]);
+    for (const id of JSON.parse(sessionStorage.getItem("surge.queues") || "[]")) watch(id, null);
+    coursesLoop(my);
+  }
+
+  // ----- courses -----
+  async function loadCourses(my) {
+    try {
+      const { data } = await api("GET", "/api/courses");
+      if (my !== epoch) return;
+      courses = new Map(data.courses.map((c) => [c.id, c]));
+      renderCourses();
+      $("courses-updated").textContent = "Updated " + hhmm(now()) + ".";
+    } catch (e) { fail(e, "Loading courses"); }
+  }
+  async function coursesLoop(my) {
+    while (my === epoch) {
+      await sleep(jitter(5000));
+      if (my === epoch && document.visibilityState === "visible") await loadCourses(my);
+    }
+  }
+
+  function renderCourses() {
+    const ul = $("courses");
+    ul.setAttribute("aria-busy", "false");
+    for (const c of courses.values()) {
+      let li = ul.querySelector('li[data-course="' + c.id + '"]');
+      if (!li) {
+        li = document.createElement("li");
+        li.dataset.course = c.id;
+        li.innerHTML = '<div class="c-main"><span class="c-code"></span> <span class="badge"></span><span class="c-title"></span></div><span class="seats"></span><button type="button" class="join"></button>';
+        li.querySelector(".join").addEventListener("click", () => join(c.id));
+        ul.append(li);
+      }
+      li.querySelector(".c-code").textContent = c.code;
+      li.querySelector(".c-title").textContent = c.title;
+      const seats = li.querySelector(".seats");
+      seats.textContent = c.seatsLeft + " of " + c.capacity + " seats left";
+      updateCourseRow(c, li);
+    }
+    for (const li of ul.querySelectorAll("li")) if (!courses.has(Number(li.dataset.course))) li.remove();
+  }
+
+  function updateCourseRow(c, li) {
+    const badge = li.querySelector(".badge"), btn = li.querySelector(".join");
+    // The Date header is rounded down to the second and skew adds half a
+    // second: open 0.6 s late so that the server agrees.
+    const opens = Date.parse(c.opensAt) + 600, open = now() >= opens;
+    const q = queues.get(c.id);
+    let label, dis = false;
+    if (!open) {
+      badge.className = "badge b-soon"; badge.textContent = "Opens in " + clock(opens - now());
+      badge.title = "Opens at " + hhmm(opens);
+    } else if (c.seatsLeft <= 0) {
+      badge.className = "badge b-full"; badge.textContent = "Full"; badge.title = "";
+    } else { badge.className = "badge b-open"; badge.textContent = "Open"; badge.title = ""; }
+    if (enrolled.has(c.id)) { label = "Enrolled"; dis = true; }
+    else if (q && q.st && q.st.state === "full") { label = "On waiting list"; dis = true; }
+    else if (q) { label = "In queue"; dis = true; }
+    else if (!open) { label = "Not open yet"; dis = true; }
+    else label = c.seatsLeft <= 0 ? "Join waiting list" : "Join";
+    if (btn.textContent !== label) btn.textContent = label;
+    btn.disabled = dis;
+    btn.setAttribute("aria-label", label + ": " + c.code);
+  }
+
+  // One ticker for countdowns: the course list and the buttons of courses
+  // that open now.
+  setInterval(() => {
+    if ($("app").hidden) return;
+    for (const li of $("courses").querySelectorAll("li")) {
+      const c = courses.get(Number(li.dataset.course));
+      if (c) updateCourseRow(c, li);
+    }
+  }, 1000);
+
+  // ----- queues -----
+  function saveQueues() { sessionStorage.setItem("surge.queues", JSON.stringify([...queues.keys()])); }
+
+  async function join(id) {
+    const c = courses.get(id);
+    alertMsg("");
+    if (queues.has(id)) return;
+    const q = { st: null, el: null, timer: 0 };
+    queues.set(id, q); renderQueue(id); refreshRow(id);
+    $("queues-h").focus(); // the Join button is now disabled: keep the keyboard in place
+    try {
+      const { data } = await api("POST", "/api/courses/" + id + "/queue");
+      show(id, data);
+    } catch (e) {
+      drop(id);
+      fail(e, c ? c.code : "This course");
+    }
+  }
+
+  function watch(id, st) {
+    if (!queues.has(id)) queues.set(id, { st, el: null, timer: 0 });
+    if (st) show(id, st); else poll(id, epoch);
+  }
+
+  async function poll(id, my) {
+    try {
+      const { data } = await api("GET", "/api/courses/" + id + "/queue");
+      if (my === epoch && queues.has(id)) show(id, data);
+    } catch (e) {
+      if (my !== epoch) return;
+      if (e.status === 401) { expired(); return; }
+      if (e.status === 404) { drop(id); return; }
+      notice("Could not refresh your queue position; trying again.");
+      schedule(id, 10000, my);
+    }
+  }
+
+  function schedule(id, ms, my) {
+    const q = queues.get(id);
+    if (!q) return;
+    clearTimeout(q.timer);
+    q.timer = setTimeout(() => poll(id, my), jitter(ms));
+  }
+
+  // The further back, the less often: about 1 s near the front, up to 30 s.
+  const pollDelay = (pos) => Math.min(30000, 1000 + pos * 25);
+
+  function show(id, st) {
+    const q = queues.get(id);
+    if (!q) return;
+    q.st = st;
+    if (st.state === "none") { drop(id); return; }
+    saveQueues(); renderQueue(id); refreshRow(id);
+    if (st.state === "queued") schedule(id, pollDelay(st.position || 0), epoch);
+    else if (st.state === "full") schedule(id, 20000, epoch); // a freed seat goes to the lowest waiting ticket
+    else if (st.state === "enrolled") { loadEnrollments(); loadCourses(epoch); }
+  }
+
+  function drop(id) {
+    const q = queues.get(id);
+    if (q) { clearTimeout(q.timer); if (q.el) q.el.remove(); }
+    queues.delete(id); saveQueues(); refreshRow(id);
+    $("queues-card").hidden = queues.size === 0;
+  }
+
+  function refreshRow(id) {
+    const li = $("courses").querySelector('li[data-course="' + id + '"]'), c = courses.get(id);
+    if (li && c) updateCourseRow(c, li);
+  }
+
+  function renderQueue(id) {
+    const q = queues.get(id), c = courses.get(id), code = c ? c.code : "Course " + id;
+    $("queues-card").hidden = false;
+    if (!q.el) {
+      q.el = document.createElement("li");
+      q.el.dataset.course = id;
+      q.el.innerHTML = '<div class="q-state"><span class="c-code"></span> <span class="q-pos"></span><span class="q-msg"></span></div><button type="button" class="secondary q-act"></button>';
+      q.el.querySelector(".q-act").addEventListener("click", () => queueAction(id));
+      $("queues").append(q.el);
+    }
+    const st = q.st || { state: "joining" };
+    let pos, msg, act;
+    switch (st.state) {
+      case "queued":
+        // position is the place in line, 1 for the first.
+        pos = "Position " + (st.position || 1);
+        msg = (st.position > 1 ? (st.position - 1) + (st.position === 2 ? " student" : " students") + " ahead of you. " : "You are next. ") +
+          "Keep this page open; it updates by itself.";
+        act = "Leave queue"; break;
+      case "full":
+        pos = "Waiting list";
+        msg = "The course is full. You are on the waiting list (ticket " + st.ticket + "): if a seat is freed, it goes to the lowest ticket.";
+        act = "Leave waiting list"; break;
+      case "enrolled":
+        pos = "Enrolled"; msg = "You have a seat in " + code + ".";
+        act = "Dismiss"; break;
+      default:
+        pos = "Joining…"; msg = ""; act = "";
+    }
+    q.el.className = st.state === "enrolled" ? "q-ok" : st.state === "full" ? "q-wait" : "";
+    q.el.dataset.state = st.state;
+    set(q.el.querySelector(".c-code"), code);
+    set(q.el.querySelector(".q-pos"), pos);
+    set(q.el.querySelector(".q-msg"), msg);
+    const b = q.el.querySelector(".q-act");
+    set(b, act); b.hidden = !act; b.setAttribute("aria-label", act + ": " + code);
+  }
+  // set changes text only when it differs, so the live region announces
+  // changes, not every poll.
+  function set(el, t) { if (el.textContent !== t) el.textContent = t; }
+
+  async function queueAction(id) {
+    const q = queues.get(id);
+    if (!q || !q.st) return;
+    if (q.st.state === "enrolled") { drop(id); $("enr-h").focus(); return; }
+    try {
+      await api("DELETE", "/api/courses/" + id + "/queue");
+      drop(id);
+    } catch (e) {
+      if (e.status === 404) { drop(id); return; }
+      fail(e, "Leaving the queue");
+    }
+    $("courses-h").focus();
+  }
+
+  // ----- enrollments -----
+  async function loadEnrollments() {
+    try {
+      const { data } = await api("GET", "/api/enrollments");
+      enrolled = new Map(data.enrollments.map((e) => [e.courseId, e]));
+      renderEnrollments();
+      for (const id of enrolled.keys()) refreshRow(id);
+    } catch (e) { fail(e, "Loading your enrollments"); }
+  }
+
+  function renderEnrollments() {
+    const ul = $("enrollments");
+    ul.textContent = "";
+    $("enr-empty").hidden = enrolled.size > 0;
+    for (const e of enrolled.values()) {
+      const li = document.createElement("li");
+      li.dataset.course = e.courseId;
+      li.innerHTML = '<div class="c-main"><span class="c-code"></span><span class="c-title"></span></div><button type="button" class="secondary cancel">Cancel</button>';
+      li.querySelector(".c-code").textContent = e.code;
+      li.querySelector(".c-title").textContent = "Enrolled " + new Date(e.enrolledAt).toLocaleString();
+      const b = li.querySelector(".cancel");
+      b.setAttribute("aria-label", "Cancel enrollment in " + e.code);
+      b.addEventListener("click", () => confirmCancel(li, e));
+      ul.append(li);
+    }
+    for (const c of courses.values()) refreshRow(c.id);
+  }
+
+  // Cancelling gives the seat away: ask once, in the page, keyboard first.
+  function confirmCancel(li, e) {
+    const box = document.createElement("div");
+    box.className = "confirm";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Confirm cancellation");
+    box.innerHTML = '<span>Give up your seat in <b></b>?</span> <button type="button" class="yes">Yes, cancel</button> <button type="button" class="secondary no">Keep my seat</button>';
+    box.querySelector("b").textContent = e.code;
+    li.querySelector(".cancel").hidden = true;
+    li.append(box);
+    box.querySelector(".no").addEventListener("click", () => { box.remove(); const b = li.querySelector(".cancel"); b.hidden = false; b.focus(); });
+    box.querySelector(".yes").addEventListener("click", async () => {
+      try {
+        await api("DELETE", "/api/enrollments/" + e.courseId);
+        notice("Your enrollment in " + e.code + " is cancelled.");
+      } catch (err) {
+        if (err.status !== 404) { fail(err, "Cancelling " + e.code); return; }
+      }
+      drop(e.courseId);
+      await loadEnrollments(); loadCourses(epoch);
+      $("enr-h").focus();
+    });
+    box.querySelector(".no").focus();
+  }
+
+  // ----- boot: signed in already? -----
+  (async () => {
+    try {
+      await api("GET", "/api/enrollments");
+      start();
+    } catch (e) {
+      if (e.status === 401) showSignin("");
+      else { showSignin(""); fail(e, "Loading"); }
+    }
+  })();
+})();
