@@ -65,6 +65,8 @@ const (
 	MetricFull         = "surge_admitter_full_total"          // students moved to a waiting list
 	MetricBatches      = "surge_admitter_batches_total"       // admitter batches, by result (ok, moved, stale, error)
 	MetricBatchSize    = "surge_admitter_batch_size"          // the admitter's adaptive batch size
+	MetricQueued       = "surge_waitroom_queued"              // students waiting for a decision, fleet-wide (every instance reports it)
+	MetricBatchSeconds = "surge_admitter_batch_seconds"       // grant latency of a batch, a summary by quantile (0.5, 0.99)
 	MetricShed         = "surge_http_shed_total"              // requests refused 503 under load
 	MetricInflight     = "surge_http_inflight_requests"       // API requests in flight
 	MetricRequests     = "surge_http_requests_total"          // by route: only the waiting-room routes are imported
@@ -189,7 +191,8 @@ func RenderUserData(p UserDataParams) (string, error) {
 		"Namespace":    MetricNamespace,
 		"Scrape":       strings.Replace(p.metricsAddr(), "0.0.0.0:", "127.0.0.1:", 1),
 		"Every":        metricsScrapeEvery,
-		"Counters":     []string{MetricGrants, MetricFull, MetricShed, MetricBatchSize, MetricInflight},
+		"Counters":     []string{MetricGrants, MetricFull, MetricShed, MetricBatchSize, MetricInflight, MetricQueued},
+		"BatchSeconds": MetricBatchSeconds,
 		"Requests":     MetricRequests,
 		"Batches":      MetricBatches,
 		"QueueRoutes":  regexp.QuoteMeta(QueueStatusRoute) + "|" + regexp.QuoteMeta(QueueJoinRoute),
@@ -396,6 +399,8 @@ SURGE_PROMETHEUS
         "metric_selectors":[{{range $i, $m := .Counters}}{{if $i}},{{end}}{{json (printf "^%s$" $m)}}{{end}}]},
        {"source_labels":["job"],"label_matcher":"^surge$","dimensions":[["AutoScalingGroupName","result"]],
         "metric_selectors":[{{json (printf "^%s$" .Batches)}}]},
+       {"source_labels":["job"],"label_matcher":"^surge$","dimensions":[["AutoScalingGroupName","quantile"]],
+        "metric_selectors":[{{json (printf "^%s$" .BatchSeconds)}}]},
        {"source_labels":["route"],"label_matcher":{{json (printf "^(%s)$" .QueueRoutes)}},"dimensions":[["AutoScalingGroupName","route"]],
         "metric_selectors":[{{json (printf "^%s$" .Requests)}}]}]}}}},
  "metrics":{"namespace":"{{.Namespace}}",

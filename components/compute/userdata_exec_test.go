@@ -173,7 +173,7 @@ func TestUserDataRunsAndRefusesTamperedArtifacts(t *testing.T) {
 		emf := prom["emf_processor"].(map[string]any)
 		assert.Equal(t, MetricNamespace, emf["metric_namespace"])
 		selectors := fmt.Sprint(emf["metric_declaration"])
-		for _, m := range []string{MetricGrants, MetricFull, MetricShed, MetricBatchSize, MetricInflight, MetricBatches, MetricRequests} {
+		for _, m := range []string{MetricGrants, MetricFull, MetricShed, MetricBatchSize, MetricInflight, MetricQueued, MetricBatchSeconds, MetricBatches, MetricRequests} {
 			assert.Contains(t, selectors, "^"+m+"$")
 		}
 		var scrape struct {

@@ -602,9 +602,6 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 	// The app's own metrics (the CloudWatch agent imports them, see
 	// compute.RenderUserData). No data: no traffic, or no instance yet.
 	asg := dims("AutoScalingGroupName", a.AutoScalingGroupName)
-	route := func(r string) pulumi.StringMap {
-		return dims("AutoScalingGroupName", a.AutoScalingGroupName, "route", r)
-	}
 	stall := int(th.QueueStallMinutes)
 	specs = append(specs,
 		alarmSpec{
@@ -614,7 +611,7 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		},
 		alarmSpec{
 			suffix:      "waiting-room-stalled",
-			description: fmt.Sprintf("students are in the waiting room (joining or polling) and no seat was granted and nobody moved to a waiting list for %d minutes: the admitters are stuck", stall),
+			description: fmt.Sprintf("students are queued and no seat was granted and nobody moved to a waiting list for %d minutes: the admitters are stuck", stall),
 			args: cloudwatch.MetricAlarmArgs{
 				ComparisonOperator: pulumi.String("GreaterThanOrEqualToThreshold"),
 				Threshold:          pulumi.Float64(1),
@@ -622,11 +619,10 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 				DatapointsToAlarm:  pulumi.Int(stall),
 				TreatMissingData:   pulumi.String("notBreaching"),
 				MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
-					metricQuery("polls", compute.MetricNamespace, compute.MetricRequests, "Sum", route(compute.QueueStatusRoute)),
-					metricQuery("joins", compute.MetricNamespace, compute.MetricRequests, "Sum", route(compute.QueueJoinRoute)),
+					metricQuery("queued", compute.MetricNamespace, compute.MetricQueued, "Maximum", asg),
 					metricQuery("granted", compute.MetricNamespace, compute.MetricGrants, "Sum", asg),
 					metricQuery("moved", compute.MetricNamespace, compute.MetricFull, "Sum", asg),
-					expression("stalled", "IF(FILL(polls, 0) + FILL(joins, 0) > 0 AND FILL(granted, 0) + FILL(moved, 0) == 0, 1, 0)", "waiting room active, nobody admitted"),
+					expression("stalled", "IF(FILL(queued, 0) > 0 AND FILL(granted, 0) + FILL(moved, 0) == 0, 1, 0)", "students queued, nobody admitted"),
 				},
 			},
 		},
@@ -778,15 +774,21 @@ func (d dashboardIDs) json() (string, error) {
 		{ns, compute.MetricGrants, "AutoScalingGroupName", d.ASG, sum},
 		{ns, compute.MetricFull, "AutoScalingGroupName", d.ASG, sum},
 	})
-	add(1, "Queue joins / position polls, per minute", d.Region, [][]any{
+	add(1, "Queue joins / position polls per minute, students queued", d.Region, [][]any{
 		{ns, compute.MetricRequests, "AutoScalingGroupName", d.ASG, "route", compute.QueueJoinRoute, sum},
 		{ns, compute.MetricRequests, "AutoScalingGroupName", d.ASG, "route", compute.QueueStatusRoute, sum},
+		{ns, compute.MetricQueued, "AutoScalingGroupName", d.ASG, map[string]any{"stat": "Maximum", "yAxis": "right"}},
 	})
 	add(2, "Load shed (503/min), in flight, admitter batch size and errors", d.Region, [][]any{
 		{ns, compute.MetricShed, "AutoScalingGroupName", d.ASG, sum},
 		{ns, compute.MetricInflight, "AutoScalingGroupName", d.ASG, maxs},
 		{ns, compute.MetricBatchSize, "AutoScalingGroupName", d.ASG, map[string]any{"stat": "Average", "yAxis": "right"}},
 		{ns, compute.MetricBatches, "AutoScalingGroupName", d.ASG, "result", "error", sum},
+	})
+	row++
+	add(0, "Admitter grant latency per batch, p50 / p99 (s)", d.Region, [][]any{
+		{ns, compute.MetricBatchSeconds, "AutoScalingGroupName", d.ASG, "quantile", "0.5", maxs},
+		{ns, compute.MetricBatchSeconds, "AutoScalingGroupName", d.ASG, "quantile", "0.99", maxs},
 	})
 	row++
 

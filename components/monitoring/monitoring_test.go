@@ -387,11 +387,10 @@ func TestAppMetricAlarms(t *testing.T) {
 		queries[st.Str(p+".id")] = st.Str(p+".metric.metricName") + " " + st.Str(p+".metric.dimensions.route")
 	}
 	assert.Equal(t, map[string]string{
-		"polls":   compute.MetricRequests + " " + compute.QueueStatusRoute,
-		"joins":   compute.MetricRequests + " " + compute.QueueJoinRoute,
+		"queued":  compute.MetricQueued + " ",
 		"granted": compute.MetricGrants + " ",
 		"moved":   compute.MetricFull + " ",
-		"stalled": "IF(FILL(polls, 0) + FILL(joins, 0) > 0 AND FILL(granted, 0) + FILL(moved, 0) == 0, 1, 0)",
+		"stalled": "IF(FILL(queued, 0) > 0 AND FILL(granted, 0) + FILL(moved, 0) == 0, 1, 0)",
 	}, queries)
 }
 

@@ -21,6 +21,7 @@ import (
 // Room is the waiting room as the admitter uses it.
 type Room interface {
 	ActiveCourses(ctx context.Context) ([]int64, error)
+	Queued(ctx context.Context, courses []int64) (int64, error)
 	Take(ctx context.Context, course int64, size int, lease time.Duration) (waitroom.Batch, error)
 	Complete(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) ([]int64, error)
 	Release(ctx context.Context, b waitroom.Batch) error
@@ -78,7 +79,11 @@ type metrics struct {
 	full      prometheus.Counter
 	batches   *prometheus.CounterVec
 	grantTime prometheus.Histogram
+	// grantSum is the same latency as a summary: the CloudWatch agent
+	// imports summaries and drops histograms.
+	grantSum  prometheus.Summary
 	batchSize prometheus.Gauge
+	queued    prometheus.Gauge
 }
 
 // New returns an admitter; call Run.
@@ -113,10 +118,13 @@ func New(room Room, store Store, o Options) *Admitter {
 		full:      prometheus.NewCounter(prometheus.CounterOpts{Name: "surge_admitter_full_total", Help: "Students moved to a waiting list because no seat was left."}),
 		batches:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "surge_admitter_batches_total", Help: "Batches by result."}, []string{"result"}),
 		grantTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "surge_admitter_grant_seconds", Help: "Grant transaction latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		grantSum: prometheus.NewSummary(prometheus.SummaryOpts{Name: "surge_admitter_batch_seconds", Help: "Grant transaction latency of a batch (summary, last 10 minutes).",
+			Objectives: map[float64]float64{0.5: 0.05, 0.99: 0.001}}),
 		batchSize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "surge_admitter_batch_size", Help: "Current adaptive batch size."}),
+		queued:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "surge_waitroom_queued", Help: "Students of active courses waiting for a decision, fleet-wide (every instance reports the same count)."}),
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{a.m.granted, a.m.full, a.m.batches, a.m.grantTime, a.m.batchSize} {
+		for _, c := range []prometheus.Collector{a.m.granted, a.m.full, a.m.batches, a.m.grantTime, a.m.grantSum, a.m.batchSize, a.m.queued} {
 			if err := o.Registerer.Register(c); err != nil {
 				a.log.Warn("registering admitter metric", "err", err)
 			}
@@ -129,8 +137,12 @@ func New(room Room, store Store, o Options) *Admitter {
 // finished or handed back (its students return to the queue with their
 // tickets) before Run returns.
 func (a *Admitter) Run(ctx context.Context) {
-	var lastSweep time.Time
+	var lastSweep, lastCount time.Time
 	for ctx.Err() == nil {
+		if time.Since(lastCount) > queuedEvery {
+			lastCount = time.Now()
+			a.countQueued(ctx)
+		}
 		if time.Since(lastSweep) > a.o.SweepInterval/2 {
 			lastSweep = time.Now()
 			if _, err := a.room.Sweep(ctx, a.o.SweepInterval, a.store.CoursesWithSeats); err != nil && ctx.Err() == nil {
@@ -145,6 +157,25 @@ func (a *Admitter) Run(ctx context.Context) {
 		case <-ctx.Done():
 		case <-time.After(a.o.Interval):
 		}
+	}
+}
+
+// queuedEvery bounds the waiting-room count to one Redis round trip per
+// instance per interval: it feeds a per-minute metric, not admission.
+const queuedEvery = 5 * time.Second
+
+// countQueued sets the queued gauge from Redis.
+func (a *Admitter) countQueued(ctx context.Context) {
+	courses, err := a.room.ActiveCourses(ctx)
+	if err == nil {
+		var n int64
+		if n, err = a.room.Queued(ctx, courses); err == nil {
+			a.m.queued.Set(float64(n))
+			return
+		}
+	}
+	if ctx.Err() == nil {
+		a.log.Warn("counting queued students", "err", err)
 	}
 }
 
@@ -257,6 +288,7 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 	gcancel()
 	took := time.Since(start)
 	a.m.grantTime.Observe(took.Seconds())
+	a.m.grantSum.Observe(took.Seconds())
 	outcomes := make(map[int64]waitroom.Outcome, len(b.Entries))
 	switch {
 	case errors.Is(err, postgres.ErrStaleFence):

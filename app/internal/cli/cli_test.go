@@ -163,6 +163,15 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		return strings.Contains(string(b), `surge_http_requests_total{code="200",route="GET /api/courses"}`)
 	}, 10*time.Second, 5*time.Millisecond, "metrics served")
+	// What the CloudWatch agent imports for the dashboard and the stall
+	// alarm (components/compute.Metric*): the queue and a summary, not
+	// only the histogram the agent drops.
+	mr, err := http.Get("http://" + maddr + "/metrics")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(mr.Body)
+	_ = mr.Body.Close()
+	assert.Contains(t, string(page), "surge_waitroom_queued ")
+	assert.Contains(t, string(page), `surge_admitter_batch_seconds{quantile="0.99"}`)
 	time.Sleep(100 * time.Millisecond) // the import hashes 600 passwords: longer than this
 
 	sigterm()
@@ -201,7 +210,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	loadWG.Wait()
 	assert.Zero(t, loadBad.Load(), "load answers during the drain were 200 or 503+Retry-After (of %d)", loadN.Load())
 	assert.True(t, logs.has("drained"), "drained logged")
-	_, err := http.Get(base + "/healthz")
+	_, err = http.Get(base + "/healthz")
 	assert.Error(t, err, "listener closed after the drain")
 }
 

@@ -331,6 +331,30 @@ func (r *Room) ActiveCourses(ctx context.Context) ([]int64, error) {
 	return out, nil
 }
 
+// Queued counts the students of these courses still waiting for a decision:
+// queued, or in a batch being granted. One pipelined round trip.
+func (r *Room) Queued(ctx context.Context, courses []int64) (int64, error) {
+	if len(courses) == 0 {
+		return 0, nil
+	}
+	cmds := make([]*redis.IntCmd, 0, 2*len(courses))
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range courses {
+			k := r.keys(c)
+			cmds = append(cmds, p.ZCard(ctx, k.q), p.ZCard(ctx, k.i))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("counting queued students: %w", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}
+
 // Sweep, at most once per interval across all instances, asks withSeats
 // (the database) which courses with a waiting list have a free seat and
 // marks those freed, so that a seat whose wake-up was lost (Redis failed,

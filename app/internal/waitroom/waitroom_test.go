@@ -333,3 +333,41 @@ func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, b.Entries, "the seat was taken by the waiting list: no re-offer")
 }
+
+// TestQueuedCountsUndecidedStudents: the queued metric counts students in
+// the queue and in a batch being granted, and drops as they are decided.
+func TestQueuedCountsUndecidedStudents(t *testing.T) {
+	room, _, _, _ := newRoom(t)
+	ctx := context.Background()
+	for s := range 3 {
+		_, err := room.Join(ctx, 1, int64(s+1))
+		require.NoError(t, err)
+	}
+	for s := range 2 {
+		_, err := room.Join(ctx, 2, int64(s+1))
+		require.NoError(t, err)
+	}
+	courses, err := room.ActiveCourses(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []int64{1, 2}, courses)
+	n, err := room.Queued(ctx, courses)
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), n, "three queued for course 1, two for course 2")
+
+	b, err := room.Take(ctx, 1, 2, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, b.Entries, 2)
+	n, err = room.Queued(ctx, courses)
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), n, "a batch being granted is not decided yet")
+
+	_, err = room.Complete(ctx, b, map[int64]waitroom.Outcome{b.Entries[0].Student: waitroom.Granted, b.Entries[1].Student: waitroom.Full})
+	require.NoError(t, err)
+	n, err = room.Queued(ctx, courses)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n, "decided students leave the count")
+
+	n, err = room.Queued(ctx, nil)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
