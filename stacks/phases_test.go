@@ -96,7 +96,7 @@ func TestRollbackPinsAnUploadedRelease(t *testing.T) {
 
 	m := pulumitest.New()
 	require.NoError(t, m.Run(t, "dev", cfg, RunWith(Deps{Build: noBuild(t), Log: func(string) {}})))
-	assert.Empty(t, m.ByType(tObject), "nothing uploaded: the release is already in the bucket")
+	assert.Empty(t, artifactObjects(m), "nothing uploaded: the release is already in the bucket")
 
 	lt := one(t, m, tTemplate)
 	raw, err := base64.StdEncoding.DecodeString(lt.Str("userData"))

@@ -129,11 +129,16 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		return err
 	}
 
+	pages, pageKeys, err := siteFiles()
+	if err != nil {
+		return err
+	}
 	buckets, err := storage.NewBuckets(ctx, name, &storage.BucketsArgs{
 		AccountID:      id.AccountId,
 		Region:         c.Region,
 		AllowedOrigins: siteOrigins(c),
 		ForceDestroy:   dev,
+		SiteFiles:      pages,
 	}, in("storage")...)
 	if err != nil {
 		return err
@@ -245,6 +250,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		OriginRegion:        c.Region,
 		WebACLARN:           acl.ARN,
 		PriceClass:          c.Edge.PriceClass,
+		SitePaths:           pageKeys,
 	}
 	if https {
 		cdnArgs.OriginDomain = certs.OriginDomain

@@ -375,8 +375,22 @@ func assertTags(t *testing.T, m *pulumitest.Mocks, stack string) {
 	assert.Equal(t, "database", primaryDB(t, m).Str("tags.component"))
 }
 
+// artifactObjects are the objects uploaded to the artifacts bucket (the
+// static bucket holds the page's files).
+func artifactObjects(m *pulumitest.Mocks) []pulumitest.Resource {
+	var out []pulumitest.Resource
+	for _, o := range m.ByType(tObject) {
+		if strings.Contains(o.Str("bucket"), "-"+storage.KindArtifacts+"-") {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 func assertFleet(t *testing.T, m *pulumitest.Mocks, stack, digest string) {
-	obj := one(t, m, tObject)
+	objs := artifactObjects(m)
+	require.Len(t, objs, 1, "exactly one release object")
+	obj := objs[0]
 	assert.Equal(t, "releases/"+digest+"/surge", obj.Str("key"), "artifact is content-addressed")
 
 	lt := one(t, m, tTemplate)

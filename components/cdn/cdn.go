@@ -159,6 +159,11 @@ type DistributionArgs struct {
 	// LogFormat is the v2 standard log format: json, w3c, plain or parquet.
 	// Default json.
 	LogFormat string
+	// SitePaths are the keys of the students' page in the static bucket
+	// (index.html, 404.html, assets/...). With them, any other path of the
+	// default behaviour gets the 404 page with status 404 (see site.go).
+	// Default none: no 404 handling.
+	SitePaths []string
 }
 
 // Distribution is the CDN component.
@@ -259,6 +264,9 @@ func (a *DistributionArgs) validate() error {
 	if a.AssetsMaxAgeSeconds < 1 || a.AssetsMaxAgeSeconds > 31536000 {
 		errs = append(errs, fmt.Errorf("AssetsMaxAgeSeconds %d: want 1-31536000", a.AssetsMaxAgeSeconds))
 	}
+	if err := validSitePaths(a.SitePaths); err != nil {
+		errs = append(errs, err)
+	}
 	if !slices.Contains([]string{"json", "w3c", "plain", "parquet"}, a.LogFormat) {
 		errs = append(errs, fmt.Errorf("LogFormat %q: want json, w3c, plain or parquet", a.LogFormat))
 	}
@@ -291,6 +299,11 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 	c.OriginProtocolPolicy = protocol
 
 	// CloudFront.13: one OAC for both buckets; sigv4 on every request.
+	siteFns, err := siteFunctions(ctx, name, a, parent)
+	if err != nil {
+		return nil, err
+	}
+
 	oac, err := cloudfront.NewOriginAccessControl(ctx, name+"-s3", &cloudfront.OriginAccessControlArgs{
 		Name:                          pulumi.String(naming.Physical(name, "s3-"+a.AccountID, 64)),
 		Description:                   pulumi.String("surge S3 origins (sigv4, always signed)"),
@@ -421,6 +434,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 			ResponseHeadersPolicyId: pulumi.String(SecurityHeadersPolicyID),
 			ViewerProtocolPolicy:    pulumi.String("redirect-to-https"), // CloudFront.3
 			Compress:                pulumi.Bool(true),
+			FunctionAssociations:    siteFns,
 		},
 		OrderedCacheBehaviors: cloudfront.DistributionOrderedCacheBehaviorArray{
 			&cloudfront.DistributionOrderedCacheBehaviorArgs{

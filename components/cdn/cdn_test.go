@@ -59,6 +59,7 @@ func program(names []string, s setup, mutate func(*DistributionArgs)) pulumi.Run
 				LoadBalancerDNSName: pulumi.String(fakeALBDNS),
 				OriginRegion:        pulumitest.Region,
 				WebACLARN:           pulumi.String(fakeACLARN),
+				SitePaths:           testSitePaths,
 			}
 			if s.domain {
 				args.Aliases = []string{"surge.example.com"}

@@ -74,6 +74,9 @@ type BucketsArgs struct {
 	// ForceDestroy lets `pulumi destroy` delete non-empty buckets. Default
 	// false; set it for throwaway dev stacks only.
 	ForceDestroy bool
+	// SiteFiles is the students' page, uploaded to the static bucket one
+	// object per file. Default none (an empty bucket).
+	SiteFiles []SiteFile
 }
 
 // Bucket is what other components need of one bucket.
@@ -153,6 +156,7 @@ func (a *BucketsArgs) validate() error {
 			errs = append(errs, fmt.Errorf("%s %d: must not be negative", f.name, f.v))
 		}
 	}
+	errs = append(errs, validateSiteFiles(a.SiteFiles)...)
 	return errors.Join(errs...)
 }
 
@@ -211,6 +215,9 @@ func NewBuckets(ctx *pulumi.Context, name string, args *BucketsArgs, opts ...pul
 	c.Static, c.Uploads, c.Artifacts, c.Logs = made[KindStatic], made[KindUploads], made[KindArtifacts], made[KindLogs]
 	c.StaticBucketName, c.UploadsBucketName = c.Static.Name, c.Uploads.Name
 	c.ArtifactsBucketName, c.LogsBucketName = c.Artifacts.Name, c.Logs.Name
+	if err := declareSiteObjects(ctx, name, c.Static.Name, a.SiteFiles, parent); err != nil {
+		return nil, fmt.Errorf("storage %s: %w", name, err)
+	}
 
 	out := pulumi.Map{}
 	for kind, b := range made {

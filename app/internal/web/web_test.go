@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,14 +41,6 @@ func TestAssetNamesCarryTheirContentHash(t *testing.T) {
 	assert.Equal(t, 2, assets, "app.js and app.css")
 }
 
-func TestHashedNameChangesWithContent(t *testing.T) {
-	a := HashedName("app.js", []byte("one"))
-	b := HashedName("app.js", []byte("two"))
-	assert.NotEqual(t, a, b)
-	assert.Regexp(t, `^app\.[0-9a-f]{12}\.js$`, a)
-	assert.Equal(t, a, HashedName("app.js", []byte("one")))
-}
-
 func TestPagesReferToHashedAssets(t *testing.T) {
 	s, err := Load()
 	require.NoError(t, err)
@@ -62,17 +53,6 @@ func TestPagesReferToHashedAssets(t *testing.T) {
 		assert.True(t, ok, "index.html refers to %s, which is served", r[1])
 	}
 	assert.NotContains(t, string(index.Body), "{{")
-}
-
-func TestUnknownAssetReferenceFailsTheLoad(t *testing.T) {
-	fsys := fstest.MapFS{
-		"static/assets/app.js": {Data: []byte("x")},
-		"static/index.html":    {Data: []byte(`<script src="{{assets/missing.js}}"></script>`)},
-		"static/404.html":      {Data: []byte(`<p>404</p>`)},
-	}
-	_, err := load(fsys)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "missing.js")
 }
 
 // TestFirstLoadBudget measures what a first visit downloads, gzip-compressed

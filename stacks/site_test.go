@@ -1,0 +1,80 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/app/site"
+	"github.com/surge-dev/surge/components/cdn"
+	"github.com/surge-dev/surge/components/storage"
+	"github.com/surge-dev/surge/internal/pulumitest"
+)
+
+// TestStackUploadsThePage: every embedded file is one object of the static
+// bucket, keyed by its served path, with its Content-Type and
+// Cache-Control; the distribution serves index.html at / and the 404 page
+// for unknown paths of the default behaviour only.
+func TestStackUploadsThePage(t *testing.T) {
+	s, err := site.Load()
+	require.NoError(t, err)
+	physical := map[string]string{} // function physical name -> stack
+	for _, stack := range []string{"dev", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			m, _ := runStack(t, stack, stackConfig(t, stack))
+			name := "surge-" + stack
+			static := storage.BucketName(name, storage.KindStatic, pulumitest.Account, pulumitest.Region)
+			objects := map[string]pulumitest.Resource{}
+			for _, o := range m.ByType("aws:s3/bucketObjectv2:BucketObjectv2") {
+				if o.Str("bucket") == static {
+					objects[o.Str("key")] = o
+				}
+			}
+			require.Len(t, objects, len(s.Files()), "one object per embedded file")
+			for _, f := range s.Files() {
+				o, ok := objects[f.Name]
+				require.True(t, ok, "object %s", f.Name)
+				assert.Equal(t, storage.SiteObjectName(name, f.Source), o.Name, "logical name from the source path")
+				assert.Equal(t, f.ContentType, o.Str("contentType"), f.Name)
+				assert.Equal(t, string(f.Body), o.Str("content"), f.Name)
+				assert.True(t, strings.HasSuffix(o.Parent, "surge:storage:Buckets::"+name), "%s is a child of the storage component", f.Name)
+				switch {
+				case strings.HasPrefix(f.Name, "assets/"):
+					assert.Equal(t, "public, max-age=31536000, immutable", o.Str("cacheControl"), f.Name)
+				default:
+					assert.Equal(t, "no-cache", o.Str("cacheControl"), f.Name)
+				}
+				assert.Equal(t, f.Name == cdn.NotFoundPage, o.Str("metadata."+cdn.NotFoundMetadataKey) == cdn.NotFoundMetadataValue,
+					"only the 404 page carries the 404 marker (%s)", f.Name)
+			}
+			for _, want := range []string{"index.html", "404.html"} {
+				assert.Contains(t, objects, want)
+			}
+
+			d := one(t, m, tDistribution)
+			assert.Equal(t, "index.html", d.Str("defaultRootObject"))
+			assert.Zero(t, d.Len("customErrorResponses"), "API errors must not be rewritten into HTML")
+			assert.Equal(t, 2, d.Len("defaultCacheBehavior.functionAssociations"))
+			for i := 0; i < d.Len("orderedCacheBehaviors"); i++ {
+				p := "orderedCacheBehaviors[" + string(rune('0'+i)) + "]"
+				assert.Zero(t, d.Len(p+".functionAssociations"), "%s keeps its responses", d.Str(p+".pathPattern"))
+			}
+			var code string
+			for _, fn := range m.ByType("aws:cloudfront/function:Function") {
+				if strings.HasSuffix(fn.Name, "-site-request") {
+					code = fn.Str("code")
+				}
+				prev, dup := physical[fn.Str("name")]
+				assert.False(t, dup, "function name %s used by %s too", fn.Str("name"), prev)
+				physical[fn.Str("name")] = stack
+			}
+			for _, f := range s.Files() {
+				if f.Name != cdn.NotFoundPage {
+					assert.Contains(t, code, `"/`+f.Name+`"`, "the 404 function knows %s", f.Name)
+				}
+			}
+		})
+	}
+}
