@@ -129,7 +129,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		return err
 	}
 
-	pages, pageKeys, err := siteFiles()
+	pages, pageKeys, assetsNotFound, err := siteFiles()
 	if err != nil {
 		return err
 	}
@@ -251,6 +251,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		WebACLARN:           acl.ARN,
 		PriceClass:          c.Edge.PriceClass,
 		SitePaths:           pageKeys,
+		AssetsNotFoundPage:  assetsNotFound,
 	}
 	if https {
 		cdnArgs.OriginDomain = certs.OriginDomain

@@ -32,7 +32,16 @@ func TestStackUploadsThePage(t *testing.T) {
 					objects[o.Str("key")] = o
 				}
 			}
-			require.Len(t, objects, len(s.Files()), "one object per embedded file")
+			require.Len(t, objects, len(s.Files())+1, "one object per embedded file, and the 404 page's hashed copy")
+			nf, ok := s.File(cdn.NotFoundPage)
+			require.True(t, ok)
+			copyKey := "assets/" + site.HashedName(cdn.NotFoundPage, nf.Body)
+			c, ok := objects[copyKey]
+			require.True(t, ok, "the hashed copy %s", copyKey)
+			assert.Equal(t, storage.SiteObjectName(name, "assets/404.html"), c.Name)
+			assert.Equal(t, string(nf.Body), c.Str("content"))
+			assert.Equal(t, site.CacheImmutable, c.Str("cacheControl"))
+			assert.Equal(t, cdn.NotFoundMetadataValue, c.Str("metadata."+cdn.NotFoundMetadataKey))
 			for _, f := range s.Files() {
 				o, ok := objects[f.Name]
 				require.True(t, ok, "object %s", f.Name)
@@ -59,12 +68,20 @@ func TestStackUploadsThePage(t *testing.T) {
 			assert.Equal(t, 2, d.Len("defaultCacheBehavior.functionAssociations"))
 			for i := 0; i < d.Len("orderedCacheBehaviors"); i++ {
 				p := "orderedCacheBehaviors[" + string(rune('0'+i)) + "]"
-				assert.Zero(t, d.Len(p+".functionAssociations"), "%s keeps its responses", d.Str(p+".pathPattern"))
+				switch path := d.Str(p + ".pathPattern"); path {
+				case cdn.APIPath, cdn.MediaPath:
+					assert.Zero(t, d.Len(p+".functionAssociations"), "%s keeps its responses", path)
+				case cdn.AssetsPath:
+					assert.Equal(t, 2, d.Len(p+".functionAssociations"), "unknown assets get the hashed 404 copy")
+				}
 			}
 			var code string
 			for _, fn := range m.ByType("aws:cloudfront/function:Function") {
-				if strings.HasSuffix(fn.Name, "-site-request") {
+				switch {
+				case strings.HasSuffix(fn.Name, "-site-request"):
 					code = fn.Str("code")
+				case strings.HasSuffix(fn.Name, "-assets-request"):
+					assert.Contains(t, fn.Str("code"), `request.uri = "/`+copyKey+`"`)
 				}
 				prev, dup := physical[fn.Str("name")]
 				assert.False(t, dup, "function name %s used by %s too", fn.Str("name"), prev)

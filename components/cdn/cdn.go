@@ -164,6 +164,10 @@ type DistributionArgs struct {
 	// default behaviour gets the 404 page with status 404 (see site.go).
 	// Default none: no 404 handling.
 	SitePaths []string
+	// AssetsNotFoundPage is the key of a content-hashed copy of the 404 page
+	// under assets/ (one of SitePaths), served for unknown /assets/* paths.
+	// Default "": those get S3's 403.
+	AssetsNotFoundPage string
 }
 
 // Distribution is the CDN component.
@@ -264,7 +268,7 @@ func (a *DistributionArgs) validate() error {
 	if a.AssetsMaxAgeSeconds < 1 || a.AssetsMaxAgeSeconds > 31536000 {
 		errs = append(errs, fmt.Errorf("AssetsMaxAgeSeconds %d: want 1-31536000", a.AssetsMaxAgeSeconds))
 	}
-	if err := validSitePaths(a.SitePaths); err != nil {
+	if err := validSitePaths(a.SitePaths, a.AssetsNotFoundPage); err != nil {
 		errs = append(errs, err)
 	}
 	if !slices.Contains([]string{"json", "w3c", "plain", "parquet"}, a.LogFormat) {
@@ -383,6 +387,9 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 		}
 	}
 
+	assetsBehavior := s3Behavior(AssetsPath, StaticOriginID, assetsPolicy.ID())
+	assetsBehavior.FunctionAssociations = siteFns.Assets
+
 	viewerCert := &cloudfront.DistributionViewerCertificateArgs{
 		// Without a domain only the default *.cloudfront.net certificate
 		// is possible, and CloudFront then allows TLSv1 viewers.
@@ -434,7 +441,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 			ResponseHeadersPolicyId: pulumi.String(SecurityHeadersPolicyID),
 			ViewerProtocolPolicy:    pulumi.String("redirect-to-https"), // CloudFront.3
 			Compress:                pulumi.Bool(true),
-			FunctionAssociations:    siteFns,
+			FunctionAssociations:    siteFns.Default,
 		},
 		OrderedCacheBehaviors: cloudfront.DistributionOrderedCacheBehaviorArray{
 			&cloudfront.DistributionOrderedCacheBehaviorArgs{
@@ -451,7 +458,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 				Compress:                pulumi.Bool(true),
 			},
 			s3Behavior(MediaPath, UploadsOriginID, pulumi.String(CachingOptimizedPolicyID)),
-			s3Behavior(AssetsPath, StaticOriginID, assetsPolicy.ID()),
+			assetsBehavior,
 		},
 		Restrictions: &cloudfront.DistributionRestrictionsArgs{
 			GeoRestriction: &cloudfront.DistributionRestrictionsGeoRestrictionArgs{

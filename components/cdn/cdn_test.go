@@ -60,6 +60,7 @@ func program(names []string, s setup, mutate func(*DistributionArgs)) pulumi.Run
 				OriginRegion:        pulumitest.Region,
 				WebACLARN:           pulumi.String(fakeACLARN),
 				SitePaths:           testSitePaths,
+				AssetsNotFoundPage:  testAssetsNotFound,
 			}
 			if s.domain {
 				args.Aliases = []string{"surge.example.com"}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,8 +28,10 @@ import (
 //     S3 user metadata, sent as x-amz-meta-*) becomes a 404 and loses the
 //     marker header.
 //
-// /api/*, /media/* and /assets/* have no function: API errors reach the
-// client untouched, and hashed assets keep their year-long cache.
+// /assets/* gets the same pair, rewriting to AssetsNotFoundPage, a
+// content-hashed copy of the page (that behaviour caches for a year).
+// /api/* and /media/* have no function: their errors reach the client
+// untouched.
 const (
 	// NotFoundPage is the key of the 404 page in the static bucket.
 	NotFoundPage = "404.html"
@@ -53,9 +56,15 @@ func NotFoundMetadata() map[string]string {
 // leading slash; NotFoundPage itself is never "known", so /404.html also
 // answers 404.
 func SiteRequestCode(sitePaths []string) (string, error) {
+	return requestCode(sitePaths, NotFoundPage)
+}
+
+// requestCode rewrites unknown paths to notFound (a key of the static
+// bucket), which is itself never a known path.
+func requestCode(sitePaths []string, notFound string) (string, error) {
 	known := map[string]bool{"/": true}
 	for _, p := range sitePaths {
-		if p == NotFoundPage || strings.HasPrefix(p, "/") {
+		if p == NotFoundPage || p == notFound || strings.HasPrefix(p, "/") {
 			continue
 		}
 		known["/"+p] = true
@@ -78,7 +87,7 @@ var known = ` + string(js) + `;
 function handler(event) {
   var request = event.request;
   if (!Object.prototype.hasOwnProperty.call(known, request.uri)) {
-    request.uri = "/` + NotFoundPage + `";
+    request.uri = "/` + notFound + `";
   }
   return request;
 }
@@ -105,8 +114,11 @@ function handler(event) {
 }
 `
 
-func validSitePaths(paths []string) error {
+func validSitePaths(paths []string, assetsNotFound string) error {
 	var errs []error
+	if assetsNotFound != "" && (!strings.HasPrefix(assetsNotFound, "assets/") || !slices.Contains(paths, assetsNotFound)) {
+		errs = append(errs, fmt.Errorf("AssetsNotFoundPage %q: want one of SitePaths under assets/", assetsNotFound))
+	}
 	hasIndex, hasNotFound := false, false
 	for _, p := range paths {
 		switch {
@@ -124,37 +136,66 @@ func validSitePaths(paths []string) error {
 	return errors.Join(errs...)
 }
 
-// siteFunctions declares the two functions and returns the default
-// behaviour's associations (none without SitePaths).
-func siteFunctions(ctx *pulumi.Context, name string, a DistributionArgs, opts ...pulumi.ResourceOption) (cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArray, error) {
+// siteAssociations are the function associations of the default and the
+// /assets/* behaviours.
+type siteAssociations struct {
+	Default cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArray
+	Assets  cloudfront.DistributionOrderedCacheBehaviorFunctionAssociationArray
+}
+
+// siteFunctions declares the functions (none without SitePaths).
+func siteFunctions(ctx *pulumi.Context, name string, a DistributionArgs, opts ...pulumi.ResourceOption) (siteAssociations, error) {
+	var out siteAssociations
 	if len(a.SitePaths) == 0 {
-		return nil, nil
+		return out, nil
 	}
-	reqCode, err := SiteRequestCode(a.SitePaths)
-	if err != nil {
-		return nil, err
-	}
-	var out cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArray
-	for _, f := range []struct{ suffix, event, code, comment string }{
-		{"site-request", "viewer-request", reqCode, "unknown paths get the 404 page"},
-		{"site-response", "viewer-response", SiteResponseCode, "the 404 page answers 404"},
-	} {
-		fn, err := cloudfront.NewFunction(ctx, name+"-"+f.suffix, &cloudfront.FunctionArgs{
+	declare := func(suffix, code, comment string) (pulumi.StringOutput, error) {
+		fn, err := cloudfront.NewFunction(ctx, name+"-"+suffix, &cloudfront.FunctionArgs{
 			// Function names are account-wide: carry the account.
-			Name:    pulumi.String(naming.Physical(name, f.suffix+"-"+a.AccountID, 64)),
+			Name:    pulumi.String(naming.Physical(name, suffix+"-"+a.AccountID, 64)),
 			Runtime: pulumi.String(FunctionRuntime),
-			Comment: pulumi.String(f.comment),
-			Code:    pulumi.String(f.code),
+			Comment: pulumi.String(comment),
+			Code:    pulumi.String(code),
 			// Publish: the distribution runs the LIVE stage.
 			Publish: pulumi.Bool(true),
 		}, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("creating %s function: %w", f.suffix, err)
+			return pulumi.StringOutput{}, fmt.Errorf("creating %s function: %w", suffix, err)
 		}
-		out = append(out, &cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArgs{
-			EventType:   pulumi.String(f.event),
-			FunctionArn: fn.Arn,
-		})
+		return fn.Arn, nil
+	}
+	reqCode, err := requestCode(a.SitePaths, NotFoundPage)
+	if err != nil {
+		return out, err
+	}
+	reqArn, err := declare("site-request", reqCode, "unknown paths get the 404 page")
+	if err != nil {
+		return out, err
+	}
+	resArn, err := declare("site-response", SiteResponseCode, "the 404 page answers 404")
+	if err != nil {
+		return out, err
+	}
+	out.Default = cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArray{
+		&cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArgs{EventType: pulumi.String("viewer-request"), FunctionArn: reqArn},
+		&cloudfront.DistributionDefaultCacheBehaviorFunctionAssociationArgs{EventType: pulumi.String("viewer-response"), FunctionArn: resArn},
+	}
+	if a.AssetsNotFoundPage == "" {
+		return out, nil
+	}
+	// /assets/* is cached for a year whatever the origin says, so its 404
+	// page is a content-hashed copy: a year is right for it too.
+	assetsCode, err := requestCode(a.SitePaths, a.AssetsNotFoundPage)
+	if err != nil {
+		return out, err
+	}
+	assetsArn, err := declare("assets-request", assetsCode, "unknown assets get the 404 page")
+	if err != nil {
+		return out, err
+	}
+	out.Assets = cloudfront.DistributionOrderedCacheBehaviorFunctionAssociationArray{
+		&cloudfront.DistributionOrderedCacheBehaviorFunctionAssociationArgs{EventType: pulumi.String("viewer-request"), FunctionArn: assetsArn},
+		&cloudfront.DistributionOrderedCacheBehaviorFunctionAssociationArgs{EventType: pulumi.String("viewer-response"), FunctionArn: resArn},
 	}
 	return out, nil
 }

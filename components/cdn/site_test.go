@@ -14,7 +14,9 @@ import (
 
 const tFunction = "aws:cloudfront/function:Function"
 
-var testSitePaths = []string{"404.html", "assets/app.0123456789ab.js", "assets/app.ba9876543210.css", "index.html"}
+const testAssetsNotFound = "assets/404.c0ffee123456.html"
+
+var testSitePaths = []string{"404.html", testAssetsNotFound, "assets/app.0123456789ab.js", "assets/app.ba9876543210.css", "index.html"}
 
 // functionArn is the mock ARN of a function declared by the component.
 func functionArn(name string) string { return pulumitest.FakeARN(tFunction, name) }
@@ -27,7 +29,7 @@ func TestRootAndNotFound(t *testing.T) {
 		"custom error responses are distribution-wide: they would rewrite the API's 403/404 JSON")
 
 	fns := m.ByType(tFunction)
-	require.Len(t, fns, 2)
+	require.Len(t, fns, 3)
 	for _, f := range fns {
 		assert.Equal(t, FunctionRuntime, f.Str("runtime"))
 		assert.True(t, f.Bool("publish"), "%s: the distribution runs the LIVE stage", f.Name)
@@ -46,9 +48,23 @@ func TestRootAndNotFound(t *testing.T) {
 		"viewer-response": functionArn("surge-dev-cdn-site-response"),
 	}, got)
 
-	// Only the default behaviour: the API, the media and the hashed assets
-	// are left as they are.
-	for _, path := range []string{APIPath, MediaPath, AssetsPath} {
+	assets := behavior(t, d, AssetsPath)
+	require.Equal(t, 2, d.Len(assets+".functionAssociations"))
+	got = map[string]string{}
+	for i := range 2 {
+		p := assets + ".functionAssociations[" + itoa(i) + "]"
+		got[d.Str(p+".eventType")] = d.Str(p + ".functionArn")
+	}
+	assert.Equal(t, map[string]string{
+		"viewer-request":  functionArn("surge-dev-cdn-assets-request"),
+		"viewer-response": functionArn("surge-dev-cdn-site-response"),
+	}, got)
+	ar, ok := m.Named(tFunction, "surge-dev-cdn-assets-request")
+	require.True(t, ok)
+	assert.Contains(t, ar.Str("code"), `request.uri = "/`+testAssetsNotFound+`"`, "the hashed copy: /assets/* caches for a year")
+
+	// The API and the media are left as they are.
+	for _, path := range []string{APIPath, MediaPath} {
 		b := behavior(t, d, path)
 		assert.Zero(t, d.Len(b+".functionAssociations"), "%s has no function", path)
 		assert.Zero(t, d.Len(b+".lambdaFunctionAssociations"), "%s has no Lambda@Edge", path)
@@ -62,24 +78,27 @@ func TestRootAndNotFound(t *testing.T) {
 
 func TestNoSitePathsNoFunctions(t *testing.T) {
 	m := pulumitest.New()
-	require.NoError(t, m.Run(t, "dev", nil, program([]string{"surge-dev"}, setup{}, func(a *DistributionArgs) { a.SitePaths = nil })))
+	require.NoError(t, m.Run(t, "dev", nil, program([]string{"surge-dev"}, setup{}, func(a *DistributionArgs) { a.SitePaths, a.AssetsNotFoundPage = nil, "" })))
 	assert.Empty(t, m.ByType(tFunction))
 	assert.Zero(t, dist(t, m).Len("defaultCacheBehavior.functionAssociations"))
 }
 
 func TestSitePathsValidation(t *testing.T) {
 	for _, tt := range []struct {
-		paths []string
-		want  string
+		paths    []string
+		notFound string
+		want     string
 	}{
-		{[]string{"/index.html", "404.html"}, "leading slash"},
-		{[]string{"index.html"}, "404.html"},
-		{[]string{"404.html", "app.js"}, "index.html"},
+		{[]string{"/index.html", "404.html"}, "", "leading slash"},
+		{[]string{"index.html"}, "", "404.html"},
+		{[]string{"404.html", "app.js"}, "", "index.html"},
+		{testSitePaths, "assets/missing.html", "AssetsNotFoundPage"},
+		{testSitePaths, "404.html", "AssetsNotFoundPage"},
 	} {
-		assert.ErrorContains(t, validSitePaths(tt.paths), tt.want, "%v", tt.paths)
+		assert.ErrorContains(t, validSitePaths(tt.paths, tt.notFound), tt.want, "%v", tt.paths)
 	}
-	assert.NoError(t, validSitePaths(testSitePaths))
-	assert.NoError(t, validSitePaths(nil))
+	assert.NoError(t, validSitePaths(testSitePaths, testAssetsNotFound))
+	assert.NoError(t, validSitePaths(nil, ""))
 }
 
 // TestSiteFunctionsRun executes both functions' code with node, on the
@@ -101,6 +120,16 @@ func TestSiteFunctionsRun(t *testing.T) {
 		var res map[string]any
 		require.NoError(t, json.Unmarshal(out, &res), "%s", out)
 		return res
+	}
+	assetsCode, err := requestCode(testSitePaths, testAssetsNotFound)
+	require.NoError(t, err)
+	for _, tt := range []struct{ uri, want string }{
+		{"/assets/app.0123456789ab.js", "/assets/app.0123456789ab.js"},
+		{"/assets/app.000000000000.js", "/" + testAssetsNotFound},
+		{"/" + testAssetsNotFound, "/" + testAssetsNotFound},
+	} {
+		res := call(assetsCode, map[string]any{"request": map[string]any{"method": "GET", "uri": tt.uri, "querystring": map[string]any{}, "headers": map[string]any{}}})
+		assert.Equal(t, tt.want, res["uri"], "assets viewer-request %s", tt.uri)
 	}
 	for _, tt := range []struct{ uri, want string }{
 		{"/", "/"},
