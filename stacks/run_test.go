@@ -182,7 +182,7 @@ func TestEveryStack(t *testing.T) {
 				vo := one(t, m, tVPCOrigin)
 				assert.NotEmpty(t, vo.Str("vpcOriginEndpointConfig.arn"), "VPC origin points at the ALB")
 				assert.Len(t, m.ByType(tIGW), 1, "a VPC origin needs an internet gateway in the VPC")
-				// PITFALLS 9: AWS refuses access logs until the bucket grants ELB delivery.
+				// docs/decisions/alb-log-bucket.md: AWS refuses access logs until the bucket grants ELB delivery.
 				var logsPolicy string
 				for _, p := range m.ByType("aws:s3/bucketPolicy:BucketPolicy") {
 					if strings.HasSuffix(p.Name, "-logs") {
@@ -249,7 +249,7 @@ func assertNoOpenIngress(t *testing.T, m *pulumitest.Mocks) {
 			assert.Equal(t, "pl-4fa04526", r.Str("prefixListId"))
 		}
 	}
-	assert.Equal(t, 1, albRules, "one prefix-list rule: it weighs 55 of a group's 60 rules (PITFALLS 5)")
+	assert.Equal(t, 1, albRules, "one prefix-list rule: it weighs 55 of a group's 60 rules (docs/decisions/cloudfront-prefix-list-rule.md)")
 }
 
 // usEast1Types are the only resource types that may live in us-east-1:
@@ -288,14 +288,14 @@ func assertRegions(t *testing.T, m *pulumitest.Mocks) {
 			assert.True(t, r.UsesProvider("aws"), "%s %s must use the stack's regional provider, got %q", r.Type, r.Name, r.Provider)
 		}
 	}
-	// PITFALLS 1: the CLOUDFRONT-scope ACL lives in us-east-1.
+	// docs/decisions/waf-in-us-east-1.md: the CLOUDFRONT-scope ACL lives in us-east-1.
 	acl := one(t, m, tWebACL)
 	assert.Equal(t, "CLOUDFRONT", acl.Str("scope"))
 	assert.True(t, acl.UsesProvider(USEast1ProviderName), "web ACL in us-east-1")
-	// PITFALLS 2: attached through the distribution, never an association.
+	// docs/decisions/waf-through-distribution.md: attached through the distribution, never an association.
 	assert.Empty(t, m.ByType("aws:wafv2/webAclAssociation:WebAclAssociation"))
 	assert.NotEmpty(t, one(t, m, tDistribution).Str("webAclId"))
-	// PITFALLS 3: the CloudFront certificate in us-east-1, the ALB's in the stack region.
+	// docs/decisions/cloudfront-certificate-region.md: the CloudFront certificate in us-east-1, the ALB's in the stack region.
 	for _, c := range m.ByType(tCert) {
 		if strings.HasPrefix(c.Str("domainName"), "origin.") {
 			assert.True(t, c.UsesProvider("aws"), "the ALB certificate %s is regional", c.Name)
@@ -395,7 +395,7 @@ func assertFleet(t *testing.T, m *pulumitest.Mocks, stack, digest string) {
 
 	lt := one(t, m, tTemplate)
 	raw, err := base64.StdEncoding.DecodeString(lt.Str("userData"))
-	require.NoError(t, err, "user data is base64 (PITFALLS 8)")
+	require.NoError(t, err, "user data is base64 (docs/decisions/launch-template-user-data.md)")
 	ud := string(raw)
 	assert.Less(t, len(raw), 16*1024, "user data within 16 KB")
 	assert.Contains(t, ud, digest, "user data pins the artifact digest")
@@ -435,7 +435,7 @@ func assertFleet(t *testing.T, m *pulumitest.Mocks, stack, digest string) {
 	if version == "" {
 		version = asg.Str("mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version")
 	}
-	assert.Equal(t, "3", version, "the group follows the template's latestVersion, never $Latest (PITFALLS 8)")
+	assert.Equal(t, "3", version, "the group follows the template's latestVersion, never $Latest (docs/decisions/launch-template-user-data.md)")
 }
 
 // TestRunBadConfigDeclaresNothing: an invalid stack fails with every problem

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Target is one of issue 6's goals with the measured figure.
+// Target is one of the benchmark's goals (docs/BENCHMARKS.md) with the measured figure.
 type Target struct {
 	Name     string `json:"name"`
 	Goal     string `json:"goal"`

@@ -157,7 +157,7 @@ func checkReport(t *testing.T, rep *Report, out string, wantBaseline bool) {
 	if wantBaseline {
 		wantTargets = 7 // + the two ratios to the baseline
 	}
-	assert.Len(t, rep.Targets, wantTargets, "every target of issue 6 reported")
+	assert.Len(t, rep.Targets, wantTargets, "every target reported")
 }
 
 func shortOptions(t *testing.T) Options {

@@ -1,4 +1,4 @@
-// Package rush is the opening-second benchmark of issue 6: it releases many
+// Package rush is the opening-second benchmark: it releases many
 // signed-in students at one instant against the app (through HTTP only) and
 // against the lock-per-request baseline (bench/baseline), measures latency,
 // throughput, database and Redis work, verifies the invariants afterwards and
@@ -45,7 +45,7 @@ type Scenario struct {
 	BaselinePool int `json:"baselinePool"`
 }
 
-// Presets are the scenarios of issue 6 plus the short one the tests run.
+// Presets are the benchmark's scenarios (docs/BENCHMARKS.md) plus the short one the tests run.
 var Presets = map[string]Scenario{
 	"short": {Name: "short", Students: 300, Capacities: []int{20, 20}, CancelFraction: 0.05,
 		PollInterval: 100 * time.Millisecond, Conns: 32, Instances: 2, RushTimeout: 30 * time.Second,

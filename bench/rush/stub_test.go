@@ -17,7 +17,7 @@ import (
 )
 
 // stubApp is a small, correct implementation of the app's HTTP contract
-// (issue 5) used to test the benchmark tool on its own: same env variables,
+// (docs/app.md) used to test the benchmark tool on its own: same env variables,
 // same "migrate"/"serve" subcommands, the same tables the SQL checks read
 // (courses, enrollments). Joins queue; an admitter loop grants seats in
 // ticket order under the course row lock; a cancellation promotes the lowest

@@ -23,7 +23,7 @@ import (
 )
 
 // AllowedTokenSpecials are the only non-alphanumeric characters ElastiCache
-// accepts in an AUTH token (PITFALLS 7).
+// accepts in an AUTH token (docs/decisions/cache-auth-token.md).
 const AllowedTokenSpecials = "!&#$^<>-"
 
 // TokenSpecials are the specials the generated token uses: the allowed set
@@ -185,7 +185,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		return nil, fmt.Errorf("creating cache subnet group: %w", err)
 	}
 
-	// 64 characters, specials only from ElastiCache's set (PITFALLS 7).
+	// 64 characters, specials only from ElastiCache's set (docs/decisions/cache-auth-token.md).
 	token, err := random.NewRandomPassword(ctx, name+"-cache-auth", &random.RandomPasswordArgs{
 		Length:          pulumi.Int(64),
 		Special:         pulumi.Bool(true),

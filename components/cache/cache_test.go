@@ -114,7 +114,7 @@ func TestControls(t *testing.T) {
 		assert.Equal(t, "slow-log", g.Str("logDeliveryConfigurations[0].logType"))
 		assert.Equal(t, "/surge/prod/cache-slow", g.Str("logDeliveryConfigurations[0].destination"))
 	})
-	t.Run("PITFALLS_7_token_charset", func(t *testing.T) {
+	t.Run("token_charset", func(t *testing.T) {
 		pw := m.ByType(tPassword)
 		require.Len(t, pw, 1)
 		assert.Equal(t, 64.0, pw[0].Num("length"))

@@ -20,7 +20,7 @@
 //   - no WebSockets, gRPC or Lambda@Edge origin triggers on /api/*;
 //   - HTTPS to the origin needs a certificate on the ALB whose name matches
 //     the origin domain CloudFront uses for SNI and Host; *.elb.amazonaws.com
-//     cannot be in an ACM certificate (PITFALLS 4), so with HTTPS the origin
+//     cannot be in an ACM certificate (docs/decisions/origin-name-on-certificate.md), so with HTTPS the origin
 //     domain is OriginDomain (e.g. origin.<site domain>), never the ALB DNS
 //     name.
 package cdn
@@ -178,7 +178,7 @@ type Distribution struct {
 	ARN            pulumi.StringOutput
 	DomainName     pulumi.StringOutput
 	// HostedZoneID is CloudFront's alias zone (Z2FDTNDATAQYW2), from the
-	// resource rather than a literal (PITFALLS 12).
+	// resource rather than a literal (docs/decisions/route53-cloudfront-alias.md).
 	HostedZoneID pulumi.StringOutput
 	VPCOriginID  pulumi.IDOutput
 	// OriginProtocolPolicy is "https-only" or "http-only", known at plan time.
@@ -234,7 +234,7 @@ func (a *DistributionArgs) validate() error {
 			errs = append(errs, fmt.Errorf("OriginDomain %q: want a lowercase DNS name", a.OriginDomain))
 		}
 		if strings.HasSuffix(a.OriginDomain, ".elb.amazonaws.com") {
-			errs = append(errs, fmt.Errorf("OriginDomain %q: an ELB DNS name cannot be on an ACM certificate, HTTPS would fail with 502 (PITFALLS 4)", a.OriginDomain))
+			errs = append(errs, fmt.Errorf("OriginDomain %q: an ELB DNS name cannot be on an ACM certificate, HTTPS would fail with 502 (docs/decisions/origin-name-on-certificate.md)", a.OriginDomain))
 		}
 		if slices.Contains(a.Aliases, a.OriginDomain) {
 			errs = append(errs, fmt.Errorf("OriginDomain %q must differ from the distribution's aliases", a.OriginDomain))
@@ -295,7 +295,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 	parent := pulumi.Parent(c)
 
 	// The origin protocol follows from whether the ALB has a certificate
-	// for a name CloudFront can verify (PITFALLS 4).
+	// for a name CloudFront can verify (docs/decisions/origin-name-on-certificate.md).
 	protocol := "http-only"
 	if a.OriginDomain != "" {
 		protocol = "https-only"
@@ -411,7 +411,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 		HttpVersion:       pulumi.String("http2and3"),
 		IsIpv6Enabled:     pulumi.Bool(true),
 		PriceClass:        pulumi.String(a.PriceClass),
-		WebAclId:          a.WebACLARN, // CloudFront.6, never a WebAclAssociation (PITFALLS 2)
+		WebAclId:          a.WebACLARN, // CloudFront.6, never a WebAclAssociation (docs/decisions/waf-through-distribution.md)
 		Origins: cloudfront.DistributionOriginArray{
 			&cloudfront.DistributionOriginArgs{
 				OriginId:              pulumi.String(StaticOriginID),
@@ -471,7 +471,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 		return nil, fmt.Errorf("creating distribution: %w", err)
 	}
 
-	// Bucket policies after the distribution (PITFALLS 15): deny non-TLS
+	// Bucket policies after the distribution (docs/decisions/oac-bucket-policy.md): deny non-TLS
 	// plus s3:GetObject for THIS distribution only. These are the only
 	// policies of the two buckets (storage leaves them to us).
 	for _, b := range []struct {
@@ -491,7 +491,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 
 	// CloudFront.5: standard logging v2 (CloudWatch Logs delivery) to the
 	// logs bucket, which keeps ACLs disabled (legacy logging needs ACLs,
-	// PITFALLS 11). All three objects must live in us-east-1.
+	// docs/decisions/cloudfront-logs-v2.md). All three objects must live in us-east-1.
 	east := pulumi.Provider(a.USEast1)
 	src, err := cloudwatch.NewLogDeliverySource(ctx, name+"-access-logs", &cloudwatch.LogDeliverySourceArgs{
 		Name:        pulumi.String(naming.Physical(name, "cf-access-logs", 60)),
@@ -537,7 +537,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 
 // OACPolicy is the policy of a bucket served through origin access
 // control: deny non-TLS, allow cloudfront.amazonaws.com to read objects
-// only on behalf of the given distribution (AWS:SourceArn, PITFALLS 15).
+// only on behalf of the given distribution (AWS:SourceArn, docs/decisions/oac-bucket-policy.md).
 func OACPolicy(bucketARN, distributionARN string) (string, error) {
 	return storage.PolicyDocument(bucketARN, storage.Statement{
 		"Sid":       "AllowCloudFrontOAC",

@@ -149,7 +149,7 @@ func TestAPIGoesThroughVPCOriginUncached(t *testing.T) {
 		assert.False(t, d.Has(o+".customOriginConfig"), "api origin must not be a public custom origin")
 		if s.domain {
 			assert.Equal(t, "https-only", vo.Str("vpcOriginEndpointConfig.originProtocolPolicy"), "CloudFront.9: HTTPS to the origin with a certificate")
-			assert.Equal(t, "origin.surge.example.com", d.Str(o+".domainName"), "PITFALLS 4: SNI/Host name must be on the ALB certificate, not *.elb.amazonaws.com")
+			assert.Equal(t, "origin.surge.example.com", d.Str(o+".domainName"), "docs/decisions/origin-name-on-certificate.md: SNI/Host name must be on the ALB certificate, not *.elb.amazonaws.com")
 		} else {
 			assert.Equal(t, "http-only", vo.Str("vpcOriginEndpointConfig.originProtocolPolicy"), "no certificate: HTTP over the VPC origin's private path")
 			assert.Equal(t, fakeALBDNS, d.Str(o+".domainName"))
@@ -175,7 +175,7 @@ func TestControls(t *testing.T) {
 			assert.True(t, d.Bool(p+".compress"), "compression on %s", d.Str(p+".pathPattern"))
 		}
 	})
-	t.Run("CloudFront.6 WAF through webAclId, no WebAclAssociation (PITFALLS 2)", func(t *testing.T) {
+	t.Run("CloudFront.6 WAF through webAclId, no WebAclAssociation", func(t *testing.T) {
 		assert.Equal(t, fakeACLARN, d.Str("webAclId"))
 		assert.Empty(t, m.ByType("aws:wafv2/webAclAssociation:WebAclAssociation"))
 	})
@@ -229,7 +229,7 @@ func TestControls(t *testing.T) {
 		logs := storage.BucketName("surge-dev", storage.KindLogs, pulumitest.Account, pulumitest.Region)
 		assert.Equal(t, "arn:aws:s3:::"+logs+"/cloudfront", dst[0].Str("deliveryDestinationConfiguration.destinationResourceArn"))
 		require.Len(t, m.ByType(tLogDel), 1)
-		assert.False(t, d.Has("loggingConfig"), "no legacy logging (needs ACLs, PITFALLS 11)")
+		assert.False(t, d.Has("loggingConfig"), "no legacy logging (needs ACLs, docs/decisions/cloudfront-logs-v2.md)")
 	})
 }
 
@@ -376,7 +376,7 @@ func TestValidate(t *testing.T) {
 		{"missing us-east-1 provider", func(a *DistributionArgs) { a.USEast1 = nil }, []string{"USEast1"}},
 		{"alias without certificate", func(a *DistributionArgs) { a.Aliases = []string{"surge.example.com"} }, []string{"CertificateARN is required"}},
 		{"certificate without alias", func(a *DistributionArgs) { a.CertificateARN = pulumi.String(fakeCert) }, []string{"without Aliases"}},
-		{"ELB DNS name as HTTPS origin (PITFALLS 4)", func(a *DistributionArgs) { a.OriginDomain = fakeALBDNS }, []string{"PITFALLS 4"}},
+		{"ELB DNS name as HTTPS origin", func(a *DistributionArgs) { a.OriginDomain = fakeALBDNS }, []string{"origin-name-on-certificate.md"}},
 		{"origin domain equal to alias", func(a *DistributionArgs) {
 			a.Aliases = []string{"surge.example.com"}
 			a.CertificateARN = pulumi.String(fakeCert)

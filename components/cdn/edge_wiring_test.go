@@ -108,7 +108,7 @@ func TestEdgeWiring(t *testing.T) {
 
 			acls := m.ByType("aws:wafv2/webAcl:WebAcl")
 			require.Len(t, acls, 1)
-			assert.True(t, acls[0].UsesProvider("us-east-1"), "PITFALLS 1: web ACL in us-east-1")
+			assert.True(t, acls[0].UsesProvider("us-east-1"), "docs/decisions/waf-in-us-east-1.md: web ACL in us-east-1")
 			d := dist(t, m)
 			assert.Equal(t, pulumitest.FakeARN("aws:wafv2/webAcl:WebAcl", acls[0].Name), d.Str("webAclId"), "CloudFront.6: the ACL is attached by ARN")
 
@@ -119,9 +119,9 @@ func TestEdgeWiring(t *testing.T) {
 				want := usEast1Types[r.Type]
 				switch {
 				case r.Type == "aws:acm/certificate:Certificate" || r.Type == "aws:acm/certificateValidation:CertificateValidation":
-					want = strings.HasSuffix(r.Name, "-cloudfront") // PITFALLS 3
+					want = strings.HasSuffix(r.Name, "-cloudfront") // docs/decisions/cloudfront-certificate-region.md
 				case r.Type == "aws:cloudwatch/logGroup:LogGroup":
-					want = strings.HasPrefix(r.Str("name"), waf.LogGroupPrefix) // PITFALLS 10
+					want = strings.HasPrefix(r.Str("name"), waf.LogGroupPrefix) // docs/decisions/waf-log-group-name.md
 				case r.Type == "aws:cloudwatch/metricAlarm:MetricAlarm":
 					ns := r.Str("namespace")
 					want = ns == "AWS/CloudFront" || ns == "AWS/WAFV2"
@@ -160,7 +160,7 @@ func TestEdgeWiring(t *testing.T) {
 			assert.Equal(t, []string{tc.domain}, d.Strings("aliases"))
 			for _, r := range m.ByType("aws:route53/record:Record") {
 				if r.Str("name") == tc.domain {
-					assert.Equal(t, "Z2FDTNDATAQYW2", r.Str("aliases[0].zoneId"), "PITFALLS 12: zone from the distribution")
+					assert.Equal(t, "Z2FDTNDATAQYW2", r.Str("aliases[0].zoneId"), "docs/decisions/route53-cloudfront-alias.md: zone from the distribution")
 				}
 			}
 		})

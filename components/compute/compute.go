@@ -482,7 +482,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			return "", err
 		}
 		// ec2.LaunchTemplate sends userData as is: it must already be base64
-		// (pulumi-aws #2284, PITFALLS 8).
+		// (pulumi-aws #2284, docs/decisions/launch-template-user-data.md).
 		return base64.StdEncoding.EncodeToString([]byte(script)), nil
 	}).(pulumi.StringOutput)
 
@@ -549,7 +549,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		return nil, fmt.Errorf("creating launch template: %w", err)
 	}
 	// A concrete version, never "$Latest": only a changed version makes the
-	// group start an instance refresh (PITFALLS 8).
+	// group start an instance refresh (docs/decisions/launch-template-user-data.md).
 	ltVersion := lt.LatestVersion.ApplyT(func(v int) string { return strconv.Itoa(v) }).(pulumi.StringOutput)
 
 	// --- Auto Scaling group ---------------------------------------------
@@ -557,7 +557,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		Name:               pulumi.String(asgName),
 		VpcZoneIdentifiers: a.SubnetIDs,
 		// Registration only here, never also through an Attachment resource
-		// (PITFALLS 14).
+		// (docs/decisions/asg-elb-health-checks.md).
 		TargetGroupArns:        pulumi.StringArray{a.TargetGroupARN},
 		HealthCheckType:        pulumi.String("ELB"),
 		HealthCheckGracePeriod: pulumi.Int(a.HealthCheckGraceSeconds),

@@ -110,7 +110,7 @@ func decodeUserData(t *testing.T, lt pulumitest.Resource) string {
 	raw := lt.Str("userData")
 	require.NotEmpty(t, raw, "launch template userData")
 	b, err := base64.StdEncoding.DecodeString(raw)
-	require.NoError(t, err, "userData must be base64 (PITFALLS 8, InvalidUserData.Malformed)")
+	require.NoError(t, err, "userData must be base64 (docs/decisions/launch-template-user-data.md, InvalidUserData.Malformed)")
 	return string(b)
 }
 
@@ -234,15 +234,15 @@ func TestAutoScalingGroup(t *testing.T) {
 		assert.Equal(t, subnets, g.Strings("vpcZoneIdentifiers"))
 	})
 	t.Run("AutoScaling.1_ELB_health_checks_with_grace", func(t *testing.T) {
-		assert.Equal(t, "ELB", g.Str("healthCheckType"), "AutoScaling.1 / PITFALLS 14")
+		assert.Equal(t, "ELB", g.Str("healthCheckType"), "AutoScaling.1 / docs/decisions/asg-elb-health-checks.md")
 		assert.Equal(t, 240.0, g.Num("healthCheckGracePeriod"))
 		assert.Equal(t, []string{"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/surge/def456"}, g.Strings("targetGroupArns"))
-		assert.Empty(t, m.ByType(tASGAttachment), "PITFALLS 14: no separate attachment resource")
+		assert.Empty(t, m.ByType(tASGAttachment), "docs/decisions/asg-elb-health-checks.md: no separate attachment resource")
 	})
 	t.Run("AutoScaling.9_launch_template_concrete_version", func(t *testing.T) {
 		assert.False(t, g.Has("launchConfiguration"))
 		assert.True(t, g.Has("launchTemplate.id"))
-		assert.Equal(t, "3", g.Str("launchTemplate.version"), "PITFALLS 8: the template's latestVersion (mock: 3), never $Latest")
+		assert.Equal(t, "3", g.Str("launchTemplate.version"), "docs/decisions/launch-template-user-data.md: the template's latestVersion (mock: 3), never $Latest")
 		assert.False(t, g.Has("mixedInstancesPolicy"), "single type, no spot: no mixed instances policy")
 	})
 	t.Run("instance_refresh_rolling", func(t *testing.T) {
@@ -340,7 +340,7 @@ func TestSpotUsesMixedInstancesPolicy(t *testing.T) {
 	g := only(t, m, tGroup)
 	assert.False(t, g.Has("launchTemplate"), "launchTemplate and mixedInstancesPolicy are exclusive")
 	assert.False(t, g.Has("warmPool"), "no warm pool with spot")
-	assert.Equal(t, "3", g.Str("mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version"), "PITFALLS 8")
+	assert.Equal(t, "3", g.Str("mixedInstancesPolicy.launchTemplate.launchTemplateSpecification.version"), "docs/decisions/launch-template-user-data.md")
 	assert.Equal(t, "t4g.small", g.Str("mixedInstancesPolicy.launchTemplate.overrides[0].instanceType"))
 	assert.Equal(t, "t4g.medium", g.Str("mixedInstancesPolicy.launchTemplate.overrides[1].instanceType"), "AutoScaling.6: several types")
 	assert.Equal(t, 0.0, g.Num("mixedInstancesPolicy.instancesDistribution.onDemandPercentageAboveBaseCapacity"))

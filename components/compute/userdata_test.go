@@ -23,7 +23,7 @@ func params() UserDataParams {
 func TestRenderUserData(t *testing.T) {
 	ud, err := RenderUserData(params())
 	require.NoError(t, err)
-	assert.Less(t, len(ud), MaxUserDataBytes, "PITFALLS 8: 16 KB raw limit")
+	assert.Less(t, len(ud), MaxUserDataBytes, "docs/decisions/launch-template-user-data.md: 16 KB raw limit")
 	again, err := RenderUserData(params())
 	require.NoError(t, err)
 	assert.Equal(t, ud, again, "rendering must be deterministic: same inputs, no template diff")

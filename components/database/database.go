@@ -291,7 +291,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	}
 
 	// RandomPassword rather than manageMasterUserPassword: RDS refuses to
-	// create a read replica of a source whose password it manages (PITFALLS 6).
+	// create a read replica of a source whose password it manages (docs/decisions/replica-passwords.md).
 	password, err := random.NewRandomPassword(ctx, name+"-db-master", &random.RandomPasswordArgs{
 		Length:          pulumi.Int(32),
 		Special:         pulumi.Bool(true),
@@ -398,7 +398,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 			Identifier: pulumi.String(naming.Physical(name, fmt.Sprintf("db-replica-%d", i+1), naming.MaxRDSIdentifier)),
 			// Same region and no dbSubnetGroupName: the identifier is the
 			// source, the replica inherits the subnet group. No username,
-			// password or dbName: a replica has none of its own (PITFALLS 6).
+			// password or dbName: a replica has none of its own (docs/decisions/replica-passwords.md).
 			ReplicateSourceDb:   primary.Identifier,
 			InstanceClass:       pulumi.String(a.ReplicaInstanceClass),
 			MaxAllocatedStorage: pulumi.Int(a.MaxAllocatedStorageGiB),

@@ -109,7 +109,7 @@ func TestControls(t *testing.T) {
 			assert.Equal(t, 7.0, r.Num("performanceInsightsRetentionPeriod"))
 			assert.Equal(t, "rds-ca-rsa2048-g1", r.Str("caCertIdentifier"), "CKV_AWS_211")
 			assert.Equal(t, []string{"sg-db"}, r.Strings("vpcSecurityGroupIds"), "never the VPC default SG")
-			assert.False(t, r.Has("manageMasterUserPassword"), "PITFALLS 6: RDS-managed password breaks replicas")
+			assert.False(t, r.Has("manageMasterUserPassword"), "docs/decisions/replica-passwords.md: RDS-managed password breaks replicas")
 			assert.Equal(t, "surge-prod-db-postgres16", r.Str("parameterGroupName"))
 		})
 	}
@@ -126,7 +126,7 @@ func TestControls(t *testing.T) {
 		assert.Regexp(t, `^surge-prod-db-final-[0-9a-f]{8}$`, p.Str("finalSnapshotIdentifier"), "a per-incarnation final snapshot name")
 		assert.Equal(t, "surge-prod-db", p.Str("dbSubnetGroupName"), "RDS.18: in the VPC's data subnets")
 	})
-	t.Run("PITFALLS_6_replicas", func(t *testing.T) {
+	t.Run("replicas_inherit_credentials", func(t *testing.T) {
 		for i, r := range replicas {
 			assert.Equal(t, "surge-prod-db", r.Str("replicateSourceDb"), "replica %d source is the primary's identifier", i)
 			for _, k := range []string{"username", "password", "dbName", "dbSubnetGroupName", "manageMasterUserPassword", "finalSnapshotIdentifier", "engineVersion"} {

@@ -53,7 +53,7 @@ type CertificatesArgs struct {
 	// so requesting it in the same `up` blocks until validation times out.
 	ZoneOnly bool
 	// USEast1 is an aws provider for us-east-1. Required when Domain is
-	// set: CloudFront only uses ACM certificates from us-east-1 (PITFALLS 3).
+	// set: CloudFront only uses ACM certificates from us-east-1 (docs/decisions/cloudfront-certificate-region.md).
 	USEast1 pulumi.ProviderResource
 }
 
@@ -117,7 +117,7 @@ func (a *CertificatesArgs) validate() error {
 		errs = append(errs, fmt.Errorf("exactly one of ZoneID, ZoneName or CreateZone is required with Domain %q (got %d)", a.Domain, n))
 	}
 	if a.USEast1 == nil {
-		errs = append(errs, errors.New("USEast1 is required with a Domain: the CloudFront certificate must be in us-east-1 (PITFALLS 3)"))
+		errs = append(errs, errors.New("USEast1 is required with a Domain: the CloudFront certificate must be in us-east-1 (docs/decisions/cloudfront-certificate-region.md)"))
 	}
 	return errors.Join(errs...)
 }
@@ -151,7 +151,7 @@ func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, o
 		c.ZoneID = pulumi.String(args.ZoneID).ToStringOutput()
 	case args.ZoneName != "":
 		// A public zone only: CloudFront aliases cannot live in private
-		// zones (PITFALLS 12).
+		// zones (docs/decisions/route53-cloudfront-alias.md).
 		z := route53.LookupZoneOutput(ctx, route53.LookupZoneOutputArgs{
 			Name:        pulumi.String(strings.TrimSuffix(args.ZoneName, ".")),
 			PrivateZone: pulumi.Bool(false),
@@ -177,13 +177,13 @@ func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, o
 	}
 
 	var err error
-	// PITFALLS 3: the CloudFront certificate through the us-east-1 provider.
+	// docs/decisions/cloudfront-certificate-region.md: the CloudFront certificate through the us-east-1 provider.
 	c.CloudFrontCertificateARN, err = validatedCert(ctx, name+"-cloudfront", c.SiteDomain, c.ZoneID, parent, pulumi.Provider(args.USEast1))
 	if err != nil {
 		return nil, err
 	}
 	// The ALB certificate in the stack's region, for the name CloudFront
-	// verifies at the origin (PITFALLS 4).
+	// verifies at the origin (docs/decisions/origin-name-on-certificate.md).
 	c.OriginCertificateARN, err = validatedCert(ctx, name+"-origin", c.OriginDomain, c.ZoneID, parent)
 	if err != nil {
 		return nil, err
@@ -243,7 +243,7 @@ type AliasRecordsArgs struct {
 	// ZoneID is Certificates.ZoneID. Required.
 	ZoneID pulumi.StringInput
 	// SiteDomain is the record name; it MUST be one of the distribution's
-	// aliases (PITFALLS 12). Required.
+	// aliases (docs/decisions/route53-cloudfront-alias.md). Required.
 	SiteDomain string
 	// DistributionDomainName and DistributionHostedZoneID come from the cdn
 	// component (its hostedZoneId output, not a literal). Required.
@@ -315,7 +315,7 @@ func NewAliasRecords(ctx *pulumi.Context, name string, args *AliasRecordsArgs, o
 			Aliases: route53.RecordAliasArray{&route53.RecordAliasArgs{
 				Name:   args.DistributionDomainName,
 				ZoneId: args.DistributionHostedZoneID,
-				// CloudFront alias targets cannot evaluate health (PITFALLS 12).
+				// CloudFront alias targets cannot evaluate health (docs/decisions/route53-cloudfront-alias.md).
 				EvaluateTargetHealth: pulumi.Bool(false),
 			}},
 		}, parent)

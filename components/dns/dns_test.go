@@ -91,7 +91,7 @@ func TestCertificates(t *testing.T) {
 		assert.Equal(t, "DNS", c.Str("validationMethod"), "ACM.1: DNS validation renews automatically (%s)", c.Name)
 		assert.Equal(t, "RSA_2048", c.Str("keyAlgorithm"), "ACM.2: %s", c.Name)
 	}
-	t.Run("PITFALLS 3 the CloudFront certificate uses the us-east-1 provider, the ALB one the stack's", func(t *testing.T) {
+	t.Run("the CloudFront certificate uses the us-east-1 provider, the ALB one the stack's", func(t *testing.T) {
 		cf := byDomain["surge.example.com"]
 		assert.True(t, cf.UsesProvider("us-east-1"), "CloudFront certificate must be in us-east-1")
 		or := byDomain["origin.surge.example.com"]
@@ -135,7 +135,7 @@ func TestZoneSources(t *testing.T) {
 			if c.Token == "aws:route53/getZone:getZone" {
 				found = true
 				assert.Equal(t, "example.com", c.Args["name"].StringValue())
-				assert.False(t, c.Args["privateZone"].BoolValue(), "PITFALLS 12: public zone only")
+				assert.False(t, c.Args["privateZone"].BoolValue(), "docs/decisions/route53-cloudfront-alias.md: public zone only")
 			}
 		}
 		assert.True(t, found)
@@ -177,7 +177,7 @@ func TestValidate(t *testing.T) {
 		{"zone without domain", CertificatesArgs{ZoneID: "Z0123456789ABC"}, []string{"need a Domain"}},
 		{"domain outside zone", CertificatesArgs{Domain: "surge.example.org", ZoneName: "example.com", USEast1: east}, []string{"not inside zone"}},
 		{"bad zone id", CertificatesArgs{Domain: "surge.example.com", ZoneID: "zone-1", USEast1: east}, []string{"ZoneID"}},
-		{"missing us-east-1 provider", CertificatesArgs{Domain: "surge.example.com", CreateZone: true}, []string{"PITFALLS 3"}},
+		{"missing us-east-1 provider", CertificatesArgs{Domain: "surge.example.com", CreateZone: true}, []string{"cloudfront-certificate-region.md"}},
 		{"bad domain", CertificatesArgs{Domain: "Surge Example", CreateZone: true, USEast1: east}, []string{"Domain"}},
 	}
 	for _, tt := range tests {
@@ -220,7 +220,7 @@ func TestAliasRecords(t *testing.T) {
 		types[r.Str("type")] = true
 		assert.Equal(t, "d111111abcdef8.cloudfront.net", r.Str("aliases[0].name"))
 		assert.Equal(t, "Z2FDTNDATAQYW2", r.Str("aliases[0].zoneId"), "zone from the distribution's hostedZoneId")
-		assert.False(t, r.Bool("aliases[0].evaluateTargetHealth"), "PITFALLS 12: %s", r.Name)
+		assert.False(t, r.Bool("aliases[0].evaluateTargetHealth"), "docs/decisions/route53-cloudfront-alias.md: %s", r.Name)
 		v, ok := r.Get("aliases[0].evaluateTargetHealth")
 		assert.True(t, ok && v.IsBool(), "evaluateTargetHealth set explicitly")
 	}

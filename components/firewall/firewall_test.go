@@ -206,7 +206,7 @@ func TestControls(t *testing.T) {
 				}
 			}
 		})
-		t.Run(name+"/PITFALLS5_one_prefix_list_rule", func(t *testing.T) {
+		t.Run(name+"/one_prefix_list_rule", func(t *testing.T) {
 			n := 0
 			for _, tok := range []string{tIngress, tEgress} {
 				for _, r := range m.ByType(tok) {

@@ -93,7 +93,7 @@ type ALBArgs struct {
 	// DesyncDefensive (see docs/security/network.md for the choice).
 	DesyncMitigationMode string
 	// DeletionProtection is ELB.6; true in prod. Default false, so a dev
-	// stack can be destroyed (PITFALLS 13).
+	// stack can be destroyed (docs/decisions/alb-deletion-protection.md).
 	DeletionProtection bool
 
 	// AccessLogsBucket is the name of the access-log bucket (same region,
@@ -241,7 +241,7 @@ func NewALB(ctx *pulumi.Context, name string, args *ALBArgs, opts ...pulumi.Reso
 		Name:             pulumi.String(naming.Physical(name, "alb", naming.MaxLoadBalancer)),
 		LoadBalancerType: pulumi.String("application"),
 		// Internal: no public address; CloudFront reaches it through a VPC
-		// origin (trivy AVD-AWS-0053, CONTROLS §2 item 5).
+		// origin (trivy AVD-AWS-0053, docs/decisions/internal-alb-vpc-origin.md).
 		Internal:                 pulumi.Bool(true),
 		IpAddressType:            pulumi.String("ipv4"),
 		Subnets:                  a.SubnetIDs,

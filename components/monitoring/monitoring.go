@@ -8,7 +8,7 @@
 //
 // Both topics are encrypted with a customer managed KMS key whose policy
 // lets cloudwatch.amazonaws.com use it: with the AWS managed alias/aws/sns
-// key CloudWatch cannot publish and alarms are silently lost (CONTROLS §2.6).
+// key CloudWatch cannot publish and alarms are silently lost (docs/decisions/alarm-topic-keys.md).
 package monitoring
 
 import (

@@ -145,7 +145,7 @@ func TestAlarms(t *testing.T) {
 					assert.ElementsMatch(t, []any{"kms:Decrypt", "kms:GenerateDataKey*"}, st["Action"])
 				}
 			}
-			assert.True(t, cw, "CONTROLS §2.6: %s must let CloudWatch publish to the encrypted topic", k.Name)
+			assert.True(t, cw, "docs/decisions/alarm-topic-keys.md: %s must let CloudWatch publish to the encrypted topic", k.Name)
 		}
 		for _, tp := range topics {
 			kid := tp.Str("kmsMasterKeyId")

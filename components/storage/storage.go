@@ -9,7 +9,7 @@
 //   - static and uploads: the CDN component writes it (deny non-TLS plus
 //     the origin-access grant for its own distribution), because the grant
 //     needs the distribution's ARN and the distribution needs the buckets
-//     (PITFALLS 15). Both documents start from PolicyDocument below, so the
+//     (docs/decisions/oac-bucket-policy.md). Both documents start from PolicyDocument below, so the
 //     deny-non-TLS statement cannot be forgotten.
 package storage
 
@@ -52,7 +52,7 @@ type BucketsArgs struct {
 	AccountID string
 	// Region is the stack's region (e.g. "eu-west-1"). Required: it goes
 	// into the bucket names and picks the ELB log-delivery principal
-	// (PITFALLS 9).
+	// (docs/decisions/alb-log-bucket.md).
 	Region string
 	// AllowedOrigins are the site origins allowed to upload to the uploads
 	// bucket with presigned PUT/POST (CORS), e.g. "https://surge.example.com";
@@ -274,7 +274,7 @@ func declareBucket(ctx *pulumi.Context, name string, s bucketSpec, a BucketsArgs
 
 	// S3.12: ACLs disabled everywhere. The logs bucket can keep this too:
 	// ALB logs are written under a bucket policy and CloudFront logs go
-	// through v2 log delivery, neither needs an ACL (PITFALLS 11).
+	// through v2 log delivery, neither needs an ACL (docs/decisions/cloudfront-logs-v2.md).
 	if _, err := s3.NewBucketOwnershipControls(ctx, logical, &s3.BucketOwnershipControlsArgs{
 		Bucket: bucketID,
 		Rule: &s3.BucketOwnershipControlsRuleArgs{
@@ -285,7 +285,7 @@ func declareBucket(ctx *pulumi.Context, name string, s bucketSpec, a BucketsArgs
 	}
 
 	// SSE-S3 on every bucket: the ALB can only write logs to SSE-S3 buckets
-	// (PITFALLS 9), and the CloudFront-served buckets would otherwise need a
+	// (docs/decisions/alb-log-bucket.md), and the CloudFront-served buckets would otherwise need a
 	// KMS key policy granting CloudFront decrypt; SSE-KMS buys little for
 	// public-by-design assets and presigned uploads.
 	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, logical, &s3.BucketServerSideEncryptionConfigurationV2Args{
@@ -489,7 +489,7 @@ func PolicyDocument(bucketARN string, extra ...Statement) (string, error) {
 // "Enable access logs" (also terraform-aws-s3-bucket's elb_service_accounts).
 // A static map rather than the elb.getServiceAccount invoke: no extra
 // invoke to mock or to fail in preview, and newer regions use the service
-// principal anyway (PITFALLS 9).
+// principal anyway (docs/decisions/alb-log-bucket.md).
 var elbAccounts = map[string]string{
 	"us-east-1":      "127311923021",
 	"us-east-2":      "033677994240",

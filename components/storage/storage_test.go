@@ -114,7 +114,7 @@ func TestBuckets(t *testing.T) {
 			assert.Equal(t, "BucketOwnerEnforced", o.Str("rule.objectOwnership"), "S3.12: %s", o.Name)
 		}
 	})
-	t.Run("S3.4 default encryption SSE-S3, logs bucket never KMS (ELB.5, PITFALLS 9)", func(t *testing.T) {
+	t.Run("S3.4 default encryption SSE-S3, logs bucket never KMS (ELB.5)", func(t *testing.T) {
 		sse := m.ByType(tSSE)
 		require.Len(t, sse, 4)
 		for _, s := range sse {

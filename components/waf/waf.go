@@ -4,9 +4,9 @@
 // session), an optional trusted-NAT exemption from the per-IP limits, and
 // logging to CloudWatch Logs.
 //
-// A CloudFront web ACL lives in us-east-1 (PITFALLS 1), so every child is
+// A CloudFront web ACL lives in us-east-1 (docs/decisions/waf-in-us-east-1.md), so every child is
 // created with the explicit us-east-1 provider; the distribution attaches
-// it through webAclId (PITFALLS 2), never a WebAclAssociation.
+// it through webAclId (docs/decisions/waf-through-distribution.md), never a WebAclAssociation.
 package waf
 
 import (
@@ -29,7 +29,7 @@ const (
 	ModeCount = "count"
 )
 
-// LogGroupPrefix is required by WAF for CloudWatch Logs destinations (PITFALLS 10).
+// LogGroupPrefix is required by WAF for CloudWatch Logs destinations (docs/decisions/waf-log-group-name.md).
 const LogGroupPrefix = "aws-waf-logs-"
 
 // The state-changing rush endpoints. Only POST is counted: students poll
@@ -101,7 +101,7 @@ var RedactedHeaders = []string{"cookie", "authorization"}
 
 // WebACLArgs configures the web ACL.
 type WebACLArgs struct {
-	// USEast1 is an aws provider for us-east-1. Required (PITFALLS 1).
+	// USEast1 is an aws provider for us-east-1. Required (docs/decisions/waf-in-us-east-1.md).
 	USEast1 pulumi.ProviderResource
 	// Mode is "block" (managed groups and rate rules act) or "count" (they
 	// only count, for tuning). Default "block".
@@ -173,7 +173,7 @@ var validRetention = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 
 func (a *WebACLArgs) validate() error {
 	var errs []error
 	if a.USEast1 == nil {
-		errs = append(errs, errors.New("USEast1 is required: a CLOUDFRONT web ACL must be created in us-east-1 (PITFALLS 1)"))
+		errs = append(errs, errors.New("USEast1 is required: a CLOUDFRONT web ACL must be created in us-east-1 (docs/decisions/waf-in-us-east-1.md)"))
 	}
 	if a.Mode != ModeBlock && a.Mode != ModeCount {
 		errs = append(errs, fmt.Errorf("Mode %q: want %q or %q", a.Mode, ModeBlock, ModeCount))
@@ -303,7 +303,7 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		set, err := wafv2.NewIpSet(ctx, name+"-trusted", &wafv2.IpSetArgs{
 			Name:             pulumi.String(naming.Physical(name, "trusted-nat", naming.MaxDefault)),
 			Description:      pulumi.String("campus NAT egress exempt from the per-IP rate limits of " + name),
-			Scope:            pulumi.String("CLOUDFRONT"), // PITFALLS 1: with the us-east-1 provider
+			Scope:            pulumi.String("CLOUDFRONT"), // docs/decisions/waf-in-us-east-1.md: with the us-east-1 provider
 			IpAddressVersion: pulumi.String("IPV4"),
 			Addresses:        pulumi.ToStringArray(addrs),
 		}, childOpts...)
@@ -425,7 +425,7 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 	acl, err := wafv2.NewWebAcl(ctx, name, &wafv2.WebAclArgs{
 		Name:          pulumi.String(aclName),
 		Description:   pulumi.String("surge edge protection for " + name),
-		Scope:         pulumi.String("CLOUDFRONT"), // PITFALLS 1
+		Scope:         pulumi.String("CLOUDFRONT"), // docs/decisions/waf-in-us-east-1.md
 		DefaultAction: &wafv2.WebAclDefaultActionArgs{Allow: &wafv2.WebAclDefaultActionAllowArgs{}},
 		Rules:         rules,
 		VisibilityConfig: &wafv2.WebAclVisibilityConfigArgs{
@@ -438,7 +438,7 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		return nil, fmt.Errorf("creating web ACL: %w", err)
 	}
 
-	// PITFALLS 10: the destination's name must start with aws-waf-logs- and
+	// docs/decisions/waf-log-group-name.md: the destination's name must start with aws-waf-logs- and
 	// live in the ACL's region (us-east-1).
 	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String(naming.Physical(LogGroupPrefix+name, "", naming.MaxLogGroup)),

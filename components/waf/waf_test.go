@@ -66,14 +66,14 @@ func TestWebACL(t *testing.T) {
 	m := run(t, WebACLArgs{}, "surge-prod")
 	a := acl(t, m)
 
-	t.Run("PITFALLS 1 CLOUDFRONT scope through the us-east-1 provider", func(t *testing.T) {
+	t.Run("CLOUDFRONT scope through the us-east-1 provider", func(t *testing.T) {
 		assert.Equal(t, "CLOUDFRONT", a.Str("scope"))
 		for _, r := range m.Resources() {
 			if r.Custom && !strings.HasPrefix(r.Type, "pulumi:providers:") {
 				assert.True(t, r.UsesProvider("us-east-1"), "%s %s must be in us-east-1", r.Type, r.Name)
 			}
 		}
-		assert.Empty(t, m.ByType(tAssocia), "PITFALLS 2: no WebAclAssociation for CloudFront")
+		assert.Empty(t, m.ByType(tAssocia), "docs/decisions/waf-through-distribution.md: no WebAclAssociation for CloudFront")
 	})
 	t.Run("WAF.10 managed rule groups present, default allow", func(t *testing.T) {
 		assert.True(t, a.Has("defaultAction.allow"))
@@ -181,7 +181,7 @@ func TestWebACL(t *testing.T) {
 			assert.NoError(t, fitsRoot(v.Mappable().(map[string]any)), a.Str(p+".name"))
 		}
 	})
-	t.Run("WAF.11 logging to aws-waf-logs- group with redacted headers (PITFALLS 10)", func(t *testing.T) {
+	t.Run("WAF.11 logging to aws-waf-logs- group with redacted headers", func(t *testing.T) {
 		groups := m.ByType(tLogGrp)
 		require.Len(t, groups, 1)
 		g := groups[0]
@@ -257,7 +257,7 @@ func TestValidate(t *testing.T) {
 		d := (&WebACLArgs{}).withDefaults()
 		err := d.validate()
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "PITFALLS 1")
+		assert.Contains(t, err.Error(), "waf-in-us-east-1.md")
 	})
 }
 
@@ -283,8 +283,8 @@ func TestTrustedCIDRs(t *testing.T) {
 	require.Len(t, sets, 1)
 	set := sets[0]
 	assert.Equal(t, "surge-prod-trusted", set.Name)
-	assert.Equal(t, "CLOUDFRONT", set.Str("scope"), "PITFALLS 1")
-	assert.True(t, set.UsesProvider("us-east-1"), "PITFALLS 1: IP set in us-east-1")
+	assert.Equal(t, "CLOUDFRONT", set.Str("scope"), "docs/decisions/waf-in-us-east-1.md")
+	assert.True(t, set.UsesProvider("us-east-1"), "docs/decisions/waf-in-us-east-1.md: IP set in us-east-1")
 	assert.Equal(t, "IPV4", set.Str("ipAddressVersion"))
 	assert.Equal(t, []string{"198.51.100.7/32", "203.0.113.0/24"}, set.Strings("addresses"))
 	assert.Regexp(t, `^[A-Za-z0-9_-]{1,128}$`, set.Str("name"))

@@ -1,4 +1,4 @@
-// Command rush runs the opening-second benchmark (issue 6) and writes a
+// Command rush runs the opening-second benchmark (docs/BENCHMARKS.md) and writes a
 // Markdown/JSON report with SVG plots.
 //
 //	go run ./bench/cmd/rush -scenario hot -out docs/bench

@@ -1,5 +1,5 @@
 // Package surgeapi is a small client for the app's public HTTP contract
-// (issue 5): admin seeding, login, queue, enrollments. It knows nothing of the
+// (docs/app.md): admin seeding, login, queue, enrollments. It knows nothing of the
 // app's internals, so it works against a local process or a deployed stack.
 package surgeapi
 
