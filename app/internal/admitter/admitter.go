@@ -13,26 +13,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/surge"
-	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
 // Room is the waiting room as the admitter uses it.
 type Room interface {
 	ActiveCourses(ctx context.Context) ([]int64, error)
 	Queued(ctx context.Context, courses []int64) (int64, error)
-	Take(ctx context.Context, course int64, size int, lease time.Duration) (waitroom.Batch, error)
-	Complete(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) ([]int64, error)
-	Release(ctx context.Context, b waitroom.Batch) error
-	Heal(ctx context.Context, b waitroom.Batch, fence int64) (bool, error)
+	Take(ctx context.Context, course int64, size int, lease time.Duration) (surge.Batch, error)
+	Complete(ctx context.Context, b surge.Batch, outcomes map[int64]surge.Outcome) ([]int64, error)
+	Release(ctx context.Context, b surge.Batch) error
+	Heal(ctx context.Context, b surge.Batch, fence int64) (bool, error)
 	SeatsFreed(ctx context.Context, course int64) error
 	Sweep(ctx context.Context, interval time.Duration, withSeats func(ctx context.Context, courses []int64) ([]int64, error)) (int, error)
 }
 
 // Store is the database as the admitter uses it.
 type Store interface {
-	Grant(ctx context.Context, courseID, fence int64, cands []postgres.Candidate) (postgres.GrantResult, error)
+	Grant(ctx context.Context, courseID, fence int64, cands []surge.Candidate) (surge.GrantResult, error)
 	GiveBack(ctx context.Context, courseID, studentID, ticket, fence int64) (bool, error)
 	CoursesWithSeats(ctx context.Context, ids []int64) ([]int64, error)
 }
@@ -56,10 +54,10 @@ type Options struct {
 	// AfterTake, for tests, runs after a batch was taken and before it is
 	// granted. If it returns an error the admitter abandons the batch as a
 	// crashed process would: no grant, no release.
-	AfterTake func(ctx context.Context, b waitroom.Batch) error
+	AfterTake func(ctx context.Context, b surge.Batch) error
 	// BeforeGiveBack, for tests, runs after a batch was completed and
 	// before the seats of students who left are given back.
-	BeforeGiveBack func(ctx context.Context, b waitroom.Batch)
+	BeforeGiveBack func(ctx context.Context, b surge.Batch)
 }
 
 // Admitter moves students from the queue to seats.
@@ -240,7 +238,7 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 	}
 	a.m.batchSize.Set(float64(size))
 	b, err := a.room.Take(ctx, course, size, a.o.Lease)
-	if errors.Is(err, waitroom.ErrBusy) {
+	if errors.Is(err, surge.ErrLeaseBusy) {
 		return false, false
 	}
 	if err != nil {
@@ -255,7 +253,7 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 		a.m.batches.WithLabelValues("moved").Inc()
 		return true, b.Moved >= size
 	}
-	if b.Token == 0 || len(b.Entries) == 0 {
+	if b.Token == 0 || len(b.Candidates) == 0 {
 		if b.Token != 0 {
 			a.finish(ctx, b, nil) // release the empty lease
 		}
@@ -275,24 +273,20 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 		a.release(bctx, b)
 		return false, false
 	}
-	cands := make([]postgres.Candidate, len(b.Entries))
-	for i, e := range b.Entries {
-		cands[i] = postgres.Candidate{StudentID: e.Student, Ticket: e.Ticket}
-	}
 	// The transaction must end well before the lease so that a commit never
 	// lands after another admitter retook the batch (the fence check in the
 	// database refuses it anyway).
 	gctx, gcancel := context.WithTimeout(bctx, a.o.Lease*3/4)
 	start := time.Now()
-	res, err := a.store.Grant(gctx, course, b.Token, cands)
+	res, err := a.store.Grant(gctx, course, b.Token, b.Candidates)
 	gcancel()
 	took := time.Since(start)
 	a.m.grantTime.Observe(took.Seconds())
 	a.m.grantSum.Observe(took.Seconds())
-	outcomes := make(map[int64]waitroom.Outcome, len(b.Entries))
+	var outcomes map[int64]surge.Outcome
 	switch {
-	case errors.Is(err, postgres.ErrStaleFence):
-		var se *postgres.StaleFenceError
+	case errors.Is(err, surge.ErrStaleFence):
+		var se *surge.StaleFenceError
 		if errors.As(err, &se) {
 			healed, herr := a.room.Heal(bctx, b, se.Fence)
 			if herr != nil {
@@ -310,29 +304,19 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 		a.m.batches.WithLabelValues("stale").Inc()
 		return true, false
 	case errors.Is(err, surge.ErrCourseNotFound):
-		for _, e := range b.Entries {
-			outcomes[e.Student] = waitroom.Unknown
+		outcomes = make(map[int64]surge.Outcome, len(b.Candidates))
+		for _, c := range b.Candidates {
+			outcomes[c.StudentID] = surge.OutcomeUnknown
 		}
 	case err != nil:
-		a.pacer.Observe(len(b.Entries), took, true)
+		a.pacer.Observe(len(b.Candidates), took, true)
 		a.m.batches.WithLabelValues("error").Inc()
-		a.log.Warn("granting seats", "course", course, "token", b.Token, "students", len(b.Entries), "err", err)
+		a.log.Warn("granting seats", "course", course, "token", b.Token, "students", len(b.Candidates), "err", err)
 		a.release(bctx, b)
 		return false, false
 	default:
-		a.pacer.Observe(len(b.Entries), took, false)
-		for _, s := range res.Granted {
-			outcomes[s] = waitroom.Granted
-		}
-		for _, s := range res.AlreadyEnrolled {
-			outcomes[s] = waitroom.AlreadyEnrolled
-		}
-		for _, s := range res.Full {
-			outcomes[s] = waitroom.Full
-		}
-		for _, s := range res.Unknown {
-			outcomes[s] = waitroom.Unknown
-		}
+		a.pacer.Observe(len(b.Candidates), took, false)
+		outcomes = res.Outcomes()
 		a.m.granted.Add(float64(len(res.Granted)))
 		a.m.full.Add(float64(len(res.Full)))
 		a.mu.Lock()
@@ -344,16 +328,16 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 		a.mu.Unlock()
 	}
 	a.m.batches.WithLabelValues("ok").Inc()
-	a.log.Debug("batch granted", "course", course, "token", b.Token, "offered", len(b.Entries),
+	a.log.Debug("batch granted", "course", course, "token", b.Token, "offered", len(b.Candidates),
 		"granted", res.Granted, "full", len(res.Full), "already", res.AlreadyEnrolled, "seatsLeft", res.SeatsLeft)
 	a.finish(bctx, b, outcomes)
-	return true, len(b.Entries) >= size
+	return true, len(b.Candidates) >= size
 }
 
 // finish records outcomes and gives back the seats of students who left the
 // queue while their batch was in flight, still under the lease (Complete
 // keeps it when there are seats to give back), then releases the lease.
-func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[int64]waitroom.Outcome) {
+func (a *Admitter) finish(ctx context.Context, b surge.Batch, outcomes map[int64]surge.Outcome) {
 	left, err := a.room.Complete(ctx, b, outcomes)
 	if err != nil && ctx.Err() == nil {
 		// Completing a batch again answers as the first run did: safe to retry.
@@ -374,9 +358,9 @@ func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[in
 	if len(left) == 0 {
 		return
 	}
-	tickets := make(map[int64]int64, len(b.Entries))
-	for _, e := range b.Entries {
-		tickets[e.Student] = e.Ticket
+	tickets := make(map[int64]int64, len(b.Candidates))
+	for _, c := range b.Candidates {
+		tickets[c.StudentID] = c.Ticket
 	}
 	freed := false
 	for _, s := range left {
@@ -395,7 +379,7 @@ func (a *Admitter) finish(ctx context.Context, b waitroom.Batch, outcomes map[in
 	a.release(ctx, b)
 }
 
-func (a *Admitter) release(ctx context.Context, b waitroom.Batch) {
+func (a *Admitter) release(ctx context.Context, b surge.Batch) {
 	if err := a.room.Release(ctx, b); err != nil {
 		// The lease expires by itself; the students return then.
 		a.log.Warn("releasing lease", "course", b.Course, "token", b.Token, "err", err)

@@ -28,6 +28,7 @@ import (
 	"github.com/surge-dev/surge/app/internal/httpapi"
 	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/sessions"
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/version"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
@@ -160,7 +161,7 @@ func awaitSchema(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, pati
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) || postgres.IsBug(err) {
+		if ctx.Err() != nil || time.Now().After(deadline) || surge.IsBug(err) {
 			return fmt.Errorf("checking database schema: %w", err)
 		}
 		log.Warn("database not ready, retrying", "err", err)
@@ -180,7 +181,7 @@ func migratePool(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, pati
 			log.Info("database migrated", "applied", applied)
 			return nil
 		}
-		if ctx.Err() != nil || time.Now().After(deadline) || postgres.IsBug(err) {
+		if ctx.Err() != nil || time.Now().After(deadline) || surge.IsBug(err) {
 			return fmt.Errorf("migrating database: %w", err)
 		}
 		log.Warn("database not ready for migrations, retrying", "err", err)

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/surge-dev/surge/app/internal/admitter"
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
-	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
 // TestCapacityRaiseBeyondOneBatchKeepsFIFO: two instances with small
@@ -56,7 +56,7 @@ func TestGiveBackAfterLeaseGone(t *testing.T) {
 	var left, interleaved atomic.Bool
 	var ss []*student
 	var course int64
-	ao := testenv.AdmitterOptions(5*time.Second, func(ctx context.Context, b waitroom.Batch) error {
+	ao := testenv.AdmitterOptions(5*time.Second, func(ctx context.Context, b surge.Batch) error {
 		if left.CompareAndSwap(false, true) {
 			s := ss[0]
 			require.Equal(t, http.StatusNoContent, s.clients[0].Must("DELETE", queuePath(course), nil).Status, "leave while in flight")
@@ -64,7 +64,7 @@ func TestGiveBackAfterLeaseGone(t *testing.T) {
 		}
 		return nil
 	})
-	ao.BeforeGiveBack = func(ctx context.Context, b waitroom.Batch) {
+	ao.BeforeGiveBack = func(ctx context.Context, b surge.Batch) {
 		if interleaved.CompareAndSwap(false, true) {
 			other.Admitter.Tick(ctx)
 		}
@@ -321,17 +321,17 @@ func TestWaitingRoomServesThroughPostgresOutage(t *testing.T) {
 func TestStaleAdmitterRefused(t *testing.T) {
 	const lease = time.Second
 	sh := env.NewShared(t)
-	took, resume := make(chan waitroom.Batch, 1), make(chan struct{})
+	took, resume := make(chan surge.Batch, 1), make(chan struct{})
 	var stall atomic.Bool
-	stalling := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b waitroom.Batch) error {
+	stalling := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b surge.Batch) error {
 		if stall.CompareAndSwap(true, false) {
 			took <- b
 			<-resume
 		}
 		return nil
 	})})
-	var midB func(b waitroom.Batch)
-	current := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b waitroom.Batch) error {
+	var midB func(b surge.Batch)
+	current := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b surge.Batch) error {
 		if midB != nil {
 			f := midB
 			midB = nil
@@ -397,7 +397,7 @@ func TestStaleAdmitterRefused(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	_, done = stale()
-	midB = func(b waitroom.Batch) {
+	midB = func(b surge.Batch) {
 		// The current admitter holds the lease; the stalled one wakes up,
 		// grants (its token is still above the fence) and completes late.
 		close(resume)

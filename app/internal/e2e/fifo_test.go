@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
-	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
 // TestCancellationsRaceJoins: while students keep joining through three
@@ -112,9 +112,9 @@ func TestAdmitterKilledMidBatch(t *testing.T) {
 	const n, seats = 30, 10
 	lease := time.Second
 	var crashed atomic.Bool
-	took := make(chan waitroom.Batch, 1)
+	took := make(chan surge.Batch, 1)
 	sh := env.NewShared(t)
-	dying := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b waitroom.Batch) error {
+	dying := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(ctx context.Context, b surge.Batch) error {
 		if crashed.CompareAndSwap(false, true) {
 			took <- b
 			return errCrash
@@ -134,9 +134,9 @@ func TestAdmitterKilledMidBatch(t *testing.T) {
 
 	require.True(t, dying.Admitter.Tick(context.Background()) == false, "the crashed tick did no work")
 	b := <-took
-	require.NotEmpty(t, b.Entries, "the dying admitter took a batch")
-	for _, e := range b.Entries {
-		assert.Equal(t, tickets[e.Student], e.Ticket, "batch carries the original ticket of %d", e.Student)
+	require.NotEmpty(t, b.Candidates, "the dying admitter took a batch")
+	for _, e := range b.Candidates {
+		assert.Equal(t, tickets[e.StudentID], e.Ticket, "batch carries the original ticket of %d", e.StudentID)
 	}
 	crashedAt := time.Now()
 
@@ -174,7 +174,7 @@ func TestAdmitterStoppedMidBatchHandsBack(t *testing.T) {
 	lease := 30 * time.Second // far longer than the test: only a hand-back explains success
 	ctx, stop := context.WithCancel(context.Background())
 	sh := env.NewShared(t)
-	stopping := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(context.Context, waitroom.Batch) error {
+	stopping := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Admitter: testenv.AdmitterOptions(lease, func(context.Context, surge.Batch) error {
 		stop() // SIGTERM arrives between take and grant
 		return nil
 	})})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -14,9 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/surge"
-	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
 // MaxStudentsPerImport bounds one bulk import call.
@@ -513,17 +512,17 @@ func (s *Server) handleListCourses() http.HandlerFunc {
 }
 
 type queueOut struct {
-	State    waitroom.State `json:"state"`
-	Ticket   int64          `json:"ticket,omitempty"`
-	Position int64          `json:"position,omitempty"`
+	State    surge.State `json:"state"`
+	Ticket   int64       `json:"ticket,omitempty"`
+	Position int64       `json:"position,omitempty"`
 }
 
-func toQueueOut(st waitroom.Status) queueOut {
+func toQueueOut(st surge.Status) queueOut {
 	out := queueOut{State: st.State}
-	if st.State != waitroom.StateNone {
+	if st.State != surge.StateNone {
 		out.Ticket = st.Ticket
 	}
-	if st.State == waitroom.StateQueued {
+	if st.State == surge.StateQueued {
 		out.Position = st.Position
 	}
 	return out
@@ -554,7 +553,7 @@ func (s *Server) handleJoin() http.HandlerFunc {
 			return
 		}
 		status := http.StatusOK
-		if st.State == waitroom.StateQueued {
+		if st.State == surge.StateQueued {
 			status = http.StatusAccepted
 		}
 		writeJSON(w, status, toQueueOut(st))
@@ -656,7 +655,7 @@ func (s *Server) handleCancel() http.HandlerFunc {
 		}
 		deleted, err := s.d.Store.CancelEnrollment(ctx, student, id)
 		if err != nil {
-			if wasEnrolled && postgres.NotApplied(err) {
+			if wasEnrolled && errors.Is(err, surge.ErrNotApplied) {
 				// The seat is certainly still there (the database is down):
 				// shown enrolled again.
 				if rerr := s.d.Room.RestoreEnrolled(context.WithoutCancel(ctx), id, student, ticket); rerr != nil {

@@ -17,8 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/surge-dev/surge/app/internal/postgres"
-	"github.com/surge-dev/surge/app/internal/sessions"
 	"github.com/surge-dev/surge/app/internal/surge"
 )
 
@@ -312,7 +310,7 @@ func (s *Server) requireSession(next http.Handler) http.Handler {
 		}
 		id, err := s.d.Sessions.Student(r.Context(), c.Value)
 		if err != nil {
-			if errors.Is(err, sessions.ErrNoSession) {
+			if errors.Is(err, surge.ErrNoSession) {
 				writeError(w, surge.Errorf(surge.CodeUnauthorized, "session expired, sign in again"))
 				return
 			}
@@ -332,7 +330,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, e)
 		return
 	}
-	if postgres.IsBug(err) {
+	if surge.IsBug(err) {
 		s.d.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, surge.Errorf(surge.CodeInternal, "internal error"))
 		return

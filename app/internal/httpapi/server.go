@@ -17,7 +17,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/surge-dev/surge/app/internal/surge"
-	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
 // Store is the durable store (PostgreSQL writer).
@@ -44,8 +43,8 @@ type Courses interface {
 type Room interface {
 	Ping(ctx context.Context) error
 	Seed(ctx context.Context, course int64) error
-	Join(ctx context.Context, course, student int64) (waitroom.Status, error)
-	Status(ctx context.Context, course, student int64) (waitroom.Status, error)
+	Join(ctx context.Context, course, student int64) (surge.Status, error)
+	Status(ctx context.Context, course, student int64) (surge.Status, error)
 	Leave(ctx context.Context, course, student int64) (bool, error)
 	Cancelled(ctx context.Context, course, student int64) (bool, error)
 	CancelEnrolled(ctx context.Context, course, student int64) (bool, int64, error)

@@ -254,10 +254,17 @@ func (s *Store) Enrollments(ctx context.Context, studentID int64) ([]surge.Enrol
 
 // CancelEnrollment deletes a seat; deleted is false when there was none. The
 // trigger gives the seat back to the course counter in the same statement.
+// A failure that certainly left the seat in place is marked
+// surge.ErrNotApplied.
 func (s *Store) CancelEnrollment(ctx context.Context, studentID, courseID int64) (deleted bool, err error) {
 	tag, err := s.writer.Exec(ctx, "DELETE FROM enrollments WHERE course_id = $1 AND student_id = $2", courseID, studentID)
 	if err != nil {
-		return false, fmt.Errorf("cancelling enrollment: %w", err)
+		err = fmt.Errorf("cancelling enrollment: %w", err)
+		if notApplied(err) {
+			// The seat is certainly still there: the caller may show it again.
+			return false, surge.NotApplied(err)
+		}
+		return false, err
 	}
 	return tag.RowsAffected() > 0, nil
 }
@@ -306,36 +313,6 @@ func (s *Store) NextTicketEpoch(ctx context.Context, courseID int64) (int64, err
 	return epoch, nil
 }
 
-// Candidate is a student offered a seat, in ticket order.
-type Candidate struct {
-	StudentID int64
-	Ticket    int64
-}
-
-// GrantResult says what happened to each candidate of a batch.
-type GrantResult struct {
-	Granted         []int64 // got a seat now
-	AlreadyEnrolled []int64 // held a seat before this batch
-	Full            []int64 // no seat left for them
-	Unknown         []int64 // no such student: dropped
-	SeatsLeft       int     // after the batch
-}
-
-// ErrStaleFence means a newer admitter already granted seats for the course:
-// this admitter's lease is gone and it must not write.
-var ErrStaleFence = errors.New("admitter fencing token is stale")
-
-// StaleFenceError is ErrStaleFence with the course's current fence, which
-// tells a newer admitter apart from a ticket counter that went back.
-type StaleFenceError struct{ Fence int64 }
-
-func (e *StaleFenceError) Error() string {
-	return fmt.Sprintf("%v (course fence %d)", ErrStaleFence, e.Fence)
-}
-
-// Is makes errors.Is(err, ErrStaleFence) hold.
-func (e *StaleFenceError) Is(target error) bool { return target == ErrStaleFence }
-
 // Grant offers seats to candidates (sorted by ticket) in one transaction.
 // The first statement takes the course row lock while checking the fencing
 // token, and reads the seats left and which candidates already hold a seat
@@ -345,14 +322,14 @@ func (e *StaleFenceError) Is(target error) bool { return target == ErrStaleFence
 // and the CHECK on courses.enrolled refuses overbooking even if this code
 // were wrong. Statements: BEGIN, fence, INSERT (none when full), COMMIT: one
 // check per batch whatever its size.
-func (s *Store) Grant(ctx context.Context, courseID, fence int64, cands []Candidate) (GrantResult, error) {
+func (s *Store) Grant(ctx context.Context, courseID, fence int64, cands []surge.Candidate) (surge.GrantResult, error) {
 	ids := make([]int64, len(cands))
 	for i, c := range cands {
 		ids[i] = c.StudentID
 	}
-	var res GrantResult
+	var res surge.GrantResult
 	err := pgx.BeginFunc(ctx, s.writer, func(tx pgx.Tx) error {
-		res = GrantResult{}
+		res = surge.GrantResult{}
 		var left int32
 		var had []int64
 		err := tx.QueryRow(ctx, `WITH f AS (
@@ -369,7 +346,7 @@ func (s *Store) Grant(ctx context.Context, courseID, fence int64, cands []Candid
 			if err != nil {
 				return fmt.Errorf("reading fence: %w", err)
 			}
-			return &StaleFenceError{Fence: cur}
+			return &surge.StaleFenceError{Fence: cur}
 		}
 		if err != nil {
 			return fmt.Errorf("checking fence: %w", err)
@@ -379,7 +356,7 @@ func (s *Store) Grant(ctx context.Context, courseID, fence int64, cands []Candid
 		for _, id := range had {
 			holds[id] = true
 		}
-		var rest []Candidate
+		var rest []surge.Candidate
 		for _, c := range cands {
 			if !holds[c.StudentID] {
 				rest = append(rest, c)
@@ -431,7 +408,7 @@ func (s *Store) Grant(ctx context.Context, courseID, fence int64, cands []Candid
 		return nil
 	})
 	if err != nil {
-		return GrantResult{}, err
+		return surge.GrantResult{}, err
 	}
 	return res, nil
 }
@@ -460,26 +437,11 @@ func isCheckViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23514"
 }
 
-// IsBug reports whether err is a PostgreSQL error that points at a defect in
-// our SQL or data (syntax, types, constraints) rather than at the database
-// being unavailable; the HTTP layer answers 500 for these and 503 otherwise.
-func IsBug(err error) bool {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || len(pe.Code) < 2 {
-		return false
-	}
-	switch pe.Code[:2] {
-	case "0A", "22", "23", "42":
-		return true
-	}
-	return false
-}
-
-// NotApplied reports whether err certainly means that the statement did not
+// notApplied reports whether err certainly means that the statement did not
 // take effect: no connection could be made, nothing was sent, or the server
 // refused the statement. Otherwise (a connection lost mid-statement) the
 // outcome is unknown.
-func NotApplied(err error) bool {
+func notApplied(err error) bool {
 	var ce *pgconn.ConnectError
 	var pe *pgconn.PgError
 	return errors.As(err, &ce) || errors.As(err, &pe) || pgconn.SafeToRetry(err)

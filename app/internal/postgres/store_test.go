@@ -29,7 +29,7 @@ func newStore(t *testing.T) (*postgres.Store, *testenv.Counter, string) {
 	return postgres.New(env.Pool(t, url, cnt), nil), cnt, url
 }
 
-func seed(t *testing.T, s *postgres.Store, capacity, students int) (int64, []postgres.Candidate) {
+func seed(t *testing.T, s *postgres.Store, capacity, students int) (int64, []surge.Candidate) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := s.CreateCourse(ctx, fmt.Sprint("C", capacity, students), "t", capacity, time.Now())
@@ -43,12 +43,12 @@ func seed(t *testing.T, s *postgres.Store, capacity, students int) (int64, []pos
 	n, err := s.ImportStudents(ctx, in)
 	require.NoError(t, err)
 	require.Equal(t, students, n)
-	var cands []postgres.Candidate
+	var cands []surge.Candidate
 	for i, no := range nos {
 		id, _, found, err := s.StudentCredentials(ctx, no)
 		require.NoError(t, err)
 		require.True(t, found)
-		cands = append(cands, postgres.Candidate{StudentID: id, Ticket: int64(1000 + i)})
+		cands = append(cands, surge.Candidate{StudentID: id, Ticket: int64(1000 + i)})
 	}
 	return c.ID, cands
 }
@@ -79,7 +79,7 @@ func TestGrantInTicketOrderOneCheckPerBatch(t *testing.T) {
 
 	// A stale fencing token is refused.
 	_, err = s.Grant(ctx, course, 2, cands[5:])
-	assert.ErrorIs(t, err, postgres.ErrStaleFence, "older token after a newer one granted")
+	assert.ErrorIs(t, err, surge.ErrStaleFence, "older token after a newer one granted")
 	_, err = s.Grant(ctx, 999, 10, cands[5:])
 	assert.ErrorIs(t, err, surge.ErrCourseNotFound, "unknown course")
 
@@ -108,7 +108,7 @@ func TestConcurrentGrantsNeverOverbook(t *testing.T) {
 			// Overlapping slices: the same students offered by several grants.
 			lo := (i * 4) % 40
 			_, err := s.Grant(ctx, course, int64(100+i), cands[lo:lo+20])
-			if err != nil && !errors.Is(err, postgres.ErrStaleFence) {
+			if err != nil && !errors.Is(err, surge.ErrStaleFence) {
 				t.Errorf("grant %d: %v", i, err)
 			}
 		})
@@ -195,6 +195,6 @@ func TestIsBug(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "22P02"}), true},
 	}
 	for _, tc := range tests {
-		assert.Equal(t, tc.want, postgres.IsBug(tc.err), "IsBug(%v)", tc.err)
+		assert.Equal(t, tc.want, surge.IsBug(tc.err), "IsBug(%v)", tc.err)
 	}
 }

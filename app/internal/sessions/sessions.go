@@ -15,10 +15,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// ErrNoSession means the id names no live session.
-var ErrNoSession = errors.New("no such session")
+	"github.com/surge-dev/surge/app/internal/surge"
+)
 
 // Store is the session store.
 type Store struct {
@@ -87,11 +86,11 @@ func (s *Store) RevokeAll(ctx context.Context, studentID int64) (int, error) {
 // Student returns the student of a session.
 func (s *Store) Student(ctx context.Context, id string) (int64, error) {
 	if len(id) != 43 { // base64 of 32 bytes: anything else was never issued
-		return 0, ErrNoSession
+		return 0, surge.ErrNoSession
 	}
 	v, err := s.rdb.Get(ctx, s.key(id)).Result()
 	if errors.Is(err, redis.Nil) {
-		return 0, ErrNoSession
+		return 0, surge.ErrNoSession
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading session: %w", err)

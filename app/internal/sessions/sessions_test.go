@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/surge-dev/surge/app/internal/sessions"
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
 )
 
@@ -47,7 +48,7 @@ func TestCreateReadDelete(t *testing.T) {
 
 	require.NoError(t, s.Delete(ctx, id))
 	_, err = s.Student(ctx, id)
-	assert.ErrorIs(t, err, sessions.ErrNoSession, "deleted")
+	assert.ErrorIs(t, err, surge.ErrNoSession, "deleted")
 	require.NoError(t, s.Delete(ctx, id), "deleting twice is fine")
 	got, err = s.Student(ctx, other)
 	require.NoError(t, err, "the other session lives on")
@@ -60,7 +61,7 @@ func TestUnknownAndMalformedIDs(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"", "short", strings.Repeat("a", 43), strings.Repeat("a", 44), strings.Repeat("x", 5000)} {
 		_, err := s.Student(ctx, id)
-		assert.ErrorIs(t, err, sessions.ErrNoSession, "id %.10q", id)
+		assert.ErrorIs(t, err, surge.ErrNoSession, "id %.10q", id)
 	}
 }
 
@@ -73,7 +74,7 @@ func TestExpiry(t *testing.T) {
 	assert.Equal(t, 200*time.Millisecond, s.TTL())
 	time.Sleep(400 * time.Millisecond)
 	_, err = s.Student(ctx, id)
-	assert.ErrorIs(t, err, sessions.ErrNoSession, "expired")
+	assert.ErrorIs(t, err, surge.ErrNoSession, "expired")
 }
 
 func TestRevokeAll(t *testing.T) {
@@ -95,7 +96,7 @@ func TestRevokeAll(t *testing.T) {
 	assert.Equal(t, 2, n, "the two live sessions")
 	for _, id := range mine {
 		_, err := s.Student(ctx, id)
-		assert.ErrorIs(t, err, sessions.ErrNoSession)
+		assert.ErrorIs(t, err, surge.ErrNoSession)
 	}
 	got, err := s.Student(ctx, theirs)
 	require.NoError(t, err, "another student's session is untouched")
@@ -118,7 +119,7 @@ func TestRedisDown(t *testing.T) {
 	assert.Error(t, err)
 	_, err = s.Student(ctx, strings.Repeat("a", 43))
 	assert.Error(t, err)
-	assert.NotErrorIs(t, err, sessions.ErrNoSession, "an outage is not a missing session (503, not 401)")
+	assert.NotErrorIs(t, err, surge.ErrNoSession, "an outage is not a missing session (503, not 401)")
 }
 
 func TestFailureCounters(t *testing.T) {

@@ -1,5 +1,10 @@
-// Package surge holds the domain types of the course registration service and
-// the application errors that the HTTP boundary maps to statuses.
+// Package surge is the domain of the course registration service: courses
+// and enrollments, a student's state in a waiting room, the candidates and
+// results of a grant, the errors that cross from the adapters (PostgreSQL,
+// Redis) to the HTTP API and the admitter, and the application errors the
+// HTTP boundary maps to statuses. It depends on no adapter; the API and the
+// admitter depend on it and on small interfaces of their own, which the
+// adapters implement.
 package surge
 
 import (

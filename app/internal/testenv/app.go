@@ -23,6 +23,7 @@ import (
 	"github.com/surge-dev/surge/app/internal/httpapi"
 	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/sessions"
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
 
@@ -277,6 +278,6 @@ func (c *Client) Admin(method, path string, body any) Response {
 
 // AdmitterOptions returns fast admitter options for tests with the given
 // lease and AfterTake hook.
-func AdmitterOptions(lease time.Duration, afterTake func(context.Context, waitroom.Batch) error) admitter.Options {
+func AdmitterOptions(lease time.Duration, afterTake func(context.Context, surge.Batch) error) admitter.Options {
 	return admitter.Options{Interval: 10 * time.Millisecond, Lease: lease, AfterTake: afterTake}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
@@ -35,16 +36,16 @@ func fullAll(t *testing.T, room *waitroom.Room, course int64, size int) {
 		if b.Moved > 0 {
 			continue
 		}
-		if len(b.Entries) == 0 {
+		if len(b.Candidates) == 0 {
 			if b.Token != 0 {
 				_, err := room.Complete(ctx, b, nil)
 				require.NoError(t, err)
 			}
 			return
 		}
-		out := map[int64]waitroom.Outcome{}
-		for _, e := range b.Entries {
-			out[e.Student] = waitroom.Full
+		out := map[int64]surge.Outcome{}
+		for _, e := range b.Candidates {
+			out[e.StudentID] = surge.OutcomeFull
 		}
 		_, err = room.Complete(ctx, b, out)
 		require.NoError(t, err)
@@ -70,21 +71,21 @@ func TestFreedBatchNeverSkipsWaitingList(t *testing.T) {
 	for {
 		b, err := room.Take(ctx, course, size, time.Minute)
 		require.NoError(t, err)
-		if len(b.Entries) == 0 {
+		if len(b.Candidates) == 0 {
 			break
 		}
-		out := map[int64]waitroom.Outcome{}
-		for _, e := range b.Entries {
-			order = append(order, e.Student)
-			out[e.Student] = waitroom.Granted // plenty of seats (capacity raised)
+		out := map[int64]surge.Outcome{}
+		for _, e := range b.Candidates {
+			order = append(order, e.StudentID)
+			out[e.StudentID] = surge.OutcomeGranted // plenty of seats (capacity raised)
 		}
 		_, err = room.Complete(ctx, b, out)
 		require.NoError(t, err)
-		for _, e := range b.Entries {
-			if e.Student >= 6 {
+		for _, e := range b.Candidates {
+			if e.StudentID >= 6 {
 				st, err := room.Status(ctx, course, 5)
 				require.NoError(t, err)
-				assert.Equal(t, waitroom.StateEnrolled, st.State, "queued student %d offered while ticket of 5 still full", e.Student)
+				assert.Equal(t, surge.StateEnrolled, st.State, "queued student %d offered while ticket of 5 still full", e.StudentID)
 			}
 		}
 	}
@@ -104,7 +105,7 @@ func TestMovedToWaitingListOldestFirst(t *testing.T) {
 	b, err := room.Take(ctx, course, 1, time.Minute)
 	require.NoError(t, err)
 	require.Equal(t, 1, b.Moved, "one queued student moved to the waiting list")
-	for s, want := range map[int64]waitroom.State{2: waitroom.StateFull, 3: waitroom.StateQueued, 4: waitroom.StateQueued} {
+	for s, want := range map[int64]surge.State{2: surge.StateFull, 3: surge.StateQueued, 4: surge.StateQueued} {
 		st, err := room.Status(ctx, course, s)
 		require.NoError(t, err)
 		assert.Equal(t, want, st.State, "student %d (ticket %d): the lowest queued ticket moves first", s, tk[s])
@@ -113,8 +114,8 @@ func TestMovedToWaitingListOldestFirst(t *testing.T) {
 	b, err = room.Take(ctx, course, 10, time.Minute)
 	require.NoError(t, err)
 	var got []int64
-	for _, e := range b.Entries {
-		got = append(got, e.Student)
+	for _, e := range b.Candidates {
+		got = append(got, e.StudentID)
 	}
 	assert.Equal(t, []int64{1, 2, 3, 4}, got, "offered in ticket order after a seat was freed")
 }
@@ -165,7 +166,7 @@ func TestScriptsSurviveDroppedReplies(t *testing.T) {
 	require.NoError(t, err)
 	_, err = room.Leave(ctx, 99, 2)
 	require.NoError(t, err)
-	_, err = room.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted})
+	_, err = room.Complete(ctx, b, map[int64]surge.Outcome{1: surge.OutcomeGranted})
 	require.NoError(t, err)
 
 	const course = 8
@@ -174,8 +175,8 @@ func TestScriptsSurviveDroppedReplies(t *testing.T) {
 	b, err = viaProxy.Take(ctx, course, 2, time.Minute)
 	require.Equal(t, 1, proxy.Drops(), "the take's reply was dropped")
 	require.NoError(t, err, "a retried take returns the batch it took")
-	require.Len(t, b.Entries, 2)
-	assert.Equal(t, []waitroom.Entry{{Student: 1, Ticket: b.Entries[0].Ticket}, {Student: 2, Ticket: b.Entries[1].Ticket}}, b.Entries)
+	require.Len(t, b.Candidates, 2)
+	assert.Equal(t, []surge.Candidate{{StudentID: 1, Ticket: b.Candidates[0].Ticket}, {StudentID: 2, Ticket: b.Candidates[1].Ticket}}, b.Candidates)
 	lease, err := rdb.Get(ctx, prefix+"c:8:lease").Int64()
 	require.NoError(t, err)
 	assert.Equal(t, lease, b.Token, "the batch carries the lease's token")
@@ -196,11 +197,11 @@ func TestScriptsSurviveDroppedReplies(t *testing.T) {
 	assert.True(t, ok, "a leave retried after a read timeout still reports that the student left")
 
 	proxy.DropReplyOnce(waitroom.ScriptHashes["complete"])
-	left, err := viaProxy.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Granted})
+	left, err := viaProxy.Complete(ctx, b, map[int64]surge.Outcome{1: surge.OutcomeGranted, 2: surge.OutcomeGranted})
 	require.Equal(t, 4, proxy.Drops(), "the completion's reply was dropped")
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1}, left, "a retried completion still reports the seat to give back")
 	st, err := room.Status(ctx, course, 2)
 	require.NoError(t, err)
-	assert.Equal(t, waitroom.StateEnrolled, st.State)
+	assert.Equal(t, surge.StateEnrolled, st.State)
 }

@@ -15,26 +15,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/surge-dev/surge/app/internal/surge"
 )
-
-// State of a student in a course's waiting room.
-type State string
-
-// States as the API shows them.
-const (
-	StateNone     State = "none"
-	StateQueued   State = "queued"
-	StateEnrolled State = "enrolled"
-	StateFull     State = "full"
-)
-
-// Status is a student's state in one course. Ticket is 0 when unknown,
-// Position is set only while queued (students ahead + 1).
-type Status struct {
-	State    State
-	Ticket   int64
-	Position int64
-}
 
 // EpochBits: a ticket is epoch<<EpochBits + sequence. With epochs below 2^21
 // tickets stay below 2^53 and survive JSON numbers and Lua doubles.
@@ -83,27 +66,27 @@ func (r *Room) waitingKey() string { return r.prefix + "waiting" }
 
 func id(v int64) string { return strconv.FormatInt(v, 10) }
 
-func toStatus(res []any) (Status, error) {
+func toStatus(res []any) (surge.Status, error) {
 	if len(res) != 3 {
-		return Status{}, fmt.Errorf("unexpected script reply %v", res)
+		return surge.Status{}, fmt.Errorf("unexpected script reply %v", res)
 	}
 	s, _ := res[0].(string)
 	ts, _ := res[1].(string)
 	pos, _ := res[2].(int64)
-	st := Status{State: StateNone}
+	st := surge.Status{State: surge.StateNone}
 	switch s {
 	case "q", "i":
-		st.State = StateQueued
+		st.State = surge.StateQueued
 		st.Position = pos
 	case "f", "j":
-		st.State = StateFull
+		st.State = surge.StateFull
 	case "e":
-		st.State = StateEnrolled
+		st.State = surge.StateEnrolled
 	}
-	if st.State != StateNone && ts != "" {
+	if st.State != surge.StateNone && ts != "" {
 		t, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil {
-			return Status{}, fmt.Errorf("parsing ticket %q: %w", ts, err)
+			return surge.Status{}, fmt.Errorf("parsing ticket %q: %w", ts, err)
 		}
 		st.Ticket = t
 	}
@@ -113,19 +96,19 @@ func toStatus(res []any) (Status, error) {
 // Join puts a student in the course's queue, or returns their current state
 // when they are already queued, full or enrolled. It touches PostgreSQL only
 // when Redis lost the course's ticket counter (once per course per loss).
-func (r *Room) Join(ctx context.Context, course, student int64) (Status, error) {
+func (r *Room) Join(ctx context.Context, course, student int64) (surge.Status, error) {
 	k := r.keys(course)
 	for attempt := 0; ; attempt++ {
 		res, err := joinScript.Run(ctx, r.rdb, []string{k.seq, k.st, k.tk, k.q, k.i, r.activeKey(), k.fi, k.hi}, id(student), id(course)).Slice()
 		if err != nil {
-			return Status{}, fmt.Errorf("joining queue: %w", err)
+			return surge.Status{}, fmt.Errorf("joining queue: %w", err)
 		}
 		if s, _ := res[0].(string); s == "noseq" {
 			if attempt == 2 {
-				return Status{}, errors.New("joining queue: ticket counter missing after seeding")
+				return surge.Status{}, errors.New("joining queue: ticket counter missing after seeding")
 			}
 			if err := r.seed(ctx, course); err != nil {
-				return Status{}, err
+				return surge.Status{}, err
 			}
 			continue
 		}
@@ -191,7 +174,7 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 // counter moves to a new epoch from PostgreSQL (above every ticket and token
 // issued before) and b's lease is handed back, so the next batch grants at
 // once. healed reports the latter.
-func (r *Room) Heal(ctx context.Context, b Batch, fence int64) (healed bool, err error) {
+func (r *Room) Heal(ctx context.Context, b surge.Batch, fence int64) (healed bool, err error) {
 	k := r.keys(b.Course)
 	behind := func() (bool, error) {
 		seq, err := r.rdb.Get(ctx, k.seq).Int64()
@@ -245,11 +228,11 @@ func (r *Room) Seed(ctx context.Context, course int64) error {
 }
 
 // Status returns a student's state in a course. Redis only.
-func (r *Room) Status(ctx context.Context, course, student int64) (Status, error) {
+func (r *Room) Status(ctx context.Context, course, student int64) (surge.Status, error) {
 	k := r.keys(course)
 	res, err := statusScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.fi}, id(student)).Slice()
 	if err != nil {
-		return Status{}, fmt.Errorf("reading queue state: %w", err)
+		return surge.Status{}, fmt.Errorf("reading queue state: %w", err)
 	}
 	return toStatus(res)
 }
@@ -393,26 +376,6 @@ func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func
 	return n, nil
 }
 
-// Entry is a student taken from the queue, with their original ticket.
-type Entry struct {
-	Student int64
-	Ticket  int64
-}
-
-// Batch is what an admitter took under a lease. Token is the fencing token:
-// strictly increasing per course, also across Redis data loss.
-type Batch struct {
-	Course  int64
-	Token   int64
-	Entries []Entry // ascending tickets
-	// Moved counts the queued students moved straight to the waiting list
-	// (no lease, no entries): the course is full and no seat was freed.
-	Moved int
-}
-
-// ErrBusy: another admitter holds the course's lease.
-var ErrBusy = errors.New("course lease held by another admitter")
-
 // Take leases the lowest tickets of a course, at most size of each kind:
 // waiting-list students first, only when a seat may have been freed since
 // the list was last offered (or the course lost its data), then queued
@@ -420,50 +383,51 @@ var ErrBusy = errors.New("course lease held by another admitter")
 // was freed, up to size queued students move to the waiting list in one step
 // (Batch.Moved, no lease).
 // A batch whose lease expired goes back to the queue first. It returns an
-// empty batch (Token 0) when there is nothing to do.
-func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (Batch, error) {
+// empty batch (Token 0) when there is nothing to do, surge.ErrLeaseBusy when
+// another admitter holds the course's lease.
+func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (surge.Batch, error) {
 	k := r.keys(course)
 	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost, k.hi, k.leaserq}
 	for attempt := 0; ; attempt++ {
 		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course), r.requestID()).Slice()
 		if err != nil {
-			return Batch{}, fmt.Errorf("taking batch: %w", err)
+			return surge.Batch{}, fmt.Errorf("taking batch: %w", err)
 		}
 		switch s, _ := res[0].(string); s {
 		case "busy":
-			return Batch{}, ErrBusy
+			return surge.Batch{}, surge.ErrLeaseBusy
 		case "idle":
-			return Batch{Course: course}, nil
+			return surge.Batch{Course: course}, nil
 		case "moved":
 			n, _ := res[1].(int64)
-			return Batch{Course: course, Moved: int(n)}, nil
+			return surge.Batch{Course: course, Moved: int(n)}, nil
 		case "noseq":
 			if attempt > 0 {
-				return Batch{}, errors.New("taking batch: ticket counter missing after seeding")
+				return surge.Batch{}, errors.New("taking batch: ticket counter missing after seeding")
 			}
 			if err := r.seed(ctx, course); err != nil {
-				return Batch{}, err
+				return surge.Batch{}, err
 			}
 			continue
 		case "ok":
 		default:
-			return Batch{}, fmt.Errorf("taking batch: unexpected reply %v", res)
+			return surge.Batch{}, fmt.Errorf("taking batch: unexpected reply %v", res)
 		}
-		b := Batch{Course: course}
+		b := surge.Batch{Course: course}
 		var err2 error
 		if b.Token, err2 = parseInt(res[1]); err2 != nil {
-			return Batch{}, err2
+			return surge.Batch{}, err2
 		}
 		for j := 2; j+1 < len(res); j += 2 {
 			s, err := parseInt(res[j])
 			if err != nil {
-				return Batch{}, err
+				return surge.Batch{}, err
 			}
 			t, err := parseInt(res[j+1])
 			if err != nil {
-				return Batch{}, err
+				return surge.Batch{}, err
 			}
-			b.Entries = append(b.Entries, Entry{Student: s, Ticket: t})
+			b.Candidates = append(b.Candidates, surge.Candidate{StudentID: s, Ticket: t})
 		}
 		return b, nil
 	}
@@ -478,16 +442,13 @@ func parseInt(v any) (int64, error) {
 	return n, nil
 }
 
-// Outcome of one batch entry.
-type Outcome byte
-
-// Outcomes reported by the admitter.
-const (
-	Granted         Outcome = 'g'
-	AlreadyEnrolled Outcome = 'a'
-	Full            Outcome = 'f'
-	Unknown         Outcome = 'u'
-)
+// outcomeCodes are the outcomes as the complete script reads them.
+var outcomeCodes = map[surge.Outcome]string{
+	surge.OutcomeGranted:         "g",
+	surge.OutcomeAlreadyEnrolled: "a",
+	surge.OutcomeFull:            "f",
+	surge.OutcomeUnknown:         "u",
+}
 
 // Complete records the outcome of a batch and releases the lease. Grants are
 // recorded even when the lease was lost (the seats are committed). It returns
@@ -495,16 +456,16 @@ const (
 // give their seats back and then Release the lease, which is kept meanwhile.
 // A batch is completed once: calling Complete again for it (a retry after an
 // error whose outcome is unknown) answers what the first call did.
-func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome) (left []int64, err error) {
+func (r *Room) Complete(ctx context.Context, b surge.Batch, outcomes map[int64]surge.Outcome) (left []int64, err error) {
 	k := r.keys(b.Course)
-	args := make([]any, 0, 2+3*len(b.Entries))
+	args := make([]any, 0, 2+3*len(b.Candidates))
 	args = append(args, id(b.Token), id(b.Course))
-	for _, e := range b.Entries {
-		o, ok := outcomes[e.Student]
+	for _, c := range b.Candidates {
+		code, ok := outcomeCodes[outcomes[c.StudentID]]
 		if !ok {
 			continue // stays in flight; returns to the queue when the lease expires
 		}
-		args = append(args, string(o), id(e.Student), id(e.Ticket))
+		args = append(args, code, id(c.StudentID), id(c.Ticket))
 	}
 	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi, k.freed, r.activeKey(), k.rq + "done:" + id(b.Token)}, args...).StringSlice()
 	if err != nil {
@@ -521,7 +482,7 @@ func (r *Room) Complete(ctx context.Context, b Batch, outcomes map[int64]Outcome
 // Release hands a lease back without outcomes: its students return to the
 // queue or the waiting list they came from, with their original tickets
 // (used on shutdown and after errors).
-func (r *Room) Release(ctx context.Context, b Batch) error {
+func (r *Room) Release(ctx context.Context, b surge.Batch) error {
 	k := r.keys(b.Course)
 	if err := releaseScript.Run(ctx, r.rdb, []string{k.st, k.q, k.i, k.lease, k.f, k.fi, k.freed}, id(b.Token)).Err(); err != nil {
 		return fmt.Errorf("releasing lease: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
 	"github.com/surge-dev/surge/app/internal/waitroom"
 )
@@ -85,7 +86,7 @@ func TestJoinStatusLeave(t *testing.T) {
 	require.NoError(t, err)
 	b, err := room.Join(ctx, 1, 20)
 	require.NoError(t, err)
-	assert.Equal(t, waitroom.Status{State: waitroom.StateQueued, Ticket: a.Ticket, Position: 1}, a)
+	assert.Equal(t, surge.Status{State: surge.StateQueued, Ticket: a.Ticket, Position: 1}, a)
 	assert.Equal(t, int64(2), b.Position, "second in line")
 	again, err := room.Join(ctx, 1, 20)
 	require.NoError(t, err)
@@ -93,22 +94,22 @@ func TestJoinStatusLeave(t *testing.T) {
 
 	batch, err := room.Take(ctx, 1, 1, time.Minute)
 	require.NoError(t, err)
-	require.Len(t, batch.Entries, 1)
-	assert.Equal(t, waitroom.Entry{Student: 10, Ticket: a.Ticket}, batch.Entries[0], "lowest ticket taken")
+	require.Len(t, batch.Candidates, 1)
+	assert.Equal(t, surge.Candidate{StudentID: 10, Ticket: a.Ticket}, batch.Candidates[0], "lowest ticket taken")
 	st, err := room.Status(ctx, 1, 10)
 	require.NoError(t, err)
-	assert.Equal(t, waitroom.Status{State: waitroom.StateQueued, Ticket: a.Ticket, Position: 1}, st, "in flight shows as queued")
+	assert.Equal(t, surge.Status{State: surge.StateQueued, Ticket: a.Ticket, Position: 1}, st, "in flight shows as queued")
 	st, err = room.Status(ctx, 1, 20)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), st.Position, "in-flight students are ahead")
 	_, err = room.Take(ctx, 1, 1, time.Minute)
-	assert.ErrorIs(t, err, waitroom.ErrBusy, "one admitter per course")
+	assert.ErrorIs(t, err, surge.ErrLeaseBusy, "one admitter per course")
 
 	// Student 10 leaves while in flight, then gets the seat: it must be given back.
 	ok, err := room.Leave(ctx, 1, 10)
 	require.NoError(t, err)
 	assert.True(t, ok)
-	left, err := room.Complete(ctx, batch, map[int64]waitroom.Outcome{10: waitroom.Granted})
+	left, err := room.Complete(ctx, batch, map[int64]surge.Outcome{10: surge.OutcomeGranted})
 	require.NoError(t, err)
 	assert.Equal(t, []int64{10}, left, "seat of a student who left is reported")
 	ok, err = room.Leave(ctx, 1, 10)
@@ -116,7 +117,7 @@ func TestJoinStatusLeave(t *testing.T) {
 	assert.False(t, ok, "leave twice")
 	none, err := room.Status(ctx, 1, 99)
 	require.NoError(t, err)
-	assert.Equal(t, waitroom.Status{State: waitroom.StateNone}, none, "never joined")
+	assert.Equal(t, surge.Status{State: surge.StateNone}, none, "never joined")
 }
 
 // TestExpiredLeaseReturnsOriginalTickets and a stale completion after it.
@@ -134,23 +135,23 @@ func TestExpiredLeaseReturnsOriginalTickets(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	next, err := room.Take(ctx, 1, 10, time.Minute)
 	require.NoError(t, err)
-	require.Len(t, next.Entries, 4, "expired batch back in the queue")
-	for i, e := range next.Entries {
-		assert.Equal(t, tickets[i], e.Ticket, "original ticket of %d", e.Student)
+	require.Len(t, next.Candidates, 4, "expired batch back in the queue")
+	for i, e := range next.Candidates {
+		assert.Equal(t, tickets[i], e.Ticket, "original ticket of %d", e.StudentID)
 	}
 	assert.Greater(t, next.Token, dead.Token, "fencing tokens increase")
 	// The dead admitter wakes up: its "full" verdicts are ignored, its grants
 	// (committed in PostgreSQL) are recorded.
-	left, err := room.Complete(ctx, dead, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Full})
+	left, err := room.Complete(ctx, dead, map[int64]surge.Outcome{1: surge.OutcomeGranted, 2: surge.OutcomeFull})
 	require.NoError(t, err)
 	assert.Empty(t, left)
 	st, _ := room.Status(ctx, 1, 1)
-	assert.Equal(t, waitroom.StateEnrolled, st.State, "grant recorded")
+	assert.Equal(t, surge.StateEnrolled, st.State, "grant recorded")
 	st, _ = room.Status(ctx, 1, 2)
-	assert.Equal(t, waitroom.StateQueued, st.State, "stale full ignored")
-	_, err = room.Complete(ctx, next, map[int64]waitroom.Outcome{1: waitroom.AlreadyEnrolled, 2: waitroom.Granted, 3: waitroom.Full, 4: waitroom.Full})
+	assert.Equal(t, surge.StateQueued, st.State, "stale full ignored")
+	_, err = room.Complete(ctx, next, map[int64]surge.Outcome{1: surge.OutcomeAlreadyEnrolled, 2: surge.OutcomeGranted, 3: surge.OutcomeFull, 4: surge.OutcomeFull})
 	require.NoError(t, err)
-	for s, want := range map[int64]waitroom.State{1: waitroom.StateEnrolled, 2: waitroom.StateEnrolled, 3: waitroom.StateFull, 4: waitroom.StateFull} {
+	for s, want := range map[int64]surge.State{1: surge.StateEnrolled, 2: surge.StateEnrolled, 3: surge.StateFull, 4: surge.StateFull} {
 		st, _ := room.Status(ctx, 1, s)
 		assert.Equal(t, want, st.State, "student %d", s)
 	}
@@ -158,13 +159,13 @@ func TestExpiredLeaseReturnsOriginalTickets(t *testing.T) {
 	require.NoError(t, room.SeatsFreed(ctx, 1))
 	b, err := room.Take(ctx, 1, 10, time.Minute)
 	require.NoError(t, err)
-	require.Len(t, b.Entries, 2)
-	assert.Equal(t, int64(3), b.Entries[0].Student, "lowest waiting ticket first")
+	require.Len(t, b.Candidates, 2)
+	assert.Equal(t, int64(3), b.Candidates[0].StudentID, "lowest waiting ticket first")
 	st, _ = room.Status(ctx, 1, 3)
-	assert.Equal(t, waitroom.Status{State: waitroom.StateFull, Ticket: tickets[2]}, st, "a waiting-list student in flight still shows full")
+	assert.Equal(t, surge.Status{State: surge.StateFull, Ticket: tickets[2]}, st, "a waiting-list student in flight still shows full")
 	require.NoError(t, room.Release(ctx, b))
 	st, _ = room.Status(ctx, 1, 3)
-	assert.Equal(t, waitroom.StateFull, st.State, "handed back to the waiting list, not the queue")
+	assert.Equal(t, surge.StateFull, st.State, "handed back to the waiting list, not the queue")
 
 	// Positions count the queued students ahead, not the waiting list in flight.
 	late, err := room.Join(ctx, 1, 5)
@@ -172,16 +173,16 @@ func TestExpiredLeaseReturnsOriginalTickets(t *testing.T) {
 	assert.Equal(t, int64(1), late.Position, "first in the queue")
 	b, err = room.Take(ctx, 1, 10, time.Minute)
 	require.NoError(t, err)
-	require.Len(t, b.Entries, 3, "waiting list (2) + queue (1)")
+	require.Len(t, b.Candidates, 3, "waiting list (2) + queue (1)")
 	st, _ = room.Status(ctx, 1, 5)
 	assert.Equal(t, int64(1), st.Position, "waiting-list students in flight are not counted")
 	ok, err := room.Leave(ctx, 1, 4)
 	require.NoError(t, err)
 	assert.True(t, ok, "leave the waiting list while in flight")
-	_, err = room.Complete(ctx, b, map[int64]waitroom.Outcome{3: waitroom.Full, 5: waitroom.Full})
+	_, err = room.Complete(ctx, b, map[int64]surge.Outcome{3: surge.OutcomeFull, 5: surge.OutcomeFull})
 	require.NoError(t, err)
 	st, _ = room.Status(ctx, 1, 5)
-	assert.Equal(t, waitroom.StateFull, st.State, "no seat: full")
+	assert.Equal(t, surge.StateFull, st.State, "no seat: full")
 	active, err := room.ActiveCourses(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1}, active, "released work keeps the course active")
@@ -203,7 +204,7 @@ func TestCancelWhileGrantInFlight(t *testing.T) {
 	}
 	b, err := room.Take(ctx, course, 2, 5*time.Second)
 	require.NoError(t, err)
-	require.Len(t, b.Entries, 2, "batch of the two lowest tickets")
+	require.Len(t, b.Candidates, 2, "batch of the two lowest tickets")
 
 	// Student 1: granted in PostgreSQL, then cancelled before Complete.
 	_, err = room.Cancelled(ctx, course, 1)
@@ -212,18 +213,18 @@ func TestCancelWhileGrantInFlight(t *testing.T) {
 	_, err = room.Cancelled(ctx, course, 3)
 	require.NoError(t, err)
 
-	left, err := room.Complete(ctx, b, map[int64]waitroom.Outcome{1: waitroom.Granted, 2: waitroom.Granted})
+	left, err := room.Complete(ctx, b, map[int64]surge.Outcome{1: surge.OutcomeGranted, 2: surge.OutcomeGranted})
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1}, left, "the cancelled student's late grant is handed back")
 	require.NoError(t, room.Release(ctx, b), "the lease is kept for the give-back, then released")
-	for s, want := range map[int64]waitroom.State{1: waitroom.StateNone, 2: waitroom.StateEnrolled, 3: waitroom.StateNone} {
+	for s, want := range map[int64]surge.State{1: surge.StateNone, 2: surge.StateEnrolled, 3: surge.StateNone} {
 		st, err := room.Status(ctx, course, s)
 		require.NoError(t, err)
 		assert.Equal(t, want, st.State, "student %d after cancel and completion", s)
 	}
 	b, err = room.Take(ctx, course, 10, 5*time.Second)
 	require.NoError(t, err)
-	assert.Empty(t, b.Entries, "the cancelled queued student is not admitted again")
+	assert.Empty(t, b.Candidates, "the cancelled queued student is not admitted again")
 }
 
 // moveStats is the sum of the Redis commands that move a student between the
@@ -265,7 +266,7 @@ func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
 		for {
 			b, err := room.Take(ctx, course, batch, time.Minute)
 			require.NoError(t, err)
-			if len(b.Entries) == 0 {
+			if len(b.Candidates) == 0 {
 				if b.Token != 0 {
 					_, err = room.Complete(ctx, b, nil)
 					require.NoError(t, err)
@@ -275,9 +276,9 @@ func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
 				}
 				return moveStats(t, rdb) - before
 			}
-			out := map[int64]waitroom.Outcome{}
-			for _, e := range b.Entries {
-				out[e.Student] = waitroom.Full
+			out := map[int64]surge.Outcome{}
+			for _, e := range b.Candidates {
+				out[e.StudentID] = surge.OutcomeFull
 			}
 			_, err = room.Complete(ctx, b, out)
 			require.NoError(t, err)
@@ -313,25 +314,25 @@ func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
 	join(1)
 	b, err := room.Take(ctx, course, batch, time.Minute)
 	require.NoError(t, err)
-	assert.Empty(t, b.Entries, "no seat freed yet: nobody offered a seat")
+	assert.Empty(t, b.Candidates, "no seat freed yet: nobody offered a seat")
 	assert.Equal(t, 1, b.Moved, "the new join moved to the waiting list")
 	require.NoError(t, room.SeatsFreed(ctx, course))
 	b, err = room.Take(ctx, course, batch, time.Minute)
 	require.NoError(t, err)
-	require.NotEmpty(t, b.Entries)
-	assert.Equal(t, int64(1), b.Entries[0].Student, "lowest full ticket offered first")
-	out := map[int64]waitroom.Outcome{1: waitroom.Granted}
-	for _, e := range b.Entries[1:] {
-		out[e.Student] = waitroom.Full
+	require.NotEmpty(t, b.Candidates)
+	assert.Equal(t, int64(1), b.Candidates[0].StudentID, "lowest full ticket offered first")
+	out := map[int64]surge.Outcome{1: surge.OutcomeGranted}
+	for _, e := range b.Candidates[1:] {
+		out[e.StudentID] = surge.OutcomeFull
 	}
 	_, err = room.Complete(ctx, b, out)
 	require.NoError(t, err)
 	st, err := room.Status(ctx, course, 1)
 	require.NoError(t, err)
-	assert.Equal(t, waitroom.StateEnrolled, st.State, "the freed seat went to the lowest full ticket")
+	assert.Equal(t, surge.StateEnrolled, st.State, "the freed seat went to the lowest full ticket")
 	b, err = room.Take(ctx, course, batch, time.Minute)
 	require.NoError(t, err)
-	assert.Empty(t, b.Entries, "the seat was taken by the waiting list: no re-offer")
+	assert.Empty(t, b.Candidates, "the seat was taken by the waiting list: no re-offer")
 }
 
 // TestQueuedCountsUndecidedStudents: the queued metric counts students in
@@ -356,12 +357,12 @@ func TestQueuedCountsUndecidedStudents(t *testing.T) {
 
 	b, err := room.Take(ctx, 1, 2, time.Minute)
 	require.NoError(t, err)
-	require.Len(t, b.Entries, 2)
+	require.Len(t, b.Candidates, 2)
 	n, err = room.Queued(ctx, courses)
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), n, "a batch being granted is not decided yet")
 
-	_, err = room.Complete(ctx, b, map[int64]waitroom.Outcome{b.Entries[0].Student: waitroom.Granted, b.Entries[1].Student: waitroom.Full})
+	_, err = room.Complete(ctx, b, map[int64]surge.Outcome{b.Candidates[0].StudentID: surge.OutcomeGranted, b.Candidates[1].StudentID: surge.OutcomeFull})
 	require.NoError(t, err)
 	n, err = room.Queued(ctx, courses)
 	require.NoError(t, err)
