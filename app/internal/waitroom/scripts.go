@@ -1,30 +1,15 @@
 package waitroom
 
-import "github.com/redis/go-redis/v9"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // Every operation on a course's waiting room is one Lua script, so Redis runs
 // it atomically: no interleaving of joins, takes, completions and leaves.
-//
-// Per course c (keys under the room's prefix):
-//   c:{c}:seq    last ticket issued (also the source of fencing tokens)
-//   c:{c}:hi     highest ticket or token ever issued: a counter found at or
-//                below it was rolled back (see nextTicket)
-//   c:{c}:st     hash student -> state: q queued, i in flight from the queue,
-//                f full, j in flight from the waiting list, e enrolled
-//   c:{c}:tk     hash student -> ticket
-//   c:{c}:q      zset queued students by ticket
-//   c:{c}:i      zset in-flight students (taken by an admitter) by ticket
-//   c:{c}:f      zset waiting list (state full) by ticket
-//   c:{c}:lease  current admitter's fencing token, expires after the lease
-//   c:{c}:freed  set when a seat may have been freed (cancel, capacity up,
-//                a seat given back, a batch handed back or expired)
-//   c:{c}:lost   set when the counter was re-seeded after a data loss
-//   c:{c}:leaserq  request id of the take that holds the lease
-//   c:{c}:rq:{id}  answer of a leave (by request id) or of a batch's
-//                completion (rq:done:{token}), kept 60 s
-//   c:{c}:fi     how many of the in-flight students came from the waiting
-//                list (they are the lowest; positions do not count them)
-// Shared: active (courses with work), waiting (courses with a waiting list).
+// docs/app.md draws the per-student state machine these scripts implement.
 //
 // The client retries a command after a dropped connection or a read
 // timeout although Redis may have run it already. Join, status, seed,
@@ -35,6 +20,82 @@ import "github.com/redis/go-redis/v9"
 // Tickets and tokens are integers below 2^53, formatted with %.0f because
 // Lua numbers are doubles and tostring would use exponent notation.
 
+// keyName names one Redis key of the waiting room. Per course c the key is
+// <prefix>c:<c>:<name>; keyActive and keyWaiting are shared by all courses
+// (<prefix><name>). In a script, the key is K.<name>.
+type keyName string
+
+// The waiting room's keys.
+const (
+	keySeq          keyName = "seq"     // last ticket issued (also the source of fencing tokens)
+	keyHi           keyName = "hi"      // highest ticket or token ever issued: a counter at or below it was rolled back (see nextTicket)
+	keyState        keyName = "st"      // hash student -> state (the st* constants)
+	keyTicket       keyName = "tk"      // hash student -> ticket
+	keyQueue        keyName = "q"       // zset of queued students by ticket
+	keyInFlight     keyName = "i"       // zset of students taken by an admitter, by ticket
+	keyFull         keyName = "f"       // zset of the waiting list (state full) by ticket
+	keyFromFull     keyName = "fi"      // how many in-flight students came from the waiting list (the lowest tickets; positions do not count them)
+	keyLease        keyName = "lease"   // the current admitter's fencing token; expires with the lease
+	keyLeaseRequest keyName = "leaserq" // request id of the take that holds the lease
+	keyFreed        keyName = "freed"   // set when a seat may have been freed (cancel, capacity up, a seat given back, a batch handed back or expired)
+	keyLost         keyName = "lost"    // set when the counter was re-seeded after a data loss
+	// keyReply is rq:<request id>: the answer of a leave, or of a batch's
+	// completion (rq:done:<token>), kept 60 s so that a retry gets it again.
+	keyReply   keyName = "rq"
+	keyActive  keyName = "active"  // shared: set of courses with work for the admitters
+	keyWaiting keyName = "waiting" // shared: set of courses with a waiting list
+	keySweep   keyName = "sweep"   // shared: held for the sweep interval by the instance that sweeps
+)
+
+// A student's state in a course, as the scripts store it in keyState. The
+// API shows stQueued and stInFlight as queued, stFull and stOffered as full
+// (toStatus); no entry is state none.
+const (
+	stQueued   = "q" // holds a ticket in keyQueue
+	stInFlight = "i" // taken from the queue by an admitter (keyInFlight)
+	stFull     = "f" // no seat at their turn: on the waiting list (keyFull)
+	stOffered  = "j" // taken from the waiting list by an admitter (keyInFlight)
+	stEnrolled = "e" // holds a seat
+)
+
+// script is a Lua script with the names of its keys: KEYS[n] is the key
+// named keys[n-1], which the script reads as K.<name>. The script's prelude
+// and the caller's KEYS list (Room.keysOf) are both built from keys, so
+// they cannot disagree on positions.
+type script struct {
+	*redis.Script
+	src  string
+	keys []keyName
+}
+
+func newScript(keys []keyName, body string) script {
+	src := prelude(keys) + body
+	return script{Script: redis.NewScript(src), src: src, keys: keys}
+}
+
+// prelude defines K (the script's keys by name), ST (the states) and OUT
+// (the outcome codes of completeScript) from the Go constants.
+func prelude(keys []keyName) string {
+	var b strings.Builder
+	b.WriteString("local K = {")
+	for n, k := range keys {
+		fmt.Fprintf(&b, "%s = KEYS[%d], ", k, n+1)
+	}
+	fmt.Fprintf(&b, "}\nlocal ST = {queued = '%s', inflight = '%s', full = '%s', offered = '%s', enrolled = '%s'}\n",
+		stQueued, stInFlight, stFull, stOffered, stEnrolled)
+	fmt.Fprintf(&b, "local OUT = {granted = '%s', already = '%s', full = '%s', unknown = '%s'}\n",
+		outcomeGranted, outcomeAlreadyEnrolled, outcomeFull, outcomeUnknown)
+	return b.String()
+}
+
+// Outcome codes of completeScript's ARGV.
+const (
+	outcomeGranted         = "g"
+	outcomeAlreadyEnrolled = "a"
+	outcomeFull            = "f"
+	outcomeUnknown         = "u"
+)
+
 // stateReply is the tail shared by the join and status scripts: it answers
 // {state, ticket, position} for student ARGV[1] in state s, with the keys in
 // table K. Position counts the queued students ahead (in flight or not), not
@@ -43,12 +104,12 @@ const stateReply = `
 local t = redis.call('HGET', K.tk, ARGV[1]) or ''
 local fi = tonumber(redis.call('GET', K.fi) or '0')
 local pos = 0
-if s == 'q' then
+if s == ST.queued then
   pos = redis.call('ZCARD', K.i) - fi + redis.call('ZRANK', K.q, ARGV[1]) + 1
-elseif s == 'i' then
+elseif s == ST.inflight then
   pos = redis.call('ZRANK', K.i, ARGV[1]) - fi + 1
 end
-if pos < 1 and (s == 'q' or s == 'i') then pos = 1 end
+if pos < 1 and (s == ST.queued or s == ST.inflight) then pos = 1 end
 return {s, t, pos}
 `
 
@@ -70,60 +131,58 @@ local function next(seq, hi)
 end
 `
 
-// joinScript KEYS: seq st tk q i active fi hi; ARGV: student course
-var joinScript = redis.NewScript(nextTicket + `
-local K = {st = KEYS[2], tk = KEYS[3], q = KEYS[4], i = KEYS[5], fi = KEYS[7]}
+// joinScript ARGV: student course
+var joinScript = newScript([]keyName{keySeq, keyState, keyTicket, keyQueue, keyInFlight, keyActive, keyFromFull, keyHi}, nextTicket+`
 local s = redis.call('HGET', K.st, ARGV[1])
 if not s then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq', '', 0} end
-  local t = next(KEYS[1], KEYS[8])
-  redis.call('HSET', K.st, ARGV[1], 'q')
+  if redis.call('EXISTS', K.seq) == 0 then return {'noseq', '', 0} end
+  local t = next(K.seq, K.hi)
+  redis.call('HSET', K.st, ARGV[1], ST.queued)
   redis.call('HSET', K.tk, ARGV[1], t)
   redis.call('ZADD', K.q, t, ARGV[1])
-  redis.call('SADD', KEYS[6], ARGV[2])
-  s = 'q'
+  redis.call('SADD', K.active, ARGV[2])
+  s = ST.queued
 end
-` + stateReply)
+`+stateReply)
 
-// statusScript KEYS: st tk q i fi; ARGV: student
-var statusScript = redis.NewScript(`
-local K = {st = KEYS[1], tk = KEYS[2], q = KEYS[3], i = KEYS[4], fi = KEYS[5]}
+// statusScript ARGV: student
+var statusScript = newScript([]keyName{keyState, keyTicket, keyQueue, keyInFlight, keyFromFull}, `
 local s = redis.call('HGET', K.st, ARGV[1])
 if not s then return {'', '', 0} end
-` + stateReply)
+`+stateReply)
 
-// seedScript KEYS: seq lost; ARGV: base. Raises the counter to base if
+// seedScript ARGV: base. Raises the counter to base if
 // lower. A base past the first epoch means Redis lost the course's data:
 // students may join again while holding a seat, so lost makes every batch
 // go through the database (see takeScript) for this Redis lifetime.
-var seedScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cur < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-if tonumber(ARGV[1]) > 4294967296 then redis.call('SET', KEYS[2], '1') end
+var seedScript = newScript([]keyName{keySeq, keyLost}, `
+local cur = tonumber(redis.call('GET', K.seq) or '0')
+if cur < tonumber(ARGV[1]) then redis.call('SET', K.seq, ARGV[1]) end
+if tonumber(ARGV[1]) > 4294967296 then redis.call('SET', K.lost, '1') end
 return 1
 `)
 
-// leaveScript KEYS: st tk q i f fi rq; ARGV: student. Returns 1 if the student
+// leaveScript ARGV: student. Returns 1 if the student
 // was queued, in flight or full.
-var leaveScript = redis.NewScript(`
-local done = redis.call('GET', KEYS[7])
+var leaveScript = newScript([]keyName{keyState, keyTicket, keyQueue, keyInFlight, keyFull, keyFromFull, keyReply}, `
+local done = redis.call('GET', K.rq)
 if done then return tonumber(done) end
-local s = redis.call('HGET', KEYS[1], ARGV[1])
-if s ~= 'q' and s ~= 'i' and s ~= 'f' and s ~= 'j' then
-  redis.call('SET', KEYS[7], '0', 'EX', 60)
+local s = redis.call('HGET', K.st, ARGV[1])
+if s ~= ST.queued and s ~= ST.inflight and s ~= ST.full and s ~= ST.offered then
+  redis.call('SET', K.rq, '0', 'EX', 60)
   return 0
 end
-if s == 'j' and tonumber(redis.call('GET', KEYS[6]) or '0') > 0 then redis.call('DECR', KEYS[6]) end
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[7], '1', 'EX', 60)
+if s == ST.offered and tonumber(redis.call('GET', K.fi) or '0') > 0 then redis.call('DECR', K.fi) end
+redis.call('ZREM', K.q, ARGV[1])
+redis.call('ZREM', K.i, ARGV[1])
+redis.call('ZREM', K.f, ARGV[1])
+redis.call('HDEL', K.st, ARGV[1])
+redis.call('HDEL', K.tk, ARGV[1])
+redis.call('SET', K.rq, '1', 'EX', 60)
 return 1
 `)
 
-// cancelledScript KEYS: st tk freed active q i f fi; ARGV: student course.
+// cancelledScript ARGV: student course.
 // Called after the enrollment was deleted in PostgreSQL (or found missing):
 // the student leaves every structure of the course (state none) and the
 // admitter wakes so the lowest full ticket gets the seat. Clearing a queued,
@@ -132,58 +191,57 @@ return 1
 // completion sees another ticket and hands the seat back), and a student
 // re-queued after a Redis loss who cancels the seat held from before must not
 // be admitted again. Returns 1 if Redis still said enrolled.
-var cancelledScript = redis.NewScript(`
-local s = redis.call('HGET', KEYS[1], ARGV[1])
+var cancelledScript = newScript([]keyName{keyState, keyTicket, keyFreed, keyActive, keyQueue, keyInFlight, keyFull, keyFromFull}, `
+local s = redis.call('HGET', K.st, ARGV[1])
 local was = 0
-if s == 'e' then was = 1 end
+if s == ST.enrolled then was = 1 end
 if s then
-  if s == 'j' and tonumber(redis.call('GET', KEYS[8]) or '0') > 0 then redis.call('DECR', KEYS[8]) end
-  redis.call('ZREM', KEYS[5], ARGV[1])
-  redis.call('ZREM', KEYS[6], ARGV[1])
-  redis.call('ZREM', KEYS[7], ARGV[1])
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
+  if s == ST.offered and tonumber(redis.call('GET', K.fi) or '0') > 0 then redis.call('DECR', K.fi) end
+  redis.call('ZREM', K.q, ARGV[1])
+  redis.call('ZREM', K.i, ARGV[1])
+  redis.call('ZREM', K.f, ARGV[1])
+  redis.call('HDEL', K.st, ARGV[1])
+  redis.call('HDEL', K.tk, ARGV[1])
 end
-redis.call('SET', KEYS[3], '1')
-redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('SET', K.freed, '1')
+redis.call('SADD', K.active, ARGV[2])
 return was
 `)
 
-// cancelEnrolledScript KEYS: st tk freed active; ARGV: student course. Called
+// cancelEnrolledScript ARGV: student course. Called
 // before the enrollment is deleted in PostgreSQL: a student Redis shows
 // enrolled leaves the course's structures (state none) and the admitter
 // wakes. Doing this first means that no failure after the commit can leave
 // the student shown enrolled without a seat. Returns 1 if Redis said
 // enrolled.
-var cancelEnrolledScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'e' then return '' end
-local t = redis.call('HGET', KEYS[2], ARGV[1]) or '0'
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], '1')
-redis.call('SADD', KEYS[4], ARGV[2])
+var cancelEnrolledScript = newScript([]keyName{keyState, keyTicket, keyFreed, keyActive}, `
+if redis.call('HGET', K.st, ARGV[1]) ~= ST.enrolled then return '' end
+local t = redis.call('HGET', K.tk, ARGV[1]) or '0'
+redis.call('HDEL', K.st, ARGV[1])
+redis.call('HDEL', K.tk, ARGV[1])
+redis.call('SET', K.freed, '1')
+redis.call('SADD', K.active, ARGV[2])
 return t
 `)
 
-// restoreEnrolledScript KEYS: st tk; ARGV: student ticket. Undoes
+// restoreEnrolledScript ARGV: student ticket. Undoes
 // cancelEnrolledScript when the delete certainly did not happen, unless the
 // student did something else meanwhile.
-var restoreEnrolledScript = redis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], 'e')
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+var restoreEnrolledScript = newScript([]keyName{keyState, keyTicket}, `
+if redis.call('HEXISTS', K.st, ARGV[1]) == 1 then return 0 end
+redis.call('HSET', K.st, ARGV[1], ST.enrolled)
+redis.call('HSET', K.tk, ARGV[1], ARGV[2])
 return 1
 `)
 
-// freedScript KEYS: freed active; ARGV: course.
-var freedScript = redis.NewScript(`
-redis.call('SET', KEYS[1], '1')
-redis.call('SADD', KEYS[2], ARGV[1])
+// freedScript ARGV: course.
+var freedScript = newScript([]keyName{keyFreed, keyActive}, `
+redis.call('SET', K.freed, '1')
+redis.call('SADD', K.active, ARGV[1])
 return 1
 `)
 
-// takeScript KEYS: seq st tk q i f lease freed active fi waiting lost hi leaserq;
-// ARGV: leaseMs batch course requestId
+// takeScript ARGV: leaseMs batch course requestId
 // Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n} |
 // {'ok', token, student, ticket, ...}.
 //
@@ -201,12 +259,12 @@ return 1
 // expired: freed is set, the next batch asks the database) or after a data
 // loss (lost: every batch with queued students asks the database, offering
 // the waiting list first as before).
-var takeScript = redis.NewScript(nextTicket + `
-if redis.call('EXISTS', KEYS[7]) == 1 then
-  if redis.call('GET', KEYS[14]) ~= ARGV[4] then return {'busy'} end
+var takeScript = newScript([]keyName{keySeq, keyState, keyQueue, keyInFlight, keyFull, keyLease, keyFreed, keyActive, keyFromFull, keyWaiting, keyLost, keyHi, keyLeaseRequest}, nextTicket+`
+if redis.call('EXISTS', K.lease) == 1 then
+  if redis.call('GET', K.leaserq) ~= ARGV[4] then return {'busy'} end
   -- A retry of the take that got the lease: the same batch again.
-  local out = {'ok', redis.call('GET', KEYS[7])}
-  local got = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+  local out = {'ok', redis.call('GET', K.lease)}
+  local got = redis.call('ZRANGE', K.i, 0, -1, 'WITHSCORES')
   for j = 1, #got, 2 do
     out[#out+1] = got[j]
     out[#out+1] = string.format('%.0f', tonumber(got[j+1]))
@@ -214,54 +272,54 @@ if redis.call('EXISTS', KEYS[7]) == 1 then
   return out
 end
 -- The previous lease expired: its students go back with their original tickets.
-local back = redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')
+local back = redis.call('ZRANGE', K.i, 0, -1, 'WITHSCORES')
 for j = 1, #back, 2 do
-  if redis.call('HGET', KEYS[2], back[j]) == 'j' then
-    redis.call('ZADD', KEYS[6], back[j+1], back[j])
-    redis.call('HSET', KEYS[2], back[j], 'f')
+  if redis.call('HGET', K.st, back[j]) == ST.offered then
+    redis.call('ZADD', K.f, back[j+1], back[j])
+    redis.call('HSET', K.st, back[j], ST.full)
     -- Their seats may never have been decided: offer the list again.
-    redis.call('SET', KEYS[8], '1')
+    redis.call('SET', K.freed, '1')
   else
-    redis.call('ZADD', KEYS[4], back[j+1], back[j])
-    redis.call('HSET', KEYS[2], back[j], 'q')
+    redis.call('ZADD', K.q, back[j+1], back[j])
+    redis.call('HSET', K.st, back[j], ST.queued)
     -- Their grant may have committed: the next batch must ask the database.
-    redis.call('SET', KEYS[8], '1')
+    redis.call('SET', K.freed, '1')
   end
 end
-redis.call('DEL', KEYS[5], KEYS[10])
-local qn = redis.call('ZCARD', KEYS[4])
-local fn = redis.call('ZCARD', KEYS[6])
-local freed = redis.call('EXISTS', KEYS[8]) == 1 or (qn > 0 and redis.call('EXISTS', KEYS[12]) == 1)
+redis.call('DEL', K.i, K.fi)
+local qn = redis.call('ZCARD', K.q)
+local fn = redis.call('ZCARD', K.f)
+local freed = redis.call('EXISTS', K.freed) == 1 or (qn > 0 and redis.call('EXISTS', K.lost) == 1)
 local n = tonumber(ARGV[2])
 if (qn == 0 and fn == 0) or (qn == 0 and not freed) then
-  redis.call('DEL', KEYS[8])
-  redis.call('SREM', KEYS[9], ARGV[3])
+  redis.call('DEL', K.freed)
+  redis.call('SREM', K.active, ARGV[3])
   return {'idle'}
 end
 if fn > 0 and not freed then
   -- Known full, no seat freed: one step per batch, the list is not re-offered.
-  local got = redis.call('ZRANGE', KEYS[4], 0, n - 1, 'WITHSCORES')
+  local got = redis.call('ZRANGE', K.q, 0, n - 1, 'WITHSCORES')
   for j = 1, #got, 2 do
-    redis.call('ZREM', KEYS[4], got[j])
-    redis.call('ZADD', KEYS[6], got[j+1], got[j])
-    redis.call('HSET', KEYS[2], got[j], 'f')
+    redis.call('ZREM', K.q, got[j])
+    redis.call('ZADD', K.f, got[j+1], got[j])
+    redis.call('HSET', K.st, got[j], ST.full)
   end
-  redis.call('SADD', KEYS[11], ARGV[3])
+  redis.call('SADD', K.waiting, ARGV[3])
   return {'moved', #got / 2}
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'noseq'} end
-local token = next(KEYS[1], KEYS[13])
-redis.call('SET', KEYS[7], token, 'PX', ARGV[1])
-redis.call('SET', KEYS[14], ARGV[4], 'PX', ARGV[1])
-redis.call('DEL', KEYS[8])
+if redis.call('EXISTS', K.seq) == 0 then return {'noseq'} end
+local token = next(K.seq, K.hi)
+redis.call('SET', K.lease, token, 'PX', ARGV[1])
+redis.call('SET', K.leaserq, ARGV[4], 'PX', ARGV[1])
+redis.call('DEL', K.freed)
 local out = {'ok', token}
 local function take(key, state)
   local got = redis.call('ZRANGE', key, 0, n - 1, 'WITHSCORES')
   for j = 1, #got, 2 do
     local t = string.format('%.0f', tonumber(got[j+1]))
     redis.call('ZREM', key, got[j])
-    redis.call('ZADD', KEYS[5], t, got[j])
-    redis.call('HSET', KEYS[2], got[j], state)
+    redis.call('ZADD', K.i, t, got[j])
+    redis.call('HSET', K.st, got[j], state)
     out[#out+1] = got[j]
     out[#out+1] = t
   end
@@ -272,106 +330,107 @@ end
 -- grant follows the batch order, so no queued student can pass a lower full
 -- ticket left for a later batch).
 if fn > 0 then
-  local nf = take(KEYS[6], 'j')
-  if nf > 0 then redis.call('SET', KEYS[10], nf) end
+  local nf = take(K.f, ST.offered)
+  if nf > 0 then redis.call('SET', K.fi, nf) end
 end
-if fn <= n then take(KEYS[4], 'i') end
+if fn <= n then take(K.q, ST.inflight) end
 return out
 `)
 
-// completeScript KEYS: st tk q i f lease waiting fi freed active rq; ARGV: token course then
+// completeScript ARGV: token course then
 // (kind student ticket)* with kind g granted, a already enrolled, f full,
 // u unknown. Grants are always recorded (PostgreSQL is the truth); the other
 // outcomes only by the lease owner. Returns the granted students who left
 // the queue meanwhile: their seat must be given back, and the lease is kept
 // for that (the caller releases it afterwards).
-var completeScript = redis.NewScript(`
-local done = redis.call('GET', KEYS[11])
+var completeScript = newScript([]keyName{keyState, keyTicket, keyQueue, keyInFlight, keyFull, keyLease, keyWaiting, keyFromFull, keyFreed, keyActive, keyReply}, `
+local done = redis.call('GET', K.rq)
 if done then return cjson.decode(done) end
-local owner = redis.call('GET', KEYS[6]) == ARGV[1]
+local owner = redis.call('GET', K.lease) == ARGV[1]
 local left = {}
 local granted, full = false, false
 for j = 3, #ARGV, 3 do
   local kind, s, t = ARGV[j], ARGV[j+1], ARGV[j+2]
-  if kind == 'g' then granted = true elseif kind == 'f' then full = true end
-  local st = redis.call('HGET', KEYS[1], s)
-  local same = st and redis.call('HGET', KEYS[2], s) == t
-  if kind == 'g' or kind == 'a' then
+  if kind == OUT.granted then granted = true elseif kind == OUT.full then full = true end
+  local st = redis.call('HGET', K.st, s)
+  local same = st and redis.call('HGET', K.tk, s) == t
+  if kind == OUT.granted or kind == OUT.already then
     if same then
-      if st ~= 'e' then
-        redis.call('HSET', KEYS[1], s, 'e')
-        redis.call('ZREM', KEYS[3], s)
-        redis.call('ZREM', KEYS[4], s)
-        redis.call('ZREM', KEYS[5], s)
+      if st ~= ST.enrolled then
+        redis.call('HSET', K.st, s, ST.enrolled)
+        redis.call('ZREM', K.q, s)
+        redis.call('ZREM', K.i, s)
+        redis.call('ZREM', K.f, s)
       end
-    elseif kind == 'g' and owner then
+    elseif kind == OUT.granted and owner then
       -- Only the lease owner can tell "left" from "Redis lost its data"
       -- (a restart also drops the lease): never give back a seat otherwise.
       left[#left+1] = s
     end
-  elseif owner and same and (st == 'i' or st == 'j') then
-    redis.call('ZREM', KEYS[4], s)
-    if kind == 'f' then
-      redis.call('HSET', KEYS[1], s, 'f')
-      redis.call('ZADD', KEYS[5], t, s)
+  elseif owner and same and (st == ST.inflight or st == ST.offered) then
+    redis.call('ZREM', K.i, s)
+    if kind == OUT.full then
+      redis.call('HSET', K.st, s, ST.full)
+      redis.call('ZADD', K.f, t, s)
     else
-      redis.call('HDEL', KEYS[1], s)
-      redis.call('HDEL', KEYS[2], s)
+      redis.call('HDEL', K.st, s)
+      redis.call('HDEL', K.tk, s)
     end
   end
 end
 if owner then
-  local fi = tonumber(redis.call('GET', KEYS[8]) or '0')
-  redis.call('DEL', KEYS[8])
+  local fi = tonumber(redis.call('GET', K.fi) or '0')
+  redis.call('DEL', K.fi)
   -- Seats to give back: the lease stays until they are (Release), so that
   -- no other batch can find those students enrolled in between.
-  if #left == 0 then redis.call('DEL', KEYS[6]) end
-  if redis.call('ZCARD', KEYS[5]) > 0 then
+  if #left == 0 then redis.call('DEL', K.lease) end
+  if redis.call('ZCARD', K.f) > 0 then
     -- Every seat offered was granted and nobody found the course full: seats
     -- may be left for the rest of the waiting list.
     if fi > 0 and granted and not full then
-      redis.call('SET', KEYS[9], '1')
-      redis.call('SADD', KEYS[10], ARGV[2])
+      redis.call('SET', K.freed, '1')
+      redis.call('SADD', K.active, ARGV[2])
     end
-    redis.call('SADD', KEYS[7], ARGV[2])
+    redis.call('SADD', K.waiting, ARGV[2])
   else
-    redis.call('SREM', KEYS[7], ARGV[2])
+    redis.call('SREM', K.waiting, ARGV[2])
   end
 end
-redis.call('SET', KEYS[11], cjson.encode(left), 'EX', 60)
+redis.call('SET', K.rq, cjson.encode(left), 'EX', 60)
 return left
 `)
 
-// releaseScript KEYS: st q i lease f fi freed; ARGV: token. Hands a lease
+// releaseScript ARGV: token. Hands a lease
 // back: its in-flight students return where they came from (queue or waiting
 // list) with their original tickets and mark the course freed (their seats
 // were never decided, or a grant may have committed).
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[4]) ~= ARGV[1] then return 0 end
-local back = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+var releaseScript = newScript([]keyName{keyState, keyQueue, keyInFlight, keyLease, keyFull, keyFromFull, keyFreed}, `
+if redis.call('GET', K.lease) ~= ARGV[1] then return 0 end
+local back = redis.call('ZRANGE', K.i, 0, -1, 'WITHSCORES')
 for j = 1, #back, 2 do
-  if redis.call('HGET', KEYS[1], back[j]) == 'j' then
-    redis.call('ZADD', KEYS[5], back[j+1], back[j])
-    redis.call('HSET', KEYS[1], back[j], 'f')
-    redis.call('SET', KEYS[7], '1')
+  if redis.call('HGET', K.st, back[j]) == ST.offered then
+    redis.call('ZADD', K.f, back[j+1], back[j])
+    redis.call('HSET', K.st, back[j], ST.full)
+    redis.call('SET', K.freed, '1')
   else
-    redis.call('ZADD', KEYS[2], back[j+1], back[j])
-    redis.call('HSET', KEYS[1], back[j], 'q')
-    redis.call('SET', KEYS[7], '1')
+    redis.call('ZADD', K.q, back[j+1], back[j])
+    redis.call('HSET', K.st, back[j], ST.queued)
+    redis.call('SET', K.freed, '1')
   end
 end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[6])
+redis.call('DEL', K.i, K.lease, K.fi)
 return 1
 `)
 
-// sweepScript KEYS: active; ARGV: prefix then courses. Marks the courses
+// sweepScript ARGV: the courses' key prefix, the freed key's suffix, then
+// the courses. Marks the courses
 // (which have a waiting list and a free seat in PostgreSQL) as freed: a
 // safety net for a wake-up lost because Redis failed, lost its data or was
 // unreachable right after a seat was freed in the database.
-var sweepScript = redis.NewScript(`
-for j = 2, #ARGV do
-  redis.call('SET', ARGV[1] .. 'c:' .. ARGV[j] .. ':freed', '1')
-  redis.call('SADD', KEYS[1], ARGV[j])
+var sweepScript = newScript([]keyName{keyActive}, `
+for j = 3, #ARGV do
+  redis.call('SET', ARGV[1] .. ARGV[j] .. ARGV[2], '1')
+  redis.call('SADD', K.active, ARGV[j])
 end
-return #ARGV - 1
+return #ARGV - 2
 `)

@@ -52,17 +52,38 @@ func (r *Room) requestID() string {
 	return r.reqBase + "-" + strconv.FormatUint(r.reqN.Add(1), 10)
 }
 
-type courseKeys struct {
-	seq, st, tk, q, i, f, lease, freed, fi, lost, hi, leaserq, rq string
+// key is the Redis name of the waiting room's key k for a course (scripts.go
+// lists the keys); reply completes keyReply.
+func (r *Room) key(course int64, k keyName, reply string) string {
+	switch k {
+	case keyActive, keyWaiting, keySweep:
+		return r.prefix + string(k)
+	case keyReply:
+		return r.coursePrefix() + id(course) + ":" + string(k) + ":" + reply
+	}
+	return r.coursePrefix() + id(course) + ":" + string(k)
 }
 
-func (r *Room) keys(course int64) courseKeys {
-	p := r.prefix + "c:" + strconv.FormatInt(course, 10) + ":"
-	return courseKeys{seq: p + "seq", st: p + "st", tk: p + "tk", q: p + "q", i: p + "i", f: p + "f", lease: p + "lease", freed: p + "freed", fi: p + "fi", lost: p + "lost", hi: p + "hi", leaserq: p + "leaserq", rq: p + "rq:"}
+// coursePrefix starts every per-course key.
+func (r *Room) coursePrefix() string { return r.prefix + "c:" }
+
+// keysOf is the KEYS list of script s for a course, in the order s declares
+// its keys: the only place a script's KEYS are built.
+func (r *Room) keysOf(s script, course int64, reply string) []string {
+	keys := make([]string, len(s.keys))
+	for n, k := range s.keys {
+		keys[n] = r.key(course, k, reply)
+	}
+	return keys
 }
 
-func (r *Room) activeKey() string  { return r.prefix + "active" }
-func (r *Room) waitingKey() string { return r.prefix + "waiting" }
+// run runs script s for a course.
+func (r *Room) run(ctx context.Context, s script, course int64, reply string, args ...any) *redis.Cmd {
+	return s.Run(ctx, r.rdb, r.keysOf(s, course, reply), args...)
+}
+
+func (r *Room) activeKey() string  { return r.key(0, keyActive, "") }
+func (r *Room) waitingKey() string { return r.key(0, keyWaiting, "") }
 
 func id(v int64) string { return strconv.FormatInt(v, 10) }
 
@@ -75,12 +96,12 @@ func toStatus(res []any) (surge.Status, error) {
 	pos, _ := res[2].(int64)
 	st := surge.Status{State: surge.StateNone}
 	switch s {
-	case "q", "i":
+	case stQueued, stInFlight:
 		st.State = surge.StateQueued
 		st.Position = pos
-	case "f", "j":
+	case stFull, stOffered:
 		st.State = surge.StateFull
-	case "e":
+	case stEnrolled:
 		st.State = surge.StateEnrolled
 	}
 	if st.State != surge.StateNone && ts != "" {
@@ -97,9 +118,9 @@ func toStatus(res []any) (surge.Status, error) {
 // when they are already queued, full or enrolled. It touches PostgreSQL only
 // when Redis lost the course's ticket counter (once per course per loss).
 func (r *Room) Join(ctx context.Context, course, student int64) (surge.Status, error) {
-	k := r.keys(course)
+	keys := r.keysOf(joinScript, course, "")
 	for attempt := 0; ; attempt++ {
-		res, err := joinScript.Run(ctx, r.rdb, []string{k.seq, k.st, k.tk, k.q, k.i, r.activeKey(), k.fi, k.hi}, id(student), id(course)).Slice()
+		res, err := joinScript.Run(ctx, r.rdb, keys, id(student), id(course)).Slice()
 		if err != nil {
 			return surge.Status{}, fmt.Errorf("joining queue: %w", err)
 		}
@@ -123,19 +144,19 @@ func (r *Room) Join(ctx context.Context, course, student int64) (surge.Status, e
 // so a burst of joins after a Redis restart costs one statement, not one
 // per join.
 func (r *Room) seed(ctx context.Context, course int64) error {
-	k := r.keys(course)
-	_, err, _ := r.seeding.Do(k.seq, func() (any, error) {
+	seq := r.key(course, keySeq, "")
+	_, err, _ := r.seeding.Do(seq, func() (any, error) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
 		for {
-			got, err := r.rdb.SetNX(sctx, k.seq+"lock", "1", 2*time.Second).Result()
+			got, err := r.rdb.SetNX(sctx, seq+"lock", "1", 2*time.Second).Result()
 			if err != nil {
 				return nil, fmt.Errorf("seeding ticket counter: %w", err)
 			}
 			if got {
 				break
 			}
-			n, err := r.rdb.Exists(sctx, k.seq).Result()
+			n, err := r.rdb.Exists(sctx, seq).Result()
 			if err != nil {
 				return nil, fmt.Errorf("seeding ticket counter: %w", err)
 			}
@@ -148,8 +169,8 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
-		defer r.rdb.Del(sctx, k.seq+"lock")
-		if n, err := r.rdb.Exists(sctx, k.seq).Result(); err != nil || n == 1 {
+		defer r.rdb.Del(sctx, seq+"lock")
+		if n, err := r.rdb.Exists(sctx, seq).Result(); err != nil || n == 1 {
 			return nil, err
 		}
 		epoch, err := r.epochs.NextTicketEpoch(sctx, course)
@@ -159,7 +180,7 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 		if epoch <= 0 || epoch >= 1<<(53-EpochBits) {
 			return nil, fmt.Errorf("seeding ticket counter: epoch %d out of range", epoch)
 		}
-		if err := seedScript.Run(sctx, r.rdb, []string{k.seq, k.lost}, id(epoch<<EpochBits)).Err(); err != nil {
+		if err := r.run(sctx, seedScript, course, "", id(epoch<<EpochBits)).Err(); err != nil {
 			return nil, fmt.Errorf("seeding ticket counter: %w", err)
 		}
 		return nil, nil
@@ -175,9 +196,9 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 // issued before) and b's lease is handed back, so the next batch grants at
 // once. healed reports the latter.
 func (r *Room) Heal(ctx context.Context, b surge.Batch, fence int64) (healed bool, err error) {
-	k := r.keys(b.Course)
+	seqKey := r.key(b.Course, keySeq, "")
 	behind := func() (bool, error) {
-		seq, err := r.rdb.Get(ctx, k.seq).Int64()
+		seq, err := r.rdb.Get(ctx, seqKey).Int64()
 		if errors.Is(err, redis.Nil) {
 			return false, nil // lost: the next take seeds a new epoch anyway
 		}
@@ -189,7 +210,7 @@ func (r *Room) Heal(ctx context.Context, b surge.Batch, fence int64) (healed boo
 	if ok, err := behind(); err != nil || !ok {
 		return false, err
 	}
-	_, err, _ = r.seeding.Do(k.seq+":heal", func() (any, error) {
+	_, err, _ = r.seeding.Do(seqKey+":heal", func() (any, error) {
 		if ok, err := behind(); err != nil || !ok {
 			return nil, err // healed meanwhile
 		}
@@ -200,7 +221,7 @@ func (r *Room) Heal(ctx context.Context, b surge.Batch, fence int64) (healed boo
 		if epoch <= 0 || epoch >= 1<<(53-EpochBits) || epoch<<EpochBits <= fence {
 			return nil, fmt.Errorf("healing ticket counter: epoch %d out of range", epoch)
 		}
-		if err := seedScript.Run(ctx, r.rdb, []string{k.seq, k.lost}, id(epoch<<EpochBits)).Err(); err != nil {
+		if err := r.run(ctx, seedScript, b.Course, "", id(epoch<<EpochBits)).Err(); err != nil {
 			return nil, fmt.Errorf("healing ticket counter: %w", err)
 		}
 		return nil, nil
@@ -217,7 +238,7 @@ func (r *Room) Heal(ctx context.Context, b surge.Batch, fence int64) (healed boo
 // Seed makes sure the course's ticket counter exists (called when a course
 // is created, so that joining normally never needs PostgreSQL).
 func (r *Room) Seed(ctx context.Context, course int64) error {
-	n, err := r.rdb.Exists(ctx, r.keys(course).seq).Result()
+	n, err := r.rdb.Exists(ctx, r.key(course, keySeq, "")).Result()
 	if err != nil {
 		return fmt.Errorf("checking ticket counter: %w", err)
 	}
@@ -229,8 +250,7 @@ func (r *Room) Seed(ctx context.Context, course int64) error {
 
 // Status returns a student's state in a course. Redis only.
 func (r *Room) Status(ctx context.Context, course, student int64) (surge.Status, error) {
-	k := r.keys(course)
-	res, err := statusScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.fi}, id(student)).Slice()
+	res, err := r.run(ctx, statusScript, course, "", id(student)).Slice()
 	if err != nil {
 		return surge.Status{}, fmt.Errorf("reading queue state: %w", err)
 	}
@@ -240,8 +260,7 @@ func (r *Room) Status(ctx context.Context, course, student int64) (surge.Status,
 // Leave removes a student from the queue or the waiting list; ok is false
 // when they were neither queued nor full.
 func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err error) {
-	k := r.keys(course)
-	n, err := leaveScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.fi, k.rq + r.requestID()}, id(student)).Int()
+	n, err := r.run(ctx, leaveScript, course, r.requestID(), id(student)).Int()
 	if err != nil {
 		return false, fmt.Errorf("leaving queue: %w", err)
 	}
@@ -252,8 +271,7 @@ func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err e
 // wakes the admitter for the freed seat. wasEnrolled reports whether Redis
 // still showed them enrolled.
 func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolled bool, err error) {
-	k := r.keys(course)
-	n, err := cancelledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey(), k.q, k.i, k.f, k.fi}, id(student), id(course)).Int()
+	n, err := r.run(ctx, cancelledScript, course, "", id(student), id(course)).Int()
 	if err != nil {
 		return false, fmt.Errorf("recording cancellation: %w", err)
 	}
@@ -266,8 +284,7 @@ func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolle
 // Redis showed them enrolled (if not, nothing changed), ticket is theirs
 // (for RestoreEnrolled).
 func (r *Room) CancelEnrolled(ctx context.Context, course, student int64) (wasEnrolled bool, ticket int64, err error) {
-	k := r.keys(course)
-	s, err := cancelEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.freed, r.activeKey()}, id(student), id(course)).Text()
+	s, err := r.run(ctx, cancelEnrolledScript, course, "", id(student), id(course)).Text()
 	if err != nil {
 		return false, 0, fmt.Errorf("recording cancellation: %w", err)
 	}
@@ -282,8 +299,7 @@ func (r *Room) CancelEnrolled(ctx context.Context, course, student int64) (wasEn
 // deleted (the database refused or could not be reached), unless the
 // student has a state again meanwhile.
 func (r *Room) RestoreEnrolled(ctx context.Context, course, student, ticket int64) error {
-	k := r.keys(course)
-	if err := restoreEnrolledScript.Run(ctx, r.rdb, []string{k.st, k.tk}, id(student), id(ticket)).Err(); err != nil {
+	if err := r.run(ctx, restoreEnrolledScript, course, "", id(student), id(ticket)).Err(); err != nil {
 		return fmt.Errorf("restoring enrollment: %w", err)
 	}
 	return nil
@@ -292,8 +308,7 @@ func (r *Room) RestoreEnrolled(ctx context.Context, course, student, ticket int6
 // SeatsFreed wakes the admitter for a course whose seats may have been freed
 // (capacity increase, a seat given back).
 func (r *Room) SeatsFreed(ctx context.Context, course int64) error {
-	k := r.keys(course)
-	if err := freedScript.Run(ctx, r.rdb, []string{k.freed, r.activeKey()}, id(course)).Err(); err != nil {
+	if err := r.run(ctx, freedScript, course, "", id(course)).Err(); err != nil {
 		return fmt.Errorf("waking admitter: %w", err)
 	}
 	return nil
@@ -323,8 +338,7 @@ func (r *Room) Queued(ctx context.Context, courses []int64) (int64, error) {
 	cmds := make([]*redis.IntCmd, 0, 2*len(courses))
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range courses {
-			k := r.keys(c)
-			cmds = append(cmds, p.ZCard(ctx, k.q), p.ZCard(ctx, k.i))
+			cmds = append(cmds, p.ZCard(ctx, r.key(c, keyQueue, "")), p.ZCard(ctx, r.key(c, keyInFlight, "")))
 		}
 		return nil
 	})
@@ -344,7 +358,7 @@ func (r *Room) Queued(ctx context.Context, courses []int64) (int64, error) {
 // was unreachable or lost its data when the seat was freed) reaches the
 // lowest full ticket within the interval. It returns the number marked.
 func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func(ctx context.Context, courses []int64) ([]int64, error)) (int, error) {
-	ok, err := r.rdb.SetNX(ctx, r.prefix+"sweep", "1", interval).Result()
+	ok, err := r.rdb.SetNX(ctx, r.key(0, keySweep, ""), "1", interval).Result()
 	if err != nil || !ok {
 		return 0, err
 	}
@@ -365,11 +379,11 @@ func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func
 	if err != nil || len(free) == 0 {
 		return 0, err
 	}
-	args := []any{r.prefix}
+	args := []any{r.coursePrefix(), ":" + string(keyFreed)}
 	for _, c := range free {
 		args = append(args, id(c))
 	}
-	n, err := sweepScript.Run(ctx, r.rdb, []string{r.activeKey()}, args...).Int()
+	n, err := r.run(ctx, sweepScript, 0, "", args...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("marking freed seats: %w", err)
 	}
@@ -386,8 +400,7 @@ func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func
 // empty batch (Token 0) when there is nothing to do, surge.ErrLeaseBusy when
 // another admitter holds the course's lease.
 func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (surge.Batch, error) {
-	k := r.keys(course)
-	keys := []string{k.seq, k.st, k.tk, k.q, k.i, k.f, k.lease, k.freed, r.activeKey(), k.fi, r.waitingKey(), k.lost, k.hi, k.leaserq}
+	keys := r.keysOf(takeScript, course, "")
 	for attempt := 0; ; attempt++ {
 		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course), r.requestID()).Slice()
 		if err != nil {
@@ -444,10 +457,10 @@ func parseInt(v any) (int64, error) {
 
 // outcomeCodes are the outcomes as the complete script reads them.
 var outcomeCodes = map[surge.Outcome]string{
-	surge.OutcomeGranted:         "g",
-	surge.OutcomeAlreadyEnrolled: "a",
-	surge.OutcomeFull:            "f",
-	surge.OutcomeUnknown:         "u",
+	surge.OutcomeGranted:         outcomeGranted,
+	surge.OutcomeAlreadyEnrolled: outcomeAlreadyEnrolled,
+	surge.OutcomeFull:            outcomeFull,
+	surge.OutcomeUnknown:         outcomeUnknown,
 }
 
 // Complete records the outcome of a batch and releases the lease. Grants are
@@ -457,7 +470,6 @@ var outcomeCodes = map[surge.Outcome]string{
 // A batch is completed once: calling Complete again for it (a retry after an
 // error whose outcome is unknown) answers what the first call did.
 func (r *Room) Complete(ctx context.Context, b surge.Batch, outcomes map[int64]surge.Outcome) (left []int64, err error) {
-	k := r.keys(b.Course)
 	args := make([]any, 0, 2+3*len(b.Candidates))
 	args = append(args, id(b.Token), id(b.Course))
 	for _, c := range b.Candidates {
@@ -467,7 +479,7 @@ func (r *Room) Complete(ctx context.Context, b surge.Batch, outcomes map[int64]s
 		}
 		args = append(args, code, id(c.StudentID), id(c.Ticket))
 	}
-	res, err := completeScript.Run(ctx, r.rdb, []string{k.st, k.tk, k.q, k.i, k.f, k.lease, r.waitingKey(), k.fi, k.freed, r.activeKey(), k.rq + "done:" + id(b.Token)}, args...).StringSlice()
+	res, err := r.run(ctx, completeScript, b.Course, "done:"+id(b.Token), args...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("completing batch: %w", err)
 	}
@@ -483,8 +495,7 @@ func (r *Room) Complete(ctx context.Context, b surge.Batch, outcomes map[int64]s
 // queue or the waiting list they came from, with their original tickets
 // (used on shutdown and after errors).
 func (r *Room) Release(ctx context.Context, b surge.Batch) error {
-	k := r.keys(b.Course)
-	if err := releaseScript.Run(ctx, r.rdb, []string{k.st, k.q, k.i, k.lease, k.f, k.fi, k.freed}, id(b.Token)).Err(); err != nil {
+	if err := r.run(ctx, releaseScript, b.Course, "", id(b.Token)).Err(); err != nil {
 		return fmt.Errorf("releasing lease: %w", err)
 	}
 	return nil
