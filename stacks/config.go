@@ -11,15 +11,19 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/surge-dev/surge/components/database"
+	"github.com/surge-dev/surge/components/spec"
 )
 
-// Environment names the two shapes the stack can take.
-type Environment string
+// Environment names the two shapes the stack can take; every component's
+// Defaults take it.
+type Environment = spec.Env
 
 // The environments surge knows. Dev is cheap, prod is highly available.
 const (
-	Dev  Environment = "dev"
-	Prod Environment = "prod"
+	Dev  = spec.Dev
+	Prod = spec.Prod
 )
 
 // Config is the whole typed stack config. JSON field names are the config
@@ -36,7 +40,7 @@ type Config struct {
 	Network      NetworkConfig      `json:"network"`
 	LoadBalancer LoadBalancerConfig `json:"loadBalancer"`
 	App          AppConfig          `json:"app"`
-	Database     DatabaseConfig     `json:"database"`
+	Database     database.Spec      `json:"database"`
 	Cache        CacheConfig        `json:"cache"`
 	Edge         EdgeConfig         `json:"edge"`
 	Monitoring   MonitoringConfig   `json:"monitoring"`
@@ -106,23 +110,6 @@ type AppConfig struct {
 	// Release pins the fleet to an already-uploaded release instead of
 	// building this checkout: rolling back is one config value.
 	Release string `json:"release"` // SHA-256 (artifactSha256 output of an earlier up) of a release in the artifacts bucket to run instead of building; "" = build and upload this checkout. Default "".
-}
-
-// DatabaseConfig is `surge:database`.
-type DatabaseConfig struct {
-	EngineVersion          string `json:"engineVersion"`          // Major ("17", latest minor, upgraded by RDS) or major.minor. Default 17.
-	InstanceClass          string `json:"instanceClass"`          // Graviton class. Default db.t4g.micro (dev), db.r7g.large (prod).
-	ReplicaInstanceClass   string `json:"replicaInstanceClass"`   // Default: instanceClass.
-	AllocatedStorageGiB    int    `json:"allocatedStorageGiB"`    // Default 20 (dev), 100 (prod).
-	MaxAllocatedStorageGiB int    `json:"maxAllocatedStorageGiB"` // Storage autoscaling ceiling. Default 100 (dev), 1000 (prod).
-	MultiAZ                bool   `json:"multiAz"`                // Synchronous standby in another AZ. Default false (dev), true (prod).
-	Replicas               int    `json:"replicas"`               // Read replicas. Default 0 (dev), 1 (prod).
-	BackupRetentionDays    int    `json:"backupRetentionDays"`    // Default 1 (dev), 14 (prod).
-	DeletionProtection     bool   `json:"deletionProtection"`     // Also keeps a final snapshot. Default false (dev), true (prod).
-	PerformanceInsights    bool   `json:"performanceInsights"`    // Default true.
-	DBName                 string `json:"dbName"`                 // Default surge.
-	Username               string `json:"username"`               // Default surge_admin.
-	SlowQueryMs            int    `json:"slowQueryMs"`            // log_min_duration_statement. Default 250.
 }
 
 // CacheConfig is `surge:cache`.
@@ -267,6 +254,20 @@ func (p *problems) add(key, format string, args ...any) {
 	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
 }
 
+// merge adds every problem of a Spec's Validate under the section's key.
+func (p *problems) merge(section string, err error) {
+	var list *spec.ProblemList
+	if !errors.As(err, &list) {
+		if err != nil {
+			p.add(section, "%v", err)
+		}
+		return
+	}
+	for _, q := range list.Problems {
+		*p = append(*p, spec.Join(section, q.Key)+": "+q.Msg)
+	}
+}
+
 func (p problems) err() error {
 	if len(p) == 0 {
 		return nil
@@ -287,10 +288,7 @@ func Defaults(env Environment) *Config {
 		TargetRequestsPerTarget: 1000, TargetCPUPercent: 60, InstanceRefreshMinHealthyPercent: 50,
 		AdmitBatch: 500, AdmitInterval: "50ms", AdmitLease: "5s", DrainTimeoutSeconds: 20, MaxInflight: 1000,
 	}
-	c.Database = DatabaseConfig{
-		EngineVersion: "17", InstanceClass: "db.t4g.micro", AllocatedStorageGiB: 20, MaxAllocatedStorageGiB: 100,
-		BackupRetentionDays: 1, PerformanceInsights: true, DBName: "surge", Username: "surge_admin", SlowQueryMs: 250,
-	}
+	c.Database = database.Defaults(env)
 	c.Cache = CacheConfig{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.t4g.micro"}
 	c.Edge = EdgeConfig{PriceClass: "PriceClass_100", WAFMode: "count", RateLimit: 2000, EnrollRateLimit: 300}
 	c.Monitoring = MonitoringConfig{LogRetentionDays: 14, Thresholds: Thresholds{
@@ -306,10 +304,6 @@ func Defaults(env Environment) *Config {
 		c.App.WarmPool = &WarmPoolConfig{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"}
 		c.App.DetailedMonitoring = true
 		c.App.InstanceRefreshMinHealthyPercent = 90
-		c.Database.InstanceClass = "db.r7g.large"
-		c.Database.AllocatedStorageGiB, c.Database.MaxAllocatedStorageGiB = 100, 1000
-		c.Database.MultiAZ, c.Database.Replicas = true, 1
-		c.Database.BackupRetentionDays, c.Database.DeletionProtection = 14, true
 		c.Cache.NodeType, c.Cache.Replicas, c.Cache.MultiAZ, c.Cache.SnapshotRetentionDays = "cache.m7g.large", 1, true, 7
 		c.Edge.PriceClass, c.Edge.WAFMode = "PriceClass_All", "block"
 		c.Monitoring.LogRetentionDays = 365

@@ -96,9 +96,9 @@ func TestLoadBadConfig(t *testing.T) {
 			want: []string{
 				`surge:database.engineVersion: "9.6" is not a supported PostgreSQL version (major 13..19, e.g. "17" or "17.6")`,
 				`surge:database.instanceClass: "db.m5.large" is not a Graviton RDS class (e.g. db.t4g.micro, db.r7g.large)`,
-				`surge:database.maxAllocatedStorageGiB: 20 must be greater than allocatedStorageGiB (20) for storage autoscaling`,
-				`surge:database.replicas: -1 is outside 0..5`,
-				`surge:database.username: "postgres" is not a valid, unreserved PostgreSQL user name`,
+				`surge:database.maxAllocatedStorageGiB: 20 must be greater than allocatedStorageGiB (20) and at most 65536 for storage autoscaling`,
+				`surge:database.replicas: -1 is outside 0..15`,
+				`surge:database.username: "postgres" is not a valid, unreserved PostgreSQL user name (RDS.25)`,
 			},
 		},
 		{

@@ -149,25 +149,12 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		recovery = 0 // a dev stack can be destroyed and created again at once
 	}
 	db, err := database.NewPostgres(ctx, name, &database.PostgresArgs{
-		SubnetIDs:                 net.DataSubnetIDs,
-		SecurityGroupID:           fw.DatabaseSecurityGroupID,
-		EngineVersion:             c.Database.EngineVersion,
-		InstanceClass:             c.Database.InstanceClass,
-		ReplicaInstanceClass:      c.Database.ReplicaInstanceClass,
-		AllocatedStorageGiB:       c.Database.AllocatedStorageGiB,
-		MaxAllocatedStorageGiB:    c.Database.MaxAllocatedStorageGiB,
-		MultiAZ:                   c.Database.MultiAZ,
-		ReplicaCount:              c.Database.Replicas,
-		BackupRetentionDays:       c.Database.BackupRetentionDays,
-		DeletionProtection:        c.Database.DeletionProtection,
-		SkipFinalSnapshot:         !c.Database.DeletionProtection,
-		PerformanceInsights:       c.Database.PerformanceInsights,
-		DBName:                    c.Database.DBName,
-		Username:                  c.Database.Username,
-		AvailabilityZones:         azs,
-		MonitoringIntervalSeconds: monitoringInterval(dev),
-		SlowQueryMs:               c.Database.SlowQueryMs,
-		SecretRecoveryWindowDays:  &recovery,
+		Spec:                     c.Database,
+		SubnetIDs:                net.DataSubnetIDs,
+		SecurityGroupID:          fw.DatabaseSecurityGroupID,
+		AvailabilityZones:        azs,
+		SkipFinalSnapshot:        !c.Database.DeletionProtection,
+		SecretRecoveryWindowDays: &recovery,
 	}, in("database")...)
 	if err != nil {
 		return err
@@ -556,15 +543,6 @@ func siteOrigins(c *Config) []string {
 		return nil
 	}
 	return []string{"https://" + c.Edge.Domain}
-}
-
-// monitoringInterval is RDS enhanced monitoring: off in dev (it costs), 15 s
-// in prod to see a rush as it happens.
-func monitoringInterval(dev bool) int {
-	if dev {
-		return 0
-	}
-	return 15
 }
 
 // onDemandBase keeps the minimum fleet on demand when spot is used, so a

@@ -448,7 +448,7 @@ func TestRunBadConfigDeclaresNothing(t *testing.T) {
 	cfg["surge:database"] = `{"replicas": -1}`
 	err := m.Run(t, "prod", cfg, RunWith(Deps{Build: build}))
 	require.Error(t, err)
-	for _, want := range []string{"surge:app.minSize: 5 is greater than maxSize (2)", "surge:database.replicas: -1 is outside 0..5"} {
+	for _, want := range []string{"surge:app.minSize: 5 is greater than maxSize (2)", "surge:database.replicas: -1 is outside 0..15"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.Empty(t, m.Resources(), "nothing is declared for an invalid stack")

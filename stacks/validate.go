@@ -11,32 +11,24 @@ import (
 
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/network"
+	"github.com/surge-dev/surge/components/spec"
 	"github.com/surge-dev/surge/components/waf"
 )
 
 var (
-	// Graviton (arm64) families carry a "g" right after the generation:
-	// t4g, m7g, c7gn, r8g, x2gd. a1 (first-generation Graviton) is left out
-	// on purpose: it has no burst or modern network features.
-	gravitonType  = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal)$`)
-	pgVersion     = regexp.MustCompile(`^(1[3-9])(\.[0-9]+)?$`)
 	cacheVersion  = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 	domainName    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	pgIdentifier  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	scheduleName  = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	durationValue = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)
 	sha256Hex     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
-
-// reservedPGUsers are names RDS refuses as the master user.
-var reservedPGUsers = map[string]bool{"postgres": true, "rdsadmin": true, "admin": true, "root": true, "public": true}
 
 // validate appends every problem to p; keys are the full config keys.
 func (c *Config) validate(p *problems) {
 	c.validateNetwork(p)
 	c.validateLoadBalancer(p)
 	c.validateApp(p)
-	c.validateDatabase(p)
+	p.merge("surge:database", c.Database.Validate())
 	c.validateCache(p)
 	c.validateEdge(p)
 	c.validateMonitoring(p)
@@ -85,7 +77,7 @@ func (c *Config) validateNetwork(p *problems) {
 	if n.NATGateways != "single" && n.NATGateways != "per-az" {
 		p.add(k+"natGateways", "must be \"single\" or \"per-az\", got %q", n.NATGateways)
 	}
-	if !validLogRetention(n.FlowLogRetentionDays) {
+	if !spec.ValidLogRetention(n.FlowLogRetentionDays) {
 		p.add(k+"flowLogRetentionDays", "%d is not a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)", n.FlowLogRetentionDays)
 	}
 	switch n.FlowLogTrafficType {
@@ -121,7 +113,7 @@ func (c *Config) validateApp(p *problems) {
 		p.add(k+"instanceTypes", "needs at least one Graviton instance type")
 	}
 	for i, t := range a.InstanceTypes {
-		if !gravitonType.MatchString(t) {
+		if !spec.Graviton("", t) {
 			p.add(fmt.Sprintf("%sinstanceTypes[%d]", k, i), "%q is not a Graviton (arm64) instance type; the app binary is built for linux/arm64 (e.g. t4g.small, m7g.large, c7g.xlarge)", t)
 		}
 	}
@@ -239,46 +231,6 @@ func (c *Config) validateApp(p *problems) {
 	}
 }
 
-func (c *Config) validateDatabase(p *problems) {
-	d := c.Database
-	const k = "surge:database."
-	if !pgVersion.MatchString(d.EngineVersion) {
-		p.add(k+"engineVersion", "%q is not a supported PostgreSQL version (major 13..19, e.g. \"17\" or \"17.6\")", d.EngineVersion)
-	}
-	for _, cl := range []struct{ key, v string }{{"instanceClass", d.InstanceClass}, {"replicaInstanceClass", d.ReplicaInstanceClass}} {
-		if cl.v == "" && cl.key == "replicaInstanceClass" {
-			continue
-		}
-		if !strings.HasPrefix(cl.v, "db.") || !gravitonType.MatchString(strings.TrimPrefix(cl.v, "db.")) {
-			p.add(k+cl.key, "%q is not a Graviton RDS class (e.g. db.t4g.micro, db.r7g.large)", cl.v)
-		}
-	}
-	if d.AllocatedStorageGiB < 20 || d.AllocatedStorageGiB > 65536 {
-		p.add(k+"allocatedStorageGiB", "%d is outside 20..65536 (gp3 limits)", d.AllocatedStorageGiB)
-	}
-	if d.MaxAllocatedStorageGiB <= d.AllocatedStorageGiB {
-		p.add(k+"maxAllocatedStorageGiB", "%d must be greater than allocatedStorageGiB (%d) for storage autoscaling", d.MaxAllocatedStorageGiB, d.AllocatedStorageGiB)
-	}
-	if d.Replicas < 0 || d.Replicas > 5 {
-		p.add(k+"replicas", "%d is outside 0..5", d.Replicas)
-	}
-	if d.BackupRetentionDays < 0 || d.BackupRetentionDays > 35 {
-		p.add(k+"backupRetentionDays", "%d is outside 0..35", d.BackupRetentionDays)
-	}
-	if d.Replicas > 0 && d.BackupRetentionDays < 1 {
-		p.add(k+"backupRetentionDays", "must be at least 1 when replicas > 0 (RDS creates replicas from backups)")
-	}
-	if !pgIdentifier.MatchString(d.DBName) {
-		p.add(k+"dbName", "%q must start with a letter and hold only a-z, 0-9 and _", d.DBName)
-	}
-	if !pgIdentifier.MatchString(d.Username) || reservedPGUsers[d.Username] {
-		p.add(k+"username", "%q is not a valid, unreserved PostgreSQL user name", d.Username)
-	}
-	if d.SlowQueryMs < -1 {
-		p.add(k+"slowQueryMs", "%d must be -1 (off) or more", d.SlowQueryMs)
-	}
-}
-
 func (c *Config) validateCache(p *problems) {
 	ca := c.Cache
 	const k = "surge:cache."
@@ -290,7 +242,7 @@ func (c *Config) validateCache(p *problems) {
 	} else if major, _ := strconv.Atoi(strings.Split(ca.EngineVersion, ".")[0]); (ca.Engine == "valkey" && major < 7) || (ca.Engine == "redis" && (major < 6 || major > 7)) {
 		p.add(k+"engineVersion", "%q is not offered for engine %s", ca.EngineVersion, ca.Engine)
 	}
-	if !strings.HasPrefix(ca.NodeType, "cache.") || !gravitonType.MatchString(strings.TrimPrefix(ca.NodeType, "cache.")) {
+	if !spec.Graviton("cache.", ca.NodeType) {
 		p.add(k+"nodeType", "%q is not a Graviton node type (e.g. cache.t4g.micro, cache.m7g.large)", ca.NodeType)
 	}
 	if ca.Replicas < 0 || ca.Replicas > 5 {
@@ -369,7 +321,7 @@ func (c *Config) validateMonitoring(p *problems) {
 	if q := m.Thresholds.QueueStallMinutes; q != float64(int(q)) {
 		p.add(k+"thresholds.queueStallMinutes", "%v must be whole minutes", q)
 	}
-	if !validLogRetention(m.LogRetentionDays) {
+	if !spec.ValidLogRetention(m.LogRetentionDays) {
 		p.add(k+"logRetentionDays", "%d is not a CloudWatch Logs retention value", m.LogRetentionDays)
 	}
 	t := m.Thresholds
@@ -437,13 +389,4 @@ func (c *Config) validateProdFloor(p *problems) {
 			"an existing zone by ID or name (surge:edge.hostedZoneId or surge:edge.hostedZoneName), "+
 			"or a zone created by the stack (surge:edge.createZone: true, two phases: README.md, \"First deploy\")")
 	}
-}
-
-// validLogRetention reports whether d is a retention CloudWatch Logs accepts.
-func validLogRetention(d int) bool {
-	switch d {
-	case 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653:
-		return true
-	}
-	return false
 }
