@@ -48,29 +48,29 @@ type Config struct {
 
 // NetworkConfig is `surge:network`.
 type NetworkConfig struct {
-	CIDR                 string   `json:"cidr"`                 // VPC CIDR, /16 to /28, large enough for 3 subnet tiers per AZ. Default 10.20.0.0/16 (dev), 10.30.0.0/16 (prod).
-	AZCount              int      `json:"azCount"`              // Availability zones used. Default 2 (dev), 3 (prod).
+	CIDR                 string   `json:"cidr"`                 // VPC CIDR, /16 to /28, large enough for 3 subnet tiers per AZ.
+	AZCount              int      `json:"azCount"`              // Availability zones used.
 	AvailabilityZones    []string `json:"availabilityZones"`    // Explicit AZ names; default: the region's first azCount available zones.
-	NATGateways          string   `json:"natGateways"`          // "single" or "per-az". Default single (dev), per-az (prod).
-	InterfaceEndpoints   bool     `json:"interfaceEndpoints"`   // SSM, Secrets Manager, Logs endpoints. Default false (dev), true (prod).
-	FlowLogRetentionDays int      `json:"flowLogRetentionDays"` // Default 14 (dev), 365 (prod, CloudWatch.16).
-	FlowLogTrafficType   string   `json:"flowLogTrafficType"`   // ALL or REJECT (EC2.6 needs rejected traffic logged). Default ALL.
+	NATGateways          string   `json:"natGateways"`          // "single" or "per-az".
+	InterfaceEndpoints   bool     `json:"interfaceEndpoints"`   // SSM, Secrets Manager, Logs endpoints.
+	FlowLogRetentionDays int      `json:"flowLogRetentionDays"` // Days the VPC flow log group keeps events, a CloudWatch Logs retention value (CloudWatch.16 wants 365 or more).
+	FlowLogTrafficType   string   `json:"flowLogTrafficType"`   // ALL or REJECT (EC2.6 needs rejected traffic logged).
 }
 
 // LoadBalancerConfig is `surge:loadBalancer`.
 type LoadBalancerConfig struct {
-	DeregistrationDelaySeconds int  `json:"deregistrationDelaySeconds"` // Default 30 (dev), 60 (prod); must cover the app's drain time.
-	SlowStartSeconds           int  `json:"slowStartSeconds"`           // 0 or 30..900. Default 0 (dev), 60 (prod).
-	IdleTimeoutSeconds         int  `json:"idleTimeoutSeconds"`         // Default 60.
-	DeletionProtection         bool `json:"deletionProtection"`         // Default false (dev), true (prod).
+	DeregistrationDelaySeconds int  `json:"deregistrationDelaySeconds"` // Seconds a deregistering target keeps its requests, 0..3600; at least app.drainTimeoutSeconds.
+	SlowStartSeconds           int  `json:"slowStartSeconds"`           // Seconds a new target's share ramps up: 0 (off) or 30..900.
+	IdleTimeoutSeconds         int  `json:"idleTimeoutSeconds"`         // Seconds a connection may sit idle, 1..4000.
+	DeletionProtection         bool `json:"deletionProtection"`         // Refuse deletion of the load balancer (ELB.6).
 }
 
 // ScheduledScaleOut raises capacity ahead of a known rush.
 type ScheduledScaleOut struct {
 	Name            string `json:"name"`                 // Unique action name.
-	Recurrence      string `json:"recurrence,omitempty"` // cron, 5 fields, in TimeZone
-	StartTime       string `json:"startTime,omitempty"`  // RFC 3339, for a one-off rush
-	TimeZone        string `json:"timeZone"`             // IANA name, e.g. Asia/Seoul
+	Recurrence      string `json:"recurrence,omitempty"` // cron, 5 fields, in timeZone; or startTime.
+	StartTime       string `json:"startTime,omitempty"`  // RFC 3339 time of a one-off rush, in the future.
+	TimeZone        string `json:"timeZone"`             // IANA name, e.g. Asia/Seoul (required).
 	MinSize         int    `json:"minSize"`              // Fleet minimum from that time.
 	MaxSize         int    `json:"maxSize"`              // Fleet maximum from that time.
 	DesiredCapacity int    `json:"desiredCapacity"`      // Fleet size at that time.
@@ -82,44 +82,44 @@ type WarmPoolConfig struct {
 	// Without MaxGroupPreparedCapacity AWS keeps maxSize minus desired
 	// instances prepared (27 in prod), each booting and stopping again on
 	// every instance refresh.
-	MaxGroupPreparedCapacity int    `json:"maxGroupPreparedCapacity"` // In service plus warm, at most; the pool holds this minus the desired capacity, never fewer than minSize. Default 5 (prod).
-	State                    string `json:"state"`                    // Stopped, Hibernated or Running. Default Stopped.
+	MaxGroupPreparedCapacity int    `json:"maxGroupPreparedCapacity"` // In service plus warm, at most; the pool holds this minus the desired capacity, never fewer than minSize.
+	State                    string `json:"state"`                    // Stopped, Hibernated or Running.
 }
 
 // AppConfig is `surge:app`: the fleet and the app's runtime settings.
 type AppConfig struct {
-	InstanceTypes                    []string            `json:"instanceTypes"`                    // Graviton (arm64) types; several need spot or no warm pool. Default [t4g.small] (dev), [m7g.large] (prod).
-	MinSize                          int                 `json:"minSize"`                          // Default 1 (dev), 3 (prod).
-	MaxSize                          int                 `json:"maxSize"`                          // Default 3 (dev), 30 (prod).
-	DesiredCapacity                  int                 `json:"desiredCapacity"`                  // Default 1 (dev), 3 (prod).
-	SpotPercent                      int                 `json:"spotPercent"`                      // Share of capacity above the on-demand base on spot; dev only. Default 0.
-	WarmPool                         *WarmPoolConfig     `json:"warmPool"`                         // Default none (dev), {minSize: 2, maxGroupPreparedCapacity: 5, state: Stopped} (prod).
-	DetailedMonitoring               bool                `json:"detailedMonitoring"`               // 1-minute EC2 metrics. Default false (dev), true (prod).
-	RootVolumeGiB                    int                 `json:"rootVolumeGiB"`                    // Default 20.
-	Port                             int                 `json:"port"`                             // Default 8080.
-	HealthCheckGraceSeconds          int                 `json:"healthCheckGraceSeconds"`          // ELB health-check grace and boot readiness wait, 30..600. Default 120.
-	TargetRequestsPerTarget          float64             `json:"targetRequestsPerTarget"`          // ALB requests per target per minute. Default 1000.
-	TargetCPUPercent                 float64             `json:"targetCpuPercent"`                 // Default 60.
-	InstanceRefreshMinHealthyPercent int                 `json:"instanceRefreshMinHealthyPercent"` // Default 50 (dev), 90 (prod).
-	ScheduledScaleOuts               []ScheduledScaleOut `json:"scheduledScaleOuts"`               // Capacity raised ahead of known rushes. Default none.
-	AdmitBatch                       int                 `json:"admitBatch"`                       // SURGE_ADMIT_BATCH. Default 200.
-	AdmitInterval                    string              `json:"admitInterval"`                    // SURGE_ADMIT_INTERVAL. Default 20ms.
-	AdmitLease                       string              `json:"admitLease"`                       // SURGE_ADMIT_LEASE. Default 10s.
-	DrainTimeoutSeconds              int                 `json:"drainTimeoutSeconds"`              // SURGE_DRAIN_TIMEOUT. Default 25.
-	MaxInflight                      int                 `json:"maxInflight"`                      // SURGE_MAX_INFLIGHT. Default 2000.
+	InstanceTypes                    []string            `json:"instanceTypes"`                    // Graviton (arm64) types; several need spot or no warm pool.
+	MinSize                          int                 `json:"minSize"`                          // Fleet minimum; prod at least 2.
+	MaxSize                          int                 `json:"maxSize"`                          // Fleet maximum.
+	DesiredCapacity                  int                 `json:"desiredCapacity"`                  // Fleet size at creation, within minSize..maxSize.
+	SpotPercent                      int                 `json:"spotPercent"`                      // Share of capacity above the on-demand base on spot; dev only.
+	WarmPool                         *WarmPoolConfig     `json:"warmPool"`                         // Pre-initialised instances for scale-out (one instance type, no spot); none = no pool.
+	DetailedMonitoring               bool                `json:"detailedMonitoring"`               // 1-minute EC2 metrics.
+	RootVolumeGiB                    int                 `json:"rootVolumeGiB"`                    // Encrypted gp3 root volume, 8..1024 GiB.
+	Port                             int                 `json:"port"`                             // Port the app listens on behind the ALB, 1024..65535.
+	HealthCheckGraceSeconds          int                 `json:"healthCheckGraceSeconds"`          // ELB health-check grace and boot readiness wait, 30..600.
+	TargetRequestsPerTarget          float64             `json:"targetRequestsPerTarget"`          // ALB requests per target per minute.
+	TargetCPUPercent                 float64             `json:"targetCpuPercent"`                 // Target-tracking average CPU, (0, 100].
+	InstanceRefreshMinHealthyPercent int                 `json:"instanceRefreshMinHealthyPercent"` // Share of the fleet kept in service while an instance refresh rolls, 0..100.
+	ScheduledScaleOuts               []ScheduledScaleOut `json:"scheduledScaleOuts"`               // Capacity raised ahead of known rushes.
+	AdmitBatch                       int                 `json:"admitBatch"`                       // Upper bound of the admitter's adaptive batch, 1..10000 (SURGE_ADMIT_BATCH).
+	AdmitInterval                    string              `json:"admitInterval"`                    // Idle poll of the admitter, e.g. 50ms (SURGE_ADMIT_INTERVAL).
+	AdmitLease                       string              `json:"admitLease"`                       // Admitter leadership lease, at least 500ms and 4x admitInterval (SURGE_ADMIT_LEASE).
+	DrainTimeoutSeconds              int                 `json:"drainTimeoutSeconds"`              // Seconds the app finishes in-flight requests on shutdown, 1..300 (SURGE_DRAIN_TIMEOUT).
+	MaxInflight                      int                 `json:"maxInflight"`                      // Requests served at once per instance before shedding with 503 (SURGE_MAX_INFLIGHT).
 	// Release pins the fleet to an already-uploaded release instead of
 	// building this checkout: rolling back is one config value.
-	Release string `json:"release"` // SHA-256 (artifactSha256 output of an earlier up) of a release in the artifacts bucket to run instead of building; "" = build and upload this checkout. Default "".
+	Release string `json:"release"` // SHA-256 (artifactSha256 output of an earlier up) of a release in the artifacts bucket to run instead of building; "" = build and upload this checkout.
 }
 
 // CacheConfig is `surge:cache`.
 type CacheConfig struct {
-	Engine                string `json:"engine"`                // valkey or redis. Default valkey.
-	EngineVersion         string `json:"engineVersion"`         // Default 8.0.
-	NodeType              string `json:"nodeType"`              // Graviton node type. Default cache.t4g.micro (dev), cache.m7g.large (prod).
-	Replicas              int    `json:"replicas"`              // Replicas beside the primary. Default 0 (dev), 1 (prod).
-	MultiAZ               bool   `json:"multiAz"`               // Requires replicas >= 1 (automatic failover). Default false (dev), true (prod).
-	SnapshotRetentionDays int    `json:"snapshotRetentionDays"` // Default 0 (dev), 7 (prod).
+	Engine                string `json:"engine"`                // valkey or redis.
+	EngineVersion         string `json:"engineVersion"`         // major.minor (e.g. 8.0 for valkey, 7.1 for redis).
+	NodeType              string `json:"nodeType"`              // Graviton node type.
+	Replicas              int    `json:"replicas"`              // Replicas beside the primary.
+	MultiAZ               bool   `json:"multiAz"`               // Requires replicas >= 1 (automatic failover).
+	SnapshotRetentionDays int    `json:"snapshotRetentionDays"` // Days of automatic backups, 0..35 (ElastiCache.1).
 }
 
 // EdgeConfig is `surge:edge`.
@@ -128,41 +128,41 @@ type EdgeConfig struct {
 	HostedZoneID    string `json:"hostedZoneId"`    // Existing zone by ID,
 	HostedZoneName  string `json:"hostedZoneName"`  // or by name,
 	CreateZone      bool   `json:"createZone"`      // or create one (two phases: the first up creates only the zone).
-	ZoneDelegated   bool   `json:"zoneDelegated"`   // With createZone: set true once the registrar delegates to the nameServers output; the next up adds certificates, the site and its aliases. Default false.
-	PriceClass      string `json:"priceClass"`      // PriceClass_100, _200 or _All. Default PriceClass_100 (dev), PriceClass_All (prod).
-	WAFMode         string `json:"wafMode"`         // block or count. Default count (dev), block (prod).
-	RateLimit       int    `json:"rateLimit"`       // Requests per IP per 5 minutes, all paths (list campus NATs in trustedCidrs). Default 2000.
-	EnrollRateLimit int    `json:"enrollRateLimit"` // POST /api/login per IP and POST .../queue per session, per 5 minutes. Default 300.
+	ZoneDelegated   bool   `json:"zoneDelegated"`   // With createZone: set true once the registrar delegates to the nameServers output; the next up adds certificates, the site and its aliases.
+	PriceClass      string `json:"priceClass"`      // PriceClass_100, _200 or _All.
+	WAFMode         string `json:"wafMode"`         // block or count.
+	RateLimit       int    `json:"rateLimit"`       // Requests per IP per 5 minutes, all paths (list campus NATs in trustedCidrs).
+	EnrollRateLimit int    `json:"enrollRateLimit"` // POST /api/login per IP and POST .../queue per session, per 5 minutes.
 	// TrustedCIDRs are public IPv4 egress ranges of campus NATs, exempt from
 	// the per-IP rate limits (never from the managed rules).
-	TrustedCIDRs []string `json:"trustedCidrs"` // Campus NAT egress ranges exempt from per-IP rate limits (thousands of students share one IP). Default none.
+	TrustedCIDRs []string `json:"trustedCidrs"` // Campus NAT egress ranges exempt from per-IP rate limits (thousands of students share one IP).
 	// AdminCIDRs may reach /api/admin/* through CloudFront; everyone else
 	// gets 403 at the edge. Operators normally use SSM port forwarding.
-	AdminCIDRs []string `json:"adminCidrs"` // Public IPv4 ranges allowed to reach /api/admin/* through CloudFront (403 for everyone else, IPv6 viewers included). Default none: admin only through SSM port forwarding.
+	AdminCIDRs []string `json:"adminCidrs"` // Public IPv4 ranges allowed to reach /api/admin/* through CloudFront (403 for everyone else, IPv6 viewers included).
 }
 
 // Thresholds are the alarm thresholds of `surge:monitoring.thresholds`.
 type Thresholds struct {
-	ALB5xxPercent        float64 `json:"alb5xxPercent"`              // Default 1.
-	TargetP99Seconds     float64 `json:"targetP99Seconds"`           // Default 1.5.
-	DBCPUPercent         float64 `json:"dbCpuPercent"`               // Default 80.
-	DBFreeStorageGiB     float64 `json:"dbFreeStorageGiB"`           // Default 10.
-	DBFreeMemoryMiB      float64 `json:"dbFreeMemoryMiB"`            // Default 256.
-	DBConnections        float64 `json:"dbConnections"`              // Default 400.
-	ReplicaLagSeconds    float64 `json:"replicaLagSeconds"`          // Default 30.
-	CacheCPUPercent      float64 `json:"cacheCpuPercent"`            // Default 80.
-	CacheMemoryPercent   float64 `json:"cacheMemoryPercent"`         // Default 80.
-	CacheReplicationLagS float64 `json:"cacheReplicationLagSeconds"` // Default 5.
-	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`       // Default 5.
-	WAFBlockedPerMinute  float64 `json:"wafBlockedPerMinute"`        // Blocked requests per minute. Default 1000.
-	ShedPerMinute        float64 `json:"shedPerMinute"`              // App requests refused 503 by load shedding per minute, fleet-wide, 3 minutes in a row. Default 50.
-	QueueStallMinutes    float64 `json:"queueStallMinutes"`          // Students in the waiting room and no seat granted (nor anyone moved to a waiting list) for this many minutes. Default 3.
+	ALB5xxPercent        float64 `json:"alb5xxPercent"`              // ALB 5xx responses as a share of requests, percent.
+	TargetP99Seconds     float64 `json:"targetP99Seconds"`           // p99 target response time, seconds.
+	DBCPUPercent         float64 `json:"dbCpuPercent"`               // Database CPU, percent.
+	DBFreeStorageGiB     float64 `json:"dbFreeStorageGiB"`           // Database free storage below this, GiB.
+	DBFreeMemoryMiB      float64 `json:"dbFreeMemoryMiB"`            // Database freeable memory below this, MiB.
+	DBConnections        float64 `json:"dbConnections"`              // Database connections.
+	ReplicaLagSeconds    float64 `json:"replicaLagSeconds"`          // Read replica lag, seconds.
+	CacheCPUPercent      float64 `json:"cacheCpuPercent"`            // Cache engine CPU, percent.
+	CacheMemoryPercent   float64 `json:"cacheMemoryPercent"`         // Cache memory used, percent.
+	CacheReplicationLagS float64 `json:"cacheReplicationLagSeconds"` // Cache replica lag, seconds.
+	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`       // CloudFront 5xx error rate, percent.
+	WAFBlockedPerMinute  float64 `json:"wafBlockedPerMinute"`        // Blocked requests per minute.
+	ShedPerMinute        float64 `json:"shedPerMinute"`              // App requests refused 503 by load shedding per minute, fleet-wide, 3 minutes in a row.
+	QueueStallMinutes    float64 `json:"queueStallMinutes"`          // Students in the waiting room and no seat granted (nor anyone moved to a waiting list) for this many minutes.
 }
 
 // MonitoringConfig is `surge:monitoring`.
 type MonitoringConfig struct {
-	AlarmEmails      []string   `json:"alarmEmails"`      // SNS e-mail subscriptions for alarms. Default none.
-	LogRetentionDays int        `json:"logRetentionDays"` // App and WAF log groups. Default 14 (dev), 365 (prod, CloudWatch.16).
+	AlarmEmails      []string   `json:"alarmEmails"`      // SNS e-mail subscriptions for alarms.
+	LogRetentionDays int        `json:"logRetentionDays"` // Days the app and WAF log groups keep events, a CloudWatch Logs retention value (CloudWatch.16 wants 365 or more).
 	Thresholds       Thresholds `json:"thresholds"`       // Alarm thresholds, below.
 }
 
