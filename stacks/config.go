@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/surge-dev/surge/components/cache"
 	"github.com/surge-dev/surge/components/database"
 	"github.com/surge-dev/surge/components/spec"
 )
@@ -41,7 +42,7 @@ type Config struct {
 	LoadBalancer LoadBalancerConfig `json:"loadBalancer"`
 	App          AppConfig          `json:"app"`
 	Database     database.Spec      `json:"database"`
-	Cache        CacheConfig        `json:"cache"`
+	Cache        cache.Spec         `json:"cache"`
 	Edge         EdgeConfig         `json:"edge"`
 	Monitoring   MonitoringConfig   `json:"monitoring"`
 }
@@ -110,16 +111,6 @@ type AppConfig struct {
 	// Release pins the fleet to an already-uploaded release instead of
 	// building this checkout: rolling back is one config value.
 	Release string `json:"release"` // SHA-256 (artifactSha256 output of an earlier up) of a release in the artifacts bucket to run instead of building; "" = build and upload this checkout.
-}
-
-// CacheConfig is `surge:cache`.
-type CacheConfig struct {
-	Engine                string `json:"engine"`                // valkey or redis.
-	EngineVersion         string `json:"engineVersion"`         // major.minor (e.g. 8.0 for valkey, 7.1 for redis).
-	NodeType              string `json:"nodeType"`              // Graviton node type.
-	Replicas              int    `json:"replicas"`              // Replicas beside the primary.
-	MultiAZ               bool   `json:"multiAz"`               // Requires replicas >= 1 (automatic failover).
-	SnapshotRetentionDays int    `json:"snapshotRetentionDays"` // Days of automatic backups, 0..35 (ElastiCache.1).
 }
 
 // EdgeConfig is `surge:edge`.
@@ -289,7 +280,7 @@ func Defaults(env Environment) *Config {
 		AdmitBatch: 500, AdmitInterval: "50ms", AdmitLease: "5s", DrainTimeoutSeconds: 20, MaxInflight: 1000,
 	}
 	c.Database = database.Defaults(env)
-	c.Cache = CacheConfig{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.t4g.micro"}
+	c.Cache = cache.Defaults(env)
 	c.Edge = EdgeConfig{PriceClass: "PriceClass_100", WAFMode: "count", RateLimit: 2000, EnrollRateLimit: 300}
 	c.Monitoring = MonitoringConfig{LogRetentionDays: 14, Thresholds: Thresholds{
 		ALB5xxPercent: 1, TargetP99Seconds: 1.5, DBCPUPercent: 80, DBFreeStorageGiB: 10, DBFreeMemoryMiB: 256,
@@ -304,7 +295,6 @@ func Defaults(env Environment) *Config {
 		c.App.WarmPool = &WarmPoolConfig{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"}
 		c.App.DetailedMonitoring = true
 		c.App.InstanceRefreshMinHealthyPercent = 90
-		c.Cache.NodeType, c.Cache.Replicas, c.Cache.MultiAZ, c.Cache.SnapshotRetentionDays = "cache.m7g.large", 1, true, 7
 		c.Edge.PriceClass, c.Edge.WAFMode = "PriceClass_All", "block"
 		c.Monitoring.LogRetentionDays = 365
 	}

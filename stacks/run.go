@@ -160,15 +160,10 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		return err
 	}
 	redis, err := cache.NewRedis(ctx, name, &cache.RedisArgs{
+		Spec:                     c.Cache,
 		SubnetIDs:                net.DataSubnetIDs,
 		SecurityGroupID:          fw.CacheSecurityGroupID,
-		Engine:                   c.Cache.Engine,
-		EngineVersion:            c.Cache.EngineVersion,
-		NodeType:                 c.Cache.NodeType,
-		Replicas:                 c.Cache.Replicas,
 		AutomaticFailover:        c.Cache.Replicas > 0,
-		MultiAZ:                  c.Cache.MultiAZ,
-		SnapshotRetentionDays:    c.Cache.SnapshotRetentionDays,
 		SecretRecoveryWindowDays: &recovery,
 	}, in("cache")...)
 	if err != nil {

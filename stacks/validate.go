@@ -5,7 +5,6 @@ import (
 	"net/mail"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 )
 
 var (
-	cacheVersion  = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 	domainName    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	scheduleName  = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	durationValue = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)
@@ -29,7 +27,7 @@ func (c *Config) validate(p *problems) {
 	c.validateLoadBalancer(p)
 	c.validateApp(p)
 	p.merge("surge:database", c.Database.Validate())
-	c.validateCache(p)
+	p.merge("surge:cache", c.Cache.Validate())
 	c.validateEdge(p)
 	c.validateMonitoring(p)
 	if c.Environment == Prod {
@@ -228,31 +226,6 @@ func (c *Config) validateApp(p *problems) {
 	}
 	if a.Release != "" && !sha256Hex.MatchString(a.Release) {
 		p.add(k+"release", "%q is not a SHA-256 (64 lowercase hex characters, the artifactSha256 output of an earlier up)", a.Release)
-	}
-}
-
-func (c *Config) validateCache(p *problems) {
-	ca := c.Cache
-	const k = "surge:cache."
-	if ca.Engine != "valkey" && ca.Engine != "redis" {
-		p.add(k+"engine", "must be \"valkey\" or \"redis\", got %q", ca.Engine)
-	}
-	if !cacheVersion.MatchString(ca.EngineVersion) {
-		p.add(k+"engineVersion", "%q is not a major.minor version (e.g. 8.0 for valkey, 7.1 for redis)", ca.EngineVersion)
-	} else if major, _ := strconv.Atoi(strings.Split(ca.EngineVersion, ".")[0]); (ca.Engine == "valkey" && major < 7) || (ca.Engine == "redis" && (major < 6 || major > 7)) {
-		p.add(k+"engineVersion", "%q is not offered for engine %s", ca.EngineVersion, ca.Engine)
-	}
-	if !spec.Graviton("cache.", ca.NodeType) {
-		p.add(k+"nodeType", "%q is not a Graviton node type (e.g. cache.t4g.micro, cache.m7g.large)", ca.NodeType)
-	}
-	if ca.Replicas < 0 || ca.Replicas > 5 {
-		p.add(k+"replicas", "%d is outside 0..5", ca.Replicas)
-	}
-	if ca.MultiAZ && ca.Replicas < 1 {
-		p.add(k+"multiAz", "needs replicas >= 1 (Multi-AZ requires automatic failover to a replica)")
-	}
-	if ca.SnapshotRetentionDays < 0 || ca.SnapshotRetentionDays > 35 {
-		p.add(k+"snapshotRetentionDays", "%d is outside 0..35", ca.SnapshotRetentionDays)
 	}
 }
 
