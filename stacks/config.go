@@ -14,6 +14,7 @@ import (
 
 	"github.com/surge-dev/surge/components/cache"
 	"github.com/surge-dev/surge/components/database"
+	"github.com/surge-dev/surge/components/network"
 	"github.com/surge-dev/surge/components/spec"
 )
 
@@ -38,24 +39,13 @@ type Config struct {
 	Region      string      `json:"-"` // aws:region
 	Environment Environment `json:"-"` // surge:environment
 
-	Network      NetworkConfig      `json:"network"`
+	Network      network.Spec       `json:"network"`
 	LoadBalancer LoadBalancerConfig `json:"loadBalancer"`
 	App          AppConfig          `json:"app"`
 	Database     database.Spec      `json:"database"`
 	Cache        cache.Spec         `json:"cache"`
 	Edge         EdgeConfig         `json:"edge"`
 	Monitoring   MonitoringConfig   `json:"monitoring"`
-}
-
-// NetworkConfig is `surge:network`.
-type NetworkConfig struct {
-	CIDR                 string   `json:"cidr"`                 // VPC CIDR, /16 to /28, large enough for 3 subnet tiers per AZ.
-	AZCount              int      `json:"azCount"`              // Availability zones used.
-	AvailabilityZones    []string `json:"availabilityZones"`    // Explicit AZ names; default: the region's first azCount available zones.
-	NATGateways          string   `json:"natGateways"`          // "single" or "per-az".
-	InterfaceEndpoints   bool     `json:"interfaceEndpoints"`   // SSM, Secrets Manager, Logs endpoints.
-	FlowLogRetentionDays int      `json:"flowLogRetentionDays"` // Days the VPC flow log group keeps events, a CloudWatch Logs retention value (CloudWatch.16 wants 365 or more).
-	FlowLogTrafficType   string   `json:"flowLogTrafficType"`   // ALL or REJECT (EC2.6 needs rejected traffic logged).
 }
 
 // LoadBalancerConfig is `surge:loadBalancer`.
@@ -271,7 +261,7 @@ func (p problems) err() error {
 // Defaults returns the environment's defaults: dev cheap, prod highly available.
 func Defaults(env Environment) *Config {
 	c := &Config{Environment: env}
-	c.Network = NetworkConfig{CIDR: "10.20.0.0/16", AZCount: 2, NATGateways: "single", FlowLogRetentionDays: 14, FlowLogTrafficType: "ALL"}
+	c.Network = network.Defaults(env)
 	c.LoadBalancer = LoadBalancerConfig{DeregistrationDelaySeconds: 30, IdleTimeoutSeconds: 60}
 	c.App = AppConfig{
 		InstanceTypes: []string{"t4g.small"}, MinSize: 1, MaxSize: 3, DesiredCapacity: 1,
@@ -288,7 +278,6 @@ func Defaults(env Environment) *Config {
 		CloudFront5xxPercent: 5, WAFBlockedPerMinute: 1000, ShedPerMinute: 50, QueueStallMinutes: 3,
 	}}
 	if env == Prod {
-		c.Network = NetworkConfig{CIDR: "10.30.0.0/16", AZCount: 3, NATGateways: "per-az", InterfaceEndpoints: true, FlowLogRetentionDays: 365, FlowLogTrafficType: "ALL"}
 		c.LoadBalancer = LoadBalancerConfig{DeregistrationDelaySeconds: 60, SlowStartSeconds: 60, IdleTimeoutSeconds: 60, DeletionProtection: true}
 		c.App.InstanceTypes = []string{"m7g.large"}
 		c.App.MinSize, c.App.MaxSize, c.App.DesiredCapacity = 3, 30, 3

@@ -104,13 +104,9 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	https := c.Edge.Domain != ""
 
 	net, err := network.NewNetwork(ctx, name, &network.NetworkArgs{
-		CIDR:                 c.Network.CIDR,
-		Region:               c.Region,
-		AvailabilityZones:    azs,
-		NATGateways:          c.Network.NATGateways,
-		InterfaceEndpoints:   c.Network.InterfaceEndpoints,
-		FlowLogRetentionDays: c.Network.FlowLogRetentionDays,
-		FlowLogTrafficType:   c.Network.FlowLogTrafficType,
+		Spec:   c.Network,
+		Region: c.Region,
+		Zones:  azs,
 	}, in("network")...)
 	if err != nil {
 		return err

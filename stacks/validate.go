@@ -3,13 +3,11 @@ package stacks
 import (
 	"fmt"
 	"net/mail"
-	"net/netip"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/surge-dev/surge/components/compute"
-	"github.com/surge-dev/surge/components/network"
 	"github.com/surge-dev/surge/components/spec"
 	"github.com/surge-dev/surge/components/waf"
 )
@@ -23,7 +21,8 @@ var (
 
 // validate appends every problem to p; keys are the full config keys.
 func (c *Config) validate(p *problems) {
-	c.validateNetwork(p)
+	p.merge("surge:network", c.Network.Validate())
+	c.validateZones(p)
 	c.validateLoadBalancer(p)
 	c.validateApp(p)
 	p.merge("surge:database", c.Database.Validate())
@@ -35,53 +34,13 @@ func (c *Config) validate(p *problems) {
 	}
 }
 
-func (c *Config) validateNetwork(p *problems) {
-	n := c.Network
-	const k = "surge:network."
-	prefix, err := netip.ParsePrefix(n.CIDR)
-	switch {
-	case err != nil:
-		p.add(k+"cidr", "%q is not a CIDR block (e.g. 10.20.0.0/16)", n.CIDR)
-	case !prefix.Addr().Is4():
-		p.add(k+"cidr", "%q must be an IPv4 block", n.CIDR)
-	case prefix.Masked() != prefix:
-		p.add(k+"cidr", "%q has host bits set; did you mean %s?", n.CIDR, prefix.Masked())
-	case prefix.Bits() < 16 || prefix.Bits() > 28:
-		p.add(k+"cidr", "prefix /%d is outside /16../28 (the VPC sizes AWS allows)", prefix.Bits())
-	case !prefix.Addr().IsPrivate():
-		p.add(k+"cidr", "%q is not an RFC 1918 private range", n.CIDR)
-	case n.AZCount >= 1:
-		// Three tiers in every AZ must fit without overlapping.
-		if _, err := network.Plan(n.CIDR, n.AZCount, network.SubnetBits{}); err != nil {
-			p.add(k+"cidr", "%s cannot hold public, app and data subnets in %d AZs: %s", n.CIDR, n.AZCount, strings.ReplaceAll(err.Error(), "\n", "; "))
-		}
-	}
-	if n.AZCount < 2 || n.AZCount > 6 {
-		p.add(k+"azCount", "%d is outside 2..6 (an ALB needs subnets in at least 2 AZs)", n.AZCount)
-	}
-	if len(n.AvailabilityZones) > 0 && len(n.AvailabilityZones) != n.AZCount {
-		p.add(k+"availabilityZones", "lists %d zones but azCount is %d", len(n.AvailabilityZones), n.AZCount)
-	}
-	seen := map[string]bool{}
-	for i, az := range n.AvailabilityZones {
+// validateZones checks the explicit zones against aws:region, which the
+// network's Spec does not hold.
+func (c *Config) validateZones(p *problems) {
+	for i, az := range c.Network.AvailabilityZones {
 		if c.Region != "" && (!strings.HasPrefix(az, c.Region) || len(az) != len(c.Region)+1) {
-			p.add(fmt.Sprintf("%savailabilityZones[%d]", k, i), "%q is not a zone of region %s", az, c.Region)
+			p.add(fmt.Sprintf("surge:network.availabilityZones[%d]", i), "%q is not a zone of region %s", az, c.Region)
 		}
-		if seen[az] {
-			p.add(fmt.Sprintf("%savailabilityZones[%d]", k, i), "%q is listed twice", az)
-		}
-		seen[az] = true
-	}
-	if n.NATGateways != "single" && n.NATGateways != "per-az" {
-		p.add(k+"natGateways", "must be \"single\" or \"per-az\", got %q", n.NATGateways)
-	}
-	if !spec.ValidLogRetention(n.FlowLogRetentionDays) {
-		p.add(k+"flowLogRetentionDays", "%d is not a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)", n.FlowLogRetentionDays)
-	}
-	switch n.FlowLogTrafficType {
-	case "ALL", "REJECT":
-	default:
-		p.add(k+"flowLogTrafficType", "must be ALL or REJECT (EC2.6 needs rejected traffic logged), got %q", n.FlowLogTrafficType)
 	}
 }
 
