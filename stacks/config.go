@@ -14,6 +14,7 @@ import (
 
 	"github.com/surge-dev/surge/components/cache"
 	"github.com/surge-dev/surge/components/database"
+	"github.com/surge-dev/surge/components/loadbalancer"
 	"github.com/surge-dev/surge/components/network"
 	"github.com/surge-dev/surge/components/spec"
 )
@@ -39,21 +40,13 @@ type Config struct {
 	Region      string      `json:"-"` // aws:region
 	Environment Environment `json:"-"` // surge:environment
 
-	Network      network.Spec       `json:"network"`
-	LoadBalancer LoadBalancerConfig `json:"loadBalancer"`
-	App          AppConfig          `json:"app"`
-	Database     database.Spec      `json:"database"`
-	Cache        cache.Spec         `json:"cache"`
-	Edge         EdgeConfig         `json:"edge"`
-	Monitoring   MonitoringConfig   `json:"monitoring"`
-}
-
-// LoadBalancerConfig is `surge:loadBalancer`.
-type LoadBalancerConfig struct {
-	DeregistrationDelaySeconds int  `json:"deregistrationDelaySeconds"` // Seconds a deregistering target keeps its requests, 0..3600; at least app.drainTimeoutSeconds.
-	SlowStartSeconds           int  `json:"slowStartSeconds"`           // Seconds a new target's share ramps up: 0 (off) or 30..900.
-	IdleTimeoutSeconds         int  `json:"idleTimeoutSeconds"`         // Seconds a connection may sit idle, 1..4000.
-	DeletionProtection         bool `json:"deletionProtection"`         // Refuse deletion of the load balancer (ELB.6).
+	Network      network.Spec      `json:"network"`
+	LoadBalancer loadbalancer.Spec `json:"loadBalancer"`
+	App          AppConfig         `json:"app"`
+	Database     database.Spec     `json:"database"`
+	Cache        cache.Spec        `json:"cache"`
+	Edge         EdgeConfig        `json:"edge"`
+	Monitoring   MonitoringConfig  `json:"monitoring"`
 }
 
 // ScheduledScaleOut raises capacity ahead of a known rush.
@@ -262,7 +255,7 @@ func (p problems) err() error {
 func Defaults(env Environment) *Config {
 	c := &Config{Environment: env}
 	c.Network = network.Defaults(env)
-	c.LoadBalancer = LoadBalancerConfig{DeregistrationDelaySeconds: 30, IdleTimeoutSeconds: 60}
+	c.LoadBalancer = loadbalancer.Defaults(env)
 	c.App = AppConfig{
 		InstanceTypes: []string{"t4g.small"}, MinSize: 1, MaxSize: 3, DesiredCapacity: 1,
 		RootVolumeGiB: 20, Port: 8080, HealthCheckGraceSeconds: 120,
@@ -278,7 +271,6 @@ func Defaults(env Environment) *Config {
 		CloudFront5xxPercent: 5, WAFBlockedPerMinute: 1000, ShedPerMinute: 50, QueueStallMinutes: 3,
 	}}
 	if env == Prod {
-		c.LoadBalancer = LoadBalancerConfig{DeregistrationDelaySeconds: 60, SlowStartSeconds: 60, IdleTimeoutSeconds: 60, DeletionProtection: true}
 		c.App.InstanceTypes = []string{"m7g.large"}
 		c.App.MinSize, c.App.MaxSize, c.App.DesiredCapacity = 3, 30, 3
 		c.App.WarmPool = &WarmPoolConfig{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"}

@@ -187,16 +187,13 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		listenerCert = certs.OriginCertificateARN
 	}
 	alb, err := loadbalancer.NewALB(ctx, name, &loadbalancer.ALBArgs{
-		VPCID:                      net.VPCID,
-		SubnetIDs:                  net.AppSubnetIDs,
-		SecurityGroupID:            fw.ALBSecurityGroupID,
-		HTTPS:                      https,
-		CertificateARN:             listenerCert,
-		AppPort:                    c.App.Port,
-		DeregistrationDelaySeconds: c.LoadBalancer.DeregistrationDelaySeconds,
-		SlowStartSeconds:           c.LoadBalancer.SlowStartSeconds,
-		IdleTimeoutSeconds:         c.LoadBalancer.IdleTimeoutSeconds,
-		DeletionProtection:         c.LoadBalancer.DeletionProtection,
+		Spec:            c.LoadBalancer,
+		VPCID:           net.VPCID,
+		SubnetIDs:       net.AppSubnetIDs,
+		SecurityGroupID: fw.ALBSecurityGroupID,
+		HTTPS:           https,
+		CertificateARN:  listenerCert,
+		AppPort:         c.App.Port,
 		// The name is the bucket policy's output: the ALB waits for the ELB
 		// log-delivery grant, or AWS refuses to enable access logs.
 		AccessLogsBucket: buckets.Logs.Name,

@@ -23,7 +23,8 @@ var (
 func (c *Config) validate(p *problems) {
 	p.merge("surge:network", c.Network.Validate())
 	c.validateZones(p)
-	c.validateLoadBalancer(p)
+	p.merge("surge:loadBalancer", c.LoadBalancer.Validate())
+	c.validateDrain(p)
 	c.validateApp(p)
 	p.merge("surge:database", c.Database.Validate())
 	p.merge("surge:cache", c.Cache.Validate())
@@ -44,22 +45,12 @@ func (c *Config) validateZones(p *problems) {
 	}
 }
 
-func (c *Config) validateLoadBalancer(p *problems) {
-	lb := c.LoadBalancer
-	const k = "surge:loadBalancer."
-	if lb.DeregistrationDelaySeconds < 0 || lb.DeregistrationDelaySeconds > 3600 {
-		p.add(k+"deregistrationDelaySeconds", "%d is outside 0..3600", lb.DeregistrationDelaySeconds)
-	}
-	// The ALB stops sending new requests at deregistration; the app must be
-	// allowed to finish in-flight ones before the instance is terminated.
-	if lb.DeregistrationDelaySeconds < c.App.DrainTimeoutSeconds {
-		p.add(k+"deregistrationDelaySeconds", "%d is shorter than surge:app.drainTimeoutSeconds (%d): requests would be cut off", lb.DeregistrationDelaySeconds, c.App.DrainTimeoutSeconds)
-	}
-	if lb.SlowStartSeconds != 0 && (lb.SlowStartSeconds < 30 || lb.SlowStartSeconds > 900) {
-		p.add(k+"slowStartSeconds", "%d must be 0 or within 30..900", lb.SlowStartSeconds)
-	}
-	if lb.IdleTimeoutSeconds < 1 || lb.IdleTimeoutSeconds > 4000 {
-		p.add(k+"idleTimeoutSeconds", "%d is outside 1..4000", lb.IdleTimeoutSeconds)
+// validateDrain keeps the load balancer waiting for the app: the ALB stops
+// sending new requests at deregistration, and the app must be allowed to
+// finish in-flight ones before the instance is terminated.
+func (c *Config) validateDrain(p *problems) {
+	if c.LoadBalancer.DeregistrationDelaySeconds < c.App.DrainTimeoutSeconds {
+		p.add("surge:loadBalancer.deregistrationDelaySeconds", "%d is shorter than surge:app.drainTimeoutSeconds (%d): requests would be cut off", c.LoadBalancer.DeregistrationDelaySeconds, c.App.DrainTimeoutSeconds)
 	}
 }
 

@@ -109,7 +109,7 @@ func (l *ProblemList) Error() string {
 	for i, q := range l.Problems {
 		lines[i] = q.Error()
 	}
-	return strings.Join(lines, "; ")
+	return strings.Join(lines, "\n")
 }
 
 // Join appends key to the path prefix with a dot ("" on either side is
