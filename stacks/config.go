@@ -15,6 +15,7 @@ import (
 	"github.com/surge-dev/surge/components/cache"
 	"github.com/surge-dev/surge/components/database"
 	"github.com/surge-dev/surge/components/loadbalancer"
+	"github.com/surge-dev/surge/components/monitoring"
 	"github.com/surge-dev/surge/components/network"
 	"github.com/surge-dev/surge/components/spec"
 )
@@ -46,7 +47,7 @@ type Config struct {
 	Database     database.Spec     `json:"database"`
 	Cache        cache.Spec        `json:"cache"`
 	Edge         EdgeConfig        `json:"edge"`
-	Monitoring   MonitoringConfig  `json:"monitoring"`
+	Monitoring   monitoring.Spec   `json:"monitoring"`
 }
 
 // ScheduledScaleOut raises capacity ahead of a known rush.
@@ -113,31 +114,6 @@ type EdgeConfig struct {
 	// AdminCIDRs may reach /api/admin/* through CloudFront; everyone else
 	// gets 403 at the edge. Operators normally use SSM port forwarding.
 	AdminCIDRs []string `json:"adminCidrs"` // Public IPv4 ranges allowed to reach /api/admin/* through CloudFront (403 for everyone else, IPv6 viewers included).
-}
-
-// Thresholds are the alarm thresholds of `surge:monitoring.thresholds`.
-type Thresholds struct {
-	ALB5xxPercent        float64 `json:"alb5xxPercent"`              // ALB 5xx responses as a share of requests, percent.
-	TargetP99Seconds     float64 `json:"targetP99Seconds"`           // p99 target response time, seconds.
-	DBCPUPercent         float64 `json:"dbCpuPercent"`               // Database CPU, percent.
-	DBFreeStorageGiB     float64 `json:"dbFreeStorageGiB"`           // Database free storage below this, GiB.
-	DBFreeMemoryMiB      float64 `json:"dbFreeMemoryMiB"`            // Database freeable memory below this, MiB.
-	DBConnections        float64 `json:"dbConnections"`              // Database connections.
-	ReplicaLagSeconds    float64 `json:"replicaLagSeconds"`          // Read replica lag, seconds.
-	CacheCPUPercent      float64 `json:"cacheCpuPercent"`            // Cache engine CPU, percent.
-	CacheMemoryPercent   float64 `json:"cacheMemoryPercent"`         // Cache memory used, percent.
-	CacheReplicationLagS float64 `json:"cacheReplicationLagSeconds"` // Cache replica lag, seconds.
-	CloudFront5xxPercent float64 `json:"cloudFront5xxPercent"`       // CloudFront 5xx error rate, percent.
-	WAFBlockedPerMinute  float64 `json:"wafBlockedPerMinute"`        // Blocked requests per minute.
-	ShedPerMinute        float64 `json:"shedPerMinute"`              // App requests refused 503 by load shedding per minute, fleet-wide, 3 minutes in a row.
-	QueueStallMinutes    float64 `json:"queueStallMinutes"`          // Students in the waiting room and no seat granted (nor anyone moved to a waiting list) for this many minutes.
-}
-
-// MonitoringConfig is `surge:monitoring`.
-type MonitoringConfig struct {
-	AlarmEmails      []string   `json:"alarmEmails"`      // SNS e-mail subscriptions for alarms.
-	LogRetentionDays int        `json:"logRetentionDays"` // Days the app and WAF log groups keep events, a CloudWatch Logs retention value (CloudWatch.16 wants 365 or more).
-	Thresholds       Thresholds `json:"thresholds"`       // Alarm thresholds, below.
 }
 
 func (c *Config) now() time.Time {
@@ -265,11 +241,7 @@ func Defaults(env Environment) *Config {
 	c.Database = database.Defaults(env)
 	c.Cache = cache.Defaults(env)
 	c.Edge = EdgeConfig{PriceClass: "PriceClass_100", WAFMode: "count", RateLimit: 2000, EnrollRateLimit: 300}
-	c.Monitoring = MonitoringConfig{LogRetentionDays: 14, Thresholds: Thresholds{
-		ALB5xxPercent: 1, TargetP99Seconds: 1.5, DBCPUPercent: 80, DBFreeStorageGiB: 10, DBFreeMemoryMiB: 256,
-		DBConnections: 400, ReplicaLagSeconds: 30, CacheCPUPercent: 80, CacheMemoryPercent: 80, CacheReplicationLagS: 5,
-		CloudFront5xxPercent: 5, WAFBlockedPerMinute: 1000, ShedPerMinute: 50, QueueStallMinutes: 3,
-	}}
+	c.Monitoring = monitoring.Defaults(env)
 	if env == Prod {
 		c.App.InstanceTypes = []string{"m7g.large"}
 		c.App.MinSize, c.App.MaxSize, c.App.DesiredCapacity = 3, 30, 3
@@ -277,7 +249,6 @@ func Defaults(env Environment) *Config {
 		c.App.DetailedMonitoring = true
 		c.App.InstanceRefreshMinHealthyPercent = 90
 		c.Edge.PriceClass, c.Edge.WAFMode = "PriceClass_All", "block"
-		c.Monitoring.LogRetentionDays = 365
 	}
 	return c
 }

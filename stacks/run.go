@@ -263,12 +263,10 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 
 	fleetName := name
 	mon, err := monitoring.NewAlarms(ctx, name, &monitoring.AlarmsArgs{
+		Spec:                  c.Monitoring,
 		USEast1:               p.USEast1,
 		AccountID:             id.AccountId,
 		Region:                c.Region,
-		Emails:                c.Monitoring.AlarmEmails,
-		AppLogRetentionDays:   c.Monitoring.LogRetentionDays,
-		Thresholds:            thresholds(c.Monitoring.Thresholds),
 		LoadBalancerARNSuffix: alb.ARNSuffix,
 		TargetGroupARNSuffix:  alb.TargetGroupARNSuffix,
 		// The fleet is declared last (it needs the app log group); its
@@ -594,25 +592,6 @@ func appEnv(c *Config, readHost pulumi.StringInput) map[string]pulumi.StringInpu
 		"SURGE_ADMIT_INTERVAL":   pulumi.String(c.App.AdmitInterval),
 		"SURGE_ADMIT_LEASE":      pulumi.String(c.App.AdmitLease),
 		"SURGE_MAX_INFLIGHT":     pulumi.String(strconv.Itoa(c.App.MaxInflight)),
-	}
-}
-
-func thresholds(t Thresholds) monitoring.Thresholds {
-	return monitoring.Thresholds{
-		ALB5xxRatePercent:          t.ALB5xxPercent,
-		TargetResponseP99Seconds:   t.TargetP99Seconds,
-		DBCPUPercent:               t.DBCPUPercent,
-		DBFreeStorageBytes:         t.DBFreeStorageGiB * (1 << 30),
-		DBFreeableMemoryBytes:      t.DBFreeMemoryMiB * (1 << 20),
-		DBConnections:              t.DBConnections,
-		DBReplicaLagSeconds:        t.ReplicaLagSeconds,
-		CacheEngineCPUPercent:      t.CacheCPUPercent,
-		CacheMemoryPercent:         t.CacheMemoryPercent,
-		CacheReplicationLagSeconds: t.CacheReplicationLagS,
-		CloudFront5xxRatePercent:   t.CloudFront5xxPercent,
-		WAFBlockedRequests:         t.WAFBlockedPerMinute,
-		ShedRequestsPerMinute:      t.ShedPerMinute,
-		QueueStallMinutes:          t.QueueStallMinutes,
 	}
 }
 

@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -29,7 +28,7 @@ func (c *Config) validate(p *problems) {
 	p.merge("surge:database", c.Database.Validate())
 	p.merge("surge:cache", c.Cache.Validate())
 	c.validateEdge(p)
-	c.validateMonitoring(p)
+	p.merge("surge:monitoring", c.Monitoring.Validate())
 	if c.Environment == Prod {
 		c.validateProdFloor(p)
 	}
@@ -230,40 +229,6 @@ func (c *Config) validateEdge(p *problems) {
 	}
 	if e.EnrollRateLimit > e.RateLimit {
 		p.add(k+"enrollRateLimit", "%d is looser than rateLimit (%d); the enrollment paths should be the tighter limit", e.EnrollRateLimit, e.RateLimit)
-	}
-}
-
-func (c *Config) validateMonitoring(p *problems) {
-	m := c.Monitoring
-	const k = "surge:monitoring."
-	for i, e := range m.AlarmEmails {
-		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
-			p.add(fmt.Sprintf("%salarmEmails[%d]", k, i), "%q is not a plain e-mail address", e)
-		}
-	}
-	if q := m.Thresholds.QueueStallMinutes; q != float64(int(q)) {
-		p.add(k+"thresholds.queueStallMinutes", "%v must be whole minutes", q)
-	}
-	if !spec.ValidLogRetention(m.LogRetentionDays) {
-		p.add(k+"logRetentionDays", "%d is not a CloudWatch Logs retention value", m.LogRetentionDays)
-	}
-	t := m.Thresholds
-	for _, th := range []struct {
-		key     string
-		v, max  float64
-		percent bool
-	}{
-		{"alb5xxPercent", t.ALB5xxPercent, 100, true}, {"targetP99Seconds", t.TargetP99Seconds, 60, false},
-		{"dbCpuPercent", t.DBCPUPercent, 100, true}, {"dbFreeStorageGiB", t.DBFreeStorageGiB, 65536, false},
-		{"dbFreeMemoryMiB", t.DBFreeMemoryMiB, 1 << 20, false}, {"dbConnections", t.DBConnections, 1e5, false},
-		{"replicaLagSeconds", t.ReplicaLagSeconds, 86400, false}, {"cacheCpuPercent", t.CacheCPUPercent, 100, true},
-		{"cacheMemoryPercent", t.CacheMemoryPercent, 100, true}, {"cacheReplicationLagSeconds", t.CacheReplicationLagS, 86400, false},
-		{"cloudFront5xxPercent", t.CloudFront5xxPercent, 100, true}, {"wafBlockedPerMinute", t.WAFBlockedPerMinute, 1e9, false},
-		{"shedPerMinute", t.ShedPerMinute, 1e9, false}, {"queueStallMinutes", t.QueueStallMinutes, 60, false},
-	} {
-		if th.v <= 0 || th.v > th.max {
-			p.add(k+"thresholds."+th.key, "%v is outside (0, %v]", th.v, th.max)
-		}
 	}
 }
 

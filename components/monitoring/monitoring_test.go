@@ -42,7 +42,7 @@ func baseArgs() AlarmsArgs {
 	return AlarmsArgs{
 		AccountID:               pulumitest.Account,
 		Region:                  pulumitest.Region,
-		Emails:                  []string{"ops@example.com", "oncall@example.com"},
+		Spec:                    Spec{AlarmEmails: []string{"ops@example.com", "oncall@example.com"}},
 		LoadBalancerARNSuffix:   pulumi.String(fLB),
 		TargetGroupARNSuffix:    pulumi.String(fTG),
 		AutoScalingGroupName:    pulumi.String(fASG),
@@ -254,7 +254,7 @@ func TestAlarms(t *testing.T) {
 		assert.Contains(t, expr, "elb5xx")
 		assert.Contains(t, expr, "target5xx")
 		assert.Contains(t, expr, "/ requests")
-		assert.Equal(t, 5.0, a.Num("threshold"))
+		assert.Equal(t, 1.0, a.Num("threshold"), "1 percent of requests failing pages the on-call")
 	})
 	t.Run("dashboard names the real resources, one row per tier", func(t *testing.T) {
 		ds := m.ByType(tDash)
@@ -300,13 +300,13 @@ func TestValidate(t *testing.T) {
 		{"valid", func(*AlarmsArgs) {}, nil},
 		{"no replicas, one cache node", func(a *AlarmsArgs) { a.DBReplicaIDs = nil; a.CacheNodes = 1 }, nil},
 		{"missing provider", func(a *AlarmsArgs) { a.USEast1 = nil }, []string{"USEast1"}},
-		{"bad email", func(a *AlarmsArgs) { a.Emails = []string{"Ops <ops@example.com>"} }, []string{"Emails"}},
+		{"bad email", func(a *AlarmsArgs) { a.AlarmEmails = []string{"Ops <ops@example.com>"} }, []string{"alarmEmails[0]"}},
 		{"zero min instances", func(a *AlarmsArgs) { a.MinInstances = 0 }, []string{"MinInstances"}},
 		{"too many cache nodes", func(a *AlarmsArgs) { a.CacheNodes = 9 }, []string{"CacheNodes"}},
-		{"percentage over 100", func(a *AlarmsArgs) { a.Thresholds.DBCPUPercent = 150 }, []string{"DBCPUPercent"}},
-		{"negative threshold", func(a *AlarmsArgs) { a.Thresholds.DBConnections = -1 }, []string{"DBConnections"}},
-		{"bad retention", func(a *AlarmsArgs) { a.AppLogRetentionDays = 10 }, []string{"AppLogRetentionDays"}},
-		{"stall window too long", func(a *AlarmsArgs) { a.Thresholds.QueueStallMinutes = 90 }, []string{"Thresholds.QueueStallMinutes 90"}},
+		{"percentage over 100", func(a *AlarmsArgs) { a.Thresholds.DBCPUPercent = 150 }, []string{"thresholds.dbCpuPercent: 150 is outside (0, 100]"}},
+		{"negative threshold", func(a *AlarmsArgs) { a.Thresholds.DBConnections = -1 }, []string{"thresholds.dbConnections: -1"}},
+		{"bad retention", func(a *AlarmsArgs) { a.LogRetentionDays = 10 }, []string{"logRetentionDays: 10"}},
+		{"stall window too long", func(a *AlarmsArgs) { a.Thresholds.QueueStallMinutes = 90 }, []string{"thresholds.queueStallMinutes: 90 is outside (0, 60]"}},
 		{"missing inputs", func(a *AlarmsArgs) { a.DBInstanceID = nil; a.DistributionID = nil; a.WebACLMetricName = "" },
 			[]string{"DBInstanceID", "DistributionID", "WebACLMetricName"}},
 	}
