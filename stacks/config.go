@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/surge-dev/surge/components/cache"
+	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/database"
 	"github.com/surge-dev/surge/components/loadbalancer"
 	"github.com/surge-dev/surge/components/monitoring"
@@ -50,50 +51,13 @@ type Config struct {
 	Monitoring   monitoring.Spec   `json:"monitoring"`
 }
 
-// ScheduledScaleOut raises capacity ahead of a known rush.
-type ScheduledScaleOut struct {
-	Name            string `json:"name"`                 // Unique action name.
-	Recurrence      string `json:"recurrence,omitempty"` // cron, 5 fields, in timeZone; or startTime.
-	StartTime       string `json:"startTime,omitempty"`  // RFC 3339 time of a one-off rush, in the future.
-	TimeZone        string `json:"timeZone"`             // IANA name, e.g. Asia/Seoul (required).
-	MinSize         int    `json:"minSize"`              // Fleet minimum from that time.
-	MaxSize         int    `json:"maxSize"`              // Fleet maximum from that time.
-	DesiredCapacity int    `json:"desiredCapacity"`      // Fleet size at that time.
-}
-
-// WarmPoolConfig keeps pre-initialised instances ready for a scale-out.
-type WarmPoolConfig struct {
-	MinSize int `json:"minSize"` // Instances kept pre-initialised.
-	// Without MaxGroupPreparedCapacity AWS keeps maxSize minus desired
-	// instances prepared (27 in prod), each booting and stopping again on
-	// every instance refresh.
-	MaxGroupPreparedCapacity int    `json:"maxGroupPreparedCapacity"` // In service plus warm, at most; the pool holds this minus the desired capacity, never fewer than minSize.
-	State                    string `json:"state"`                    // Stopped, Hibernated or Running.
-}
-
-// AppConfig is `surge:app`: the fleet and the app's runtime settings.
+// AppConfig is `surge:app`: the fleet's Spec, and which release it runs.
 type AppConfig struct {
-	InstanceTypes                    []string            `json:"instanceTypes"`                    // Graviton (arm64) types; several need spot or no warm pool.
-	MinSize                          int                 `json:"minSize"`                          // Fleet minimum; prod at least 2.
-	MaxSize                          int                 `json:"maxSize"`                          // Fleet maximum.
-	DesiredCapacity                  int                 `json:"desiredCapacity"`                  // Fleet size at creation, within minSize..maxSize.
-	SpotPercent                      int                 `json:"spotPercent"`                      // Share of capacity above the on-demand base on spot; dev only.
-	WarmPool                         *WarmPoolConfig     `json:"warmPool"`                         // Pre-initialised instances for scale-out (one instance type, no spot); none = no pool.
-	DetailedMonitoring               bool                `json:"detailedMonitoring"`               // 1-minute EC2 metrics.
-	RootVolumeGiB                    int                 `json:"rootVolumeGiB"`                    // Encrypted gp3 root volume, 8..1024 GiB.
-	Port                             int                 `json:"port"`                             // Port the app listens on behind the ALB, 1024..65535.
-	HealthCheckGraceSeconds          int                 `json:"healthCheckGraceSeconds"`          // ELB health-check grace and boot readiness wait, 30..600.
-	TargetRequestsPerTarget          float64             `json:"targetRequestsPerTarget"`          // ALB requests per target per minute.
-	TargetCPUPercent                 float64             `json:"targetCpuPercent"`                 // Target-tracking average CPU, (0, 100].
-	InstanceRefreshMinHealthyPercent int                 `json:"instanceRefreshMinHealthyPercent"` // Share of the fleet kept in service while an instance refresh rolls, 0..100.
-	ScheduledScaleOuts               []ScheduledScaleOut `json:"scheduledScaleOuts"`               // Capacity raised ahead of known rushes.
-	AdmitBatch                       int                 `json:"admitBatch"`                       // Upper bound of the admitter's adaptive batch, 1..10000 (SURGE_ADMIT_BATCH).
-	AdmitInterval                    string              `json:"admitInterval"`                    // Idle poll of the admitter, e.g. 50ms (SURGE_ADMIT_INTERVAL).
-	AdmitLease                       string              `json:"admitLease"`                       // Admitter leadership lease, at least 500ms and 4x admitInterval (SURGE_ADMIT_LEASE).
-	DrainTimeoutSeconds              int                 `json:"drainTimeoutSeconds"`              // Seconds the app finishes in-flight requests on shutdown, 1..300 (SURGE_DRAIN_TIMEOUT).
-	MaxInflight                      int                 `json:"maxInflight"`                      // Requests served at once per instance before shedding with 503 (SURGE_MAX_INFLIGHT).
+	compute.Spec
 	// Release pins the fleet to an already-uploaded release instead of
-	// building this checkout: rolling back is one config value.
+	// building this checkout: rolling back is one config value. It picks
+	// what the stack builds and uploads, so it is the stack's, not the
+	// fleet's.
 	Release string `json:"release"` // SHA-256 (artifactSha256 output of an earlier up) of a release in the artifacts bucket to run instead of building; "" = build and upload this checkout.
 }
 
@@ -232,22 +196,12 @@ func Defaults(env Environment) *Config {
 	c := &Config{Environment: env}
 	c.Network = network.Defaults(env)
 	c.LoadBalancer = loadbalancer.Defaults(env)
-	c.App = AppConfig{
-		InstanceTypes: []string{"t4g.small"}, MinSize: 1, MaxSize: 3, DesiredCapacity: 1,
-		RootVolumeGiB: 20, Port: 8080, HealthCheckGraceSeconds: 120,
-		TargetRequestsPerTarget: 1000, TargetCPUPercent: 60, InstanceRefreshMinHealthyPercent: 50,
-		AdmitBatch: 500, AdmitInterval: "50ms", AdmitLease: "5s", DrainTimeoutSeconds: 20, MaxInflight: 1000,
-	}
+	c.App = AppConfig{Spec: compute.Defaults(env)}
 	c.Database = database.Defaults(env)
 	c.Cache = cache.Defaults(env)
 	c.Edge = EdgeConfig{PriceClass: "PriceClass_100", WAFMode: "count", RateLimit: 2000, EnrollRateLimit: 300}
 	c.Monitoring = monitoring.Defaults(env)
 	if env == Prod {
-		c.App.InstanceTypes = []string{"m7g.large"}
-		c.App.MinSize, c.App.MaxSize, c.App.DesiredCapacity = 3, 30, 3
-		c.App.WarmPool = &WarmPoolConfig{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"}
-		c.App.DetailedMonitoring = true
-		c.App.InstanceRefreshMinHealthyPercent = 90
 		c.Edge.PriceClass, c.Edge.WAFMode = "PriceClass_All", "block"
 	}
 	return c

@@ -189,7 +189,7 @@ func TestLoadBadConfig(t *testing.T) {
 			name: "warm pool with a mixed fleet",
 			cfg:  map[string]string{"surge:app": `{"instanceTypes": ["t4g.small", "t4g.medium"], "spotPercent": 50, "warmPool": {"minSize": 1, "maxGroupPreparedCapacity": 2, "state": "Running"}}`},
 			want: []string{
-				`surge:app.warmPool.state: must be "Stopped" (a Running or Hibernated warm instance would skip the boot readiness gate), got "Running"`,
+				`surge:app.warmPool.state: Running is not supported: the readiness gate runs at boot, so the lifecycle hook would abandon a running warm instance`,
 				`surge:app.warmPool: needs exactly one instance type and spotPercent 0 (EC2 Auto Scaling warm pools do not support mixed instances policies)`,
 			},
 		},
@@ -203,7 +203,7 @@ func TestLoadBadConfig(t *testing.T) {
 			name: "drain longer than deregistration",
 			cfg:  map[string]string{"surge:app": `{"drainTimeoutSeconds": 45, "healthCheckGraceSeconds": 900}`},
 			want: []string{
-				`surge:app.healthCheckGraceSeconds: 900 is outside 30..600`,
+				`surge:app.healthCheckGraceSeconds: 900 is outside 30..600 (the readiness gate must answer inside the fixed 900 s launch hook)`,
 				`surge:loadBalancer.deregistrationDelaySeconds: 30 is shorter than surge:app.drainTimeoutSeconds (45): requests would be cut off`,
 			},
 		},

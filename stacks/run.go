@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -306,25 +305,13 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		}
 	}
 	fleet, err := compute.NewAppFleet(ctx, fleetName, &compute.AppFleetArgs{
-		SubnetIDs:                        net.AppSubnetIDs,
-		SecurityGroupID:                  fw.AppSecurityGroupID,
-		TargetGroupARN:                   alb.TargetGroupARN,
-		LoadBalancerARNSuffix:            alb.ARNSuffix,
-		TargetGroupARNSuffix:             alb.TargetGroupARNSuffix,
-		InstanceTypes:                    c.App.InstanceTypes,
-		Min:                              c.App.MinSize,
-		Max:                              c.App.MaxSize,
-		Desired:                          c.App.DesiredCapacity,
-		HealthCheckGraceSeconds:          c.App.HealthCheckGraceSeconds,
-		TargetRequestsPerTarget:          c.App.TargetRequestsPerTarget,
-		TargetCPUPercent:                 c.App.TargetCPUPercent,
-		ScheduledActions:                 scheduledActions(c.App.ScheduledScaleOuts),
-		InstanceRefreshMinHealthyPercent: c.App.InstanceRefreshMinHealthyPercent,
-		WarmPool:                         warmPool(c.App.WarmPool),
-		SpotPercent:                      c.App.SpotPercent,
-		OnDemandBase:                     onDemandBase(c),
-		DetailedMonitoring:               c.App.DetailedMonitoring,
-		RootVolumeGiB:                    c.App.RootVolumeGiB,
+		Spec:                  c.App.Spec,
+		SubnetIDs:             net.AppSubnetIDs,
+		SecurityGroupID:       fw.AppSecurityGroupID,
+		TargetGroupARN:        alb.TargetGroupARN,
+		LoadBalancerARNSuffix: alb.ARNSuffix,
+		TargetGroupARNSuffix:  alb.TargetGroupARNSuffix,
+		OnDemandBase:          onDemandBase(c),
 		InstanceTags: map[string]string{
 			"project": c.Project, "stack": c.Stack, "environment": string(c.Environment), "component": "compute",
 		},
@@ -335,8 +322,6 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 			BucketARN:      buckets.Artifacts.ARN,
 			ReleasesPrefix: release.Prefix,
 		},
-		AppPort:             c.App.Port,
-		DrainSeconds:        c.App.DrainTimeoutSeconds,
 		Env:                 appEnv(c, readHost(db, c.Database.Replicas)),
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
@@ -558,24 +543,6 @@ func readHost(db *database.Postgres, replicas int) pulumi.StringInput {
 	return db.ReplicaEndpoints.Index(pulumi.Int(0))
 }
 
-func scheduledActions(in []ScheduledScaleOut) []compute.ScheduledAction {
-	out := make([]compute.ScheduledAction, len(in))
-	for i, s := range in {
-		out[i] = compute.ScheduledAction{
-			Name: s.Name, Recurrence: s.Recurrence, StartTime: s.StartTime, TimeZone: s.TimeZone,
-			Min: s.MinSize, Max: s.MaxSize, Desired: s.DesiredCapacity,
-		}
-	}
-	return out
-}
-
-func warmPool(w *WarmPoolConfig) *compute.WarmPool {
-	if w == nil {
-		return nil
-	}
-	return &compute.WarmPool{MinSize: w.MinSize, MaxGroupPreparedCapacity: w.MaxGroupPreparedCapacity, State: w.State}
-}
-
 // appEnv are the app's non-secret settings (docs/app.md lists them all);
 // credentials reach the instances only as Secrets Manager ARNs.
 // SURGE_PASSWORD_HASH is left to its production default.
@@ -588,10 +555,6 @@ func appEnv(c *Config, readHost pulumi.StringInput) map[string]pulumi.StringInpu
 		// origin, so CloudFront-Viewer-Address (forwarded by the /api/*
 		// origin request policy) names the student for the sign-in throttle.
 		"SURGE_TRUST_CLOUDFRONT": pulumi.String("true"),
-		"SURGE_ADMIT_BATCH":      pulumi.String(strconv.Itoa(c.App.AdmitBatch)),
-		"SURGE_ADMIT_INTERVAL":   pulumi.String(c.App.AdmitInterval),
-		"SURGE_ADMIT_LEASE":      pulumi.String(c.App.AdmitLease),
-		"SURGE_MAX_INFLIGHT":     pulumi.String(strconv.Itoa(c.App.MaxInflight)),
 	}
 }
 
