@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/surge-dev/surge/components/cache"
+	"github.com/surge-dev/surge/components/cdn"
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/database"
+	"github.com/surge-dev/surge/components/dns"
 	"github.com/surge-dev/surge/components/loadbalancer"
 	"github.com/surge-dev/surge/components/monitoring"
 	"github.com/surge-dev/surge/components/network"
 	"github.com/surge-dev/surge/components/spec"
+	"github.com/surge-dev/surge/components/waf"
 )
 
 // Environment names the two shapes the stack can take; every component's
@@ -61,24 +64,21 @@ type AppConfig struct {
 	Release string `json:"release"` // SHA-256 (artifactSha256 output of an earlier up) of a release in the artifacts bucket to run instead of building; "" = build and upload this checkout.
 }
 
-// EdgeConfig is `surge:edge`.
+// EdgeConfig is `surge:edge`: one object in the stack file holding the
+// site's name and zone (dns), the distribution's (cdn) and the web ACL's
+// (waf) Specs. encoding/json lifts the embedded Specs' keys into it.
 type EdgeConfig struct {
-	Domain          string `json:"domain"`          // Site name, e.g. register.example.edu; "" = CloudFront's default domain.
-	HostedZoneID    string `json:"hostedZoneId"`    // Existing zone by ID,
-	HostedZoneName  string `json:"hostedZoneName"`  // or by name,
-	CreateZone      bool   `json:"createZone"`      // or create one (two phases: the first up creates only the zone).
-	ZoneDelegated   bool   `json:"zoneDelegated"`   // With createZone: set true once the registrar delegates to the nameServers output; the next up adds certificates, the site and its aliases.
-	PriceClass      string `json:"priceClass"`      // PriceClass_100, _200 or _All.
-	WAFMode         string `json:"wafMode"`         // block or count.
-	RateLimit       int    `json:"rateLimit"`       // Requests per IP per 5 minutes, all paths (list campus NATs in trustedCidrs).
-	EnrollRateLimit int    `json:"enrollRateLimit"` // POST /api/login per IP and POST .../queue per session, per 5 minutes.
-	// TrustedCIDRs are public IPv4 egress ranges of campus NATs, exempt from
-	// the per-IP rate limits (never from the managed rules).
-	TrustedCIDRs []string `json:"trustedCidrs"` // Campus NAT egress ranges exempt from per-IP rate limits (thousands of students share one IP).
-	// AdminCIDRs may reach /api/admin/* through CloudFront; everyone else
-	// gets 403 at the edge. Operators normally use SSM port forwarding.
-	AdminCIDRs []string `json:"adminCidrs"` // Public IPv4 ranges allowed to reach /api/admin/* through CloudFront (403 for everyone else, IPv6 viewers included).
+	DNSSpec
+	CDNSpec
+	WAFSpec
 }
+
+// The edge's Specs, named apart so one struct can embed all three.
+type (
+	DNSSpec = dns.Spec
+	CDNSpec = cdn.Spec
+	WAFSpec = waf.Spec
+)
 
 func (c *Config) now() time.Time {
 	if c.clock != nil {
@@ -199,10 +199,7 @@ func Defaults(env Environment) *Config {
 	c.App = AppConfig{Spec: compute.Defaults(env)}
 	c.Database = database.Defaults(env)
 	c.Cache = cache.Defaults(env)
-	c.Edge = EdgeConfig{PriceClass: "PriceClass_100", WAFMode: "count", RateLimit: 2000, EnrollRateLimit: 300}
+	c.Edge = EdgeConfig{DNSSpec: dns.Defaults(env), CDNSpec: cdn.Defaults(env), WAFSpec: waf.Defaults(env)}
 	c.Monitoring = monitoring.Defaults(env)
-	if env == Prod {
-		c.Edge.PriceClass, c.Edge.WAFMode = "PriceClass_All", "block"
-	}
 	return c
 }

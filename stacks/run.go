@@ -56,7 +56,7 @@ func RunWith(deps Deps) pulumi.RunFunc {
 				_ = ctx.Log.Info(msg, nil) // a lost progress line is not worth failing the deploy
 			}
 		}
-		if cfg.Edge.CreateZone && !cfg.Edge.ZoneDelegated {
+		if cfg.Edge.ZoneOnly() {
 			// Phase one of a created zone: certificates cannot validate
 			// before the registrar delegates to the new name servers.
 			return deployZoneOnly(ctx, cfg, logInfo)
@@ -172,11 +172,8 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	// Certificates come before the load balancer (its HTTPS listener) and
 	// the distribution (its alias); they are validated, so `up` waits.
 	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{ // the same component as deployZoneOnly's: the zone is kept
-		Domain:     c.Edge.Domain,
-		ZoneID:     c.Edge.HostedZoneID,
-		ZoneName:   c.Edge.HostedZoneName,
-		CreateZone: c.Edge.CreateZone,
-		USEast1:    p.USEast1,
+		Spec:    c.Edge.DNSSpec,
+		USEast1: p.USEast1,
 	}, in("dns")...)
 	if err != nil {
 		return err
@@ -202,18 +199,15 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	}
 
 	acl, err := waf.NewWebACL(ctx, name, &waf.WebACLArgs{
-		USEast1:             p.USEast1,
-		Mode:                c.Edge.WAFMode,
-		RateLimit:           c.Edge.RateLimit,
-		EnrollmentRateLimit: c.Edge.EnrollRateLimit,
-		TrustedCIDRs:        c.Edge.TrustedCIDRs,
-		AdminCIDRs:          c.Edge.AdminCIDRs,
-		LogRetentionDays:    c.Monitoring.LogRetentionDays,
+		Spec:             c.Edge.WAFSpec,
+		USEast1:          p.USEast1,
+		LogRetentionDays: c.Monitoring.LogRetentionDays,
 	}, in("waf")...)
 	if err != nil {
 		return err
 	}
 	cdnArgs := &cdn.DistributionArgs{
+		Spec:                c.Edge.CDNSpec,
 		USEast1:             p.USEast1,
 		AccountID:           id.AccountId,
 		StaticBucket:        buckets.Static,
@@ -223,7 +217,6 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		LoadBalancerDNSName: alb.DNSName,
 		OriginRegion:        c.Region,
 		WebACLARN:           acl.ARN,
-		PriceClass:          c.Edge.PriceClass,
 		SitePaths:           pageKeys,
 		AssetsNotFoundPage:  assetsNotFound,
 	}
@@ -396,10 +389,8 @@ func deployZoneOnly(ctx *pulumi.Context, c *Config, logInfo func(string)) error 
 	}
 	name := c.Project + "-" + c.Stack
 	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{
-		Domain:     c.Edge.Domain,
-		CreateZone: true,
-		ZoneOnly:   true,
-		USEast1:    p.USEast1,
+		Spec:    c.Edge.DNSSpec,
+		USEast1: p.USEast1,
 	}, componentOpts(p, "dns")...)
 	if err != nil {
 		return err

@@ -5,13 +5,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/surge-dev/surge/components/waf"
 )
 
 var (
-	domainName = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	sha256Hex  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // validate appends every problem to p; keys are the full config keys.
@@ -23,7 +20,9 @@ func (c *Config) validate(p *problems) {
 	c.validateApp(p)
 	p.merge("surge:database", c.Database.Validate())
 	p.merge("surge:cache", c.Cache.Validate())
-	c.validateEdge(p)
+	p.merge("surge:edge", c.Edge.DNSSpec.Validate())
+	p.merge("surge:edge", c.Edge.CDNSpec.Validate())
+	p.merge("surge:edge", c.Edge.WAFSpec.Validate())
 	p.merge("surge:monitoring", c.Monitoring.Validate())
 	if c.Environment == Prod {
 		c.validateProdFloor(p)
@@ -62,60 +61,6 @@ func (c *Config) validateApp(p *problems) {
 	}
 	if c.App.Release != "" && !sha256Hex.MatchString(c.App.Release) {
 		p.add("surge:app.release", "%q is not a SHA-256 (64 lowercase hex characters, the artifactSha256 output of an earlier up)", c.App.Release)
-	}
-}
-
-func (c *Config) validateEdge(p *problems) {
-	e := c.Edge
-	const k = "surge:edge."
-	if e.Domain != "" {
-		if !domainName.MatchString(e.Domain) {
-			p.add(k+"domain", "%q is not a lowercase DNS name", e.Domain)
-		}
-		n := 0
-		for _, set := range []bool{e.HostedZoneID != "", e.HostedZoneName != "", e.CreateZone} {
-			if set {
-				n++
-			}
-		}
-		if n != 1 {
-			p.add(k+"domain", "needs exactly one of hostedZoneId, hostedZoneName or createZone")
-		}
-		if e.HostedZoneName != "" && e.Domain != e.HostedZoneName && !strings.HasSuffix(e.Domain, "."+e.HostedZoneName) {
-			p.add(k+"hostedZoneName", "%q does not contain domain %q", e.HostedZoneName, e.Domain)
-		}
-	} else if e.HostedZoneID != "" || e.HostedZoneName != "" || e.CreateZone {
-		p.add(k+"domain", "is empty but a hosted zone is configured")
-	}
-	switch e.PriceClass {
-	case "PriceClass_100", "PriceClass_200", "PriceClass_All":
-	default:
-		p.add(k+"priceClass", "must be PriceClass_100, PriceClass_200 or PriceClass_All, got %q", e.PriceClass)
-	}
-	if e.WAFMode != "block" && e.WAFMode != "count" {
-		p.add(k+"wafMode", "must be \"block\" or \"count\", got %q", e.WAFMode)
-	}
-	// WAF rate-based rules accept 10 .. 2,000,000,000 requests per window;
-	// some provider builds refuse less than 100 (pulumi-aws #5841).
-	for _, r := range []struct {
-		key string
-		v   int
-	}{{"rateLimit", e.RateLimit}, {"enrollRateLimit", e.EnrollRateLimit}} {
-		if r.v < 100 || r.v > 2_000_000_000 {
-			p.add(k+r.key, "%d is outside 100..2000000000 (AWS WAF rate-based rule limits)", r.v)
-		}
-	}
-	for _, err := range waf.ValidateTrustedCIDRs(e.TrustedCIDRs) {
-		p.add(k+"trustedCidrs", "%v", err)
-	}
-	for _, err := range waf.ValidateAdminCIDRs(e.AdminCIDRs) {
-		p.add(k+"adminCidrs", "%v", err)
-	}
-	if e.ZoneDelegated && !e.CreateZone {
-		p.add(k+"zoneDelegated", "only applies with createZone: an existing zone is delegated already")
-	}
-	if e.EnrollRateLimit > e.RateLimit {
-		p.add(k+"enrollRateLimit", "%d is looser than rateLimit (%d); the enrollment paths should be the tighter limit", e.EnrollRateLimit, e.RateLimit)
 	}
 }
 
