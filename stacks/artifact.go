@@ -16,8 +16,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/surge-dev/surge/components/release"
 )
 
 // Artifact is the app binary the fleet runs, pinned by its SHA-256.
@@ -28,11 +26,6 @@ type Artifact struct {
 	Toolchain string // Go toolchain that built it, e.g. go1.26.8 (GoBuilder only)
 	Source    string // SHA-256 of the source it was built from, stamped into the binary
 }
-
-// Key is the artifact's object key: content-addressed, so the same source
-// gives the same key and no diff, and a new source a new key, a new launch
-// template version and a rolling instance refresh.
-func (a Artifact) Key() string { return release.Key(a.SHA256) }
 
 // Builder produces the app artifact. The program's is GoBuilder; tests pass
 // one that writes a small file so they do not compile the app.

@@ -67,7 +67,7 @@ func UpdateREADME(readme, root string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", readme, err)
 	}
-	if err := os.WriteFile(readme, []byte(out), 0o644); err != nil { //nolint:gosec // the README is world-readable
+	if err := os.WriteFile(readme, []byte(out), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", readme, err)
 	}
 	return nil

@@ -114,7 +114,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	if err != nil {
 		return err
 	}
-	fw, err := firewall.NewChain(ctx, name, &firewall.ChainArgs{
+	fw, err := firewall.NewSecurityGroups(ctx, name, &firewall.SecurityGroupsArgs{
 		VPCID:                  net.VPCID,
 		ListenerPort:           loadbalancer.ListenerPort(https),
 		AppPort:                c.App.Port,
@@ -171,7 +171,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 
 	// Certificates come before the load balancer (its HTTPS listener) and
 	// the distribution (its alias); they are validated, so `up` waits.
-	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{ // the same component as deployZoneOnly's: the zone is kept
+	certs, err := dns.NewZoneAndCertificates(ctx, name, &dns.ZoneAndCertificatesArgs{ // the same component as deployZoneOnly's: the zone is kept
 		Spec:    c.Edge.DNSSpec,
 		USEast1: p.USEast1,
 	}, in("dns")...)
@@ -388,7 +388,7 @@ func deployZoneOnly(ctx *pulumi.Context, c *Config, logInfo func(string)) error 
 		return err
 	}
 	name := c.Project + "-" + c.Stack
-	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{
+	certs, err := dns.NewZoneAndCertificates(ctx, name, &dns.ZoneAndCertificatesArgs{
 		Spec:    c.Edge.DNSSpec,
 		USEast1: p.USEast1,
 	}, componentOpts(p, "dns")...)

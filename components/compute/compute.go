@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -514,7 +515,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	for k := range a.Env {
 		envKeys = append(envKeys, k)
 	}
-	sortStrings(envKeys)
+	slices.Sort(envKeys)
 	for _, k := range envKeys {
 		envInputs = append(envInputs, a.Env[k])
 	}
@@ -563,7 +564,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	for k := range nameTag {
 		tagKeys = append(tagKeys, k)
 	}
-	sortStrings(tagKeys)
+	slices.Sort(tagKeys)
 	asgTags := autoscaling.GroupTagArray{}
 	for _, k := range tagKeys {
 		asgTags = append(asgTags, &autoscaling.GroupTagArgs{Key: pulumi.String(k), Value: nameTag[k], PropagateAtLaunch: pulumi.Bool(true)})

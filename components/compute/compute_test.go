@@ -37,11 +37,11 @@ var subnets = []string{"subnet-app-a", "subnet-app-b", "subnet-app-c"}
 // baseArgs is a valid prod-like fleet; tests change what they need.
 func baseArgs() *AppFleetArgs {
 	return &AppFleetArgs{
-		SubnetIDs:               pulumi.ToStringArray(subnets),
-		SecurityGroupID:         pulumi.String("sg-app"),
-		TargetGroupARN:          pulumi.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/surge/def456"),
-		LoadBalancerARNSuffix:   pulumi.String("app/surge-prod-alb/abc123"),
-		TargetGroupARNSuffix:    pulumi.String("targetgroup/surge-prod-tg/def456"),
+		SubnetIDs:             pulumi.ToStringArray(subnets),
+		SecurityGroupID:       pulumi.String("sg-app"),
+		TargetGroupARN:        pulumi.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/surge/def456"),
+		LoadBalancerARNSuffix: pulumi.String("app/surge-prod-alb/abc123"),
+		TargetGroupARNSuffix:  pulumi.String("targetgroup/surge-prod-tg/def456"),
 		Spec: Spec{
 			InstanceTypes:           []string{"m7g.large"},
 			MinSize:                 3,
@@ -59,7 +59,7 @@ func baseArgs() *AppFleetArgs {
 			DetailedMonitoring:               true,
 			AdmitBatch:                       200,
 		},
-		InstanceTags:                     map[string]string{"project": "surge", "stack": "prod"},
+		InstanceTags: map[string]string{"project": "surge", "stack": "prod"},
 		Artifact: Artifact{
 			Bucket:         pulumi.String("surge-prod-artifacts"),
 			Key:            pulumi.String("releases/" + testDigest + "/surge"),

@@ -5,11 +5,11 @@
 // need the distribution, so the package has two components used in this
 // order by the stack:
 //
-//	certs, _ := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{...}) // before loadbalancer and cdn
+//	certs, _ := dns.NewZoneAndCertificates(ctx, name, &dns.ZoneAndCertificatesArgs{...}) // before loadbalancer and cdn
 //	...loadbalancer (certs.OriginCertificateARN), cdn (certs.CloudFrontCertificateARN, certs.OriginDomain)...
 //	dns.NewAliasRecords(ctx, name, &dns.AliasRecordsArgs{...})            // after cdn
 //
-// Without a domain (Domain == "") NewCertificates declares nothing and
+// Without a domain (Domain == "") NewZoneAndCertificates declares nothing and
 // reports Enabled == false; the stack then skips NewAliasRecords and serves
 // on CloudFront's default domain and certificate.
 package dns
@@ -98,16 +98,19 @@ func (s Spec) Validate() error {
 	return p.Err()
 }
 
-// CertificatesArgs are the Spec plus the us-east-1 provider.
-type CertificatesArgs struct {
+// ZoneAndCertificatesArgs are the Spec plus the us-east-1 provider.
+type ZoneAndCertificatesArgs struct {
 	Spec
 	// USEast1 is an aws provider for us-east-1. Required when Domain is
 	// set: CloudFront only uses ACM certificates from us-east-1 (PITFALLS 3).
 	USEast1 pulumi.ProviderResource
 }
 
-// Certificates is the first DNS component.
-type Certificates struct {
+// ZoneAndCertificates is the first DNS component: the hosted zone (found
+// or created) and the site's two validated certificates. Its type token,
+// surge:dns:Certificates, keeps its first name: it is part of every
+// child's URN, and a new token would make `pulumi up` replace the zone.
+type ZoneAndCertificates struct {
 	pulumi.ResourceState
 
 	// Enabled is false when the stack has no domain; every output is then empty.
@@ -129,7 +132,7 @@ type Certificates struct {
 	OriginCertificateARN pulumi.StringOutput
 }
 
-func (a *CertificatesArgs) validate() error {
+func (a *ZoneAndCertificatesArgs) validate() error {
 	var errs []error
 	if err := a.Spec.Validate(); err != nil {
 		errs = append(errs, err)
@@ -140,16 +143,16 @@ func (a *CertificatesArgs) validate() error {
 	return errors.Join(errs...)
 }
 
-// NewCertificates resolves the zone and declares the two certificates and
+// NewZoneAndCertificates resolves the zone and declares the two certificates and
 // their validation.
-func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, opts ...pulumi.ResourceOption) (*Certificates, error) {
+func NewZoneAndCertificates(ctx *pulumi.Context, name string, args *ZoneAndCertificatesArgs, opts ...pulumi.ResourceOption) (*ZoneAndCertificates, error) {
 	if args == nil {
 		return nil, errors.New("dns: args are required")
 	}
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("dns %s: invalid args: %w", name, err)
 	}
-	c := &Certificates{NameServers: pulumi.StringArray{}.ToStringArrayOutput()}
+	c := &ZoneAndCertificates{NameServers: pulumi.StringArray{}.ToStringArrayOutput()}
 	if err := ctx.RegisterComponentResource("surge:dns:Certificates", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("registering dns certificates component: %w", err)
 	}
@@ -258,7 +261,7 @@ func validatedCert(ctx *pulumi.Context, logical, domain string, zoneID pulumi.St
 
 // AliasRecordsArgs configures NewAliasRecords.
 type AliasRecordsArgs struct {
-	// ZoneID is Certificates.ZoneID. Required.
+	// ZoneID is ZoneAndCertificates.ZoneID. Required.
 	ZoneID pulumi.StringInput
 	// SiteDomain is the record name; it MUST be one of the distribution's
 	// aliases (PITFALLS 12). Required.
