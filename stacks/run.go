@@ -253,30 +253,6 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		}
 	}
 
-	fleetName := name
-	mon, err := monitoring.NewAlarms(ctx, name, &monitoring.AlarmsArgs{
-		Spec:                  c.Monitoring,
-		USEast1:               p.USEast1,
-		AccountID:             id.AccountId,
-		Region:                c.Region,
-		LoadBalancerARNSuffix: alb.ARNSuffix,
-		TargetGroupARNSuffix:  alb.TargetGroupARNSuffix,
-		// The fleet is declared last (it needs the app log group); its
-		// group name is known before it exists.
-		AutoScalingGroupName:    pulumi.String(compute.GroupName(fleetName)),
-		MinInstances:            c.App.MinSize,
-		DBInstanceID:            db.Identifier,
-		DBReplicaIDs:            replicaIDs(db, c.Database.Replicas),
-		DBParameterGroupNames:   []pulumi.StringInput{db.ParameterGroupName},
-		CacheReplicationGroupID: redis.ReplicationGroupID,
-		CacheNodes:              1 + c.Cache.Replicas,
-		DistributionID:          dist.DistributionID,
-		WebACLMetricName:        acl.MetricName,
-	}, in("monitoring")...)
-	if err != nil {
-		return err
-	}
-
 	artifactKey := pulumi.String(release.Key(art.SHA256)).ToStringOutput()
 	artifactBucket := buckets.ArtifactsBucketName
 	if c.App.Release == "" {
@@ -297,7 +273,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 			return err
 		}
 	}
-	fleet, err := compute.NewAppFleet(ctx, fleetName, &compute.AppFleetArgs{
+	fleet, err := compute.NewAppFleet(ctx, name, &compute.AppFleetArgs{
 		Spec:                  c.App.Spec,
 		SubnetIDs:             net.AppSubnetIDs,
 		SecurityGroupID:       fw.AppSecurityGroupID,
@@ -319,13 +295,35 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
 		AdminTokenSecretARN: admin.SecretARN,
-		LogGroupName:        mon.AppLogGroupName,
-		LogGroupARN:         pulumi.Sprintf("arn:aws:logs:%s:%s:log-group:%s", c.Region, id.AccountId, mon.AppLogGroupName),
+		LogRetentionDays:    c.Monitoring.LogRetentionDays,
 		Region:              c.Region,
 
 		// serve reads only the app role's secret; the master's is for migrate.
 		AppDatabaseSecretARN: db.AppSecretARN,
 	}, in("compute")...)
+	if err != nil {
+		return err
+	}
+
+	// Monitoring comes last: it watches what the others declared, the
+	// fleet's group included.
+	mon, err := monitoring.NewAlarms(ctx, name, &monitoring.AlarmsArgs{
+		Spec:                    c.Monitoring,
+		USEast1:                 p.USEast1,
+		AccountID:               id.AccountId,
+		Region:                  c.Region,
+		LoadBalancerARNSuffix:   alb.ARNSuffix,
+		TargetGroupARNSuffix:    alb.TargetGroupARNSuffix,
+		AutoScalingGroupName:    fleet.ASGName,
+		MinInstances:            c.App.MinSize,
+		DBInstanceID:            db.Identifier,
+		DBReplicaIDs:            replicaIDs(db, c.Database.Replicas),
+		DBParameterGroupNames:   []pulumi.StringInput{db.ParameterGroupName},
+		CacheReplicationGroupID: redis.ReplicationGroupID,
+		CacheNodes:              1 + c.Cache.Replicas,
+		DistributionID:          dist.DistributionID,
+		WebACLMetricName:        acl.MetricName,
+	}, in("monitoring")...)
 	if err != nil {
 		return err
 	}
@@ -358,7 +356,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		"adminTokenSecretArn":  admin.SecretARN,
 		"alarmTopicArn":        mon.TopicARN,
 		"dashboardUrl":         mon.DashboardURL,
-		"appLogGroup":          mon.AppLogGroupName,
+		"appLogGroup":          fleet.LogGroupName,
 		"staticBucket":         buckets.StaticBucketName,
 		"uploadsBucket":        buckets.UploadsBucketName,
 		"artifactsBucket":      buckets.ArtifactsBucketName,

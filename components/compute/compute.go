@@ -16,6 +16,7 @@ import (
 	_ "time/tzdata" // scheduled-action time zones validate the same on every machine
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -299,9 +300,13 @@ type AppFleetArgs struct {
 	// API bearer token (a plain string); required. The token itself never
 	// reaches user data or the environment file.
 	AdminTokenSecretARN pulumi.StringInput
-	LogGroupName        pulumi.StringInput // CloudWatch Logs group for app logs; required
-	LogGroupARN         pulumi.StringInput // its ARN (without ":*"); required
-	Region              string             // AWS region, e.g. "eu-west-1"; required
+	// LogGroup is the name of the app's log group, which the fleet owns;
+	// default LogGroupName(stack). A second fleet in one stack sets its own.
+	LogGroup string
+	// LogRetentionDays is the app log group's retention, a CloudWatch Logs
+	// value; default 365 (CloudWatch.16).
+	LogRetentionDays int
+	Region           string // AWS region, e.g. "eu-west-1"; required
 
 	// AppDatabaseSecretARN holds the app role's credentials, the only ones
 	// `surge serve` reads; required.
@@ -316,9 +321,14 @@ func RefreshMaxHealthyPercent(minHealthy int) int {
 }
 
 // GroupName is the Auto Scaling group's physical name for a fleet named
-// name. It is known before the fleet is declared, so alarms and dashboards
-// can name the group without waiting for it.
+// name: static, because the user data needs it before the group exists.
 func GroupName(name string) string { return naming.Physical(name, "app", 255) }
+
+// LogGroupName is the app's log group for a stack.
+func LogGroupName(stack string) string { return "/surge/" + stack + "/app" }
+
+// logGroupName matches a CloudWatch Logs group name.
+var logGroupName = regexp.MustCompile(`^[A-Za-z0-9_/.#-]{1,512}$`)
 
 // AppFleet is the surge:compute:AppFleet component.
 type AppFleet struct {
@@ -326,6 +336,7 @@ type AppFleet struct {
 
 	ASGName                     pulumi.StringOutput
 	ASGARN                      pulumi.StringOutput
+	LogGroupName                pulumi.StringOutput // the app's log group, which the fleet owns
 	LaunchTemplateID            pulumi.IDOutput
 	LaunchTemplateLatestVersion pulumi.IntOutput
 	RoleARN                     pulumi.StringOutput
@@ -362,6 +373,9 @@ func (a AppFleetArgs) withDefaults() AppFleetArgs {
 	if a.AMIParameter == "" {
 		a.AMIParameter = DefaultAMIParameter
 	}
+	if a.LogRetentionDays == 0 {
+		a.LogRetentionDays = 365
+	}
 	if a.WarmPool != nil && a.WarmPool.State == "" {
 		wp := *a.WarmPool
 		wp.State = "Stopped"
@@ -380,7 +394,6 @@ func (a *AppFleetArgs) validate() error {
 		"Artifact.Bucket": a.Artifact.Bucket, "Artifact.Key": a.Artifact.Key, "Artifact.SHA256": a.Artifact.SHA256,
 		"Artifact.BucketARN": a.Artifact.BucketARN, "DatabaseSecretARN": a.DatabaseSecretARN, "AppDatabaseSecretARN": a.AppDatabaseSecretARN,
 		"CacheSecretARN": a.CacheSecretARN, "AdminTokenSecretARN": a.AdminTokenSecretARN,
-		"LogGroupName": a.LogGroupName, "LogGroupARN": a.LogGroupARN,
 	} {
 		if isNil(v) {
 			add("%s is required", field)
@@ -402,6 +415,12 @@ func (a *AppFleetArgs) validate() error {
 	}
 	if !strings.HasPrefix(a.AMIParameter, "/") {
 		add("AMIParameter %q must be an SSM parameter name starting with /", a.AMIParameter)
+	}
+	if a.LogGroup != "" && !logGroupName.MatchString(a.LogGroup) {
+		add("LogGroup %q: want 1-512 characters of [A-Za-z0-9_/.#-]", a.LogGroup)
+	}
+	if !spec.ValidLogRetention(a.LogRetentionDays) {
+		add("LogRetentionDays %d: want one of %v", a.LogRetentionDays, spec.LogRetentionDays)
 	}
 	if !regionName.MatchString(a.Region) {
 		add("Region %q is not an AWS region name", a.Region)
@@ -460,6 +479,25 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	asgName := GroupName(name)
 	hookName := "surge-launch-ready"
 
+	// --- logs ----------------------------------------------------------
+	// The app's log group. CloudWatch.16: a year's retention by default;
+	// AWS-managed encryption at rest (a CMK would need a logs key policy).
+	// It was monitoring's child before the fleet owned it: the alias keeps
+	// the group (and its logs) instead of replacing it.
+	logGroup := a.LogGroup
+	if logGroup == "" {
+		logGroup = LogGroupName(ctx.Stack())
+	}
+	formerParent := pulumi.URN(fmt.Sprintf("urn:pulumi:%s::%s::surge:monitoring:Alarms::%s", ctx.Stack(), ctx.Project(), name))
+	logs, err := cloudwatch.NewLogGroup(ctx, name+"-app", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(logGroup),
+		RetentionInDays: pulumi.Int(a.LogRetentionDays),
+	}, parent, pulumi.Aliases([]pulumi.Alias{{ParentURN: formerParent}}))
+	if err != nil {
+		return nil, fmt.Errorf("creating app log group: %w", err)
+	}
+	c.LogGroupName = logs.Name
+
 	// --- IAM -----------------------------------------------------------
 	role, err := iam.NewRole(ctx, name+"-app-role", &iam.RoleArgs{
 		Name:             pulumi.String(naming.Physical(name, "app", naming.MaxIAMRole)),
@@ -482,7 +520,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		kmsKey = a.Artifact.KMSKeyARN
 	}
 	asgARNPattern := fmt.Sprintf("arn:aws:autoscaling:%s:*:autoScalingGroup:*:autoScalingGroupName/%s", a.Region, asgName)
-	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupARN, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN).ApplyT(
+	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, logs.Arn, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN).ApplyT(
 		func(v []any) (string, error) {
 			return instancePolicy(policyInputs{
 				ReleasesARN: v[0].(string),
@@ -510,7 +548,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 
 	// --- user data -----------------------------------------------------
 	envKeys := make([]string, 0, len(a.Env))
-	envInputs := []any{a.Artifact.Bucket, a.Artifact.Key, a.Artifact.SHA256, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupName, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
+	envInputs := []any{a.Artifact.Bucket, a.Artifact.Key, a.Artifact.SHA256, a.DatabaseSecretARN, a.CacheSecretARN, logs.Name, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
 	const fixedInputs = 8
 	for k := range a.Env {
 		envKeys = append(envKeys, k)
@@ -782,6 +820,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		"launchTemplateLatestVersion": c.LaunchTemplateLatestVersion,
 		"roleArn":                     c.RoleARN,
 		"instanceProfileName":         c.InstanceProfileName,
+		"logGroupName":                c.LogGroupName,
 	}); err != nil {
 		return nil, fmt.Errorf("registering fleet outputs: %w", err)
 	}

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,8 +72,7 @@ func baseArgs() *AppFleetArgs {
 		DatabaseSecretARN:   pulumi.String(dbSecretARN),
 		CacheSecretARN:      pulumi.String(rdsSecretARN),
 		AdminTokenSecretARN: pulumi.String(adminTokenARN),
-		LogGroupName:        pulumi.String("/surge/app"),
-		LogGroupARN:         pulumi.String(logGroupARN),
+		LogGroup:            "/surge/app",
 		Region:              "eu-west-1",
 
 		AppDatabaseSecretARN: pulumi.String(appSecretARN),
@@ -499,4 +499,20 @@ func TestOutputs(t *testing.T) {
 func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m := run(t, baseArgs())
 	m.AssertChildrenOf(t, "surge:compute:AppFleet", "surge-prod")
+}
+
+// The fleet owns the app's log group (CloudWatch.16: a year by default),
+// and grants its instances exactly that group, by the group's own ARN.
+func TestFleetOwnsItsLogGroup(t *testing.T) {
+	a := baseArgs()
+	a.LogGroup = ""
+	m := run(t, a)
+	lg := only(t, m, "aws:cloudwatch/logGroup:LogGroup")
+	assert.Equal(t, "surge-prod-app", lg.Name)
+	assert.Equal(t, "/surge/test/app", lg.Str("name"), "LogGroupName(stack)")
+	assert.Equal(t, 365.0, lg.Num("retentionInDays"))
+	assert.True(t, strings.HasSuffix(lg.Parent, "surge:compute:AppFleet::surge-prod"), "parent %s", lg.Parent)
+	policy, err := only(t, m, "aws:iam/rolePolicy:RolePolicy").JSON("policy")
+	require.NoError(t, err)
+	assert.Contains(t, fmt.Sprint(policy), "arn:aws:logs:eu-west-1:123456789012:log-group:/surge/test/app")
 }

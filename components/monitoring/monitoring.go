@@ -1,5 +1,7 @@
-// Package monitoring declares the stack's alarms, their SNS topics, the
-// CloudWatch dashboard and the app log group.
+// Package monitoring declares the stack's alarms, their SNS topics and the
+// CloudWatch dashboard. It watches resources other components own (the
+// fleet's group, the database, the cache, the edge) and receives them as
+// inputs.
 //
 // CloudFront and WAF (CLOUDFRONT scope) publish their metrics in us-east-1
 // only, and an alarm can only notify an SNS topic in its own region, so the
@@ -34,7 +36,9 @@ import (
 type Spec struct {
 	// Each address must confirm two subscriptions: the stack region's topic
 	// and us-east-1's (edge alarms).
-	AlarmEmails      []string   `json:"alarmEmails"`      // E-mail addresses subscribed to every alarm and recovery.
+	AlarmEmails []string `json:"alarmEmails"` // E-mail addresses subscribed to every alarm and recovery.
+	// LogRetentionDays is the operators' one retention choice; the stack
+	// gives it to the log groups' owners (the fleet and the WAF).
 	LogRetentionDays int        `json:"logRetentionDays"` // Days the app and WAF log groups keep events, a CloudWatch Logs retention value (CloudWatch.16 wants 365 or more).
 	Thresholds       Thresholds `json:"thresholds"`       // Alarm thresholds, below.
 }
@@ -152,9 +156,6 @@ type AlarmsArgs struct {
 	AccountID string
 	// Region is the stack's region (dashboard widgets and URL). Required.
 	Region string
-	// AppLogGroup is the app's log group name. Default "/surge/<stack>/app"
-	// (AppLogGroupName); a second instance in one stack must set its own.
-	AppLogGroup string
 
 	// Load balancer tier (from components/loadbalancer). Required.
 	LoadBalancerARNSuffix pulumi.StringInput
@@ -187,11 +188,10 @@ type Alarms struct {
 	pulumi.ResourceState
 
 	// TopicARN is the stack-region topic; EdgeTopicARN the us-east-1 one.
-	TopicARN        pulumi.StringOutput
-	EdgeTopicARN    pulumi.StringOutput
-	DashboardName   pulumi.StringOutput
-	DashboardURL    pulumi.StringOutput
-	AppLogGroupName pulumi.StringOutput
+	TopicARN      pulumi.StringOutput
+	EdgeTopicARN  pulumi.StringOutput
+	DashboardName pulumi.StringOutput
+	DashboardURL  pulumi.StringOutput
 	// AlarmCount is how many alarms were declared (known at plan time).
 	AlarmCount int
 }
@@ -199,8 +199,6 @@ type Alarms struct {
 var (
 	accountRe = regexp.MustCompile(`^[0-9]{12}$`)
 	regionRe  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
-	// CloudWatch Logs group names.
-	logGroupRe = regexp.MustCompile(`^[A-Za-z0-9_/.#-]{1,512}$`)
 )
 
 func (a *AlarmsArgs) withDefaults() AlarmsArgs {
@@ -250,9 +248,6 @@ func (a *AlarmsArgs) validate() error {
 	if a.CacheNodes < 1 || a.CacheNodes > 6 {
 		errs = append(errs, fmt.Errorf("CacheNodes %d: want 1-6", a.CacheNodes))
 	}
-	if a.AppLogGroup != "" && !logGroupRe.MatchString(a.AppLogGroup) {
-		errs = append(errs, fmt.Errorf("AppLogGroup %q: want 1-512 characters of [A-Za-z0-9_/.#-]", a.AppLogGroup))
-	}
 	if err := a.Spec.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -273,9 +268,6 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 		return nil, errors.New("monitoring: args are required")
 	}
 	a := args.withDefaults()
-	if a.AppLogGroup == "" {
-		a.AppLogGroup = AppLogGroupName(ctx.Stack())
-	}
 	if err := a.validate(); err != nil {
 		return nil, fmt.Errorf("monitoring %s: invalid args: %w", name, err)
 	}
@@ -318,16 +310,6 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 		return nil, err
 	}
 
-	// CloudWatch.16: retention >= 365 days by default; AWS-managed
-	// encryption at rest (a CMK would need a logs key policy, see docs).
-	appLogs, err := cloudwatch.NewLogGroup(ctx, name+"-app", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(a.AppLogGroup),
-		RetentionInDays: pulumi.Int(a.LogRetentionDays),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating app log group: %w", err)
-	}
-
 	dashName := naming.Physical(name, "overview", 255)
 	body := dashboardBody(a)
 	dash, err := cloudwatch.NewDashboard(ctx, name+"-overview", &cloudwatch.DashboardArgs{
@@ -342,21 +324,16 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 	c.EdgeTopicARN = edgeTopic.Arn
 	c.DashboardName = dash.DashboardName
 	c.DashboardURL = pulumi.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s", a.Region, a.Region, dash.DashboardName)
-	c.AppLogGroupName = appLogs.Name
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"topicArn":        c.TopicARN,
-		"edgeTopicArn":    c.EdgeTopicARN,
-		"dashboardName":   c.DashboardName,
-		"dashboardUrl":    c.DashboardURL,
-		"appLogGroupName": c.AppLogGroupName,
+		"topicArn":      c.TopicARN,
+		"edgeTopicArn":  c.EdgeTopicARN,
+		"dashboardName": c.DashboardName,
+		"dashboardUrl":  c.DashboardURL,
 	}); err != nil {
 		return nil, fmt.Errorf("registering monitoring outputs: %w", err)
 	}
 	return c, nil
 }
-
-// AppLogGroupName is the app's log group for a stack.
-func AppLogGroupName(stack string) string { return "/surge/" + stack + "/app" }
 
 // KeyPolicy lets the account administer the key, and CloudWatch (alarms)
 // and RDS (event subscriptions, RDS.20/21) use it to publish to the

@@ -282,12 +282,8 @@ func TestAlarms(t *testing.T) {
 		}
 		assert.Equal(t, "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=surge-prod-overview", urls[0])
 	})
-	t.Run("CloudWatch.16 app log group", func(t *testing.T) {
-		lg, ok := m.Named(tLog, "surge-prod-app")
-		require.True(t, ok)
-		assert.Equal(t, "/surge/prod/app", lg.Str("name"))
-		assert.Equal(t, 365.0, lg.Num("retentionInDays"))
-		assert.False(t, lg.UsesProvider("us-east-1"))
+	t.Run("no log group: the fleet owns the app's", func(t *testing.T) {
+		assert.Empty(t, m.ByType(tLog))
 	})
 }
 
@@ -401,12 +397,9 @@ func TestTwoInstancesDoNotCollide(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for i, n := range []string{"surge-a", "surge-b"} {
+		for _, n := range []string{"surge-a", "surge-b"} {
 			a := baseArgs()
 			a.USEast1 = east
-			if i == 1 {
-				a.AppLogGroup = "/surge/prod/app-b"
-			}
 			if _, err := NewAlarms(ctx, n, &a); err != nil {
 				return err
 			}

@@ -284,7 +284,7 @@ func TestNetworkShape(t *testing.T) {
 			assert.Equal(t, "cloud-watch-logs", fl.Str("logDestinationType"))
 			groups := m.ByType(tLogGroup)
 			require.Len(t, groups, 1)
-			assert.Equal(t, pulumitest.FakeARN(tLogGroup, groups[0].Name), fl.Str("logDestination"))
+			assert.Equal(t, pulumitest.LogGroupARN(groups[0].Str("name")), fl.Str("logDestination"))
 			assert.Equal(t, tt.retention, groups[0].Num("retentionInDays"))
 			assert.Equal(t, "/surge-test/vpc-flow-logs", groups[0].Str("name"))
 			roles := m.ByType(tRole)
@@ -334,7 +334,7 @@ func TestControls(t *testing.T) {
 		require.Len(t, pols, 1)
 		doc, err := pols[0].JSON("policy")
 		require.NoError(t, err)
-		lg := pulumitest.FakeARN(tLogGroup, "surge-test-flow-logs")
+		lg := pulumitest.LogGroupARN("/surge-test/vpc-flow-logs")
 		for _, s := range doc["Statement"].([]any) {
 			s := s.(map[string]any)
 			if s["Sid"] == "WriteThisLogGroup" {

@@ -190,7 +190,7 @@ func TestWebACL(t *testing.T) {
 		cfgs := m.ByType(tLogCfg)
 		require.Len(t, cfgs, 1)
 		cfg := cfgs[0]
-		assert.Equal(t, []string{pulumitest.FakeARN("aws:cloudwatch/logGroup:LogGroup", g.Name)}, cfg.Strings("logDestinationConfigs"))
+		assert.Equal(t, []string{pulumitest.LogGroupARN(g.Str("name"))}, cfg.Strings("logDestinationConfigs"))
 		var redacted []string
 		for i := 0; i < cfg.Len("redactedFields"); i++ {
 			redacted = append(redacted, cfg.Str(fmt.Sprintf("redactedFields[%d].singleHeader.name", i)))
