@@ -64,7 +64,7 @@ func RunWith(deps Deps) pulumi.RunFunc {
 		if cfg.App.Release != "" {
 			// A rollback (or a pinned roll-forward): nothing to build.
 			logInfo(fmt.Sprintf("surge:app.release pins release %s: not building this checkout", cfg.App.Release))
-			return deploy(ctx, cfg, Artifact{SHA256: cfg.App.Release})
+			return deploy(ctx, cfg, release.Artifact{SHA256: cfg.App.Release})
 		}
 		// The build runs during preview too and takes minutes on a cold
 		// cache: say so, or the CLI sits silent.
@@ -83,7 +83,7 @@ func RunWith(deps Deps) pulumi.RunFunc {
 }
 
 // deploy declares the whole stack for a valid config.
-func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
+func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 	p, err := newProviders(ctx, c)
 	if err != nil {
 		return err
@@ -253,18 +253,13 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		}
 	}
 
-	artifactKey := pulumi.String(release.Key(art.SHA256)).ToStringOutput()
 	artifactBucket := buckets.ArtifactsBucketName
 	if c.App.Release == "" {
-		rel, err := release.NewArtifact(ctx, name, &release.ArtifactArgs{
-			Bucket: buckets.ArtifactsBucketName,
-			Path:   art.Path,
-			SHA256: art.SHA256,
-		}, in("release")...)
+		up, err := release.NewUpload(ctx, name, &release.UploadArgs{Bucket: buckets.ArtifactsBucketName, Artifact: art}, in("release")...)
 		if err != nil {
 			return err
 		}
-		artifactKey, artifactBucket = rel.Key, rel.Bucket
+		artifactBucket = up.Bucket // the fleet waits for the upload
 	} else {
 		// Releases are retained on delete, so every digest an earlier `up`
 		// built is still there; refuse a typo before the fleet rolls.
@@ -284,13 +279,9 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		InstanceTags: map[string]string{
 			"project": c.Project, "stack": c.Stack, "environment": string(c.Environment), "component": "compute",
 		},
-		Artifact: compute.Artifact{
-			Bucket:         artifactBucket,
-			Key:            artifactKey,
-			SHA256:         pulumi.String(art.SHA256),
-			BucketARN:      buckets.Artifacts.ARN,
-			ReleasesPrefix: release.Prefix,
-		},
+		Artifact:            art,
+		ArtifactsBucket:     artifactBucket,
+		ArtifactsBucketARN:  buckets.Artifacts.ARN,
 		Env:                 appEnv(c, readHost(db, c.Database.Replicas)),
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
@@ -345,7 +336,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		"asgName":              fleet.ASGName,
 		"launchTemplateId":     fleet.LaunchTemplateID,
 		"artifactSha256":       pulumi.String(art.SHA256),
-		"artifactKey":          artifactKey,
+		"artifactKey":          pulumi.String(art.Key()),
 		"dbWriterEndpoint":     db.WriterEndpoint,
 		"dbReplicaEndpoints":   db.ReplicaEndpoints,
 		"dbSecretArn":          db.SecretARN,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/loadbalancer"
+	"github.com/surge-dev/surge/components/release"
 	"github.com/surge-dev/surge/components/storage"
 	"github.com/surge-dev/surge/components/waf"
 	"github.com/surge-dev/surge/internal/pulumitest"
@@ -58,7 +59,9 @@ func fakeBuild(t *testing.T) (Builder, string) {
 	require.NoError(t, os.WriteFile(path, content, 0o755))
 	sum := sha256.Sum256(content)
 	digest := hex.EncodeToString(sum[:])
-	return func(context.Context) (Artifact, error) { return Artifact{Path: path, SHA256: digest}, nil }, digest
+	return func(context.Context) (release.Artifact, error) {
+		return release.Artifact{Path: path, SHA256: digest}, nil
+	}, digest
 }
 
 // stackConfig loads a committed stack file as the engine would pass it.

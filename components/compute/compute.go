@@ -22,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/release"
 	"github.com/surge-dev/surge/components/spec"
 )
 
@@ -46,22 +47,6 @@ const MaxHealthCheckGraceSeconds = 600
 
 // Managed policy giving SSM Session Manager access (SSM.1): no SSH anywhere.
 const ssmCorePolicyARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-
-// Artifact is the app binary in S3, pinned by digest.
-type Artifact struct {
-	Bucket    pulumi.StringInput // bucket name; required
-	Key       pulumi.StringInput // object key; required
-	SHA256    pulumi.StringInput // 64 hex characters; required. Checked statically when a plain string.
-	BucketARN pulumi.StringInput // bucket ARN, for the exact object ARN in the role policy; required
-	// KMSKeyARN is the CMK the bucket encrypts with, if any (kms:Decrypt is
-	// granted on exactly it). Nil for SSE-S3.
-	KMSKeyARN pulumi.StringInput
-	// ReleasesPrefix is the key prefix every release shares, ending in "/"
-	// (the stack's is "releases/"). The role reads every object under it,
-	// so a launch from an earlier launch template version (an instance
-	// refresh in progress, a rollback) finds its binary. Required.
-	ReleasesPrefix string
-}
 
 // ScheduledAction changes the group's size at a time: a cron recurrence in a
 // time zone ("30 minutes before registration opens") or a one-off start time.
@@ -289,7 +274,20 @@ type AppFleetArgs struct {
 	// not reach what the group launches. Pass the stack's default tags here.
 	InstanceTags map[string]string
 
-	Artifact Artifact
+	// Artifact is the binary the instances run, by digest (its key is
+	// release.Key). The role reads every release (release.Prefix), so a
+	// launch from an earlier launch template version (an instance refresh
+	// in progress, a rollback) finds its binary.
+	Artifact release.Artifact
+	// ArtifactsBucket is the artifacts bucket's name: pass the upload's
+	// Bucket output so the fleet waits for the upload. Required.
+	ArtifactsBucket pulumi.StringInput
+	// ArtifactsBucketARN is its ARN, for the releases prefix in the role
+	// policy. Required.
+	ArtifactsBucketARN pulumi.StringInput
+	// ArtifactsKMSKeyARN is the CMK the bucket encrypts with, if any
+	// (kms:Decrypt is granted on exactly it). Nil for SSE-S3.
+	ArtifactsKMSKeyARN pulumi.StringInput
 
 	// Env are further non-secret SURGE_* settings; the Spec's (listener,
 	// drain, admitter, in-flight bound) are the component's own.
@@ -391,8 +389,7 @@ func (a *AppFleetArgs) validate() error {
 
 	for field, v := range map[string]any{
 		"SubnetIDs": a.SubnetIDs, "SecurityGroupID": a.SecurityGroupID, "TargetGroupARN": a.TargetGroupARN,
-		"Artifact.Bucket": a.Artifact.Bucket, "Artifact.Key": a.Artifact.Key, "Artifact.SHA256": a.Artifact.SHA256,
-		"Artifact.BucketARN": a.Artifact.BucketARN, "DatabaseSecretARN": a.DatabaseSecretARN, "AppDatabaseSecretARN": a.AppDatabaseSecretARN,
+		"ArtifactsBucket": a.ArtifactsBucket, "ArtifactsBucketARN": a.ArtifactsBucketARN, "DatabaseSecretARN": a.DatabaseSecretARN, "AppDatabaseSecretARN": a.AppDatabaseSecretARN,
 		"CacheSecretARN": a.CacheSecretARN, "AdminTokenSecretARN": a.AdminTokenSecretARN,
 	} {
 		if isNil(v) {
@@ -437,11 +434,8 @@ func (a *AppFleetArgs) validate() error {
 			add("Env %s looks like a credential: user data must hold none, pass a Secrets Manager ARN", k)
 		}
 	}
-	if p := a.Artifact.ReleasesPrefix; p == "" || !strings.HasSuffix(p, "/") || strings.ContainsAny(p, "*?") {
-		add("Artifact.ReleasesPrefix %q must be a key prefix ending in \"/\" without wildcards", p)
-	}
-	if s, ok := a.Artifact.SHA256.(pulumi.String); ok && !hexDigest.MatchString(string(s)) {
-		add("Artifact.SHA256 %q must be 64 lowercase hex characters", string(s))
+	if !release.ValidDigest(a.Artifact.SHA256) {
+		add("Artifact.SHA256 %q must be 64 lowercase hex characters", a.Artifact.SHA256)
 	}
 	names := map[string]bool{}
 	for i, sa := range a.ScheduledScaleOuts {
@@ -514,10 +508,10 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	if err != nil {
 		return nil, fmt.Errorf("attaching SSM core policy: %w", err)
 	}
-	releasesARN := pulumi.Sprintf("%s/%s*", a.Artifact.BucketARN, a.Artifact.ReleasesPrefix)
+	releasesARN := pulumi.Sprintf("%s/%s*", a.ArtifactsBucketARN, release.Prefix)
 	kmsKey := pulumi.StringInput(pulumi.String(""))
-	if a.Artifact.KMSKeyARN != nil {
-		kmsKey = a.Artifact.KMSKeyARN
+	if a.ArtifactsKMSKeyARN != nil {
+		kmsKey = a.ArtifactsKMSKeyARN
 	}
 	asgARNPattern := fmt.Sprintf("arn:aws:autoscaling:%s:*:autoScalingGroup:*:autoScalingGroupName/%s", a.Region, asgName)
 	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, logs.Arn, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN).ApplyT(
@@ -548,7 +542,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 
 	// --- user data -----------------------------------------------------
 	envKeys := make([]string, 0, len(a.Env))
-	envInputs := []any{a.Artifact.Bucket, a.Artifact.Key, a.Artifact.SHA256, a.DatabaseSecretARN, a.CacheSecretARN, logs.Name, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
+	envInputs := []any{a.ArtifactsBucket, pulumi.String(a.Artifact.Key()), pulumi.String(a.Artifact.SHA256), a.DatabaseSecretARN, a.CacheSecretARN, logs.Name, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
 	const fixedInputs = 8
 	for k := range a.Env {
 		envKeys = append(envKeys, k)
