@@ -282,7 +282,7 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 		Artifact:            art,
 		ArtifactsBucket:     artifactBucket,
 		ArtifactsBucketARN:  buckets.Artifacts.ARN,
-		Env:                 appEnv(c, readHost(db, c.Database.Replicas)),
+		Env:                 appEnv(db.ReadEndpoint),
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
 		AdminTokenSecretARN: admin.SecretARN,
@@ -308,10 +308,10 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 		AutoScalingGroupName:    fleet.ASGName,
 		MinInstances:            c.App.MinSize,
 		DBInstanceID:            db.Identifier,
-		DBReplicaIDs:            replicaIDs(db, c.Database.Replicas),
+		DBReplicaIDs:            db.ReplicaIDs,
 		DBParameterGroupNames:   []pulumi.StringInput{db.ParameterGroupName},
 		CacheReplicationGroupID: redis.ReplicationGroupID,
-		CacheNodes:              1 + c.Cache.Replicas,
+		CacheNodes:              redis.Nodes,
 		DistributionID:          dist.DistributionID,
 		WebACLMetricName:        acl.MetricName,
 	}, in("monitoring")...)
@@ -505,28 +505,10 @@ func onDemandBase(c *Config) int {
 	return c.App.MinSize
 }
 
-func replicaIDs(db *database.Postgres, n int) []pulumi.StringInput {
-	ids := make([]pulumi.StringInput, n)
-	for i := range ids {
-		ids[i] = db.ReplicaIdentifiers.Index(pulumi.Int(i))
-	}
-	return ids
-}
-
-// readHost is where the app sends cached course reads: the first replica,
-// or the writer in a stack without replicas. Credentials are the writer's
-// (a replica shares them).
-func readHost(db *database.Postgres, replicas int) pulumi.StringInput {
-	if replicas == 0 {
-		return db.WriterEndpoint
-	}
-	return db.ReplicaEndpoints.Index(pulumi.Int(0))
-}
-
 // appEnv are the app's non-secret settings (docs/app.md lists them all);
 // credentials reach the instances only as Secrets Manager ARNs.
 // SURGE_PASSWORD_HASH is left to its production default.
-func appEnv(c *Config, readHost pulumi.StringInput) map[string]pulumi.StringInput {
+func appEnv(readHost pulumi.StringInput) map[string]pulumi.StringInput {
 	return map[string]pulumi.StringInput{
 		"SURGE_DATABASE_READ_HOST": readHost,
 		"SURGE_METRICS_ADDR":       pulumi.String("127.0.0.1:9090"),

@@ -109,6 +109,7 @@ type Redis struct {
 	Port               pulumi.IntOutput
 	SecretARN          pulumi.StringOutput // secret with {host, readerHost, port, authToken, tls, url}
 	ReplicationGroupID pulumi.StringOutput
+	Nodes              int                 // the primary and its replicas (member clusters <id>-001, -002, ...)
 	AuthToken          pulumi.StringOutput // secret
 }
 
@@ -284,6 +285,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	c.Port = pulumi.Int(Port).ToIntOutput()
 	c.SecretARN = secretARN
 	c.ReplicationGroupID = group.ID().ToStringOutput()
+	c.Nodes = 1 + a.Replicas
 	c.AuthToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"primaryEndpoint":    c.PrimaryEndpoint,

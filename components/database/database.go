@@ -162,6 +162,12 @@ type Postgres struct {
 	AppSecretARN       pulumi.StringOutput      // app role secret, same keys: what `surge serve` connects with
 	Identifier         pulumi.StringOutput      // primary identifier
 	ReplicaIdentifiers pulumi.StringArrayOutput
+	// ReplicaIDs are the same identifiers one by one: the slice length is
+	// the replica count, known while declaring (one alarm per replica).
+	ReplicaIDs []pulumi.StringInput
+	// ReadEndpoint is where cached reads go: the first replica, or the
+	// writer in a database without replicas.
+	ReadEndpoint       pulumi.StringOutput
 	MasterPassword     pulumi.StringOutput // secret
 	ParameterGroupName pulumi.StringOutput // shared by the primary and the replicas
 }
@@ -512,6 +518,14 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	c.Identifier = primary.Identifier
 	c.ParameterGroupName = pg.Name
 	c.ReplicaIdentifiers = replicaIDs.ToStringArrayOutput()
+	c.ReplicaIDs = make([]pulumi.StringInput, len(replicaIDs))
+	for i, id := range replicaIDs {
+		c.ReplicaIDs[i] = id
+	}
+	c.ReadEndpoint = primary.Address
+	if len(replicaHosts) > 0 {
+		c.ReadEndpoint = replicaHosts[0].ToStringOutput()
+	}
 	c.MasterPassword = pulumi.ToSecret(password.Result).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"writerEndpoint":     c.WriterEndpoint,

@@ -406,3 +406,39 @@ func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m := run(t, "surge-prod", prodArgs())
 	m.AssertChildrenOf(t, "surge:database:Postgres", "surge-prod")
 }
+
+// The read endpoint and the replica list come from the component: the
+// stack never recounts replicas from its config.
+func TestReadEndpointAndReplicaIDs(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     *PostgresArgs
+		replicas int
+		read     string
+	}{
+		{"two replicas: the first serves reads", prodArgs(), 2, "surge-prod-db-replica-1"},
+		{"no replica: the writer serves reads", devArgs(), 0, "surge-prod-db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var read string
+			var n int
+			err := pulumitest.New().Run(t, "test", nil, func(ctx *pulumi.Context) error {
+				db, err := NewPostgres(ctx, "surge-prod", tt.args)
+				if err != nil {
+					return err
+				}
+				n = len(db.ReplicaIDs)
+				v, _, err := pulumitest.Await(ctx.Context(), db.ReadEndpoint)
+				if err != nil {
+					return err
+				}
+				read, _ = v.(string)
+				return nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, tt.replicas, n)
+			assert.True(t, strings.HasPrefix(read, tt.read+"."), "read endpoint %q", read)
+		})
+	}
+}
