@@ -519,9 +519,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	c.ParameterGroupName = pg.Name
 	c.ReplicaIdentifiers = replicaIDs.ToStringArrayOutput()
 	c.ReplicaIDs = make([]pulumi.StringInput, len(replicaIDs))
-	for i, id := range replicaIDs {
-		c.ReplicaIDs[i] = id
-	}
+	copy(c.ReplicaIDs, replicaIDs)
 	c.ReadEndpoint = primary.Address
 	if len(replicaHosts) > 0 {
 		c.ReadEndpoint = replicaHosts[0].ToStringOutput()
