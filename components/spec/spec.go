@@ -44,9 +44,12 @@ var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
 // ValidLogRetention reports whether d is one of LogRetentionDays.
 func ValidLogRetention(d int) bool { return slices.Contains(LogRetentionDays, d) }
 
-// reservedDBUsers are names RDS for PostgreSQL refuses or reserves for
-// itself as the master user, and the engine's own superuser.
-// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html#RDS_Limits.Constraints
+// reservedDBUsers are names the master user must not take: words RDS
+// reserves (MasterUsername "can't be a reserved word for the chosen
+// database engine"), RDS's own roles, and the defaults Security Hub RDS.25
+// flags.
+// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
+// https://docs.aws.amazon.com/securityhub/latest/userguide/rds-controls.html#rds-25
 var reservedDBUsers = []string{"admin", "postgres", "public", "rds_superuser", "rdsadmin", "root"}
 
 // ReservedDBUser reports whether name (any case) may not be the master user.
