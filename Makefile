@@ -17,7 +17,7 @@ GOLANGCI    = $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_VERSION)
 # make plan writes its report here too when set (CI: the job summary).
 PLAN_OUT ?=
 
-.PHONY: help deps test test-infra test-app check fmt vet lint lint-go lint-actions plan plan-update run screenshots bench bench-short preview up release ci clean
+.PHONY: help deps test test-infra test-app check fmt vet lint lint-go lint-actions plan plan-update snapshot-update run screenshots bench bench-short preview up release ci clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ plan: ## offline plan of STACK: resource tree, counts, dev/prod diff, cost estim
 
 plan-update: ## regenerate the committed diagram and estimates (docs/) from the program
 	$(GO) run ./internal/plan/cmd/surge-plan -update
+
+snapshot-update: ## rewrite stacks/testdata/snapshot (every resource dev, prod and dev-on-a-domain declare) after a deliberate change
+	SURGE_UPDATE_SNAPSHOT=1 $(GO) test -count=1 -run TestProgramMatchesSnapshot ./stacks/
 
 preview: ## pulumi preview of STACK (default dev)
 	pulumi preview --stack $(STACK)

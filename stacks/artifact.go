@@ -20,23 +20,9 @@ import (
 	"github.com/surge-dev/surge/components/release"
 )
 
-// Artifact is the app binary the fleet runs, pinned by its SHA-256.
-type Artifact struct {
-	Path   string // local file uploaded to the artifacts bucket; "" for a pinned release
-	SHA256 string // lowercase hex; the instances refuse any other bytes
-
-	Toolchain string // Go toolchain that built it, e.g. go1.26.8 (GoBuilder only)
-	Source    string // SHA-256 of the source it was built from, stamped into the binary
-}
-
-// Key is the artifact's object key: content-addressed, so the same source
-// gives the same key and no diff, and a new source a new key, a new launch
-// template version and a rolling instance refresh.
-func (a Artifact) Key() string { return release.Key(a.SHA256) }
-
 // Builder produces the app artifact. The program's is GoBuilder; tests pass
 // one that writes a small file so they do not compile the app.
-type Builder func(ctx context.Context) (Artifact, error)
+type Builder func(ctx context.Context) (release.Artifact, error)
 
 // VersionVariable is the string variable the build stamps with the source
 // digest (-ldflags -X); `surge version` prints it.
@@ -112,14 +98,14 @@ func buildEnv(ctx context.Context, toolchain string) ([]string, error) {
 // off. The binary is stamped with the digest of its source
 // (VersionVariable). The same source gives the same bytes on every machine.
 func GoBuilder(moduleDir, pkg, outDir string) Builder {
-	return func(ctx context.Context) (Artifact, error) {
+	return func(ctx context.Context) (release.Artifact, error) {
 		toolchain, err := PinnedToolchain(moduleDir)
 		if err != nil {
-			return Artifact{}, err
+			return release.Artifact{}, err
 		}
 		env, err := buildEnv(ctx, toolchain)
 		if err != nil {
-			return Artifact{}, err
+			return release.Artifact{}, err
 		}
 		goCmd := func(args ...string) *exec.Cmd {
 			cmd := exec.CommandContext(ctx, "go", args...)
@@ -131,35 +117,35 @@ func GoBuilder(moduleDir, pkg, outDir string) Builder {
 		cmd.Stderr = &stderr
 		got, err := cmd.Output()
 		if err != nil {
-			return Artifact{}, fmt.Errorf("go.mod pins toolchain %s and the build runs exactly that one (GOTOOLCHAIN=%s), "+
+			return release.Artifact{}, fmt.Errorf("go.mod pins toolchain %s and the build runs exactly that one (GOTOOLCHAIN=%s), "+
 				"but it cannot run here: install %s, or allow the go command to download it through GOPROXY: %w\n%s",
 				toolchain, toolchain, toolchain, err, strings.TrimSpace(stderr.String()))
 		}
 		if v := strings.TrimSpace(string(got)); v != toolchain {
-			return Artifact{}, fmt.Errorf("go.mod pins toolchain %s but GOTOOLCHAIN=%s runs %s: refusing to build", toolchain, toolchain, v)
+			return release.Artifact{}, fmt.Errorf("go.mod pins toolchain %s but GOTOOLCHAIN=%s runs %s: refusing to build", toolchain, toolchain, v)
 		}
 		source, err := sourceDigest(goCmd, moduleDir, pkg)
 		if err != nil {
-			return Artifact{}, err
+			return release.Artifact{}, err
 		}
 
 		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return Artifact{}, fmt.Errorf("creating %s: %w", outDir, err)
+			return release.Artifact{}, fmt.Errorf("creating %s: %w", outDir, err)
 		}
 		out, err := filepath.Abs(filepath.Join(outDir, "surge-linux-arm64"))
 		if err != nil {
-			return Artifact{}, fmt.Errorf("resolving output path: %w", err)
+			return release.Artifact{}, fmt.Errorf("resolving output path: %w", err)
 		}
 		build := goCmd("build", "-trimpath", "-buildvcs=false",
 			"-ldflags=-s -w -buildid= -X "+VersionVariable+"="+source, "-o", out, pkg)
 		if msg, err := build.CombinedOutput(); err != nil {
-			return Artifact{}, fmt.Errorf("building %s for linux/arm64 with %s: %w\n%s", pkg, toolchain, err, msg)
+			return release.Artifact{}, fmt.Errorf("building %s for linux/arm64 with %s: %w\n%s", pkg, toolchain, err, msg)
 		}
 		sum, err := fileSHA256(out)
 		if err != nil {
-			return Artifact{}, err
+			return release.Artifact{}, err
 		}
-		return Artifact{Path: out, SHA256: sum, Toolchain: toolchain, Source: source}, nil
+		return release.Artifact{Path: out, SHA256: sum, Toolchain: toolchain, Source: source}, nil
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/components/release"
 )
 
 // copyHello lays the tiny test module out in a fresh directory, pinned to
@@ -49,7 +51,7 @@ func TestGoBuilderIsReproducible(t *testing.T) {
 	assert.Equal(t, a.SHA256, b.SHA256, "same source, different checkout paths: digests must match")
 	assert.Equal(t, a.Source, b.Source, "the source digest does not depend on the checkout path")
 	assert.Equal(t, runtime.Version(), a.Toolchain)
-	assert.Equal(t, "releases/"+a.SHA256+"/surge", a.Key())
+	assert.Equal(t, "releases/"+a.SHA256+"/surge", release.Key(a.SHA256))
 
 	bin, err := os.ReadFile(a.Path)
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/components/release"
 	"github.com/surge-dev/surge/components/storage"
 	"github.com/surge-dev/surge/internal/pulumitest"
 )
@@ -23,9 +24,9 @@ const (
 
 // noBuild fails the test if the program builds the app.
 func noBuild(t *testing.T) Builder {
-	return func(context.Context) (Artifact, error) {
+	return func(context.Context) (release.Artifact, error) {
 		t.Error("the app must not be built")
-		return Artifact{}, errors.New("unexpected build")
+		return release.Artifact{}, errors.New("unexpected build")
 	}
 }
 
@@ -173,7 +174,7 @@ func TestBuildReportsProgress(t *testing.T) {
 	built := false
 	m := pulumitest.New()
 	err := m.Run(t, "dev", stackConfig(t, "dev"), RunWith(Deps{
-		Build: func(ctx context.Context) (Artifact, error) {
+		Build: func(ctx context.Context) (release.Artifact, error) {
 			require.NotEmpty(t, lines, "progress is reported before the build starts")
 			built = true
 			return build(ctx)

@@ -2,9 +2,7 @@ package stacks
 
 import (
 	"os"
-	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -12,58 +10,29 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// configKeys lists every config key the typed Config accepts, as the README
-// table names them (`surge:app.warmPool.minSize`, lists as `[]`).
-func configKeys() []string {
-	keys := []string{"aws:region", "surge:environment"}
-	var walk func(prefix string, t reflect.Type)
-	walk = func(prefix string, t reflect.Type) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name := strings.Split(f.Tag.Get("json"), ",")[0]
-			if name == "" || name == "-" {
-				continue
-			}
-			key := prefix + "." + name
-			keys = append(keys, key)
-			ft := f.Type
-			suffix := ""
-			if ft.Kind() == reflect.Slice {
-				ft, suffix = ft.Elem(), "[]"
-			}
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				walk(key+suffix, ft)
-			}
-		}
-	}
-	c := reflect.TypeOf(Config{})
-	for i := 0; i < c.NumField(); i++ {
-		f := c.Field(i)
-		name := f.Tag.Get("json")
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		walk("surge:"+name, f.Type)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// The README's configuration reference must list exactly the keys the code
-// accepts: a renamed or new field fails here until the docs follow.
+// The README's configuration reference is the one ConfigReference
+// generates from the Specs and Defaults: a new key, a changed comment or a
+// changed default fails here until `go generate ./stacks` runs.
 func TestREADMEConfigReferenceMatchesConfig(t *testing.T) {
 	b, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
-	row := regexp.MustCompile("(?m)^\\| `((?:aws|surge):[A-Za-z0-9.\\[\\]]+)` \\|")
-	var documented []string
-	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
-		documented = append(documented, m[1])
+	table, err := ConfigReference("..")
+	require.NoError(t, err)
+	want, err := replaceReference(string(b), table)
+	require.NoError(t, err)
+	assert.Equal(t, want, string(b), "README configuration reference is stale: go generate ./stacks")
+}
+
+// Every documented key is one Load accepts: the table is built from the
+// same types Load decodes into.
+func TestConfigReferenceListsEveryKey(t *testing.T) {
+	table, err := ConfigReference("..")
+	require.NoError(t, err)
+	for _, key := range []string{"surge:database.replicas", "surge:app.warmPool.minSize", "surge:app.scheduledScaleOuts[].timeZone", "surge:monitoring.thresholds.alb5xxPercent"} {
+		assert.Contains(t, table, "| `"+key+"` |")
 	}
-	sort.Strings(documented)
-	assert.Equal(t, configKeys(), documented, "README configuration reference vs stacks.Config")
+	assert.Contains(t, table, "| `surge:database.replicas` | int | ", "type column")
+	assert.Regexp(t, "\\| `surge:database.replicas` \\|[^\n]*\\| 0 \\| 1 \\|", table, "dev and prod defaults come from Defaults")
 }
 
 // Every path the docs tell an operator to curl through the site is a route

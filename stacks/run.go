@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -57,7 +56,7 @@ func RunWith(deps Deps) pulumi.RunFunc {
 				_ = ctx.Log.Info(msg, nil) // a lost progress line is not worth failing the deploy
 			}
 		}
-		if cfg.Edge.CreateZone && !cfg.Edge.ZoneDelegated {
+		if cfg.Edge.ZoneOnly() {
 			// Phase one of a created zone: certificates cannot validate
 			// before the registrar delegates to the new name servers.
 			return deployZoneOnly(ctx, cfg, logInfo)
@@ -65,7 +64,7 @@ func RunWith(deps Deps) pulumi.RunFunc {
 		if cfg.App.Release != "" {
 			// A rollback (or a pinned roll-forward): nothing to build.
 			logInfo(fmt.Sprintf("surge:app.release pins release %s: not building this checkout", cfg.App.Release))
-			return deploy(ctx, cfg, Artifact{SHA256: cfg.App.Release})
+			return deploy(ctx, cfg, release.Artifact{SHA256: cfg.App.Release})
 		}
 		// The build runs during preview too and takes minutes on a cold
 		// cache: say so, or the CLI sits silent.
@@ -84,7 +83,7 @@ func RunWith(deps Deps) pulumi.RunFunc {
 }
 
 // deploy declares the whole stack for a valid config.
-func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
+func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 	p, err := newProviders(ctx, c)
 	if err != nil {
 		return err
@@ -104,13 +103,9 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	https := c.Edge.Domain != ""
 
 	net, err := network.NewNetwork(ctx, name, &network.NetworkArgs{
-		CIDR:                 c.Network.CIDR,
-		Region:               c.Region,
-		AvailabilityZones:    azs,
-		NATGateways:          c.Network.NATGateways,
-		InterfaceEndpoints:   c.Network.InterfaceEndpoints,
-		FlowLogRetentionDays: c.Network.FlowLogRetentionDays,
-		FlowLogTrafficType:   c.Network.FlowLogTrafficType,
+		Spec:   c.Network,
+		Region: c.Region,
+		Zones:  azs,
 	}, in("network")...)
 	if err != nil {
 		return err
@@ -119,7 +114,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	if err != nil {
 		return err
 	}
-	fw, err := firewall.NewChain(ctx, name, &firewall.ChainArgs{
+	fw, err := firewall.NewSecurityGroups(ctx, name, &firewall.SecurityGroupsArgs{
 		VPCID:                  net.VPCID,
 		ListenerPort:           loadbalancer.ListenerPort(https),
 		AppPort:                c.App.Port,
@@ -149,39 +144,21 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		recovery = 0 // a dev stack can be destroyed and created again at once
 	}
 	db, err := database.NewPostgres(ctx, name, &database.PostgresArgs{
-		SubnetIDs:                 net.DataSubnetIDs,
-		SecurityGroupID:           fw.DatabaseSecurityGroupID,
-		EngineVersion:             c.Database.EngineVersion,
-		InstanceClass:             c.Database.InstanceClass,
-		ReplicaInstanceClass:      c.Database.ReplicaInstanceClass,
-		AllocatedStorageGiB:       c.Database.AllocatedStorageGiB,
-		MaxAllocatedStorageGiB:    c.Database.MaxAllocatedStorageGiB,
-		MultiAZ:                   c.Database.MultiAZ,
-		ReplicaCount:              c.Database.Replicas,
-		BackupRetentionDays:       c.Database.BackupRetentionDays,
-		DeletionProtection:        c.Database.DeletionProtection,
-		SkipFinalSnapshot:         !c.Database.DeletionProtection,
-		PerformanceInsights:       c.Database.PerformanceInsights,
-		DBName:                    c.Database.DBName,
-		Username:                  c.Database.Username,
-		AvailabilityZones:         azs,
-		MonitoringIntervalSeconds: monitoringInterval(dev),
-		SlowQueryMs:               c.Database.SlowQueryMs,
-		SecretRecoveryWindowDays:  &recovery,
+		Spec:                     c.Database,
+		SubnetIDs:                net.DataSubnetIDs,
+		SecurityGroupID:          fw.DatabaseSecurityGroupID,
+		AvailabilityZones:        azs,
+		SkipFinalSnapshot:        !c.Database.DeletionProtection,
+		SecretRecoveryWindowDays: &recovery,
 	}, in("database")...)
 	if err != nil {
 		return err
 	}
 	redis, err := cache.NewRedis(ctx, name, &cache.RedisArgs{
+		Spec:                     c.Cache,
 		SubnetIDs:                net.DataSubnetIDs,
 		SecurityGroupID:          fw.CacheSecurityGroupID,
-		Engine:                   c.Cache.Engine,
-		EngineVersion:            c.Cache.EngineVersion,
-		NodeType:                 c.Cache.NodeType,
-		Replicas:                 c.Cache.Replicas,
 		AutomaticFailover:        c.Cache.Replicas > 0,
-		MultiAZ:                  c.Cache.MultiAZ,
-		SnapshotRetentionDays:    c.Cache.SnapshotRetentionDays,
 		SecretRecoveryWindowDays: &recovery,
 	}, in("cache")...)
 	if err != nil {
@@ -194,12 +171,9 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 
 	// Certificates come before the load balancer (its HTTPS listener) and
 	// the distribution (its alias); they are validated, so `up` waits.
-	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{ // the same component as deployZoneOnly's: the zone is kept
-		Domain:     c.Edge.Domain,
-		ZoneID:     c.Edge.HostedZoneID,
-		ZoneName:   c.Edge.HostedZoneName,
-		CreateZone: c.Edge.CreateZone,
-		USEast1:    p.USEast1,
+	certs, err := dns.NewZoneAndCertificates(ctx, name, &dns.ZoneAndCertificatesArgs{ // the same component as deployZoneOnly's: the zone is kept
+		Spec:    c.Edge.DNSSpec,
+		USEast1: p.USEast1,
 	}, in("dns")...)
 	if err != nil {
 		return err
@@ -209,16 +183,13 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		listenerCert = certs.OriginCertificateARN
 	}
 	alb, err := loadbalancer.NewALB(ctx, name, &loadbalancer.ALBArgs{
-		VPCID:                      net.VPCID,
-		SubnetIDs:                  net.AppSubnetIDs,
-		SecurityGroupID:            fw.ALBSecurityGroupID,
-		HTTPS:                      https,
-		CertificateARN:             listenerCert,
-		AppPort:                    c.App.Port,
-		DeregistrationDelaySeconds: c.LoadBalancer.DeregistrationDelaySeconds,
-		SlowStartSeconds:           c.LoadBalancer.SlowStartSeconds,
-		IdleTimeoutSeconds:         c.LoadBalancer.IdleTimeoutSeconds,
-		DeletionProtection:         c.LoadBalancer.DeletionProtection,
+		Spec:            c.LoadBalancer,
+		VPCID:           net.VPCID,
+		SubnetIDs:       net.AppSubnetIDs,
+		SecurityGroupID: fw.ALBSecurityGroupID,
+		HTTPS:           https,
+		CertificateARN:  listenerCert,
+		AppPort:         c.App.Port,
 		// The name is the bucket policy's output: the ALB waits for the ELB
 		// log-delivery grant, or AWS refuses to enable access logs.
 		AccessLogsBucket: buckets.Logs.Name,
@@ -228,18 +199,15 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	}
 
 	acl, err := waf.NewWebACL(ctx, name, &waf.WebACLArgs{
-		USEast1:             p.USEast1,
-		Mode:                c.Edge.WAFMode,
-		RateLimit:           c.Edge.RateLimit,
-		EnrollmentRateLimit: c.Edge.EnrollRateLimit,
-		TrustedCIDRs:        c.Edge.TrustedCIDRs,
-		AdminCIDRs:          c.Edge.AdminCIDRs,
-		LogRetentionDays:    c.Monitoring.LogRetentionDays,
+		Spec:             c.Edge.WAFSpec,
+		USEast1:          p.USEast1,
+		LogRetentionDays: c.Monitoring.LogRetentionDays,
 	}, in("waf")...)
 	if err != nil {
 		return err
 	}
 	cdnArgs := &cdn.DistributionArgs{
+		Spec:                c.Edge.CDNSpec,
 		USEast1:             p.USEast1,
 		AccountID:           id.AccountId,
 		StaticBucket:        buckets.Static,
@@ -249,7 +217,6 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		LoadBalancerDNSName: alb.DNSName,
 		OriginRegion:        c.Region,
 		WebACLARN:           acl.ARN,
-		PriceClass:          c.Edge.PriceClass,
 		SitePaths:           pageKeys,
 		AssetsNotFoundPage:  assetsNotFound,
 	}
@@ -286,44 +253,13 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		}
 	}
 
-	fleetName := name
-	mon, err := monitoring.NewAlarms(ctx, name, &monitoring.AlarmsArgs{
-		USEast1:               p.USEast1,
-		AccountID:             id.AccountId,
-		Region:                c.Region,
-		Emails:                c.Monitoring.AlarmEmails,
-		AppLogRetentionDays:   c.Monitoring.LogRetentionDays,
-		Thresholds:            thresholds(c.Monitoring.Thresholds),
-		LoadBalancerARNSuffix: alb.ARNSuffix,
-		TargetGroupARNSuffix:  alb.TargetGroupARNSuffix,
-		// The fleet is declared last (it needs the app log group); its
-		// group name is known before it exists.
-		AutoScalingGroupName:    pulumi.String(compute.GroupName(fleetName)),
-		MinInstances:            c.App.MinSize,
-		DBInstanceID:            db.Identifier,
-		DBReplicaIDs:            replicaIDs(db, c.Database.Replicas),
-		DBParameterGroupNames:   []pulumi.StringInput{db.ParameterGroupName},
-		CacheReplicationGroupID: redis.ReplicationGroupID,
-		CacheNodes:              1 + c.Cache.Replicas,
-		DistributionID:          dist.DistributionID,
-		WebACLMetricName:        acl.MetricName,
-	}, in("monitoring")...)
-	if err != nil {
-		return err
-	}
-
-	artifactKey := pulumi.String(release.Key(art.SHA256)).ToStringOutput()
 	artifactBucket := buckets.ArtifactsBucketName
 	if c.App.Release == "" {
-		rel, err := release.NewArtifact(ctx, name, &release.ArtifactArgs{
-			Bucket: buckets.ArtifactsBucketName,
-			Path:   art.Path,
-			SHA256: art.SHA256,
-		}, in("release")...)
+		up, err := release.NewUpload(ctx, name, &release.UploadArgs{Bucket: buckets.ArtifactsBucketName, Artifact: art}, in("release")...)
 		if err != nil {
 			return err
 		}
-		artifactKey, artifactBucket = rel.Key, rel.Bucket
+		artifactBucket = up.Bucket // the fleet waits for the upload
 	} else {
 		// Releases are retained on delete, so every digest an earlier `up`
 		// built is still there; refuse a typo before the fleet rolls.
@@ -332,49 +268,53 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 			return err
 		}
 	}
-	fleet, err := compute.NewAppFleet(ctx, fleetName, &compute.AppFleetArgs{
-		SubnetIDs:                        net.AppSubnetIDs,
-		SecurityGroupID:                  fw.AppSecurityGroupID,
-		TargetGroupARN:                   alb.TargetGroupARN,
-		LoadBalancerARNSuffix:            alb.ARNSuffix,
-		TargetGroupARNSuffix:             alb.TargetGroupARNSuffix,
-		InstanceTypes:                    c.App.InstanceTypes,
-		Min:                              c.App.MinSize,
-		Max:                              c.App.MaxSize,
-		Desired:                          c.App.DesiredCapacity,
-		HealthCheckGraceSeconds:          c.App.HealthCheckGraceSeconds,
-		TargetRequestsPerTarget:          c.App.TargetRequestsPerTarget,
-		TargetCPUPercent:                 c.App.TargetCPUPercent,
-		ScheduledActions:                 scheduledActions(c.App.ScheduledScaleOuts),
-		InstanceRefreshMinHealthyPercent: c.App.InstanceRefreshMinHealthyPercent,
-		WarmPool:                         warmPool(c.App.WarmPool),
-		SpotPercent:                      c.App.SpotPercent,
-		OnDemandBase:                     onDemandBase(c),
-		DetailedMonitoring:               c.App.DetailedMonitoring,
-		RootVolumeGiB:                    c.App.RootVolumeGiB,
+	fleet, err := compute.NewAppFleet(ctx, name, &compute.AppFleetArgs{
+		Spec:                  c.App.Spec,
+		SubnetIDs:             net.AppSubnetIDs,
+		SecurityGroupID:       fw.AppSecurityGroupID,
+		TargetGroupARN:        alb.TargetGroupARN,
+		LoadBalancerARNSuffix: alb.ARNSuffix,
+		TargetGroupARNSuffix:  alb.TargetGroupARNSuffix,
+		OnDemandBase:          onDemandBase(c),
 		InstanceTags: map[string]string{
 			"project": c.Project, "stack": c.Stack, "environment": string(c.Environment), "component": "compute",
 		},
-		Artifact: compute.Artifact{
-			Bucket:         artifactBucket,
-			Key:            artifactKey,
-			SHA256:         pulumi.String(art.SHA256),
-			BucketARN:      buckets.Artifacts.ARN,
-			ReleasesPrefix: release.Prefix,
-		},
-		AppPort:             c.App.Port,
-		DrainSeconds:        c.App.DrainTimeoutSeconds,
-		Env:                 appEnv(c, readHost(db, c.Database.Replicas)),
+		Artifact:            art,
+		ArtifactsBucket:     artifactBucket,
+		ArtifactsBucketARN:  buckets.Artifacts.ARN,
+		Env:                 appEnv(db.ReadEndpoint),
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
 		AdminTokenSecretARN: admin.SecretARN,
-		LogGroupName:        mon.AppLogGroupName,
-		LogGroupARN:         pulumi.Sprintf("arn:aws:logs:%s:%s:log-group:%s", c.Region, id.AccountId, mon.AppLogGroupName),
+		LogRetentionDays:    c.Monitoring.LogRetentionDays,
 		Region:              c.Region,
 
 		// serve reads only the app role's secret; the master's is for migrate.
 		AppDatabaseSecretARN: db.AppSecretARN,
 	}, in("compute")...)
+	if err != nil {
+		return err
+	}
+
+	// Monitoring comes last: it watches what the others declared, the
+	// fleet's group included.
+	mon, err := monitoring.NewAlarms(ctx, name, &monitoring.AlarmsArgs{
+		Spec:                    c.Monitoring,
+		USEast1:                 p.USEast1,
+		AccountID:               id.AccountId,
+		Region:                  c.Region,
+		LoadBalancerARNSuffix:   alb.ARNSuffix,
+		TargetGroupARNSuffix:    alb.TargetGroupARNSuffix,
+		AutoScalingGroupName:    fleet.ASGName,
+		MinInstances:            c.App.MinSize,
+		DBInstanceID:            db.Identifier,
+		DBReplicaIDs:            db.ReplicaIDs,
+		DBParameterGroupNames:   []pulumi.StringInput{db.ParameterGroupName},
+		CacheReplicationGroupID: redis.ReplicationGroupID,
+		CacheNodes:              redis.Nodes,
+		DistributionID:          dist.DistributionID,
+		WebACLMetricName:        acl.MetricName,
+	}, in("monitoring")...)
 	if err != nil {
 		return err
 	}
@@ -396,7 +336,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		"asgName":              fleet.ASGName,
 		"launchTemplateId":     fleet.LaunchTemplateID,
 		"artifactSha256":       pulumi.String(art.SHA256),
-		"artifactKey":          artifactKey,
+		"artifactKey":          pulumi.String(art.Key()),
 		"dbWriterEndpoint":     db.WriterEndpoint,
 		"dbReplicaEndpoints":   db.ReplicaEndpoints,
 		"dbSecretArn":          db.SecretARN,
@@ -407,7 +347,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		"adminTokenSecretArn":  admin.SecretARN,
 		"alarmTopicArn":        mon.TopicARN,
 		"dashboardUrl":         mon.DashboardURL,
-		"appLogGroup":          mon.AppLogGroupName,
+		"appLogGroup":          fleet.LogGroupName,
 		"staticBucket":         buckets.StaticBucketName,
 		"uploadsBucket":        buckets.UploadsBucketName,
 		"artifactsBucket":      buckets.ArtifactsBucketName,
@@ -437,11 +377,9 @@ func deployZoneOnly(ctx *pulumi.Context, c *Config, logInfo func(string)) error 
 		return err
 	}
 	name := c.Project + "-" + c.Stack
-	certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{
-		Domain:     c.Edge.Domain,
-		CreateZone: true,
-		ZoneOnly:   true,
-		USEast1:    p.USEast1,
+	certs, err := dns.NewZoneAndCertificates(ctx, name, &dns.ZoneAndCertificatesArgs{
+		Spec:    c.Edge.DNSSpec,
+		USEast1: p.USEast1,
 	}, componentOpts(p, "dns")...)
 	if err != nil {
 		return err
@@ -558,15 +496,6 @@ func siteOrigins(c *Config) []string {
 	return []string{"https://" + c.Edge.Domain}
 }
 
-// monitoringInterval is RDS enhanced monitoring: off in dev (it costs), 15 s
-// in prod to see a rush as it happens.
-func monitoringInterval(dev bool) int {
-	if dev {
-		return 0
-	}
-	return 15
-}
-
 // onDemandBase keeps the minimum fleet on demand when spot is used, so a
 // spot reclaim never takes the app below its floor.
 func onDemandBase(c *Config) int {
@@ -576,46 +505,10 @@ func onDemandBase(c *Config) int {
 	return c.App.MinSize
 }
 
-func replicaIDs(db *database.Postgres, n int) []pulumi.StringInput {
-	ids := make([]pulumi.StringInput, n)
-	for i := range ids {
-		ids[i] = db.ReplicaIdentifiers.Index(pulumi.Int(i))
-	}
-	return ids
-}
-
-// readHost is where the app sends cached course reads: the first replica,
-// or the writer in a stack without replicas. Credentials are the writer's
-// (a replica shares them).
-func readHost(db *database.Postgres, replicas int) pulumi.StringInput {
-	if replicas == 0 {
-		return db.WriterEndpoint
-	}
-	return db.ReplicaEndpoints.Index(pulumi.Int(0))
-}
-
-func scheduledActions(in []ScheduledScaleOut) []compute.ScheduledAction {
-	out := make([]compute.ScheduledAction, len(in))
-	for i, s := range in {
-		out[i] = compute.ScheduledAction{
-			Name: s.Name, Recurrence: s.Recurrence, StartTime: s.StartTime, TimeZone: s.TimeZone,
-			Min: s.MinSize, Max: s.MaxSize, Desired: s.DesiredCapacity,
-		}
-	}
-	return out
-}
-
-func warmPool(w *WarmPoolConfig) *compute.WarmPool {
-	if w == nil {
-		return nil
-	}
-	return &compute.WarmPool{MinSize: w.MinSize, MaxGroupPreparedCapacity: w.MaxGroupPreparedCapacity, State: w.State}
-}
-
 // appEnv are the app's non-secret settings (docs/app.md lists them all);
 // credentials reach the instances only as Secrets Manager ARNs.
 // SURGE_PASSWORD_HASH is left to its production default.
-func appEnv(c *Config, readHost pulumi.StringInput) map[string]pulumi.StringInput {
+func appEnv(readHost pulumi.StringInput) map[string]pulumi.StringInput {
 	return map[string]pulumi.StringInput{
 		"SURGE_DATABASE_READ_HOST": readHost,
 		"SURGE_METRICS_ADDR":       pulumi.String("127.0.0.1:9090"),
@@ -624,29 +517,6 @@ func appEnv(c *Config, readHost pulumi.StringInput) map[string]pulumi.StringInpu
 		// origin, so CloudFront-Viewer-Address (forwarded by the /api/*
 		// origin request policy) names the student for the sign-in throttle.
 		"SURGE_TRUST_CLOUDFRONT": pulumi.String("true"),
-		"SURGE_ADMIT_BATCH":      pulumi.String(strconv.Itoa(c.App.AdmitBatch)),
-		"SURGE_ADMIT_INTERVAL":   pulumi.String(c.App.AdmitInterval),
-		"SURGE_ADMIT_LEASE":      pulumi.String(c.App.AdmitLease),
-		"SURGE_MAX_INFLIGHT":     pulumi.String(strconv.Itoa(c.App.MaxInflight)),
-	}
-}
-
-func thresholds(t Thresholds) monitoring.Thresholds {
-	return monitoring.Thresholds{
-		ALB5xxRatePercent:          t.ALB5xxPercent,
-		TargetResponseP99Seconds:   t.TargetP99Seconds,
-		DBCPUPercent:               t.DBCPUPercent,
-		DBFreeStorageBytes:         t.DBFreeStorageGiB * (1 << 30),
-		DBFreeableMemoryBytes:      t.DBFreeMemoryMiB * (1 << 20),
-		DBConnections:              t.DBConnections,
-		DBReplicaLagSeconds:        t.ReplicaLagSeconds,
-		CacheEngineCPUPercent:      t.CacheCPUPercent,
-		CacheMemoryPercent:         t.CacheMemoryPercent,
-		CacheReplicationLagSeconds: t.CacheReplicationLagS,
-		CloudFront5xxRatePercent:   t.CloudFront5xxPercent,
-		WAFBlockedRequests:         t.WAFBlockedPerMinute,
-		ShedRequestsPerMinute:      t.ShedPerMinute,
-		QueueStallMinutes:          t.QueueStallMinutes,
 	}
 }
 

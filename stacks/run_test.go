@@ -18,6 +18,7 @@ import (
 
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/loadbalancer"
+	"github.com/surge-dev/surge/components/release"
 	"github.com/surge-dev/surge/components/storage"
 	"github.com/surge-dev/surge/components/waf"
 	"github.com/surge-dev/surge/internal/pulumitest"
@@ -58,7 +59,9 @@ func fakeBuild(t *testing.T) (Builder, string) {
 	require.NoError(t, os.WriteFile(path, content, 0o755))
 	sum := sha256.Sum256(content)
 	digest := hex.EncodeToString(sum[:])
-	return func(context.Context) (Artifact, error) { return Artifact{Path: path, SHA256: digest}, nil }, digest
+	return func(context.Context) (release.Artifact, error) {
+		return release.Artifact{Path: path, SHA256: digest}, nil
+	}, digest
 }
 
 // stackConfig loads a committed stack file as the engine would pass it.
@@ -448,7 +451,7 @@ func TestRunBadConfigDeclaresNothing(t *testing.T) {
 	cfg["surge:database"] = `{"replicas": -1}`
 	err := m.Run(t, "prod", cfg, RunWith(Deps{Build: build}))
 	require.Error(t, err)
-	for _, want := range []string{"surge:app.minSize: 5 is greater than maxSize (2)", "surge:database.replicas: -1 is outside 0..5"} {
+	for _, want := range []string{"surge:app.minSize: 5 is greater than maxSize (2)", "surge:database.replicas: -1 is outside 0..15"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.Empty(t, m.Resources(), "nothing is declared for an invalid stack")

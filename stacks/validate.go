@@ -2,393 +2,65 @@ package stacks
 
 import (
 	"fmt"
-	"net/mail"
-	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/surge-dev/surge/components/compute"
-	"github.com/surge-dev/surge/components/network"
-	"github.com/surge-dev/surge/components/waf"
 )
 
 var (
-	// Graviton (arm64) families carry a "g" right after the generation:
-	// t4g, m7g, c7gn, r8g, x2gd. a1 (first-generation Graviton) is left out
-	// on purpose: it has no burst or modern network features.
-	gravitonType  = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal)$`)
-	pgVersion     = regexp.MustCompile(`^(1[3-9])(\.[0-9]+)?$`)
-	cacheVersion  = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
-	domainName    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	pgIdentifier  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	scheduleName  = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-	durationValue = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)
-	sha256Hex     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
-
-// reservedPGUsers are names RDS refuses as the master user.
-var reservedPGUsers = map[string]bool{"postgres": true, "rdsadmin": true, "admin": true, "root": true, "public": true}
 
 // validate appends every problem to p; keys are the full config keys.
 func (c *Config) validate(p *problems) {
-	c.validateNetwork(p)
-	c.validateLoadBalancer(p)
+	p.merge("surge:network", c.Network.Validate())
+	c.validateZones(p)
+	p.merge("surge:loadBalancer", c.LoadBalancer.Validate())
+	c.validateDrain(p)
 	c.validateApp(p)
-	c.validateDatabase(p)
-	c.validateCache(p)
-	c.validateEdge(p)
-	c.validateMonitoring(p)
+	p.merge("surge:database", c.Database.Validate())
+	p.merge("surge:cache", c.Cache.Validate())
+	p.merge("surge:edge", c.Edge.DNSSpec.Validate())
+	p.merge("surge:edge", c.Edge.CDNSpec.Validate())
+	p.merge("surge:edge", c.Edge.WAFSpec.Validate())
+	p.merge("surge:monitoring", c.Monitoring.Validate())
 	if c.Environment == Prod {
 		c.validateProdFloor(p)
 	}
 }
 
-func (c *Config) validateNetwork(p *problems) {
-	n := c.Network
-	const k = "surge:network."
-	prefix, err := netip.ParsePrefix(n.CIDR)
-	switch {
-	case err != nil:
-		p.add(k+"cidr", "%q is not a CIDR block (e.g. 10.20.0.0/16)", n.CIDR)
-	case !prefix.Addr().Is4():
-		p.add(k+"cidr", "%q must be an IPv4 block", n.CIDR)
-	case prefix.Masked() != prefix:
-		p.add(k+"cidr", "%q has host bits set; did you mean %s?", n.CIDR, prefix.Masked())
-	case prefix.Bits() < 16 || prefix.Bits() > 28:
-		p.add(k+"cidr", "prefix /%d is outside /16../28 (the VPC sizes AWS allows)", prefix.Bits())
-	case !prefix.Addr().IsPrivate():
-		p.add(k+"cidr", "%q is not an RFC 1918 private range", n.CIDR)
-	case n.AZCount >= 1:
-		// Three tiers in every AZ must fit without overlapping.
-		if _, err := network.Plan(n.CIDR, n.AZCount, network.SubnetBits{}); err != nil {
-			p.add(k+"cidr", "%s cannot hold public, app and data subnets in %d AZs: %s", n.CIDR, n.AZCount, strings.ReplaceAll(err.Error(), "\n", "; "))
-		}
-	}
-	if n.AZCount < 2 || n.AZCount > 6 {
-		p.add(k+"azCount", "%d is outside 2..6 (an ALB needs subnets in at least 2 AZs)", n.AZCount)
-	}
-	if len(n.AvailabilityZones) > 0 && len(n.AvailabilityZones) != n.AZCount {
-		p.add(k+"availabilityZones", "lists %d zones but azCount is %d", len(n.AvailabilityZones), n.AZCount)
-	}
-	seen := map[string]bool{}
-	for i, az := range n.AvailabilityZones {
+// validateZones checks the explicit zones against aws:region, which the
+// network's Spec does not hold.
+func (c *Config) validateZones(p *problems) {
+	for i, az := range c.Network.AvailabilityZones {
 		if c.Region != "" && (!strings.HasPrefix(az, c.Region) || len(az) != len(c.Region)+1) {
-			p.add(fmt.Sprintf("%savailabilityZones[%d]", k, i), "%q is not a zone of region %s", az, c.Region)
+			p.add(fmt.Sprintf("surge:network.availabilityZones[%d]", i), "%q is not a zone of region %s", az, c.Region)
 		}
-		if seen[az] {
-			p.add(fmt.Sprintf("%savailabilityZones[%d]", k, i), "%q is listed twice", az)
-		}
-		seen[az] = true
-	}
-	if n.NATGateways != "single" && n.NATGateways != "per-az" {
-		p.add(k+"natGateways", "must be \"single\" or \"per-az\", got %q", n.NATGateways)
-	}
-	if !validLogRetention(n.FlowLogRetentionDays) {
-		p.add(k+"flowLogRetentionDays", "%d is not a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, ...)", n.FlowLogRetentionDays)
-	}
-	switch n.FlowLogTrafficType {
-	case "ALL", "REJECT":
-	default:
-		p.add(k+"flowLogTrafficType", "must be ALL or REJECT (EC2.6 needs rejected traffic logged), got %q", n.FlowLogTrafficType)
 	}
 }
 
-func (c *Config) validateLoadBalancer(p *problems) {
-	lb := c.LoadBalancer
-	const k = "surge:loadBalancer."
-	if lb.DeregistrationDelaySeconds < 0 || lb.DeregistrationDelaySeconds > 3600 {
-		p.add(k+"deregistrationDelaySeconds", "%d is outside 0..3600", lb.DeregistrationDelaySeconds)
-	}
-	// The ALB stops sending new requests at deregistration; the app must be
-	// allowed to finish in-flight ones before the instance is terminated.
-	if lb.DeregistrationDelaySeconds < c.App.DrainTimeoutSeconds {
-		p.add(k+"deregistrationDelaySeconds", "%d is shorter than surge:app.drainTimeoutSeconds (%d): requests would be cut off", lb.DeregistrationDelaySeconds, c.App.DrainTimeoutSeconds)
-	}
-	if lb.SlowStartSeconds != 0 && (lb.SlowStartSeconds < 30 || lb.SlowStartSeconds > 900) {
-		p.add(k+"slowStartSeconds", "%d must be 0 or within 30..900", lb.SlowStartSeconds)
-	}
-	if lb.IdleTimeoutSeconds < 1 || lb.IdleTimeoutSeconds > 4000 {
-		p.add(k+"idleTimeoutSeconds", "%d is outside 1..4000", lb.IdleTimeoutSeconds)
+// validateDrain keeps the load balancer waiting for the app: the ALB stops
+// sending new requests at deregistration, and the app must be allowed to
+// finish in-flight ones before the instance is terminated.
+func (c *Config) validateDrain(p *problems) {
+	if c.LoadBalancer.DeregistrationDelaySeconds < c.App.DrainTimeoutSeconds {
+		p.add("surge:loadBalancer.deregistrationDelaySeconds", "%d is shorter than surge:app.drainTimeoutSeconds (%d): requests would be cut off", c.LoadBalancer.DeregistrationDelaySeconds, c.App.DrainTimeoutSeconds)
 	}
 }
 
+// validateApp adds what the fleet's Spec cannot know: the clock (AWS
+// refuses a past one-off start) and the release the stack would run.
 func (c *Config) validateApp(p *problems) {
-	a := c.App
-	const k = "surge:app."
-	if len(a.InstanceTypes) == 0 {
-		p.add(k+"instanceTypes", "needs at least one Graviton instance type")
-	}
-	for i, t := range a.InstanceTypes {
-		if !gravitonType.MatchString(t) {
-			p.add(fmt.Sprintf("%sinstanceTypes[%d]", k, i), "%q is not a Graviton (arm64) instance type; the app binary is built for linux/arm64 (e.g. t4g.small, m7g.large, c7g.xlarge)", t)
+	p.merge("surge:app", c.App.Spec.Validate())
+	for i, s := range c.App.ScheduledScaleOuts {
+		if start, err := time.Parse(time.RFC3339, s.StartTime); err == nil && !start.After(c.now()) {
+			// AWS refuses a past start time, and deletes a one-off action
+			// once it has run: remove it from the stack file after the rush.
+			p.add(fmt.Sprintf("surge:app.scheduledScaleOuts[%d].startTime", i), "%s is in the past; remove one-off scale-outs once they have run", s.StartTime)
 		}
 	}
-	if a.MinSize < 0 {
-		p.add(k+"minSize", "%d is negative", a.MinSize)
-	}
-	if a.MaxSize < 1 {
-		p.add(k+"maxSize", "%d must be at least 1", a.MaxSize)
-	}
-	if a.MinSize > a.MaxSize {
-		p.add(k+"minSize", "%d is greater than maxSize (%d)", a.MinSize, a.MaxSize)
-	}
-	if a.DesiredCapacity < a.MinSize || a.DesiredCapacity > a.MaxSize {
-		p.add(k+"desiredCapacity", "%d is outside minSize..maxSize (%d..%d)", a.DesiredCapacity, a.MinSize, a.MaxSize)
-	}
-	if a.SpotPercent < 0 || a.SpotPercent > 100 {
-		p.add(k+"spotPercent", "%d is outside 0..100", a.SpotPercent)
-	}
-	if a.WarmPool != nil {
-		if a.WarmPool.MinSize < 0 || a.WarmPool.MinSize > a.MaxSize {
-			p.add(k+"warmPool.minSize", "%d is outside 0..maxSize (%d)", a.WarmPool.MinSize, a.MaxSize)
-		}
-		if mp := a.WarmPool.MaxGroupPreparedCapacity; mp < max(1, a.WarmPool.MinSize) || mp > a.MaxSize {
-			p.add(k+"warmPool.maxGroupPreparedCapacity", "%d is outside max(1, warmPool.minSize)..maxSize (%d..%d): unset, AWS keeps maxSize minus desired instances prepared",
-				mp, max(1, a.WarmPool.MinSize), a.MaxSize)
-		}
-		// A warm instance is stopped before its user data may have finished
-		// and is not re-run on start: only Stopped pools pass the boot gate.
-		if a.WarmPool.State != "Stopped" {
-			p.add(k+"warmPool.state", "must be \"Stopped\" (a Running or Hibernated warm instance would skip the boot readiness gate), got %q", a.WarmPool.State)
-		}
-		// AWS refuses a warm pool on a group with a mixed instances policy.
-		if a.SpotPercent > 0 || len(a.InstanceTypes) > 1 {
-			p.add(k+"warmPool", "needs exactly one instance type and spotPercent 0 (EC2 Auto Scaling warm pools do not support mixed instances policies)")
-		}
-	}
-	if a.RootVolumeGiB < 8 || a.RootVolumeGiB > 1024 {
-		p.add(k+"rootVolumeGiB", "%d is outside 8..1024", a.RootVolumeGiB)
-	}
-	if a.Port < 1024 || a.Port > 65535 {
-		p.add(k+"port", "%d is outside 1024..65535 (the app runs without privileges)", a.Port)
-	}
-	// The boot readiness gate waits at most the grace period, inside the
-	// fixed launch lifecycle-hook timeout.
-	if a.HealthCheckGraceSeconds < 30 || a.HealthCheckGraceSeconds > compute.MaxHealthCheckGraceSeconds {
-		p.add(k+"healthCheckGraceSeconds", "%d is outside 30..%d", a.HealthCheckGraceSeconds, compute.MaxHealthCheckGraceSeconds)
-	}
-	if a.TargetRequestsPerTarget <= 0 {
-		p.add(k+"targetRequestsPerTarget", "%v must be positive", a.TargetRequestsPerTarget)
-	}
-	if a.TargetCPUPercent <= 0 || a.TargetCPUPercent > 100 {
-		p.add(k+"targetCpuPercent", "%v is outside (0, 100]", a.TargetCPUPercent)
-	}
-	if a.InstanceRefreshMinHealthyPercent < 0 || a.InstanceRefreshMinHealthyPercent > 100 {
-		p.add(k+"instanceRefreshMinHealthyPercent", "%d is outside 0..100", a.InstanceRefreshMinHealthyPercent)
-	}
-	names := map[string]bool{}
-	for i, s := range a.ScheduledScaleOuts {
-		sk := fmt.Sprintf("%sscheduledScaleOuts[%d]", k, i)
-		if !scheduleName.MatchString(s.Name) {
-			p.add(sk+".name", "%q must be 1-64 letters, digits or dashes", s.Name)
-		} else if names[s.Name] {
-			p.add(sk+".name", "%q is used twice", s.Name)
-		}
-		names[s.Name] = true
-		switch {
-		case (s.Recurrence == "") == (s.StartTime == ""):
-			p.add(sk, "needs exactly one of recurrence (cron) or startTime (RFC 3339)")
-		case s.Recurrence != "" && len(strings.Fields(s.Recurrence)) != 5:
-			p.add(sk+".recurrence", "%q is not a 5-field cron expression (minute hour day month weekday)", s.Recurrence)
-		case s.StartTime != "":
-			start, err := time.Parse(time.RFC3339, s.StartTime)
-			switch {
-			case err != nil:
-				p.add(sk+".startTime", "%q is not an RFC 3339 time", s.StartTime)
-			case !start.After(c.now()):
-				// AWS refuses a past start time, and deletes a one-off action
-				// once it has run: remove it from the stack file after the rush.
-				p.add(sk+".startTime", "%s is in the past; remove one-off scale-outs once they have run", s.StartTime)
-			}
-		}
-		if s.TimeZone == "" {
-			p.add(sk+".timeZone", "is required (an IANA name such as Asia/Seoul): cron in UTC is a classic off-by-hours rush")
-		} else if _, err := time.LoadLocation(s.TimeZone); err != nil {
-			p.add(sk+".timeZone", "%q is not an IANA time zone", s.TimeZone)
-		}
-		if s.MinSize < 0 || s.MinSize > s.MaxSize || s.DesiredCapacity < s.MinSize || s.DesiredCapacity > s.MaxSize {
-			p.add(sk, "needs 0 <= minSize <= desiredCapacity <= maxSize, got %d/%d/%d", s.MinSize, s.DesiredCapacity, s.MaxSize)
-		}
-	}
-	if a.AdmitBatch < 1 || a.AdmitBatch > 10000 {
-		p.add(k+"admitBatch", "%d is outside 1..10000", a.AdmitBatch)
-	}
-	interval, errI := time.ParseDuration(a.AdmitInterval)
-	if errI != nil || !durationValue.MatchString(a.AdmitInterval) || interval <= 0 {
-		p.add(k+"admitInterval", "%q is not a duration such as 50ms or 1s", a.AdmitInterval)
-	}
-	lease, errL := time.ParseDuration(a.AdmitLease)
-	switch {
-	case errL != nil || !durationValue.MatchString(a.AdmitLease):
-		p.add(k+"admitLease", "%q is not a duration such as 5s or 1m", a.AdmitLease)
-	case lease < 500*time.Millisecond || (errI == nil && lease < 4*interval):
-		// A lease shorter than a few admitter ticks would expire under a
-		// healthy admitter and hand students back twice.
-		p.add(k+"admitLease", "%s must be at least 500ms and 4x admitInterval (%s)", a.AdmitLease, a.AdmitInterval)
-	}
-	if a.DrainTimeoutSeconds < 1 || a.DrainTimeoutSeconds > 300 {
-		p.add(k+"drainTimeoutSeconds", "%d is outside 1..300", a.DrainTimeoutSeconds)
-	}
-	if a.MaxInflight < 1 {
-		p.add(k+"maxInflight", "%d must be at least 1", a.MaxInflight)
-	}
-	if a.Release != "" && !sha256Hex.MatchString(a.Release) {
-		p.add(k+"release", "%q is not a SHA-256 (64 lowercase hex characters, the artifactSha256 output of an earlier up)", a.Release)
-	}
-}
-
-func (c *Config) validateDatabase(p *problems) {
-	d := c.Database
-	const k = "surge:database."
-	if !pgVersion.MatchString(d.EngineVersion) {
-		p.add(k+"engineVersion", "%q is not a supported PostgreSQL version (major 13..19, e.g. \"17\" or \"17.6\")", d.EngineVersion)
-	}
-	for _, cl := range []struct{ key, v string }{{"instanceClass", d.InstanceClass}, {"replicaInstanceClass", d.ReplicaInstanceClass}} {
-		if cl.v == "" && cl.key == "replicaInstanceClass" {
-			continue
-		}
-		if !strings.HasPrefix(cl.v, "db.") || !gravitonType.MatchString(strings.TrimPrefix(cl.v, "db.")) {
-			p.add(k+cl.key, "%q is not a Graviton RDS class (e.g. db.t4g.micro, db.r7g.large)", cl.v)
-		}
-	}
-	if d.AllocatedStorageGiB < 20 || d.AllocatedStorageGiB > 65536 {
-		p.add(k+"allocatedStorageGiB", "%d is outside 20..65536 (gp3 limits)", d.AllocatedStorageGiB)
-	}
-	if d.MaxAllocatedStorageGiB <= d.AllocatedStorageGiB {
-		p.add(k+"maxAllocatedStorageGiB", "%d must be greater than allocatedStorageGiB (%d) for storage autoscaling", d.MaxAllocatedStorageGiB, d.AllocatedStorageGiB)
-	}
-	if d.Replicas < 0 || d.Replicas > 5 {
-		p.add(k+"replicas", "%d is outside 0..5", d.Replicas)
-	}
-	if d.BackupRetentionDays < 0 || d.BackupRetentionDays > 35 {
-		p.add(k+"backupRetentionDays", "%d is outside 0..35", d.BackupRetentionDays)
-	}
-	if d.Replicas > 0 && d.BackupRetentionDays < 1 {
-		p.add(k+"backupRetentionDays", "must be at least 1 when replicas > 0 (RDS creates replicas from backups)")
-	}
-	if !pgIdentifier.MatchString(d.DBName) {
-		p.add(k+"dbName", "%q must start with a letter and hold only a-z, 0-9 and _", d.DBName)
-	}
-	if !pgIdentifier.MatchString(d.Username) || reservedPGUsers[d.Username] {
-		p.add(k+"username", "%q is not a valid, unreserved PostgreSQL user name", d.Username)
-	}
-	if d.SlowQueryMs < -1 {
-		p.add(k+"slowQueryMs", "%d must be -1 (off) or more", d.SlowQueryMs)
-	}
-}
-
-func (c *Config) validateCache(p *problems) {
-	ca := c.Cache
-	const k = "surge:cache."
-	if ca.Engine != "valkey" && ca.Engine != "redis" {
-		p.add(k+"engine", "must be \"valkey\" or \"redis\", got %q", ca.Engine)
-	}
-	if !cacheVersion.MatchString(ca.EngineVersion) {
-		p.add(k+"engineVersion", "%q is not a major.minor version (e.g. 8.0 for valkey, 7.1 for redis)", ca.EngineVersion)
-	} else if major, _ := strconv.Atoi(strings.Split(ca.EngineVersion, ".")[0]); (ca.Engine == "valkey" && major < 7) || (ca.Engine == "redis" && (major < 6 || major > 7)) {
-		p.add(k+"engineVersion", "%q is not offered for engine %s", ca.EngineVersion, ca.Engine)
-	}
-	if !strings.HasPrefix(ca.NodeType, "cache.") || !gravitonType.MatchString(strings.TrimPrefix(ca.NodeType, "cache.")) {
-		p.add(k+"nodeType", "%q is not a Graviton node type (e.g. cache.t4g.micro, cache.m7g.large)", ca.NodeType)
-	}
-	if ca.Replicas < 0 || ca.Replicas > 5 {
-		p.add(k+"replicas", "%d is outside 0..5", ca.Replicas)
-	}
-	if ca.MultiAZ && ca.Replicas < 1 {
-		p.add(k+"multiAz", "needs replicas >= 1 (Multi-AZ requires automatic failover to a replica)")
-	}
-	if ca.SnapshotRetentionDays < 0 || ca.SnapshotRetentionDays > 35 {
-		p.add(k+"snapshotRetentionDays", "%d is outside 0..35", ca.SnapshotRetentionDays)
-	}
-}
-
-func (c *Config) validateEdge(p *problems) {
-	e := c.Edge
-	const k = "surge:edge."
-	if e.Domain != "" {
-		if !domainName.MatchString(e.Domain) {
-			p.add(k+"domain", "%q is not a lowercase DNS name", e.Domain)
-		}
-		n := 0
-		for _, set := range []bool{e.HostedZoneID != "", e.HostedZoneName != "", e.CreateZone} {
-			if set {
-				n++
-			}
-		}
-		if n != 1 {
-			p.add(k+"domain", "needs exactly one of hostedZoneId, hostedZoneName or createZone")
-		}
-		if e.HostedZoneName != "" && e.Domain != e.HostedZoneName && !strings.HasSuffix(e.Domain, "."+e.HostedZoneName) {
-			p.add(k+"hostedZoneName", "%q does not contain domain %q", e.HostedZoneName, e.Domain)
-		}
-	} else if e.HostedZoneID != "" || e.HostedZoneName != "" || e.CreateZone {
-		p.add(k+"domain", "is empty but a hosted zone is configured")
-	}
-	switch e.PriceClass {
-	case "PriceClass_100", "PriceClass_200", "PriceClass_All":
-	default:
-		p.add(k+"priceClass", "must be PriceClass_100, PriceClass_200 or PriceClass_All, got %q", e.PriceClass)
-	}
-	if e.WAFMode != "block" && e.WAFMode != "count" {
-		p.add(k+"wafMode", "must be \"block\" or \"count\", got %q", e.WAFMode)
-	}
-	// WAF rate-based rules accept 10 .. 2,000,000,000 requests per window;
-	// some provider builds refuse less than 100 (pulumi-aws #5841).
-	for _, r := range []struct {
-		key string
-		v   int
-	}{{"rateLimit", e.RateLimit}, {"enrollRateLimit", e.EnrollRateLimit}} {
-		if r.v < 100 || r.v > 2_000_000_000 {
-			p.add(k+r.key, "%d is outside 100..2000000000 (AWS WAF rate-based rule limits)", r.v)
-		}
-	}
-	for _, err := range waf.ValidateTrustedCIDRs(e.TrustedCIDRs) {
-		p.add(k+"trustedCidrs", "%v", err)
-	}
-	for _, err := range waf.ValidateAdminCIDRs(e.AdminCIDRs) {
-		p.add(k+"adminCidrs", "%v", err)
-	}
-	if e.ZoneDelegated && !e.CreateZone {
-		p.add(k+"zoneDelegated", "only applies with createZone: an existing zone is delegated already")
-	}
-	if e.EnrollRateLimit > e.RateLimit {
-		p.add(k+"enrollRateLimit", "%d is looser than rateLimit (%d); the enrollment paths should be the tighter limit", e.EnrollRateLimit, e.RateLimit)
-	}
-}
-
-func (c *Config) validateMonitoring(p *problems) {
-	m := c.Monitoring
-	const k = "surge:monitoring."
-	for i, e := range m.AlarmEmails {
-		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
-			p.add(fmt.Sprintf("%salarmEmails[%d]", k, i), "%q is not a plain e-mail address", e)
-		}
-	}
-	if q := m.Thresholds.QueueStallMinutes; q != float64(int(q)) {
-		p.add(k+"thresholds.queueStallMinutes", "%v must be whole minutes", q)
-	}
-	if !validLogRetention(m.LogRetentionDays) {
-		p.add(k+"logRetentionDays", "%d is not a CloudWatch Logs retention value", m.LogRetentionDays)
-	}
-	t := m.Thresholds
-	for _, th := range []struct {
-		key     string
-		v, max  float64
-		percent bool
-	}{
-		{"alb5xxPercent", t.ALB5xxPercent, 100, true}, {"targetP99Seconds", t.TargetP99Seconds, 60, false},
-		{"dbCpuPercent", t.DBCPUPercent, 100, true}, {"dbFreeStorageGiB", t.DBFreeStorageGiB, 65536, false},
-		{"dbFreeMemoryMiB", t.DBFreeMemoryMiB, 1 << 20, false}, {"dbConnections", t.DBConnections, 1e5, false},
-		{"replicaLagSeconds", t.ReplicaLagSeconds, 86400, false}, {"cacheCpuPercent", t.CacheCPUPercent, 100, true},
-		{"cacheMemoryPercent", t.CacheMemoryPercent, 100, true}, {"cacheReplicationLagSeconds", t.CacheReplicationLagS, 86400, false},
-		{"cloudFront5xxPercent", t.CloudFront5xxPercent, 100, true}, {"wafBlockedPerMinute", t.WAFBlockedPerMinute, 1e9, false},
-		{"shedPerMinute", t.ShedPerMinute, 1e9, false}, {"queueStallMinutes", t.QueueStallMinutes, 60, false},
-	} {
-		if th.v <= 0 || th.v > th.max {
-			p.add(k+"thresholds."+th.key, "%v is outside (0, %v]", th.v, th.max)
-		}
+	if c.App.Release != "" && !sha256Hex.MatchString(c.App.Release) {
+		p.add("surge:app.release", "%q is not a SHA-256 (64 lowercase hex characters, the artifactSha256 output of an earlier up)", c.App.Release)
 	}
 }
 
@@ -437,13 +109,4 @@ func (c *Config) validateProdFloor(p *problems) {
 			"an existing zone by ID or name (surge:edge.hostedZoneId or surge:edge.hostedZoneName), "+
 			"or a zone created by the stack (surge:edge.createZone: true, two phases: README.md, \"First deploy\")")
 	}
-}
-
-// validLogRetention reports whether d is a retention CloudWatch Logs accepts.
-func validLogRetention(d int) bool {
-	switch d {
-	case 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653:
-		return true
-	}
-	return false
 }

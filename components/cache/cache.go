@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/surge-dev/surge/components/naming"
 	"github.com/surge-dev/surge/components/secrets"
+	"github.com/surge-dev/surge/components/spec"
 )
 
 // AllowedTokenSpecials are the only non-alphanumeric characters ElastiCache
@@ -34,25 +36,64 @@ const TokenSpecials = "!&$-"
 // Port is the Redis/Valkey port the group listens on.
 const Port = 6379
 
-// RedisArgs configure the cache.
+// Spec is the cache's static shape: `surge:cache` in the stack config.
+// Defaults gives its per-environment values.
+type Spec struct {
+	Engine                string `json:"engine"`                // valkey or redis.
+	EngineVersion         string `json:"engineVersion"`         // Cluster-mode-disabled version: valkey 7.2, 8.0 or 8.1; redis 6.2, 7.0 or 7.1.
+	NodeType              string `json:"nodeType"`              // Graviton node type (cache.t4g.*, cache.m7g.*, cache.r7g.*, ...).
+	Replicas              int    `json:"replicas"`              // Replicas beside the primary, 0..5; one or more turns on automatic failover.
+	MultiAZ               bool   `json:"multiAz"`               // Replicas in other AZs, failing over across them; needs replicas >= 1.
+	SnapshotRetentionDays int    `json:"snapshotRetentionDays"` // Days of automatic backups, 0..35 (ElastiCache.1).
+}
+
+// Defaults are the environment's values: dev one small node, prod a
+// primary and a replica in another AZ with a week of snapshots.
+func Defaults(env spec.Env) Spec {
+	if env == spec.Prod {
+		return Spec{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.m7g.large", Replicas: 1, MultiAZ: true, SnapshotRetentionDays: 7}
+	}
+	return Spec{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.t4g.micro"}
+}
+
+// Validate reports every problem of the Spec, keyed by its JSON path.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	versions, ok := engineVersions[s.Engine]
+	if !ok {
+		p.Add("engine", "must be \"valkey\" or \"redis\", got %q", s.Engine)
+	} else if !slices.Contains(versions, s.EngineVersion) {
+		p.Add("engineVersion", "%q is not offered for engine %s (one of %v)", s.EngineVersion, s.Engine, versions)
+	}
+	if !spec.Graviton("cache.", s.NodeType) {
+		p.Add("nodeType", "%q is not a Graviton node type (e.g. cache.t4g.micro, cache.m7g.large)", s.NodeType)
+	}
+	if s.Replicas < 0 || s.Replicas > 5 {
+		p.Add("replicas", "%d is outside 0..5", s.Replicas)
+	}
+	if s.MultiAZ && s.Replicas < 1 {
+		p.Add("multiAz", "needs replicas >= 1 (Multi-AZ requires automatic failover to a replica)")
+	}
+	if s.SnapshotRetentionDays < 0 || s.SnapshotRetentionDays > 35 {
+		p.Add("snapshotRetentionDays", "%d is outside 0..35", s.SnapshotRetentionDays)
+	}
+	return p.Err()
+}
+
+// RedisArgs are the Spec plus what comes from other resources and the
+// options the stack config does not expose.
 type RedisArgs struct {
+	Spec
+
 	SubnetIDs       pulumi.StringArrayInput // private-data subnets; required
 	SecurityGroupID pulumi.StringInput      // the cache security group; required
 
-	Engine        string // "redis" or "valkey"; default "valkey"
-	EngineVersion string // redis: "6.2", "7.0", "7.1"; valkey: "7.2", "8.0", "8.1"; default 7.1 / 8.0
-	NodeType      string // Graviton node: cache.t4g.*, cache.m7g.*, cache.r7g.*...; required
-	Replicas      int    // replicas of the primary, 0-5 (0: one node)
 	// AutomaticFailover promotes a replica when the primary fails; needs
-	// Replicas >= 1 (ElastiCache.3).
+	// Replicas >= 1 (ElastiCache.3); MultiAZ needs it.
 	AutomaticFailover bool
-	// MultiAZ places replicas in other AZs and fails over across them;
-	// needs AutomaticFailover.
-	MultiAZ               bool
-	SnapshotRetentionDays int    // automatic backups kept, 0-35 (ElastiCache.1)
-	SnapshotWindow        string // "hh24:mi-hh24:mi" UTC; empty lets ElastiCache choose
-	MaintenanceWindow     string // "ddd:hh24:mi-ddd:hh24:mi" UTC; empty lets ElastiCache choose
-	ApplyImmediately      bool   // default false: changes wait for the maintenance window
+	SnapshotWindow    string // "hh24:mi-hh24:mi" UTC; empty lets ElastiCache choose
+	MaintenanceWindow string // "ddd:hh24:mi-ddd:hh24:mi" UTC; empty lets ElastiCache choose
+	ApplyImmediately  bool   // default false: changes wait for the maintenance window
 	// SlowLogGroupName receives the engine slow log as JSON; nil: no log delivery.
 	SlowLogGroupName pulumi.StringInput
 	// SecretRecoveryWindowDays: 0 (at once, dev) or 7-30; default 7.
@@ -68,11 +109,11 @@ type Redis struct {
 	Port               pulumi.IntOutput
 	SecretARN          pulumi.StringOutput // secret with {host, readerHost, port, authToken, tls, url}
 	ReplicationGroupID pulumi.StringOutput
+	Nodes              int                 // the primary and its replicas (member clusters <id>-001, -002, ...)
 	AuthToken          pulumi.StringOutput // secret
 }
 
 var (
-	gravitonNode = regexp.MustCompile(`^cache\.[a-z]+[0-9]+g[a-z]*\.[0-9]*[a-z]+$`)
 	dailyWindow  = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	weeklyWindow = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	groupID      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
@@ -88,14 +129,14 @@ var engineVersions = map[string][]string{
 
 func (a RedisArgs) withDefaults() RedisArgs {
 	if a.Engine == "" {
-		a.Engine = "valkey"
+		a.Engine = Defaults(spec.Dev).Engine
 	}
 	if a.EngineVersion == "" {
 		switch a.Engine {
 		case "redis":
 			a.EngineVersion = "7.1"
 		case "valkey":
-			a.EngineVersion = "8.0"
+			a.EngineVersion = Defaults(spec.Dev).EngineVersion
 		}
 	}
 	if a.SecretRecoveryWindowDays == nil {
@@ -115,26 +156,14 @@ func (a *RedisArgs) validate(name string) error {
 	if a.SecurityGroupID == nil {
 		add("SecurityGroupID is required")
 	}
-	versions, ok := engineVersions[a.Engine]
-	if !ok {
-		add("Engine %q must be redis or valkey", a.Engine)
-	} else if !contains(versions, a.EngineVersion) {
-		add("EngineVersion %q is not one of %v for %s", a.EngineVersion, versions, a.Engine)
-	}
-	if !gravitonNode.MatchString(a.NodeType) {
-		add("NodeType %q is not a Graviton node type such as cache.t4g.small or cache.r7g.large", a.NodeType)
-	}
-	if a.Replicas < 0 || a.Replicas > 5 {
-		add("Replicas %d must be within 0-5", a.Replicas)
+	if err := a.Spec.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.AutomaticFailover && a.Replicas < 1 {
 		add("AutomaticFailover needs Replicas >= 1")
 	}
 	if a.MultiAZ && !a.AutomaticFailover {
 		add("MultiAZ requires AutomaticFailover")
-	}
-	if a.SnapshotRetentionDays < 0 || a.SnapshotRetentionDays > 35 {
-		add("SnapshotRetentionDays %d must be within 0-35", a.SnapshotRetentionDays)
 	}
 	if a.SnapshotWindow != "" && !dailyWindow.MatchString(a.SnapshotWindow) {
 		add("SnapshotWindow %q must be hh24:mi-hh24:mi", a.SnapshotWindow)
@@ -149,15 +178,6 @@ func (a *RedisArgs) validate(name string) error {
 		add("component name %q gives the replication group ID %q, which must start with a letter", name, id)
 	}
 	return errors.Join(errs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // NewRedis declares the cache.
@@ -265,6 +285,7 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	c.Port = pulumi.Int(Port).ToIntOutput()
 	c.SecretARN = secretARN
 	c.ReplicationGroupID = group.ID().ToStringOutput()
+	c.Nodes = 1 + a.Replicas
 	c.AuthToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"primaryEndpoint":    c.PrimaryEndpoint,

@@ -23,28 +23,25 @@ const (
 
 func prodArgs() *RedisArgs {
 	return &RedisArgs{
-		SubnetIDs:             pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}),
-		SecurityGroupID:       pulumi.String("sg-cache"),
-		Engine:                "valkey",
-		EngineVersion:         "8.0",
-		NodeType:              "cache.r7g.large",
-		Replicas:              2,
-		AutomaticFailover:     true,
-		MultiAZ:               true,
-		SnapshotRetentionDays: 7,
-		SnapshotWindow:        "18:00-19:00",
-		MaintenanceWindow:     "sun:19:30-sun:20:30",
-		SlowLogGroupName:      pulumi.String("/surge/prod/cache-slow"),
+		Spec: Spec{
+			Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.r7g.large",
+			Replicas: 2, MultiAZ: true, SnapshotRetentionDays: 7,
+		},
+		SubnetIDs:         pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}),
+		SecurityGroupID:   pulumi.String("sg-cache"),
+		AutomaticFailover: true,
+		SnapshotWindow:    "18:00-19:00",
+		MaintenanceWindow: "sun:19:30-sun:20:30",
+		SlowLogGroupName:  pulumi.String("/surge/prod/cache-slow"),
 	}
 }
 
 func devArgs() *RedisArgs {
 	zero := 0
 	return &RedisArgs{
+		Spec:                     Spec{Engine: "redis", NodeType: "cache.t4g.micro"},
 		SubnetIDs:                pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b"}),
 		SecurityGroupID:          pulumi.String("sg-cache"),
-		Engine:                   "redis",
-		NodeType:                 "cache.t4g.micro",
 		SecretRecoveryWindowDays: &zero,
 	}
 }
@@ -207,11 +204,11 @@ func TestValidate(t *testing.T) {
 		{"multi-AZ without failover", func(a *RedisArgs) { a.AutomaticFailover = false }, []string{"MultiAZ requires AutomaticFailover"}},
 		{"failover without replicas", func(a *RedisArgs) { a.Replicas, a.MultiAZ = 0, false }, []string{"AutomaticFailover needs Replicas >= 1"}},
 		{"multi-AZ one node", func(a *RedisArgs) { a.Replicas = 0 }, []string{"AutomaticFailover needs Replicas >= 1"}},
-		{"unknown engine", func(a *RedisArgs) { a.Engine = "memcached" }, []string{`Engine "memcached"`}},
-		{"valkey version for redis", func(a *RedisArgs) { a.Engine = "redis" }, []string{`EngineVersion "8.0" is not one of`}},
-		{"x86 node", func(a *RedisArgs) { a.NodeType = "cache.m5.large" }, []string{`NodeType "cache.m5.large"`}},
-		{"too many replicas", func(a *RedisArgs) { a.Replicas = 6 }, []string{"Replicas 6"}},
-		{"bad retention", func(a *RedisArgs) { a.SnapshotRetentionDays = 36 }, []string{"SnapshotRetentionDays 36"}},
+		{"unknown engine", func(a *RedisArgs) { a.Engine = "memcached" }, []string{`engine: must be "valkey" or "redis", got "memcached"`}},
+		{"valkey version for redis", func(a *RedisArgs) { a.Engine = "redis" }, []string{`engineVersion: "8.0" is not offered for engine redis`}},
+		{"x86 node", func(a *RedisArgs) { a.NodeType = "cache.m5.large" }, []string{`nodeType: "cache.m5.large"`}},
+		{"too many replicas", func(a *RedisArgs) { a.Replicas = 6 }, []string{"replicas: 6 is outside 0..5"}},
+		{"bad retention", func(a *RedisArgs) { a.SnapshotRetentionDays = 36 }, []string{"snapshotRetentionDays: 36 is outside 0..35"}},
 		{"bad windows", func(a *RedisArgs) { a.SnapshotWindow, a.MaintenanceWindow = "6pm", "sunday" }, []string{"SnapshotWindow", "MaintenanceWindow"}},
 		{"missing inputs", func(a *RedisArgs) { a.SubnetIDs, a.SecurityGroupID = nil, nil }, []string{"SubnetIDs is required", "SecurityGroupID is required"}},
 	}

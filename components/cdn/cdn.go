@@ -38,6 +38,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/spec"
 	"github.com/surge-dev/surge/components/storage"
 )
 
@@ -105,8 +106,36 @@ var (
 	accountRe    = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
-// DistributionArgs configures the distribution.
+// Spec is the distribution's static shape: the CloudFront key of
+// `surge:edge` in the stack config.
+type Spec struct {
+	PriceClass string `json:"priceClass"` // PriceClass_100, PriceClass_200 or PriceClass_All: the edge locations that serve viewers.
+}
+
+// Defaults are the environment's values: dev the cheapest edge locations,
+// prod all of them.
+func Defaults(env spec.Env) Spec {
+	if env == spec.Prod {
+		return Spec{PriceClass: "PriceClass_All"}
+	}
+	return Spec{PriceClass: "PriceClass_100"}
+}
+
+// Validate reports every problem of the Spec, keyed by its JSON path.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	if !slices.Contains(priceClasses, s.PriceClass) {
+		p.Add("priceClass", "must be one of %v, got %q", priceClasses, s.PriceClass)
+	}
+	return p.Err()
+}
+
+// DistributionArgs are the Spec plus what comes from other resources and
+// the options the stack config does not expose. A zero PriceClass takes
+// dev's.
 type DistributionArgs struct {
+	Spec
+
 	// USEast1 is an aws provider for us-east-1. Required: CloudFront's v2
 	// standard-log delivery source (and its destination and delivery) must
 	// be created there, with the distribution's global home region.
@@ -150,9 +179,6 @@ type DistributionArgs struct {
 	// WebACLARN is the ARN of the CLOUDFRONT-scope WAF web ACL. Required.
 	WebACLARN pulumi.StringInput
 
-	// PriceClass is PriceClass_100, PriceClass_200 or PriceClass_All.
-	// Default PriceClass_100.
-	PriceClass string
 	// AssetsMaxAgeSeconds is the TTL of /assets/* (content-hashed file
 	// names, so they never change in place). Default 31536000 (one year).
 	AssetsMaxAgeSeconds int
@@ -197,7 +223,7 @@ func (a *DistributionArgs) withDefaults() DistributionArgs {
 		out.OriginReadTimeout = 30
 	}
 	if out.PriceClass == "" {
-		out.PriceClass = "PriceClass_100"
+		out.PriceClass = Defaults(spec.Dev).PriceClass
 	}
 	if out.AssetsMaxAgeSeconds == 0 {
 		out.AssetsMaxAgeSeconds = 31536000
@@ -262,8 +288,8 @@ func (a *DistributionArgs) validate() error {
 	case len(a.Aliases) == 0 && a.CertificateARN != nil:
 		errs = append(errs, errors.New("CertificateARN without Aliases: the certificate would never be served"))
 	}
-	if !slices.Contains(priceClasses, a.PriceClass) {
-		errs = append(errs, fmt.Errorf("PriceClass %q: want one of %v", a.PriceClass, priceClasses))
+	if err := a.Spec.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.AssetsMaxAgeSeconds < 1 || a.AssetsMaxAgeSeconds > 31536000 {
 		errs = append(errs, fmt.Errorf("AssetsMaxAgeSeconds %d: want 1-31536000", a.AssetsMaxAgeSeconds))

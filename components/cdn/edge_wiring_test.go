@@ -26,7 +26,7 @@ func edgeProgram(domain string) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		certs, err := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{Domain: domain, ZoneName: zoneOf(domain), USEast1: east})
+		certs, err := dns.NewZoneAndCertificates(ctx, name, &dns.ZoneAndCertificatesArgs{Spec: dns.Spec{Domain: domain, HostedZoneName: zoneOf(domain)}, USEast1: east})
 		if err != nil {
 			return err
 		}

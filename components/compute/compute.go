@@ -9,17 +9,21 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // scheduled-action time zones validate the same on every machine
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/autoscaling"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/release"
+	"github.com/surge-dev/surge/components/spec"
 )
 
 // DefaultAMIParameter is the public SSM parameter of the latest Amazon Linux
@@ -44,104 +48,263 @@ const MaxHealthCheckGraceSeconds = 600
 // Managed policy giving SSM Session Manager access (SSM.1): no SSH anywhere.
 const ssmCorePolicyARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
-// Artifact is the app binary in S3, pinned by digest.
-type Artifact struct {
-	Bucket    pulumi.StringInput // bucket name; required
-	Key       pulumi.StringInput // object key; required
-	SHA256    pulumi.StringInput // 64 hex characters; required. Checked statically when a plain string.
-	BucketARN pulumi.StringInput // bucket ARN, for the exact object ARN in the role policy; required
-	// KMSKeyARN is the CMK the bucket encrypts with, if any (kms:Decrypt is
-	// granted on exactly it). Nil for SSE-S3.
-	KMSKeyARN pulumi.StringInput
-	// ReleasesPrefix is the key prefix every release shares, ending in "/"
-	// (the stack's is "releases/"). The role reads every object under it,
-	// so a launch from an earlier launch template version (an instance
-	// refresh in progress, a rollback) finds its binary. Required.
-	ReleasesPrefix string
-}
-
 // ScheduledAction changes the group's size at a time: a cron recurrence in a
 // time zone ("30 minutes before registration opens") or a one-off start time.
 type ScheduledAction struct {
-	Name       string // unique within the fleet; required
-	Recurrence string // 5-field cron, e.g. "30 8 * 2,8 MON"; or empty with StartTime
-	StartTime  string // RFC 3339 one-off time; converted to UTC
-	TimeZone   string // IANA zone for Recurrence, e.g. "Asia/Seoul"; required with Recurrence
-	Min        int
-	Max        int
-	Desired    int
+	Name            string `json:"name"`                 // Unique action name: 1..64 letters, digits or dashes.
+	Recurrence      string `json:"recurrence,omitempty"` // cron, 5 fields, in timeZone; or startTime.
+	StartTime       string `json:"startTime,omitempty"`  // RFC 3339 time of a one-off rush, in the future.
+	TimeZone        string `json:"timeZone"`             // IANA name, e.g. Asia/Seoul (required).
+	MinSize         int    `json:"minSize"`              // Fleet minimum from that time.
+	MaxSize         int    `json:"maxSize"`              // Fleet maximum from that time.
+	DesiredCapacity int    `json:"desiredCapacity"`      // Fleet size at that time.
 }
 
 // WarmPool keeps pre-initialised instances next to the group.
 type WarmPool struct {
-	MinSize int // instances kept warm; >= 0
-	// MaxGroupPreparedCapacity bounds in-service plus warm instances: the
-	// pool holds this minus the desired capacity, never fewer than MinSize.
-	// Required (>= max(1, MinSize), <= Max): unset, AWS keeps Max minus
-	// desired instances prepared, each launched, initialised and stopped
-	// again on every instance refresh.
-	MaxGroupPreparedCapacity int
-	// State of warm instances: only "Stopped" (the default). A stopped
-	// instance boots into the pool's InService transition and so reruns the
-	// readiness gate that completes the lifecycle hook; a "Running" one would
-	// not, and the hook would abandon it.
-	State string
+	MinSize int `json:"minSize"` // Instances kept pre-initialised, 0..maxSize.
+	// MaxGroupPreparedCapacity bounds in-service plus warm instances.
+	// Unset, AWS keeps maxSize minus desired instances prepared (27 in
+	// prod), each launched, initialised and stopped again on every
+	// instance refresh.
+	MaxGroupPreparedCapacity int `json:"maxGroupPreparedCapacity"` // In service plus warm, at most, max(1, minSize)..maxSize; the pool holds this minus the desired capacity, never fewer than minSize.
+	// A stopped instance boots into the pool's InService transition and
+	// so reruns the readiness gate that completes the lifecycle hook; a
+	// running one would not, and the hook would abandon it.
+	State string `json:"state"` // Stopped (the only state whose instances rerun the boot readiness gate).
 }
 
-// AppFleetArgs configure the fleet. Values from other resources are inputs;
-// shape is plain Go, validated before anything is declared.
+// Spec is the fleet's static shape and the app's runtime settings:
+// `surge:app` in the stack config. Defaults gives its per-environment
+// values.
+type Spec struct {
+	InstanceTypes      []string  `json:"instanceTypes"`      // Graviton (arm64) types, the first the launch template's; several need spot or no warm pool.
+	MinSize            int       `json:"minSize"`            // Fleet minimum; prod at least 2.
+	MaxSize            int       `json:"maxSize"`            // Fleet maximum.
+	DesiredCapacity    int       `json:"desiredCapacity"`    // Fleet size at creation, within minSize..maxSize.
+	SpotPercent        int       `json:"spotPercent"`        // Share of capacity above the on-demand base on spot, 0..100; dev only.
+	WarmPool           *WarmPool `json:"warmPool"`           // Pre-initialised instances for scale-out (one instance type, no spot); none = no pool.
+	DetailedMonitoring bool      `json:"detailedMonitoring"` // 1-minute EC2 metrics (CKV_AWS_126).
+	RootVolumeGiB      int       `json:"rootVolumeGiB"`      // Encrypted gp3 root volume, 8..16384 GiB (the AL2023 snapshot is 8).
+	Port               int       `json:"port"`               // Port the app listens on behind the ALB, 1024..65535 (the unit grants no capabilities).
+	// HealthCheckGraceSeconds is also the boot readiness gate's wait, so it
+	// stays inside the fixed launch lifecycle hook.
+	HealthCheckGraceSeconds          int               `json:"healthCheckGraceSeconds"`          // ELB health-check grace and boot readiness wait, 30..600.
+	TargetRequestsPerTarget          float64           `json:"targetRequestsPerTarget"`          // ALB requests per target per minute for target tracking; 0 = no such policy.
+	TargetCPUPercent                 float64           `json:"targetCpuPercent"`                 // Target-tracking average CPU, 0..100; 0 = no such policy.
+	InstanceRefreshMinHealthyPercent int               `json:"instanceRefreshMinHealthyPercent"` // Share of the fleet kept in service while an instance refresh rolls, 0..100.
+	ScheduledScaleOuts               []ScheduledAction `json:"scheduledScaleOuts"`               // Capacity raised ahead of known rushes.
+	AdmitBatch                       int               `json:"admitBatch"`                       // Upper bound of the admitter's adaptive batch, 1..10000 (SURGE_ADMIT_BATCH).
+	AdmitInterval                    string            `json:"admitInterval"`                    // Idle poll of the admitter, e.g. 50ms (SURGE_ADMIT_INTERVAL).
+	AdmitLease                       string            `json:"admitLease"`                       // Admitter leadership lease, at least 500ms and 4x admitInterval (SURGE_ADMIT_LEASE).
+	DrainTimeoutSeconds              int               `json:"drainTimeoutSeconds"`              // Seconds the app finishes in-flight requests after SIGTERM, 1..300 (SURGE_DRAIN_TIMEOUT).
+	MaxInflight                      int               `json:"maxInflight"`                      // Requests served at once per instance before shedding with 503 (SURGE_MAX_INFLIGHT).
+}
+
+// Defaults are the environment's values: dev one small instance (spot
+// allowed), prod three larger ones with a warm pool and a stricter refresh.
+func Defaults(env spec.Env) Spec {
+	s := Spec{
+		InstanceTypes: []string{"t4g.small"}, MinSize: 1, MaxSize: 3, DesiredCapacity: 1,
+		RootVolumeGiB: 20, Port: 8080, HealthCheckGraceSeconds: 120,
+		TargetRequestsPerTarget: 1000, TargetCPUPercent: 60, InstanceRefreshMinHealthyPercent: 50,
+		AdmitBatch: 500, AdmitInterval: "50ms", AdmitLease: "5s", DrainTimeoutSeconds: 20, MaxInflight: 1000,
+	}
+	if env == spec.Prod {
+		s.InstanceTypes = []string{"m7g.large"}
+		s.MinSize, s.MaxSize, s.DesiredCapacity = 3, 30, 3
+		s.WarmPool = &WarmPool{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"}
+		s.DetailedMonitoring = true
+		s.InstanceRefreshMinHealthyPercent = 90
+	}
+	return s
+}
+
+var (
+	scheduleName  = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+	durationValue = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)
+)
+
+// Validate reports every problem of the Spec, keyed by its JSON path. A
+// one-off startTime in the past is the stack's to refuse (it knows the
+// time).
+func (s Spec) Validate() error {
+	var p spec.Problems
+	if len(s.InstanceTypes) == 0 {
+		p.Add("instanceTypes", "needs at least one Graviton instance type")
+	}
+	seen := map[string]bool{}
+	for i, t := range s.InstanceTypes {
+		key := fmt.Sprintf("instanceTypes[%d]", i)
+		if !spec.Graviton("", t) {
+			p.Add(key, "%q is not a Graviton (arm64) instance type; the app binary is built for linux/arm64 (e.g. t4g.small, m7g.large, c7g.xlarge)", t)
+		}
+		if seen[t] {
+			p.Add(key, "%q is listed twice", t)
+		}
+		seen[t] = true
+	}
+	if s.MinSize < 0 {
+		p.Add("minSize", "%d is negative", s.MinSize)
+	}
+	if s.MaxSize < 1 {
+		p.Add("maxSize", "%d must be at least 1", s.MaxSize)
+	}
+	if s.MinSize > s.MaxSize {
+		p.Add("minSize", "%d is greater than maxSize (%d)", s.MinSize, s.MaxSize)
+	}
+	if s.DesiredCapacity < s.MinSize || s.DesiredCapacity > s.MaxSize {
+		p.Add("desiredCapacity", "%d is outside minSize..maxSize (%d..%d)", s.DesiredCapacity, s.MinSize, s.MaxSize)
+	}
+	if s.SpotPercent < 0 || s.SpotPercent > 100 {
+		p.Add("spotPercent", "%d is outside 0..100", s.SpotPercent)
+	}
+	if wp := s.WarmPool; wp != nil {
+		if wp.MinSize < 0 || wp.MinSize > s.MaxSize {
+			p.Add("warmPool.minSize", "%d is outside 0..maxSize (%d)", wp.MinSize, s.MaxSize)
+		}
+		if mp := wp.MaxGroupPreparedCapacity; mp < max(1, wp.MinSize) || mp > s.MaxSize {
+			p.Add("warmPool.maxGroupPreparedCapacity", "%d is outside max(1, warmPool.minSize)..maxSize (%d..%d): unset, AWS keeps maxSize minus desired instances prepared",
+				mp, max(1, wp.MinSize), s.MaxSize)
+		}
+		switch wp.State {
+		case "Stopped":
+		case "Running":
+			p.Add("warmPool.state", "Running is not supported: the readiness gate runs at boot, so the lifecycle hook would abandon a running warm instance")
+		case "Hibernated":
+			p.Add("warmPool.state", "Hibernated is not supported: it needs hibernation in the launch template and a root volume sized to RAM")
+		default:
+			p.Add("warmPool.state", "must be \"Stopped\", got %q", wp.State)
+		}
+		if s.mixed() {
+			p.Add("warmPool", "needs exactly one instance type and spotPercent 0 (EC2 Auto Scaling warm pools do not support mixed instances policies)")
+		}
+	}
+	if s.RootVolumeGiB < 8 || s.RootVolumeGiB > 16384 {
+		p.Add("rootVolumeGiB", "%d is outside 8..16384", s.RootVolumeGiB)
+	}
+	if s.Port < 1024 || s.Port > 65535 {
+		p.Add("port", "%d is outside 1024..65535 (the app runs without privileges)", s.Port)
+	}
+	if s.HealthCheckGraceSeconds < 30 || s.HealthCheckGraceSeconds > MaxHealthCheckGraceSeconds {
+		p.Add("healthCheckGraceSeconds", "%d is outside 30..%d (the readiness gate must answer inside the fixed %d s launch hook)",
+			s.HealthCheckGraceSeconds, MaxHealthCheckGraceSeconds, LaunchHookTimeoutSeconds)
+	}
+	if s.TargetRequestsPerTarget < 0 {
+		p.Add("targetRequestsPerTarget", "%v must not be negative", s.TargetRequestsPerTarget)
+	}
+	if s.TargetCPUPercent < 0 || s.TargetCPUPercent > 100 {
+		p.Add("targetCpuPercent", "%v is outside 0..100", s.TargetCPUPercent)
+	}
+	if s.InstanceRefreshMinHealthyPercent < 0 || s.InstanceRefreshMinHealthyPercent > 100 {
+		p.Add("instanceRefreshMinHealthyPercent", "%d is outside 0..100", s.InstanceRefreshMinHealthyPercent)
+	}
+	names := map[string]bool{}
+	for i, sa := range s.ScheduledScaleOuts {
+		key := fmt.Sprintf("scheduledScaleOuts[%d]", i)
+		if !scheduleName.MatchString(sa.Name) {
+			p.Add(key+".name", "%q must be 1-64 letters, digits or dashes", sa.Name)
+		} else if names[sa.Name] {
+			p.Add(key+".name", "%q is used twice", sa.Name)
+		}
+		names[sa.Name] = true
+		switch {
+		case (sa.Recurrence == "") == (sa.StartTime == ""):
+			p.Add(key, "needs exactly one of recurrence (cron) or startTime (RFC 3339)")
+		case sa.Recurrence != "" && len(strings.Fields(sa.Recurrence)) != 5:
+			p.Add(key+".recurrence", "%q is not a 5-field cron expression (minute hour day month weekday)", sa.Recurrence)
+		case sa.StartTime != "":
+			if _, err := time.Parse(time.RFC3339, sa.StartTime); err != nil {
+				p.Add(key+".startTime", "%q is not an RFC 3339 time", sa.StartTime)
+			}
+		}
+		if sa.TimeZone == "" {
+			p.Add(key+".timeZone", "is required (an IANA name such as Asia/Seoul): cron in UTC is a classic off-by-hours rush")
+		} else if _, err := time.LoadLocation(sa.TimeZone); err != nil || sa.TimeZone == "Local" {
+			p.Add(key+".timeZone", "%q is not an IANA time zone", sa.TimeZone)
+		}
+		if sa.MinSize < 0 || sa.MinSize > sa.MaxSize || sa.DesiredCapacity < sa.MinSize || sa.DesiredCapacity > sa.MaxSize {
+			p.Add(key, "needs 0 <= minSize <= desiredCapacity <= maxSize, got %d/%d/%d", sa.MinSize, sa.DesiredCapacity, sa.MaxSize)
+		}
+	}
+	if s.AdmitBatch < 1 || s.AdmitBatch > 10000 {
+		p.Add("admitBatch", "%d is outside 1..10000", s.AdmitBatch)
+	}
+	interval, errI := time.ParseDuration(s.AdmitInterval)
+	if errI != nil || !durationValue.MatchString(s.AdmitInterval) || interval <= 0 {
+		p.Add("admitInterval", "%q is not a duration such as 50ms or 1s", s.AdmitInterval)
+	}
+	lease, errL := time.ParseDuration(s.AdmitLease)
+	switch {
+	case errL != nil || !durationValue.MatchString(s.AdmitLease):
+		p.Add("admitLease", "%q is not a duration such as 5s or 1m", s.AdmitLease)
+	case lease < 500*time.Millisecond || (errI == nil && lease < 4*interval):
+		// A lease shorter than a few admitter ticks would expire under a
+		// healthy admitter and hand students back twice.
+		p.Add("admitLease", "%s must be at least 500ms and 4x admitInterval (%s)", s.AdmitLease, s.AdmitInterval)
+	}
+	if s.DrainTimeoutSeconds < 1 || s.DrainTimeoutSeconds > 300 {
+		p.Add("drainTimeoutSeconds", "%d is outside 1..300", s.DrainTimeoutSeconds)
+	}
+	if s.MaxInflight < 1 {
+		p.Add("maxInflight", "%d must be at least 1", s.MaxInflight)
+	}
+	return p.Err()
+}
+
+// mixed reports whether the group needs a mixed instances policy.
+func (s Spec) mixed() bool { return s.SpotPercent > 0 || len(s.InstanceTypes) > 1 }
+
+// AppFleetArgs are the Spec plus what comes from other resources and the
+// options the stack config does not expose. Zero Spec fields take dev's
+// Defaults.
 type AppFleetArgs struct {
+	Spec
+
 	SubnetIDs             pulumi.StringArrayInput // private-app subnets, one per AZ; required
 	SecurityGroupID       pulumi.StringInput      // the app security group; required
 	TargetGroupARN        pulumi.StringInput      // ALB target group the group registers in; required
 	LoadBalancerARNSuffix pulumi.StringInput      // for ALBRequestCountPerTarget; required when TargetRequestsPerTarget > 0
 	TargetGroupARNSuffix  pulumi.StringInput      // for ALBRequestCountPerTarget; required when TargetRequestsPerTarget > 0
 
-	// InstanceTypes are Graviton (arm64) types; the first is the launch
-	// template's, all of them go in the mixed instances policy. Required.
-	InstanceTypes []string
-	Min           int // group minimum; >= 0
-	Max           int // group maximum; >= 1 and >= Min
-	Desired       int // initial desired capacity within [Min, Max]
-
-	HealthCheckGraceSeconds int // ELB health check grace and readiness-gate wait; default 300 (30-MaxHealthCheckGraceSeconds)
-	// TargetRequestsPerTarget is the target of the ALBRequestCountPerTarget
-	// tracking policy; 0 declares no such policy.
-	TargetRequestsPerTarget float64
-	// TargetCPUPercent is the target of the ASGAverageCPUUtilization policy
-	// (0-100); 0 declares no such policy.
-	TargetCPUPercent float64
-	ScheduledActions []ScheduledAction
-	// InstanceRefreshMinHealthyPercent is the capacity kept healthy during a
-	// rolling refresh; default 90 (AWS's), 0-100.
-	InstanceRefreshMinHealthyPercent int
-	WarmPool                         *WarmPool // nil: no warm pool. Incompatible with spot and several instance types.
-	// SpotPercent is the spot share of capacity above OnDemandBase (0-100).
-	// The stack only allows it in dev.
-	SpotPercent        int
-	OnDemandBase       int    // on-demand instances before any spot; default 0
-	DetailedMonitoring bool   // 1-minute EC2 metrics (CKV_AWS_126)
-	RootVolumeGiB      int    // gp3 root volume; default 20, >= 8 (the AL2023 snapshot size)
-	AMIParameter       string // SSM parameter of the AMI; default DefaultAMIParameter
+	OnDemandBase int    // on-demand instances before any spot; default 0
+	AMIParameter string // SSM parameter of the AMI; default DefaultAMIParameter
 	// InstanceTags go on instances and their volumes (ASG tags propagated at
 	// launch, launch template tag specifications): provider default tags do
 	// not reach what the group launches. Pass the stack's default tags here.
 	InstanceTags map[string]string
 
-	Artifact Artifact
+	// Artifact is the binary the instances run, by digest (its key is
+	// release.Key). The role reads every release (release.Prefix), so a
+	// launch from an earlier launch template version (an instance refresh
+	// in progress, a rollback) finds its binary.
+	Artifact release.Artifact
+	// ArtifactsBucket is the artifacts bucket's name: pass the upload's
+	// Bucket output so the fleet waits for the upload. Required.
+	ArtifactsBucket pulumi.StringInput
+	// ArtifactsBucketARN is its ARN, for the releases prefix in the role
+	// policy. Required.
+	ArtifactsBucketARN pulumi.StringInput
+	// ArtifactsKMSKeyARN is the CMK the bucket encrypts with, if any
+	// (kms:Decrypt is granted on exactly it). Nil for SSE-S3.
+	ArtifactsKMSKeyARN pulumi.StringInput
 
-	AppPort           int                           // app listener; default 8080 (>= 1024)
-	DrainSeconds      int                           // graceful drain after SIGTERM; default 30
-	Env               map[string]pulumi.StringInput // non-secret SURGE_* settings
-	DatabaseSecretARN pulumi.StringInput            // master credentials of the database, read by `surge migrate` only; required
-	CacheSecretARN    pulumi.StringInput            // Secrets Manager secret of the cache; required
+	// Env are further non-secret SURGE_* settings; the Spec's (listener,
+	// drain, admitter, in-flight bound) are the component's own.
+	Env               map[string]pulumi.StringInput
+	DatabaseSecretARN pulumi.StringInput // master credentials of the database, read by `surge migrate` only; required
+	CacheSecretARN    pulumi.StringInput // Secrets Manager secret of the cache; required
 	// AdminTokenSecretARN is the Secrets Manager secret holding the admin
 	// API bearer token (a plain string); required. The token itself never
 	// reaches user data or the environment file.
 	AdminTokenSecretARN pulumi.StringInput
-	LogGroupName        pulumi.StringInput // CloudWatch Logs group for app logs; required
-	LogGroupARN         pulumi.StringInput // its ARN (without ":*"); required
-	Region              string             // AWS region, e.g. "eu-west-1"; required
+	// LogGroup is the name of the app's log group, which the fleet owns;
+	// default LogGroupName(stack). A second fleet in one stack sets its own.
+	LogGroup string
+	// LogRetentionDays is the app log group's retention, a CloudWatch Logs
+	// value; default 365 (CloudWatch.16).
+	LogRetentionDays int
+	Region           string // AWS region, e.g. "eu-west-1"; required
 
 	// AppDatabaseSecretARN holds the app role's credentials, the only ones
 	// `surge serve` reads; required.
@@ -156,9 +319,14 @@ func RefreshMaxHealthyPercent(minHealthy int) int {
 }
 
 // GroupName is the Auto Scaling group's physical name for a fleet named
-// name. It is known before the fleet is declared, so alarms and dashboards
-// can name the group without waiting for it.
+// name: static, because the user data needs it before the group exists.
 func GroupName(name string) string { return naming.Physical(name, "app", 255) }
+
+// LogGroupName is the app's log group for a stack.
+func LogGroupName(stack string) string { return "/surge/" + stack + "/app" }
+
+// logGroupName matches a CloudWatch Logs group name.
+var logGroupName = regexp.MustCompile(`^[A-Za-z0-9_/.#-]{1,512}$`)
 
 // AppFleet is the surge:compute:AppFleet component.
 type AppFleet struct {
@@ -166,42 +334,45 @@ type AppFleet struct {
 
 	ASGName                     pulumi.StringOutput
 	ASGARN                      pulumi.StringOutput
+	LogGroupName                pulumi.StringOutput // the app's log group, which the fleet owns
 	LaunchTemplateID            pulumi.IDOutput
 	LaunchTemplateLatestVersion pulumi.IntOutput
 	RoleARN                     pulumi.StringOutput
 	InstanceProfileName         pulumi.StringOutput
 }
 
-var (
-	// Graviton families: the generation digits are followed by "g"
-	// (t4g, m7g, m7gd, c7gn, r8g, x2gd, im4gn, is4gen...).
-	gravitonType = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.[0-9]*[a-z]+$`)
-	cronExpr     = regexp.MustCompile(`^\S+ \S+ \S+ \S+ \S+$`)
-	actionName   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,255}$`)
-)
+var ()
 
 // reservedEnv are the settings the component writes itself.
 var reservedEnv = []string{"SURGE_LISTEN_ADDR", "SURGE_DATABASE_SECRET_ARN", "SURGE_REDIS_SECRET_ARN", "SURGE_ADMIN_TOKEN_SECRET_ARN", "SURGE_AWS_REGION", "SURGE_DRAIN_TIMEOUT",
-	"SURGE_DATABASE_APP_SECRET_ARN", "SURGE_DATABASE_SSLMODE", "SURGE_DATABASE_SSLROOTCERT"}
+	"SURGE_DATABASE_APP_SECRET_ARN", "SURGE_DATABASE_SSLMODE", "SURGE_DATABASE_SSLROOTCERT",
+	"SURGE_ADMIT_BATCH", "SURGE_ADMIT_INTERVAL", "SURGE_ADMIT_LEASE", "SURGE_MAX_INFLIGHT"}
 
 func (a AppFleetArgs) withDefaults() AppFleetArgs {
-	if a.HealthCheckGraceSeconds == 0 {
-		a.HealthCheckGraceSeconds = 300
+	dev := Defaults(spec.Dev)
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
 	}
-	if a.InstanceRefreshMinHealthyPercent == 0 {
-		a.InstanceRefreshMinHealthyPercent = 90
+	defInt(&a.HealthCheckGraceSeconds, dev.HealthCheckGraceSeconds)
+	defInt(&a.InstanceRefreshMinHealthyPercent, dev.InstanceRefreshMinHealthyPercent)
+	defInt(&a.RootVolumeGiB, dev.RootVolumeGiB)
+	defInt(&a.Port, dev.Port)
+	defInt(&a.DrainTimeoutSeconds, dev.DrainTimeoutSeconds)
+	defInt(&a.AdmitBatch, dev.AdmitBatch)
+	defInt(&a.MaxInflight, dev.MaxInflight)
+	if a.AdmitInterval == "" {
+		a.AdmitInterval = dev.AdmitInterval
 	}
-	if a.RootVolumeGiB == 0 {
-		a.RootVolumeGiB = 20
+	if a.AdmitLease == "" {
+		a.AdmitLease = dev.AdmitLease
 	}
 	if a.AMIParameter == "" {
 		a.AMIParameter = DefaultAMIParameter
 	}
-	if a.AppPort == 0 {
-		a.AppPort = 8080
-	}
-	if a.DrainSeconds == 0 {
-		a.DrainSeconds = 30
+	if a.LogRetentionDays == 0 {
+		a.LogRetentionDays = 365
 	}
 	if a.WarmPool != nil && a.WarmPool.State == "" {
 		wp := *a.WarmPool
@@ -211,9 +382,6 @@ func (a AppFleetArgs) withDefaults() AppFleetArgs {
 	return a
 }
 
-// mixed reports whether the group needs a mixed instances policy.
-func (a *AppFleetArgs) mixed() bool { return a.SpotPercent > 0 || len(a.InstanceTypes) > 1 }
-
 // validate returns every problem of the (defaulted) args at once.
 func (a *AppFleetArgs) validate() error {
 	var errs []error
@@ -221,95 +389,35 @@ func (a *AppFleetArgs) validate() error {
 
 	for field, v := range map[string]any{
 		"SubnetIDs": a.SubnetIDs, "SecurityGroupID": a.SecurityGroupID, "TargetGroupARN": a.TargetGroupARN,
-		"Artifact.Bucket": a.Artifact.Bucket, "Artifact.Key": a.Artifact.Key, "Artifact.SHA256": a.Artifact.SHA256,
-		"Artifact.BucketARN": a.Artifact.BucketARN, "DatabaseSecretARN": a.DatabaseSecretARN, "AppDatabaseSecretARN": a.AppDatabaseSecretARN,
+		"ArtifactsBucket": a.ArtifactsBucket, "ArtifactsBucketARN": a.ArtifactsBucketARN, "DatabaseSecretARN": a.DatabaseSecretARN, "AppDatabaseSecretARN": a.AppDatabaseSecretARN,
 		"CacheSecretARN": a.CacheSecretARN, "AdminTokenSecretARN": a.AdminTokenSecretARN,
-		"LogGroupName": a.LogGroupName, "LogGroupARN": a.LogGroupARN,
 	} {
 		if isNil(v) {
 			add("%s is required", field)
 		}
 	}
-	if len(a.InstanceTypes) == 0 {
-		add("InstanceTypes: at least one Graviton instance type is required")
-	}
-	seen := map[string]bool{}
-	for _, t := range a.InstanceTypes {
-		if !gravitonType.MatchString(t) {
-			add("InstanceTypes: %q is not a Graviton (arm64) type such as t4g.small, m7g.large or c8g.xlarge", t)
-		}
-		if seen[t] {
-			add("InstanceTypes: %q is listed twice", t)
-		}
-		seen[t] = true
-	}
-	if a.Min < 0 || a.Max < 1 {
-		add("Min %d must be >= 0 and Max %d >= 1", a.Min, a.Max)
-	}
-	if a.Min > a.Max {
-		add("Min %d is greater than Max %d", a.Min, a.Max)
-	}
-	if a.Desired < a.Min || a.Desired > a.Max {
-		add("Desired %d is outside [Min %d, Max %d]", a.Desired, a.Min, a.Max)
-	}
-	if a.HealthCheckGraceSeconds < 30 || a.HealthCheckGraceSeconds > MaxHealthCheckGraceSeconds {
-		add("HealthCheckGraceSeconds %d must be within 30-%d (the readiness gate must answer inside the fixed %d s launch hook)",
-			a.HealthCheckGraceSeconds, MaxHealthCheckGraceSeconds, LaunchHookTimeoutSeconds)
-	}
-	if a.TargetRequestsPerTarget < 0 {
-		add("TargetRequestsPerTarget %v must be >= 0", a.TargetRequestsPerTarget)
+	if err := a.Spec.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.TargetRequestsPerTarget > 0 && (isNil(a.LoadBalancerARNSuffix) || isNil(a.TargetGroupARNSuffix)) {
 		add("TargetRequestsPerTarget needs LoadBalancerARNSuffix and TargetGroupARNSuffix")
 	}
-	if a.TargetCPUPercent < 0 || a.TargetCPUPercent > 100 {
-		add("TargetCPUPercent %v must be within 0-100", a.TargetCPUPercent)
-	}
-	if a.InstanceRefreshMinHealthyPercent < 0 || a.InstanceRefreshMinHealthyPercent > 100 {
-		add("InstanceRefreshMinHealthyPercent %d must be within 0-100", a.InstanceRefreshMinHealthyPercent)
-	}
-	if a.SpotPercent < 0 || a.SpotPercent > 100 {
-		add("SpotPercent %d must be within 0-100", a.SpotPercent)
-	}
-	if a.OnDemandBase < 0 || a.OnDemandBase > a.Max {
-		add("OnDemandBase %d must be within 0-Max (%d)", a.OnDemandBase, a.Max)
-	}
-	if wp := a.WarmPool; wp != nil {
-		if wp.MinSize < 0 {
-			add("WarmPool.MinSize %d must be >= 0", wp.MinSize)
-		}
-		if wp.MaxGroupPreparedCapacity < max(1, wp.MinSize) || wp.MaxGroupPreparedCapacity > a.Max {
-			add("WarmPool.MaxGroupPreparedCapacity %d must be within max(1, MinSize)-Max (%d-%d)", wp.MaxGroupPreparedCapacity, max(1, wp.MinSize), a.Max)
-		}
-		switch wp.State {
-		case "Stopped":
-		case "Running":
-			add("WarmPool.State Running is not supported: the readiness gate runs at boot, so the lifecycle hook would abandon a running warm instance")
-		case "Hibernated":
-			add("WarmPool.State Hibernated is not supported: it needs hibernation in the launch template and a root volume sized to RAM")
-		default:
-			add("WarmPool.State %q must be Stopped", wp.State)
-		}
-		if a.mixed() {
-			add("WarmPool cannot be combined with spot or several instance types: AWS refuses a warm pool on a group with a mixed instances policy")
-		}
+	if a.OnDemandBase < 0 || a.OnDemandBase > a.MaxSize {
+		add("OnDemandBase %d must be within 0-MaxSize (%d)", a.OnDemandBase, a.MaxSize)
 	}
 	for k := range a.InstanceTags {
 		if k == "" || strings.HasPrefix(strings.ToLower(k), "aws:") || k == "Name" {
 			add("InstanceTags key %q is empty, reserved (aws:) or set by the component (Name)", k)
 		}
 	}
-	if a.RootVolumeGiB < 8 || a.RootVolumeGiB > 16384 {
-		add("RootVolumeGiB %d must be within 8-16384", a.RootVolumeGiB)
-	}
 	if !strings.HasPrefix(a.AMIParameter, "/") {
 		add("AMIParameter %q must be an SSM parameter name starting with /", a.AMIParameter)
 	}
-	if a.AppPort < 1024 || a.AppPort > 65535 {
-		add("AppPort %d must be within 1024-65535 (the unit grants no capabilities)", a.AppPort)
+	if a.LogGroup != "" && !logGroupName.MatchString(a.LogGroup) {
+		add("LogGroup %q: want 1-512 characters of [A-Za-z0-9_/.#-]", a.LogGroup)
 	}
-	if a.DrainSeconds < 1 || a.DrainSeconds > 3600 {
-		add("DrainSeconds %d must be within 1-3600", a.DrainSeconds)
+	if !spec.ValidLogRetention(a.LogRetentionDays) {
+		add("LogRetentionDays %d: want one of %v", a.LogRetentionDays, spec.LogRetentionDays)
 	}
 	if !regionName.MatchString(a.Region) {
 		add("Region %q is not an AWS region name", a.Region)
@@ -326,47 +434,16 @@ func (a *AppFleetArgs) validate() error {
 			add("Env %s looks like a credential: user data must hold none, pass a Secrets Manager ARN", k)
 		}
 	}
-	if p := a.Artifact.ReleasesPrefix; p == "" || !strings.HasSuffix(p, "/") || strings.ContainsAny(p, "*?") {
-		add("Artifact.ReleasesPrefix %q must be a key prefix ending in \"/\" without wildcards", p)
-	}
-	if s, ok := a.Artifact.SHA256.(pulumi.String); ok && !hexDigest.MatchString(string(s)) {
-		add("Artifact.SHA256 %q must be 64 lowercase hex characters", string(s))
+	if !release.ValidDigest(a.Artifact.SHA256) {
+		add("Artifact.SHA256 %q must be 64 lowercase hex characters", a.Artifact.SHA256)
 	}
 	names := map[string]bool{}
-	for i, sa := range a.ScheduledActions {
-		p := fmt.Sprintf("ScheduledActions[%d] %q", i, sa.Name)
-		if !actionName.MatchString(sa.Name) {
-			add("%s: name must be 1-255 of [A-Za-z0-9._-]", p)
-		}
+	for i, sa := range a.ScheduledScaleOuts {
 		// Logical names derive from the sanitized name, which must stay unique.
 		if key := naming.Physical(sa.Name, "", 64); names[key] {
-			add("%s: duplicate name", p)
+			add("ScheduledScaleOuts[%d] %q: duplicate name once sanitized", i, sa.Name)
 		} else {
 			names[key] = true
-		}
-		if sa.Recurrence == "" && sa.StartTime == "" {
-			add("%s: needs Recurrence (cron) or StartTime", p)
-		}
-		if sa.Recurrence != "" {
-			if !cronExpr.MatchString(sa.Recurrence) {
-				add("%s: Recurrence %q must be a 5-field cron expression", p, sa.Recurrence)
-			}
-			if sa.TimeZone == "" {
-				add("%s: TimeZone is required with Recurrence", p)
-			}
-		}
-		if sa.TimeZone != "" {
-			if _, err := time.LoadLocation(sa.TimeZone); err != nil || sa.TimeZone == "Local" {
-				add("%s: TimeZone %q is not an IANA time zone", p, sa.TimeZone)
-			}
-		}
-		if sa.StartTime != "" {
-			if _, err := time.Parse(time.RFC3339, sa.StartTime); err != nil {
-				add("%s: StartTime %q is not RFC 3339", p, sa.StartTime)
-			}
-		}
-		if sa.Min < 0 || sa.Min > sa.Max || sa.Desired < sa.Min || sa.Desired > sa.Max {
-			add("%s: needs 0 <= Min (%d) <= Desired (%d) <= Max (%d)", p, sa.Min, sa.Desired, sa.Max)
 		}
 	}
 	return errors.Join(errs...)
@@ -396,6 +473,25 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	asgName := GroupName(name)
 	hookName := "surge-launch-ready"
 
+	// --- logs ----------------------------------------------------------
+	// The app's log group. CloudWatch.16: a year's retention by default;
+	// AWS-managed encryption at rest (a CMK would need a logs key policy).
+	// It was monitoring's child before the fleet owned it: the alias keeps
+	// the group (and its logs) instead of replacing it.
+	logGroup := a.LogGroup
+	if logGroup == "" {
+		logGroup = LogGroupName(ctx.Stack())
+	}
+	formerParent := pulumi.URN(fmt.Sprintf("urn:pulumi:%s::%s::surge:monitoring:Alarms::%s", ctx.Stack(), ctx.Project(), name))
+	logs, err := cloudwatch.NewLogGroup(ctx, name+"-app", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(logGroup),
+		RetentionInDays: pulumi.Int(a.LogRetentionDays),
+	}, parent, pulumi.Aliases([]pulumi.Alias{{ParentURN: formerParent}}))
+	if err != nil {
+		return nil, fmt.Errorf("creating app log group: %w", err)
+	}
+	c.LogGroupName = logs.Name
+
 	// --- IAM -----------------------------------------------------------
 	role, err := iam.NewRole(ctx, name+"-app-role", &iam.RoleArgs{
 		Name:             pulumi.String(naming.Physical(name, "app", naming.MaxIAMRole)),
@@ -412,13 +508,13 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	if err != nil {
 		return nil, fmt.Errorf("attaching SSM core policy: %w", err)
 	}
-	releasesARN := pulumi.Sprintf("%s/%s*", a.Artifact.BucketARN, a.Artifact.ReleasesPrefix)
+	releasesARN := pulumi.Sprintf("%s/%s*", a.ArtifactsBucketARN, release.Prefix)
 	kmsKey := pulumi.StringInput(pulumi.String(""))
-	if a.Artifact.KMSKeyARN != nil {
-		kmsKey = a.Artifact.KMSKeyARN
+	if a.ArtifactsKMSKeyARN != nil {
+		kmsKey = a.ArtifactsKMSKeyARN
 	}
 	asgARNPattern := fmt.Sprintf("arn:aws:autoscaling:%s:*:autoScalingGroup:*:autoScalingGroupName/%s", a.Region, asgName)
-	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupARN, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN).ApplyT(
+	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, logs.Arn, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN).ApplyT(
 		func(v []any) (string, error) {
 			return instancePolicy(policyInputs{
 				ReleasesARN: v[0].(string),
@@ -446,23 +542,27 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 
 	// --- user data -----------------------------------------------------
 	envKeys := make([]string, 0, len(a.Env))
-	envInputs := []any{a.Artifact.Bucket, a.Artifact.Key, a.Artifact.SHA256, a.DatabaseSecretARN, a.CacheSecretARN, a.LogGroupName, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
+	envInputs := []any{a.ArtifactsBucket, pulumi.String(a.Artifact.Key()), pulumi.String(a.Artifact.SHA256), a.DatabaseSecretARN, a.CacheSecretARN, logs.Name, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
 	const fixedInputs = 8
 	for k := range a.Env {
 		envKeys = append(envKeys, k)
 	}
-	sortStrings(envKeys)
+	slices.Sort(envKeys)
 	for _, k := range envKeys {
 		envInputs = append(envInputs, a.Env[k])
 	}
 	userData := pulumi.All(envInputs...).ApplyT(func(v []any) (string, error) {
 		env := map[string]string{
-			"SURGE_LISTEN_ADDR":            ":" + strconv.Itoa(a.AppPort),
+			"SURGE_LISTEN_ADDR":            ":" + strconv.Itoa(a.Port),
 			"SURGE_DATABASE_SECRET_ARN":    v[3].(string),
 			"SURGE_REDIS_SECRET_ARN":       v[4].(string),
 			"SURGE_ADMIN_TOKEN_SECRET_ARN": v[6].(string),
 			"SURGE_AWS_REGION":             a.Region,
-			"SURGE_DRAIN_TIMEOUT":          strconv.Itoa(a.DrainSeconds) + "s",
+			"SURGE_DRAIN_TIMEOUT":          strconv.Itoa(a.DrainTimeoutSeconds) + "s",
+			"SURGE_ADMIT_BATCH":            strconv.Itoa(a.AdmitBatch),
+			"SURGE_ADMIT_INTERVAL":         a.AdmitInterval,
+			"SURGE_ADMIT_LEASE":            a.AdmitLease,
+			"SURGE_MAX_INFLIGHT":           strconv.Itoa(a.MaxInflight),
 			// serve reads only the app role's secret; TLS verified against
 			// the RDS bundle the boot script installs.
 			"SURGE_DATABASE_APP_SECRET_ARN": v[7].(string),
@@ -474,7 +574,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		}
 		script, err := RenderUserData(UserDataParams{
 			Bucket: v[0].(string), Key: v[1].(string), SHA256: v[2].(string), Region: a.Region,
-			AppPort: a.AppPort, DrainSeconds: a.DrainSeconds, Env: env, LogGroupName: v[5].(string),
+			AppPort: a.Port, DrainSeconds: a.DrainTimeoutSeconds, Env: env, LogGroupName: v[5].(string),
 			ASGName: asgName, LifecycleHookName: hookName, ReadyTimeout: a.HealthCheckGraceSeconds,
 			HookTimeout: LaunchHookTimeoutSeconds,
 		})
@@ -496,7 +596,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	for k := range nameTag {
 		tagKeys = append(tagKeys, k)
 	}
-	sortStrings(tagKeys)
+	slices.Sort(tagKeys)
 	asgTags := autoscaling.GroupTagArray{}
 	for _, k := range tagKeys {
 		asgTags = append(asgTags, &autoscaling.GroupTagArgs{Key: pulumi.String(k), Value: nameTag[k], PropagateAtLaunch: pulumi.Bool(true)})
@@ -562,9 +662,9 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		HealthCheckType:        pulumi.String("ELB"),
 		HealthCheckGracePeriod: pulumi.Int(a.HealthCheckGraceSeconds),
 		DefaultInstanceWarmup:  pulumi.Int(a.HealthCheckGraceSeconds),
-		MinSize:                pulumi.Int(a.Min),
-		MaxSize:                pulumi.Int(a.Max),
-		DesiredCapacity:        pulumi.Int(a.Desired),
+		MinSize:                pulumi.Int(a.MinSize),
+		MaxSize:                pulumi.Int(a.MaxSize),
+		DesiredCapacity:        pulumi.Int(a.DesiredCapacity),
 		InstanceRefresh: &autoscaling.GroupInstanceRefreshArgs{
 			Strategy: pulumi.String("Rolling"),
 			Preferences: &autoscaling.GroupInstanceRefreshPreferencesArgs{
@@ -677,13 +777,13 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			return nil, fmt.Errorf("creating CPU policy: %w", err)
 		}
 	}
-	for _, sa := range a.ScheduledActions {
+	for _, sa := range a.ScheduledScaleOuts {
 		sargs := &autoscaling.ScheduleArgs{
 			AutoscalingGroupName: asg.Name,
 			ScheduledActionName:  pulumi.String(sa.Name),
-			MinSize:              pulumi.Int(sa.Min),
-			MaxSize:              pulumi.Int(sa.Max),
-			DesiredCapacity:      pulumi.Int(sa.Desired),
+			MinSize:              pulumi.Int(sa.MinSize),
+			MaxSize:              pulumi.Int(sa.MaxSize),
+			DesiredCapacity:      pulumi.Int(sa.DesiredCapacity),
 		}
 		if sa.Recurrence != "" {
 			sargs.Recurrence = pulumi.String(sa.Recurrence)
@@ -714,6 +814,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		"launchTemplateLatestVersion": c.LaunchTemplateLatestVersion,
 		"roleArn":                     c.RoleARN,
 		"instanceProfileName":         c.InstanceProfileName,
+		"logGroupName":                c.LogGroupName,
 	}); err != nil {
 		return nil, fmt.Errorf("registering fleet outputs: %w", err)
 	}

@@ -2,6 +2,7 @@ package compute
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/components/release"
 	"github.com/surge-dev/surge/internal/pulumitest"
 )
 
@@ -37,39 +39,37 @@ var subnets = []string{"subnet-app-a", "subnet-app-b", "subnet-app-c"}
 // baseArgs is a valid prod-like fleet; tests change what they need.
 func baseArgs() *AppFleetArgs {
 	return &AppFleetArgs{
-		SubnetIDs:               pulumi.ToStringArray(subnets),
-		SecurityGroupID:         pulumi.String("sg-app"),
-		TargetGroupARN:          pulumi.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/surge/def456"),
-		LoadBalancerARNSuffix:   pulumi.String("app/surge-prod-alb/abc123"),
-		TargetGroupARNSuffix:    pulumi.String("targetgroup/surge-prod-tg/def456"),
-		InstanceTypes:           []string{"m7g.large"},
-		Min:                     3,
-		Max:                     30,
-		Desired:                 3,
-		HealthCheckGraceSeconds: 240,
-		TargetRequestsPerTarget: 800,
-		TargetCPUPercent:        60,
-		ScheduledActions: []ScheduledAction{
-			{Name: "registration-opens", Recurrence: "30 9 * 2,8 MON", TimeZone: "Asia/Seoul", Min: 12, Max: 30, Desired: 12},
-			{Name: "one-off", StartTime: "2026-02-02T09:30:00+09:00", Min: 6, Max: 30, Desired: 6},
+		SubnetIDs:             pulumi.ToStringArray(subnets),
+		SecurityGroupID:       pulumi.String("sg-app"),
+		TargetGroupARN:        pulumi.String("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/surge/def456"),
+		LoadBalancerARNSuffix: pulumi.String("app/surge-prod-alb/abc123"),
+		TargetGroupARNSuffix:  pulumi.String("targetgroup/surge-prod-tg/def456"),
+		Spec: Spec{
+			InstanceTypes:           []string{"m7g.large"},
+			MinSize:                 3,
+			MaxSize:                 30,
+			DesiredCapacity:         3,
+			HealthCheckGraceSeconds: 240,
+			TargetRequestsPerTarget: 800,
+			TargetCPUPercent:        60,
+			ScheduledScaleOuts: []ScheduledAction{
+				{Name: "registration-opens", Recurrence: "30 9 * 2,8 MON", TimeZone: "Asia/Seoul", MinSize: 12, MaxSize: 30, DesiredCapacity: 12},
+				{Name: "one-off", StartTime: "2026-02-02T09:30:00+09:00", TimeZone: "Asia/Seoul", MinSize: 6, MaxSize: 30, DesiredCapacity: 6},
+			},
+			InstanceRefreshMinHealthyPercent: 75,
+			WarmPool:                         &WarmPool{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"},
+			DetailedMonitoring:               true,
+			AdmitBatch:                       200,
 		},
-		InstanceRefreshMinHealthyPercent: 75,
-		WarmPool:                         &WarmPool{MinSize: 2, MaxGroupPreparedCapacity: 5, State: "Stopped"},
-		DetailedMonitoring:               true,
-		InstanceTags:                     map[string]string{"project": "surge", "stack": "prod"},
-		Artifact: Artifact{
-			Bucket:         pulumi.String("surge-prod-artifacts"),
-			Key:            pulumi.String("releases/" + testDigest + "/surge"),
-			SHA256:         pulumi.String(testDigest),
-			BucketARN:      pulumi.String("arn:aws:s3:::surge-prod-artifacts"),
-			ReleasesPrefix: "releases/",
-		},
-		Env:                 map[string]pulumi.StringInput{"SURGE_ADMIT_BATCH": pulumi.String("200"), "SURGE_COOKIE_SECURE": pulumi.String("true")},
+		InstanceTags:        map[string]string{"project": "surge", "stack": "prod"},
+		Artifact:            release.Artifact{SHA256: testDigest},
+		ArtifactsBucket:     pulumi.String("surge-prod-artifacts"),
+		ArtifactsBucketARN:  pulumi.String("arn:aws:s3:::surge-prod-artifacts"),
+		Env:                 map[string]pulumi.StringInput{"SURGE_COOKIE_SECURE": pulumi.String("true")},
 		DatabaseSecretARN:   pulumi.String(dbSecretARN),
 		CacheSecretARN:      pulumi.String(rdsSecretARN),
 		AdminTokenSecretARN: pulumi.String(adminTokenARN),
-		LogGroupName:        pulumi.String("/surge/app"),
-		LogGroupARN:         pulumi.String(logGroupARN),
+		LogGroup:            "/surge/app",
 		Region:              "eu-west-1",
 
 		AppDatabaseSecretARN: pulumi.String(appSecretARN),
@@ -79,11 +79,11 @@ func baseArgs() *AppFleetArgs {
 func devArgs() *AppFleetArgs {
 	a := baseArgs()
 	a.InstanceTypes = []string{"t4g.small", "t4g.medium"}
-	a.Min, a.Max, a.Desired = 1, 3, 1
+	a.MinSize, a.MaxSize, a.DesiredCapacity = 1, 3, 1
 	a.SpotPercent = 100
 	a.WarmPool = nil
 	a.DetailedMonitoring = false
-	a.ScheduledActions = nil
+	a.ScheduledScaleOuts = nil
 	return a
 }
 
@@ -169,7 +169,7 @@ func TestControls(t *testing.T) {
 			`SURGE_DATABASE_SSLROOTCERT="` + RDSCABundlePath + `"`,
 			"User=surge", "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
 			"CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "Restart=always", "KillSignal=SIGTERM",
-			"TimeoutStopSec=45", "ExecStartPre=/opt/surge/bin/surge migrate", "ExecStart=/opt/surge/bin/surge serve",
+			"TimeoutStopSec=35", "ExecStartPre=/opt/surge/bin/surge migrate", "ExecStart=/opt/surge/bin/surge serve",
 			`chmod 0640 "$ROOT/etc/surge/surge.env"`, "--lifecycle-hook-name surge-launch-ready",
 		} {
 			assert.Contains(t, ud, want, "user data")
@@ -349,18 +349,6 @@ func TestSpotUsesMixedInstancesPolicy(t *testing.T) {
 	assert.Empty(t, m.ByType(tSchedule))
 }
 
-func TestUnknownDigestIsCheckedAtRender(t *testing.T) {
-	a := baseArgs()
-	a.Artifact.SHA256 = pulumi.String("not-a-digest").ToStringOutput() // not statically known
-	m := pulumitest.New()
-	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
-		_, err := NewAppFleet(ctx, "surge-prod", a)
-		return err
-	})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "64 lowercase hex")
-}
-
 func TestRefreshMaxHealthyPercent(t *testing.T) {
 	for _, tt := range []struct{ min, want int }{{90, 110}, {50, 110}, {0, 100}, {100, 110}} {
 		got := RefreshMaxHealthyPercent(tt.min)
@@ -399,29 +387,29 @@ func TestValidate(t *testing.T) {
 		{"valid prod", func(a *AppFleetArgs) {}, nil},
 		{"non-Graviton type", func(a *AppFleetArgs) { a.InstanceTypes = []string{"m5.large"} }, []string{`"m5.large" is not a Graviton`}},
 		{"x86 Intel type", func(a *AppFleetArgs) { a.InstanceTypes = []string{"m7i.large"} }, []string{`"m7i.large" is not a Graviton`}},
-		{"min > max", func(a *AppFleetArgs) { a.Min, a.Max, a.Desired = 5, 3, 4 }, []string{"Min 5 is greater than Max 3", "Desired 4 is outside"}},
-		{"desired outside", func(a *AppFleetArgs) { a.Desired = 31 }, []string{"Desired 31 is outside [Min 3, Max 30]"}},
-		{"bad digest", func(a *AppFleetArgs) { a.Artifact.SHA256 = pulumi.String("abc") }, []string{`Artifact.SHA256 "abc" must be 64`}},
-		{"spot > 100", func(a *AppFleetArgs) { a.SpotPercent, a.WarmPool = 120, nil }, []string{"SpotPercent 120 must be within 0-100"}},
-		{"warm pool with spot", func(a *AppFleetArgs) { a.SpotPercent = 50 }, []string{"WarmPool cannot be combined"}},
+		{"min > max", func(a *AppFleetArgs) { a.MinSize, a.MaxSize, a.DesiredCapacity = 5, 3, 4 }, []string{"minSize: 5 is greater than maxSize (3)", "desiredCapacity: 4 is outside"}},
+		{"desired outside", func(a *AppFleetArgs) { a.DesiredCapacity = 31 }, []string{"desiredCapacity: 31 is outside minSize..maxSize (3..30)"}},
+		{"bad digest", func(a *AppFleetArgs) { a.Artifact.SHA256 = "abc" }, []string{`Artifact.SHA256 "abc" must be 64`}},
+		{"spot > 100", func(a *AppFleetArgs) { a.SpotPercent, a.WarmPool = 120, nil }, []string{"spotPercent: 120 is outside 0..100"}},
+		{"warm pool with spot", func(a *AppFleetArgs) { a.SpotPercent = 50 }, []string{"warmPool: needs exactly one instance type and spotPercent 0"}},
 		{"running warm pool", func(a *AppFleetArgs) { a.WarmPool.State = "Running" }, []string{"Running is not supported"}},
 		{"reserved tag", func(a *AppFleetArgs) { a.InstanceTags = map[string]string{"aws:x": "y"} }, []string{`InstanceTags key "aws:x"`}},
-		{"unbounded warm pool", func(a *AppFleetArgs) { a.WarmPool.MaxGroupPreparedCapacity = 0 }, []string{"WarmPool.MaxGroupPreparedCapacity 0 must be within max(1, MinSize)-Max (2-30)"}},
-		{"warm pool above max", func(a *AppFleetArgs) { a.WarmPool.MaxGroupPreparedCapacity = 31 }, []string{"WarmPool.MaxGroupPreparedCapacity 31 must be within"}},
+		{"unbounded warm pool", func(a *AppFleetArgs) { a.WarmPool.MaxGroupPreparedCapacity = 0 }, []string{"warmPool.maxGroupPreparedCapacity: 0 is outside max(1, warmPool.minSize)..maxSize (2..30)"}},
+		{"warm pool above max", func(a *AppFleetArgs) { a.WarmPool.MaxGroupPreparedCapacity = 31 }, []string{"warmPool.maxGroupPreparedCapacity: 31 is outside"}},
 		{"hibernated warm pool", func(a *AppFleetArgs) { a.WarmPool.State = "Hibernated" }, []string{"Hibernated is not supported"}},
-		{"privileged port", func(a *AppFleetArgs) { a.AppPort = 80 }, []string{"AppPort 80"}},
-		{"grace longer than the launch hook", func(a *AppFleetArgs) { a.HealthCheckGraceSeconds = 900 }, []string{"HealthCheckGraceSeconds 900 must be within 30-600"}},
+		{"privileged port", func(a *AppFleetArgs) { a.Port = 80 }, []string{"port: 80 is outside 1024..65535"}},
+		{"grace longer than the launch hook", func(a *AppFleetArgs) { a.HealthCheckGraceSeconds = 900 }, []string{"healthCheckGraceSeconds: 900 is outside 30..600"}},
 		{"secret in env", func(a *AppFleetArgs) {
 			a.Env = map[string]pulumi.StringInput{"SURGE_DATABASE_URL": pulumi.String("postgres://u:p@h/db")}
 		}, []string{"SURGE_DATABASE_URL looks like a credential"}},
 		{"reserved env", func(a *AppFleetArgs) { a.Env = map[string]pulumi.StringInput{"SURGE_AWS_REGION": pulumi.String("x")} }, []string{"SURGE_AWS_REGION is set by the component"}},
 		{"request policy without suffixes", func(a *AppFleetArgs) { a.TargetGroupARNSuffix = nil }, []string{"needs LoadBalancerARNSuffix and TargetGroupARNSuffix"}},
-		{"schedule without zone", func(a *AppFleetArgs) { a.ScheduledActions[0].TimeZone = "" }, []string{"TimeZone is required with Recurrence"}},
+		{"schedule without zone", func(a *AppFleetArgs) { a.ScheduledScaleOuts[0].TimeZone = "" }, []string{"scheduledScaleOuts[0].timeZone: is required"}},
 		{"schedule bad zone and cron", func(a *AppFleetArgs) {
-			a.ScheduledActions[0].TimeZone, a.ScheduledActions[0].Recurrence = "Mars/Olympus", "every monday"
-		}, []string{`TimeZone "Mars/Olympus" is not an IANA`, "5-field cron"}},
-		{"schedule names collide once sanitized", func(a *AppFleetArgs) { a.ScheduledActions[1].Name = "Registration_Opens" }, []string{"duplicate name"}},
-		{"schedule bad sizes", func(a *AppFleetArgs) { a.ScheduledActions[1].Desired = 40 }, []string{"Desired (40) <= Max (30)"}},
+			a.ScheduledScaleOuts[0].TimeZone, a.ScheduledScaleOuts[0].Recurrence = "Mars/Olympus", "every monday"
+		}, []string{`scheduledScaleOuts[0].timeZone: "Mars/Olympus" is not an IANA`, "5-field cron"}},
+		{"schedule names collide once sanitized", func(a *AppFleetArgs) { a.ScheduledScaleOuts[1].Name = "Registration-Opens" }, []string{"duplicate name once sanitized"}},
+		{"schedule bad sizes", func(a *AppFleetArgs) { a.ScheduledScaleOuts[1].DesiredCapacity = 40 }, []string{"scheduledScaleOuts[1]: needs 0 <= minSize <= desiredCapacity <= maxSize, got 6/40/30"}},
 		{"missing inputs", func(a *AppFleetArgs) { a.SubnetIDs, a.DatabaseSecretARN = nil, nil }, []string{"SubnetIDs is required", "DatabaseSecretARN is required"}},
 		{"missing app secret", func(a *AppFleetArgs) { a.AppDatabaseSecretARN = nil }, []string{"AppDatabaseSecretARN is required"}},
 		{"sslmode is the component's", func(a *AppFleetArgs) {
@@ -429,10 +417,10 @@ func TestValidate(t *testing.T) {
 		}, []string{"SURGE_DATABASE_SSLMODE is set by the component"}},
 		{"every problem at once", func(a *AppFleetArgs) {
 			a.InstanceTypes = []string{"c5.xlarge"}
-			a.Min, a.Max = 4, 2
+			a.MinSize, a.MaxSize = 4, 2
 			a.RootVolumeGiB = 4
 			a.Region = ""
-		}, []string{"c5.xlarge", "Min 4 is greater than Max 2", "RootVolumeGiB 4", `Region ""`}},
+		}, []string{"c5.xlarge", "minSize: 4 is greater than maxSize (2)", "rootVolumeGiB: 4", `Region ""`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -496,4 +484,20 @@ func TestOutputs(t *testing.T) {
 func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m := run(t, baseArgs())
 	m.AssertChildrenOf(t, "surge:compute:AppFleet", "surge-prod")
+}
+
+// The fleet owns the app's log group (CloudWatch.16: a year by default),
+// and grants its instances exactly that group, by the group's own ARN.
+func TestFleetOwnsItsLogGroup(t *testing.T) {
+	a := baseArgs()
+	a.LogGroup = ""
+	m := run(t, a)
+	lg := only(t, m, "aws:cloudwatch/logGroup:LogGroup")
+	assert.Equal(t, "surge-prod-app", lg.Name)
+	assert.Equal(t, "/surge/test/app", lg.Str("name"), "LogGroupName(stack)")
+	assert.Equal(t, 365.0, lg.Num("retentionInDays"))
+	assert.True(t, strings.HasSuffix(lg.Parent, "surge:compute:AppFleet::surge-prod"), "parent %s", lg.Parent)
+	policy, err := only(t, m, "aws:iam/rolePolicy:RolePolicy").JSON("policy")
+	require.NoError(t, err)
+	assert.Contains(t, fmt.Sprint(policy), "arn:aws:logs:eu-west-1:123456789012:log-group:/surge/test/app")
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 )
 
 const assumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
@@ -72,5 +71,3 @@ func instancePolicy(in policyInputs) (string, error) {
 	}
 	return string(b), nil
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

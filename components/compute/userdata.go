@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -129,7 +130,7 @@ func (p UserDataParams) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q must match %s", name, v, safeName))
 		}
 	}
-	for _, k := range sortedKeys(p.Env) {
+	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
 		v := p.Env[k]
 		if !envKey.MatchString(k) {
 			errs = append(errs, fmt.Errorf("environment key %q must match %s", k, envKey))
@@ -142,15 +143,6 @@ func (p UserDataParams) validate() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // envQuote quotes a value for a systemd EnvironmentFile.
@@ -171,7 +163,7 @@ func RenderUserData(p UserDataParams) (string, error) {
 		return "", fmt.Errorf("rendering user data: %w", err)
 	}
 	var env strings.Builder
-	for _, k := range sortedKeys(p.Env) {
+	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
 		fmt.Fprintf(&env, "%s=%s\n", k, envQuote(p.Env[k]))
 	}
 	data := map[string]any{

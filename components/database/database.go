@@ -21,6 +21,7 @@ import (
 
 	"github.com/surge-dev/surge/components/naming"
 	"github.com/surge-dev/surge/components/secrets"
+	"github.com/surge-dev/surge/components/spec"
 )
 
 // PasswordSpecials are the special characters of the generated master
@@ -38,48 +39,113 @@ const (
 	defaultCACert               = "rds-ca-rsa2048-g1"
 )
 
-// PostgresArgs configure the database. Shape is plain Go, validated before
-// anything is declared; values from other resources are inputs.
+// Spec is the database's static shape: `surge:database` in the stack
+// config. Defaults gives its per-environment values.
+type Spec struct {
+	EngineVersion          string `json:"engineVersion"`          // Major ("17": latest minor, which RDS upgrades; the provider suppresses the diff) or major.minor; major 13..19.
+	InstanceClass          string `json:"instanceClass"`          // Graviton class (db.t4g.*, db.m7g.*, db.r7g.*, ...).
+	ReplicaInstanceClass   string `json:"replicaInstanceClass"`   // Graviton class of the read replicas; "" = instanceClass.
+	AllocatedStorageGiB    int    `json:"allocatedStorageGiB"`    // Initial gp3 storage, 20..65536.
+	MaxAllocatedStorageGiB int    `json:"maxAllocatedStorageGiB"` // Storage autoscaling ceiling, above allocatedStorageGiB, at most 65536.
+	MultiAZ                bool   `json:"multiAz"`                // Synchronous standby in another AZ (RDS.5).
+	Replicas               int    `json:"replicas"`               // Read replicas, 0..15 (the RDS for PostgreSQL limit per source); need backupRetentionDays >= 1.
+	BackupRetentionDays    int    `json:"backupRetentionDays"`    // Days of automated backups, 0..35.
+	DeletionProtection     bool   `json:"deletionProtection"`     // Refuse deletion (RDS.8); also keeps a final snapshot on delete.
+	PerformanceInsights    bool   `json:"performanceInsights"`    // Performance Insights on the primary and the replicas (7 days, free tier).
+	DBName                 string `json:"dbName"`                 // Database created on the primary: a-z, 0-9 and _, starting with a letter.
+	Username               string `json:"username"`               // Master user (read by `surge migrate` only); not a reserved name such as postgres (RDS.25).
+	SlowQueryMs            int    `json:"slowQueryMs"`            // log_min_duration_statement in milliseconds; -1 turns it off.
+	// MonitoringIntervalSeconds is RDS enhanced monitoring: it costs, so dev
+	// leaves it off; prod sees a rush as it happens.
+	MonitoringIntervalSeconds int `json:"monitoringIntervalSeconds"` // Enhanced monitoring interval (RDS.6): 0 (off), 1, 5, 10, 15, 30 or 60 seconds.
+}
+
+// Defaults are the environment's values: dev a single small instance, prod
+// Multi-AZ with a replica and two weeks of backups.
+func Defaults(env spec.Env) Spec {
+	s := Spec{
+		EngineVersion: "17", InstanceClass: "db.t4g.micro", AllocatedStorageGiB: 20, MaxAllocatedStorageGiB: 100,
+		BackupRetentionDays: 1, PerformanceInsights: true, DBName: "surge", Username: "surge_admin", SlowQueryMs: 250,
+	}
+	if env == spec.Prod {
+		s.InstanceClass = "db.r7g.large"
+		s.AllocatedStorageGiB, s.MaxAllocatedStorageGiB = 100, 1000
+		s.MultiAZ, s.Replicas = true, 1
+		s.BackupRetentionDays, s.DeletionProtection = 14, true
+		s.MonitoringIntervalSeconds = 15
+	}
+	return s
+}
+
+// Validate reports every problem of the Spec, keyed by its JSON path.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	if maj := major(s.EngineVersion); maj < 13 || maj > 19 {
+		p.Add("engineVersion", "%q is not a supported PostgreSQL version (major 13..19, e.g. \"17\" or \"17.6\")", s.EngineVersion)
+	}
+	if !spec.Graviton("db.", s.InstanceClass) {
+		p.Add("instanceClass", "%q is not a Graviton RDS class (e.g. db.t4g.micro, db.r7g.large)", s.InstanceClass)
+	}
+	if s.ReplicaInstanceClass != "" && !spec.Graviton("db.", s.ReplicaInstanceClass) {
+		p.Add("replicaInstanceClass", "%q is not a Graviton RDS class (e.g. db.t4g.micro, db.r7g.large)", s.ReplicaInstanceClass)
+	}
+	if s.AllocatedStorageGiB < 20 || s.AllocatedStorageGiB > 65536 {
+		p.Add("allocatedStorageGiB", "%d is outside 20..65536 (gp3 limits)", s.AllocatedStorageGiB)
+	}
+	if s.MaxAllocatedStorageGiB <= s.AllocatedStorageGiB || s.MaxAllocatedStorageGiB > 65536 {
+		p.Add("maxAllocatedStorageGiB", "%d must be greater than allocatedStorageGiB (%d) and at most 65536 for storage autoscaling", s.MaxAllocatedStorageGiB, s.AllocatedStorageGiB)
+	}
+	if s.Replicas < 0 || s.Replicas > 15 {
+		p.Add("replicas", "%d is outside 0..15", s.Replicas)
+	}
+	if s.BackupRetentionDays < 0 || s.BackupRetentionDays > 35 {
+		p.Add("backupRetentionDays", "%d is outside 0..35", s.BackupRetentionDays)
+	}
+	if s.Replicas > 0 && s.BackupRetentionDays < 1 {
+		p.Add("backupRetentionDays", "must be at least 1 when replicas > 0 (RDS creates replicas from backups)")
+	}
+	if !pgIdentifier.MatchString(s.DBName) {
+		p.Add("dbName", "%q must start with a letter and hold only a-z, 0-9 and _ (at most 63)", s.DBName)
+	}
+	if !pgIdentifier.MatchString(s.Username) || spec.ReservedDBUser(s.Username) {
+		p.Add("username", "%q is not a valid, unreserved PostgreSQL user name (RDS.25)", s.Username)
+	}
+	if s.SlowQueryMs < -1 {
+		p.Add("slowQueryMs", "%d must be -1 (off) or more", s.SlowQueryMs)
+	}
+	switch s.MonitoringIntervalSeconds {
+	case 0, 1, 5, 10, 15, 30, 60:
+	default:
+		p.Add("monitoringIntervalSeconds", "%d must be 0, 1, 5, 10, 15, 30 or 60", s.MonitoringIntervalSeconds)
+	}
+	return p.Err()
+}
+
+// PostgresArgs are the Spec plus what comes from other resources and the
+// options the stack config does not expose.
 type PostgresArgs struct {
+	Spec
+
 	SubnetIDs       pulumi.StringArrayInput // private-data subnets; required
 	SecurityGroupID pulumi.StringInput      // the database security group; required
-
-	EngineVersion          string // "17" (latest minor; RDS applies minor upgrades, the provider suppresses the diff) or "17.6": major 13-19; required
-	InstanceClass          string // Graviton class: db.t4g.*, db.m7g.*, db.r7g.*...; required
-	ReplicaInstanceClass   string // default InstanceClass
-	AllocatedStorageGiB    int    // initial gp3 storage; default 20 (20-65536)
-	MaxAllocatedStorageGiB int    // storage autoscaling ceiling, > AllocatedStorageGiB; default 5x allocated
-	MultiAZ                bool   // synchronous standby in another AZ (RDS.5); prod
-	ReplicaCount           int    // read replicas, 0-15
-	// BackupRetentionDays of automated backups, 0-35; must be > 0 with
-	// replicas (the source of a replica needs backups).
-	BackupRetentionDays int
-	BackupWindow        string // "hh24:mi-hh24:mi" UTC; empty lets RDS choose
-	MaintenanceWindow   string // "ddd:hh24:mi-ddd:hh24:mi" UTC; empty lets RDS choose
-	DeletionProtection  bool   // RDS.8; prod
-	// SkipFinalSnapshot skips the snapshot on delete (dev). When false the
-	// final snapshot is named after the instance.
-	SkipFinalSnapshot bool
-	ApplyImmediately  bool // apply modifications now instead of in the maintenance window
-
-	PerformanceInsights              bool // Performance Insights on primary and replicas
-	PerformanceInsightsRetentionDays int  // 7 (free tier, default) or a multiple of 31 up to 731
-
-	DBName   string // database created on the primary; default "surge"
-	Username string // master user; default "surge_admin" (RDS.25: not "postgres")
-	// AppUsername is the role the app connects as, created by `surge
-	// migrate` with DML on the app's tables only; default "surge_app".
-	AppUsername string
-	Port        int // default 5432; RDS.23 is a documented exception
-
 	// AvailabilityZones spread the instances: a single-AZ primary goes to
 	// AvailabilityZones[0], replica i to AvailabilityZones[(i+1) % n], so the
 	// first replica never shares the primary's AZ. Empty lets RDS choose.
 	AvailabilityZones []string
 
-	MonitoringIntervalSeconds int    // enhanced monitoring (RDS.6): 0 (off), 1, 5, 10, 15, 30 or 60
-	SlowQueryMs               int    // log_min_duration_statement; default 500, -1 turns it off
-	CACertIdentifier          string // default "rds-ca-rsa2048-g1" (CKV_AWS_211)
+	BackupWindow      string // "hh24:mi-hh24:mi" UTC; empty lets RDS choose
+	MaintenanceWindow string // "ddd:hh24:mi-ddd:hh24:mi" UTC; empty lets RDS choose
+	// SkipFinalSnapshot skips the snapshot on delete (dev). When false the
+	// final snapshot is named after the instance.
+	SkipFinalSnapshot bool
+	ApplyImmediately  bool // apply modifications now instead of in the maintenance window
+
+	PerformanceInsightsRetentionDays int // 7 (free tier, default) or a multiple of 31 up to 731
+	// AppUsername is the role the app connects as, created by `surge
+	// migrate` with DML on the app's tables only; default "surge_app".
+	AppUsername      string
+	Port             int    // default 5432; RDS.23 is a documented exception
+	CACertIdentifier string // default "rds-ca-rsa2048-g1" (CKV_AWS_211)
 	// SecretRecoveryWindowDays before a deleted secret is gone: 0 (at once,
 	// dev) or 7-30; default 7.
 	SecretRecoveryWindowDays *int
@@ -96,14 +162,19 @@ type Postgres struct {
 	AppSecretARN       pulumi.StringOutput      // app role secret, same keys: what `surge serve` connects with
 	Identifier         pulumi.StringOutput      // primary identifier
 	ReplicaIdentifiers pulumi.StringArrayOutput
+	// ReplicaIDs are the same identifiers one by one: the slice length is
+	// the replica count, known while declaring (one alarm per replica).
+	ReplicaIDs []pulumi.StringInput
+	// ReadEndpoint is where cached reads go: the first replica, or the
+	// writer in a database without replicas.
+	ReadEndpoint       pulumi.StringOutput
 	MasterPassword     pulumi.StringOutput // secret
 	ParameterGroupName pulumi.StringOutput // shared by the primary and the replicas
 }
 
 var (
 	engineVersion = regexp.MustCompile(`^([0-9]+)(?:\.([0-9]+))?$`)
-	gravitonClass = regexp.MustCompile(`^db\.[a-z]+[0-9]+g[a-z]*\.[0-9]*[a-z]+$`)
-	pgIdentifier  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,62}$`)
+	pgIdentifier  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	dailyWindow   = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	weeklyWindow  = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$`)
 	rdsIdentifier = regexp.MustCompile(`^[a-z][a-z0-9-]*[a-z0-9]$`)
@@ -114,8 +185,9 @@ func (a PostgresArgs) withDefaults() PostgresArgs {
 	if a.ReplicaInstanceClass == "" {
 		a.ReplicaInstanceClass = a.InstanceClass
 	}
+	dev := Defaults(spec.Dev)
 	if a.AllocatedStorageGiB == 0 {
-		a.AllocatedStorageGiB = 20
+		a.AllocatedStorageGiB = dev.AllocatedStorageGiB
 	}
 	if a.MaxAllocatedStorageGiB == 0 {
 		a.MaxAllocatedStorageGiB = 5 * a.AllocatedStorageGiB
@@ -124,10 +196,10 @@ func (a PostgresArgs) withDefaults() PostgresArgs {
 		a.PerformanceInsightsRetentionDays = 7
 	}
 	if a.DBName == "" {
-		a.DBName = "surge"
+		a.DBName = dev.DBName
 	}
 	if a.Username == "" {
-		a.Username = "surge_admin"
+		a.Username = dev.Username
 	}
 	if a.AppUsername == "" {
 		a.AppUsername = "surge_app"
@@ -136,7 +208,7 @@ func (a PostgresArgs) withDefaults() PostgresArgs {
 		a.Port = 5432
 	}
 	if a.SlowQueryMs == 0 {
-		a.SlowQueryMs = 500
+		a.SlowQueryMs = dev.SlowQueryMs
 	}
 	if a.CACertIdentifier == "" {
 		a.CACertIdentifier = defaultCACert
@@ -148,8 +220,9 @@ func (a PostgresArgs) withDefaults() PostgresArgs {
 	return a
 }
 
-func (a *PostgresArgs) major() int {
-	m := engineVersion.FindStringSubmatch(a.EngineVersion)
+// major is the version's major number; 0 when it is not major[.minor].
+func major(version string) int {
+	m := engineVersion.FindStringSubmatch(version)
 	if m == nil {
 		return 0
 	}
@@ -161,36 +234,14 @@ func (a *PostgresArgs) major() int {
 func (a *PostgresArgs) validate(name string) error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
+	if err := a.Spec.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if a.SubnetIDs == nil {
 		add("SubnetIDs is required")
 	}
 	if a.SecurityGroupID == nil {
 		add("SecurityGroupID is required")
-	}
-	if maj := a.major(); maj < 13 || maj > 19 {
-		add("EngineVersion %q must be <major> or <major>.<minor> with major 13-19", a.EngineVersion)
-	}
-	if !gravitonClass.MatchString(a.InstanceClass) {
-		add("InstanceClass %q is not a Graviton class such as db.t4g.medium or db.r7g.large", a.InstanceClass)
-	}
-	if a.ReplicaCount > 0 && !gravitonClass.MatchString(a.ReplicaInstanceClass) {
-		add("ReplicaInstanceClass %q is not a Graviton class", a.ReplicaInstanceClass)
-	}
-	if a.AllocatedStorageGiB < 20 || a.AllocatedStorageGiB > 65536 {
-		add("AllocatedStorageGiB %d must be within 20-65536 (gp3)", a.AllocatedStorageGiB)
-	}
-	if a.MaxAllocatedStorageGiB <= a.AllocatedStorageGiB || a.MaxAllocatedStorageGiB > 65536 {
-		add("MaxAllocatedStorageGiB %d must be above AllocatedStorageGiB %d and at most 65536", a.MaxAllocatedStorageGiB, a.AllocatedStorageGiB)
-	}
-	if a.ReplicaCount < 0 || a.ReplicaCount > 15 {
-		add("ReplicaCount %d must be within 0-15", a.ReplicaCount)
-	}
-	if a.BackupRetentionDays < 0 || a.BackupRetentionDays > 35 {
-		add("BackupRetentionDays %d must be within 0-35", a.BackupRetentionDays)
-	}
-	if a.ReplicaCount > 0 && a.BackupRetentionDays == 0 {
-		add("BackupRetentionDays must be > 0 when ReplicaCount is %d: a replica's source needs automated backups", a.ReplicaCount)
 	}
 	if a.BackupWindow != "" && !dailyWindow.MatchString(a.BackupWindow) {
 		add("BackupWindow %q must be hh24:mi-hh24:mi", a.BackupWindow)
@@ -200,16 +251,6 @@ func (a *PostgresArgs) validate(name string) error {
 	}
 	if r := a.PerformanceInsightsRetentionDays; a.PerformanceInsights && r != 7 && (r%31 != 0 || r > 731) {
 		add("PerformanceInsightsRetentionDays %d must be 7 or a multiple of 31 up to 731", r)
-	}
-	if !pgIdentifier.MatchString(a.DBName) {
-		add("DBName %q must start with a letter and hold letters, digits or _ (max 63)", a.DBName)
-	}
-	if !pgIdentifier.MatchString(a.Username) {
-		add("Username %q must start with a letter and hold letters, digits or _ (max 63)", a.Username)
-	}
-	switch strings.ToLower(a.Username) {
-	case "postgres", "admin", "rdsadmin", "root", "rds_superuser":
-		add("Username %q is a default or reserved name (RDS.25)", a.Username)
 	}
 	// `surge migrate` accepts lowercase names only (no quoting surprises).
 	if !appRoleName.MatchString(a.AppUsername) || strings.HasPrefix(a.AppUsername, "pg_") || strings.HasPrefix(a.AppUsername, "rds") || a.AppUsername == "postgres" {
@@ -228,14 +269,6 @@ func (a *PostgresArgs) validate(name string) error {
 			break
 		}
 		seen[z] = true
-	}
-	switch a.MonitoringIntervalSeconds {
-	case 0, 1, 5, 10, 15, 30, 60:
-	default:
-		add("MonitoringIntervalSeconds %d must be 0, 1, 5, 10, 15, 30 or 60", a.MonitoringIntervalSeconds)
-	}
-	if a.SlowQueryMs < -1 {
-		add("SlowQueryMs %d must be -1 (off) or >= 0", a.SlowQueryMs)
 	}
 	if w := a.SecretRecoveryWindowDays; w != nil && *w != 0 && (*w < 7 || *w > 30) {
 		add("SecretRecoveryWindowDays %d must be 0 or 7-30", *w)
@@ -260,7 +293,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 		return nil, fmt.Errorf("registering database %s: %w", name, err)
 	}
 	parent := pulumi.Parent(c)
-	major := a.major()
+	engineMajor := major(a.EngineVersion)
 
 	subnets, err := rds.NewSubnetGroup(ctx, name+"-db-subnets", &rds.SubnetGroupArgs{
 		Name:        pulumi.String(naming.Physical(name, "db", 255)),
@@ -279,7 +312,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	}
 	// The family is part of the name so a major upgrade creates the new group
 	// next to the old one instead of colliding with it.
-	family := fmt.Sprintf("postgres%d", major)
+	family := fmt.Sprintf("postgres%d", engineMajor)
 	pg, err := rds.NewParameterGroup(ctx, name+"-db-params", &rds.ParameterGroupArgs{
 		Name:        pulumi.String(naming.Physical(name, "db-"+family, 255)),
 		Family:      pulumi.String(family),
@@ -393,7 +426,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	}
 
 	var replicaHosts, replicaIDs pulumi.StringArray
-	for i := 0; i < a.ReplicaCount; i++ {
+	for i := 0; i < a.Replicas; i++ {
 		ra := &rds.InstanceArgs{
 			Identifier: pulumi.String(naming.Physical(name, fmt.Sprintf("db-replica-%d", i+1), naming.MaxRDSIdentifier)),
 			// Same region and no dbSubnetGroupName: the identifier is the
@@ -485,6 +518,12 @@ func NewPostgres(ctx *pulumi.Context, name string, args *PostgresArgs, opts ...p
 	c.Identifier = primary.Identifier
 	c.ParameterGroupName = pg.Name
 	c.ReplicaIdentifiers = replicaIDs.ToStringArrayOutput()
+	c.ReplicaIDs = make([]pulumi.StringInput, len(replicaIDs))
+	copy(c.ReplicaIDs, replicaIDs)
+	c.ReadEndpoint = primary.Address
+	if len(replicaHosts) > 0 {
+		c.ReadEndpoint = replicaHosts[0].ToStringOutput()
+	}
 	c.MasterPassword = pulumi.ToSecret(password.Result).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"writerEndpoint":     c.WriterEndpoint,

@@ -27,32 +27,32 @@ var azs = []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}
 
 func prodArgs() *PostgresArgs {
 	return &PostgresArgs{
-		SubnetIDs:                 pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}),
-		SecurityGroupID:           pulumi.String("sg-db"),
-		EngineVersion:             "16.4",
-		InstanceClass:             "db.r7g.large",
-		ReplicaInstanceClass:      "db.r7g.large",
-		AllocatedStorageGiB:       100,
-		MaxAllocatedStorageGiB:    1000,
-		MultiAZ:                   true,
-		ReplicaCount:              2,
-		BackupRetentionDays:       14,
-		DeletionProtection:        true,
-		PerformanceInsights:       true,
-		AvailabilityZones:         azs,
-		MonitoringIntervalSeconds: 60,
-		SlowQueryMs:               250,
+		Spec: Spec{
+			EngineVersion:             "16.4",
+			InstanceClass:             "db.r7g.large",
+			ReplicaInstanceClass:      "db.r7g.large",
+			AllocatedStorageGiB:       100,
+			MaxAllocatedStorageGiB:    1000,
+			MultiAZ:                   true,
+			Replicas:                  2,
+			BackupRetentionDays:       14,
+			DeletionProtection:        true,
+			PerformanceInsights:       true,
+			MonitoringIntervalSeconds: 60,
+			SlowQueryMs:               250,
+		},
+		SubnetIDs:         pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b", "subnet-data-c"}),
+		SecurityGroupID:   pulumi.String("sg-db"),
+		AvailabilityZones: azs,
 	}
 }
 
 func devArgs() *PostgresArgs {
 	zero := 0
 	return &PostgresArgs{
+		Spec:                     Spec{EngineVersion: "16.4", InstanceClass: "db.t4g.micro", BackupRetentionDays: 1},
 		SubnetIDs:                pulumi.ToStringArray([]string{"subnet-data-a", "subnet-data-b"}),
 		SecurityGroupID:          pulumi.String("sg-db"),
-		EngineVersion:            "16.4",
-		InstanceClass:            "db.t4g.micro",
-		BackupRetentionDays:      1,
 		SkipFinalSnapshot:        true,
 		AvailabilityZones:        azs[:2],
 		SecretRecoveryWindowDays: &zero,
@@ -332,18 +332,20 @@ func TestValidate(t *testing.T) {
 		want   []string
 	}{
 		{"valid", func(a *PostgresArgs) {}, nil},
-		{"engine 12", func(a *PostgresArgs) { a.EngineVersion = "12.9" }, []string{`EngineVersion "12.9"`}},
-		{"engine with patch level", func(a *PostgresArgs) { a.EngineVersion = "16.4.1" }, []string{`EngineVersion "16.4.1"`}},
-		{"x86 class", func(a *PostgresArgs) { a.InstanceClass = "db.m5.large" }, []string{`InstanceClass "db.m5.large" is not a Graviton`}},
-		{"replicas without backups", func(a *PostgresArgs) { a.BackupRetentionDays = 0 }, []string{"BackupRetentionDays must be > 0 when ReplicaCount is 2"}},
-		{"negative replicas", func(a *PostgresArgs) { a.ReplicaCount = -1 }, []string{"ReplicaCount -1"}},
-		{"ceiling not above", func(a *PostgresArgs) { a.MaxAllocatedStorageGiB = 100 }, []string{"MaxAllocatedStorageGiB 100 must be above"}},
-		{"retention 40", func(a *PostgresArgs) { a.BackupRetentionDays = 40 }, []string{"BackupRetentionDays 40"}},
+		{"engine 12", func(a *PostgresArgs) { a.EngineVersion = "12.9" }, []string{`engineVersion: "12.9"`}},
+		{"engine with patch level", func(a *PostgresArgs) { a.EngineVersion = "16.4.1" }, []string{`engineVersion: "16.4.1"`}},
+		{"x86 class", func(a *PostgresArgs) { a.InstanceClass = "db.m5.large" }, []string{`instanceClass: "db.m5.large" is not a Graviton`}},
+		{"replicas without backups", func(a *PostgresArgs) { a.BackupRetentionDays = 0 }, []string{"backupRetentionDays: must be at least 1 when replicas > 0"}},
+		{"sixteen replicas", func(a *PostgresArgs) { a.Replicas = 16 }, []string{"replicas: 16 is outside 0..15"}},
+		{"reserved username, any case", func(a *PostgresArgs) { a.Username = "RDSAdmin" }, []string{"username: \"RDSAdmin\""}},
+		{"negative replicas", func(a *PostgresArgs) { a.Replicas = -1 }, []string{"replicas: -1 is outside 0..15"}},
+		{"ceiling not above", func(a *PostgresArgs) { a.MaxAllocatedStorageGiB = 100 }, []string{"maxAllocatedStorageGiB: 100 must be greater than"}},
+		{"retention 40", func(a *PostgresArgs) { a.BackupRetentionDays = 40 }, []string{"backupRetentionDays: 40 is outside"}},
 		{"default username", func(a *PostgresArgs) { a.Username = "postgres" }, []string{"RDS.25"}},
 		{"app user is the master", func(a *PostgresArgs) { a.Username, a.AppUsername = "surge_admin", "surge_admin" }, []string{"AppUsername \"surge_admin\" must differ"}},
 		{"app user quoted name", func(a *PostgresArgs) { a.AppUsername = "SurgeApp" }, []string{"AppUsername \"SurgeApp\" must be lowercase"}},
 		{"app user reserved", func(a *PostgresArgs) { a.AppUsername = "rds_app" }, []string{"AppUsername \"rds_app\""}},
-		{"bad monitoring", func(a *PostgresArgs) { a.MonitoringIntervalSeconds = 7 }, []string{"MonitoringIntervalSeconds 7"}},
+		{"bad monitoring", func(a *PostgresArgs) { a.MonitoringIntervalSeconds = 7 }, []string{"monitoringIntervalSeconds: 7"}},
 		{"bad PI retention", func(a *PostgresArgs) { a.PerformanceInsightsRetentionDays = 30 }, []string{"PerformanceInsightsRetentionDays 30"}},
 		{"bad windows", func(a *PostgresArgs) { a.BackupWindow, a.MaintenanceWindow = "3am", "Sun:03:00-Sun:04:00" }, []string{"BackupWindow", "MaintenanceWindow"}},
 		{"duplicate AZ", func(a *PostgresArgs) { a.AvailabilityZones = []string{"a", "a"} }, []string{"AvailabilityZones"}},
@@ -351,7 +353,7 @@ func TestValidate(t *testing.T) {
 		{"missing inputs", func(a *PostgresArgs) { a.SubnetIDs, a.SecurityGroupID = nil, nil }, []string{"SubnetIDs is required", "SecurityGroupID is required"}},
 		{"every problem at once", func(a *PostgresArgs) {
 			a.EngineVersion, a.InstanceClass, a.BackupRetentionDays, a.Port = "9.6", "db.t3.micro", 0, 80
-		}, []string{"EngineVersion", "InstanceClass", "BackupRetentionDays must be > 0", "Port 80"}},
+		}, []string{"engineVersion", "instanceClass", "backupRetentionDays: must be at least 1", "Port 80"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -403,4 +405,40 @@ func TestPasswordSpecialsAreURLSafe(t *testing.T) {
 func TestChildrenParentedAndNamedFromComponent(t *testing.T) {
 	m := run(t, "surge-prod", prodArgs())
 	m.AssertChildrenOf(t, "surge:database:Postgres", "surge-prod")
+}
+
+// The read endpoint and the replica list come from the component: the
+// stack never recounts replicas from its config.
+func TestReadEndpointAndReplicaIDs(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     *PostgresArgs
+		replicas int
+		read     string
+	}{
+		{"two replicas: the first serves reads", prodArgs(), 2, "surge-prod-db-replica-1"},
+		{"no replica: the writer serves reads", devArgs(), 0, "surge-prod-db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var read string
+			var n int
+			err := pulumitest.New().Run(t, "test", nil, func(ctx *pulumi.Context) error {
+				db, err := NewPostgres(ctx, "surge-prod", tt.args)
+				if err != nil {
+					return err
+				}
+				n = len(db.ReplicaIDs)
+				v, _, err := pulumitest.Await(ctx.Context(), db.ReadEndpoint)
+				if err != nil {
+					return err
+				}
+				read, _ = v.(string)
+				return nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, tt.replicas, n)
+			assert.True(t, strings.HasPrefix(read, tt.read+"."), "read endpoint %q", read)
+		})
+	}
 }

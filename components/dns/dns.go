@@ -5,11 +5,11 @@
 // need the distribution, so the package has two components used in this
 // order by the stack:
 //
-//	certs, _ := dns.NewCertificates(ctx, name, &dns.CertificatesArgs{...}) // before loadbalancer and cdn
+//	certs, _ := dns.NewZoneAndCertificates(ctx, name, &dns.ZoneAndCertificatesArgs{...}) // before loadbalancer and cdn
 //	...loadbalancer (certs.OriginCertificateARN), cdn (certs.CloudFrontCertificateARN, certs.OriginDomain)...
 //	dns.NewAliasRecords(ctx, name, &dns.AliasRecordsArgs{...})            // after cdn
 //
-// Without a domain (Domain == "") NewCertificates declares nothing and
+// Without a domain (Domain == "") NewZoneAndCertificates declares nothing and
 // reports Enabled == false; the stack then skips NewAliasRecords and serves
 // on CloudFront's default domain and certificate.
 package dns
@@ -23,6 +23,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/acm"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/surge-dev/surge/components/spec"
 )
 
 // OriginPrefix names the origin host under the site domain: the name
@@ -34,31 +36,81 @@ var (
 	zoneIDRe   = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
-// CertificatesArgs configures NewCertificates.
-type CertificatesArgs struct {
-	// Domain is the site's name, e.g. "surge.example.com"; "" = no domain.
-	Domain string
-	// Exactly one of ZoneID, ZoneName or CreateZone when Domain is set.
-	// ZoneID is an existing public hosted zone's ID.
-	ZoneID string
-	// ZoneName is an existing public hosted zone's name (looked up with the
-	// route53 getZone data source), e.g. "example.com".
-	ZoneName string
-	// CreateZone creates a public hosted zone named Domain (delegate it
-	// from the parent zone before `pulumi up` can finish validation).
-	CreateZone bool
-	// ZoneOnly, with CreateZone, declares the zone and nothing else: the
-	// first phase of a new zone. ACM cannot validate a certificate until
-	// the registrar (or parent zone) delegates to the zone's name servers,
-	// so requesting it in the same `up` blocks until validation times out.
-	ZoneOnly bool
+// Spec is the site's name and its hosted zone: the DNS keys of
+// `surge:edge` in the stack config. Without a domain the site is served on
+// CloudFront's own name and nothing here is declared.
+type Spec struct {
+	Domain         string `json:"domain"`         // Site name, e.g. register.example.edu; "" = CloudFront's default domain.
+	HostedZoneID   string `json:"hostedZoneId"`   // Its existing public hosted zone by ID,
+	HostedZoneName string `json:"hostedZoneName"` // or by name,
+	CreateZone     bool   `json:"createZone"`     // or created by the stack (two phases: the first up creates only the zone).
+	// ACM cannot validate a certificate until the registrar (or parent
+	// zone) delegates to the new zone's name servers, so requesting it in
+	// the zone's first `up` would block until validation times out.
+	ZoneDelegated bool `json:"zoneDelegated"` // With createZone: set true once the registrar delegates to the nameServers output; the next up adds certificates, the site and its aliases.
+}
+
+// Defaults are the same in every environment: no domain. (Prod refuses to
+// run without one: stacks checks that floor.)
+func Defaults(spec.Env) Spec { return Spec{} }
+
+// ZoneOnly reports the first phase of a created zone: the zone and nothing
+// else until it is delegated.
+func (s Spec) ZoneOnly() bool { return s.CreateZone && !s.ZoneDelegated }
+
+// Validate reports every problem of the Spec, keyed by its JSON path.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	if s.ZoneDelegated && !s.CreateZone {
+		p.Add("zoneDelegated", "only applies with createZone: an existing zone is delegated already")
+	}
+	if s.Domain == "" {
+		if s.HostedZoneID != "" || s.HostedZoneName != "" || s.CreateZone {
+			p.Add("domain", "is empty but a hosted zone is configured")
+		}
+		return p.Err()
+	}
+	if !hostnameRe.MatchString(s.Domain) {
+		p.Add("domain", "%q is not a lowercase DNS name", s.Domain)
+	}
+	n := 0
+	if s.HostedZoneID != "" {
+		n++
+		if !zoneIDRe.MatchString(s.HostedZoneID) {
+			p.Add("hostedZoneId", "%q is not a Route 53 zone ID such as Z0123456789ABC", s.HostedZoneID)
+		}
+	}
+	if s.HostedZoneName != "" {
+		n++
+		zn := strings.TrimSuffix(s.HostedZoneName, ".")
+		if !hostnameRe.MatchString(zn) {
+			p.Add("hostedZoneName", "%q is not a DNS name", s.HostedZoneName)
+		} else if s.Domain != zn && !strings.HasSuffix(s.Domain, "."+zn) {
+			p.Add("hostedZoneName", "%q does not contain domain %q", s.HostedZoneName, s.Domain)
+		}
+	}
+	if s.CreateZone {
+		n++
+	}
+	if n != 1 {
+		p.Add("domain", "needs exactly one of hostedZoneId, hostedZoneName or createZone")
+	}
+	return p.Err()
+}
+
+// ZoneAndCertificatesArgs are the Spec plus the us-east-1 provider.
+type ZoneAndCertificatesArgs struct {
+	Spec
 	// USEast1 is an aws provider for us-east-1. Required when Domain is
 	// set: CloudFront only uses ACM certificates from us-east-1 (docs/decisions/cloudfront-certificate-region.md).
 	USEast1 pulumi.ProviderResource
 }
 
-// Certificates is the first DNS component.
-type Certificates struct {
+// ZoneAndCertificates is the first DNS component: the hosted zone (found
+// or created) and the site's two validated certificates. Its type token,
+// surge:dns:Certificates, keeps its first name: it is part of every
+// child's URN, and a new token would make `pulumi up` replace the zone.
+type ZoneAndCertificates struct {
 	pulumi.ResourceState
 
 	// Enabled is false when the stack has no domain; every output is then empty.
@@ -80,58 +132,27 @@ type Certificates struct {
 	OriginCertificateARN pulumi.StringOutput
 }
 
-func (a *CertificatesArgs) validate() error {
-	if a.ZoneOnly && !a.CreateZone {
-		return errors.New("ZoneOnly needs CreateZone: an existing zone is already delegated")
-	}
-	if a.Domain == "" {
-		if a.ZoneID != "" || a.ZoneName != "" || a.CreateZone {
-			return errors.New("ZoneID, ZoneName and CreateZone need a Domain")
-		}
-		return nil
-	}
+func (a *ZoneAndCertificatesArgs) validate() error {
 	var errs []error
-	if !hostnameRe.MatchString(a.Domain) {
-		errs = append(errs, fmt.Errorf("Domain %q: want a lowercase DNS name", a.Domain))
+	if err := a.Spec.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	n := 0
-	if a.ZoneID != "" {
-		n++
-		if !zoneIDRe.MatchString(a.ZoneID) {
-			errs = append(errs, fmt.Errorf("ZoneID %q: want a Route 53 zone ID such as Z0123456789ABC", a.ZoneID))
-		}
-	}
-	if a.ZoneName != "" {
-		n++
-		zn := strings.TrimSuffix(a.ZoneName, ".")
-		if !hostnameRe.MatchString(zn) {
-			errs = append(errs, fmt.Errorf("ZoneName %q: want a DNS name", a.ZoneName))
-		} else if a.Domain != zn && !strings.HasSuffix(a.Domain, "."+zn) {
-			errs = append(errs, fmt.Errorf("Domain %q is not inside zone %q", a.Domain, zn))
-		}
-	}
-	if a.CreateZone {
-		n++
-	}
-	if n != 1 {
-		errs = append(errs, fmt.Errorf("exactly one of ZoneID, ZoneName or CreateZone is required with Domain %q (got %d)", a.Domain, n))
-	}
-	if a.USEast1 == nil {
+	if a.Domain != "" && a.USEast1 == nil {
 		errs = append(errs, errors.New("USEast1 is required with a Domain: the CloudFront certificate must be in us-east-1 (docs/decisions/cloudfront-certificate-region.md)"))
 	}
 	return errors.Join(errs...)
 }
 
-// NewCertificates resolves the zone and declares the two certificates and
+// NewZoneAndCertificates resolves the zone and declares the two certificates and
 // their validation.
-func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, opts ...pulumi.ResourceOption) (*Certificates, error) {
+func NewZoneAndCertificates(ctx *pulumi.Context, name string, args *ZoneAndCertificatesArgs, opts ...pulumi.ResourceOption) (*ZoneAndCertificates, error) {
 	if args == nil {
 		return nil, errors.New("dns: args are required")
 	}
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("dns %s: invalid args: %w", name, err)
 	}
-	c := &Certificates{NameServers: pulumi.StringArray{}.ToStringArrayOutput()}
+	c := &ZoneAndCertificates{NameServers: pulumi.StringArray{}.ToStringArrayOutput()}
 	if err := ctx.RegisterComponentResource("surge:dns:Certificates", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("registering dns certificates component: %w", err)
 	}
@@ -147,13 +168,13 @@ func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, o
 	c.OriginDomain = OriginPrefix + args.Domain
 
 	switch {
-	case args.ZoneID != "":
-		c.ZoneID = pulumi.String(args.ZoneID).ToStringOutput()
-	case args.ZoneName != "":
+	case args.HostedZoneID != "":
+		c.ZoneID = pulumi.String(args.HostedZoneID).ToStringOutput()
+	case args.HostedZoneName != "":
 		// A public zone only: CloudFront aliases cannot live in private
 		// zones (docs/decisions/route53-cloudfront-alias.md).
 		z := route53.LookupZoneOutput(ctx, route53.LookupZoneOutputArgs{
-			Name:        pulumi.String(strings.TrimSuffix(args.ZoneName, ".")),
+			Name:        pulumi.String(strings.TrimSuffix(args.HostedZoneName, ".")),
 			PrivateZone: pulumi.Bool(false),
 		}, pulumi.Parent(c))
 		c.ZoneID = z.ZoneId()
@@ -168,7 +189,7 @@ func NewCertificates(ctx *pulumi.Context, name string, args *CertificatesArgs, o
 		c.ZoneID = z.ZoneId
 		c.NameServers = z.NameServers
 	}
-	if args.ZoneOnly {
+	if args.ZoneOnly() {
 		c.Enabled = false // no certificates yet
 		if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"zoneId": c.ZoneID, "nameServers": c.NameServers}); err != nil {
 			return nil, fmt.Errorf("registering dns outputs: %w", err)
@@ -240,7 +261,7 @@ func validatedCert(ctx *pulumi.Context, logical, domain string, zoneID pulumi.St
 
 // AliasRecordsArgs configures NewAliasRecords.
 type AliasRecordsArgs struct {
-	// ZoneID is Certificates.ZoneID. Required.
+	// ZoneID is ZoneAndCertificates.ZoneID. Required.
 	ZoneID pulumi.StringInput
 	// SiteDomain is the record name; it MUST be one of the distribution's
 	// aliases (docs/decisions/route53-cloudfront-alias.md). Required.

@@ -20,7 +20,7 @@ const (
 )
 
 type result struct {
-	certs *Certificates
+	certs *ZoneAndCertificates
 	cfARN string
 	orARN string
 	zone  string
@@ -29,7 +29,7 @@ type result struct {
 	nameServersKnown bool
 }
 
-func runCerts(t *testing.T, args CertificatesArgs, names ...string) (*pulumitest.Mocks, []result) {
+func runCerts(t *testing.T, args ZoneAndCertificatesArgs, names ...string) (*pulumitest.Mocks, []result) {
 	t.Helper()
 	m := pulumitest.New()
 	var out []result
@@ -43,7 +43,7 @@ func runCerts(t *testing.T, args CertificatesArgs, names ...string) (*pulumitest
 			if a.Domain != "" {
 				a.USEast1 = east
 			}
-			c, err := NewCertificates(ctx, n, &a)
+			c, err := NewZoneAndCertificates(ctx, n, &a)
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ func runCerts(t *testing.T, args CertificatesArgs, names ...string) (*pulumitest
 }
 
 func TestCertificates(t *testing.T) {
-	m, res := runCerts(t, CertificatesArgs{Domain: "surge.example.com", ZoneID: "Z0123456789ABC"}, "surge-prod")
+	m, res := runCerts(t, ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneID: "Z0123456789ABC"}}, "surge-prod")
 	require.Len(t, res, 1)
 	r := res[0]
 	assert.True(t, r.certs.Enabled)
@@ -128,7 +128,7 @@ func TestCertificates(t *testing.T) {
 
 func TestZoneSources(t *testing.T) {
 	t.Run("by name", func(t *testing.T) {
-		m, res := runCerts(t, CertificatesArgs{Domain: "surge.example.com", ZoneName: "example.com"}, "surge-prod")
+		m, res := runCerts(t, ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneName: "example.com"}}, "surge-prod")
 		assert.Equal(t, "ZLOOKUPEXAMPLECOM", res[0].zone)
 		var found bool
 		for _, c := range m.Calls() {
@@ -142,19 +142,19 @@ func TestZoneSources(t *testing.T) {
 		assert.Empty(t, m.ByType(tZone))
 	})
 	t.Run("create", func(t *testing.T) {
-		m, res := runCerts(t, CertificatesArgs{Domain: "surge.example.com", CreateZone: true}, "surge-prod")
+		m, res := runCerts(t, ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", CreateZone: true, ZoneDelegated: true}}, "surge-prod")
 		zones := m.ByType(tZone)
 		require.Len(t, zones, 1)
 		assert.Equal(t, "surge.example.com", zones[0].Str("name"))
 		assert.Equal(t, "ZNEWSURGEPRODZONE", res[0].zone)
 	})
 	t.Run("existing zone: name servers are a known empty list (the stack exports them)", func(t *testing.T) {
-		_, res := runCerts(t, CertificatesArgs{Domain: "surge.example.com", ZoneID: "Z0123456789ABC"}, "surge-prod")
+		_, res := runCerts(t, ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneID: "Z0123456789ABC"}}, "surge-prod")
 		assert.True(t, res[0].nameServersKnown, "an unknown stack output would show as [unknown] after `pulumi up`")
 		assert.Empty(t, res[0].nameServers)
 	})
 	t.Run("no domain declares nothing", func(t *testing.T) {
-		m, res := runCerts(t, CertificatesArgs{}, "surge-dev")
+		m, res := runCerts(t, ZoneAndCertificatesArgs{}, "surge-dev")
 		assert.False(t, res[0].certs.Enabled)
 		assert.Empty(t, m.ByType(tCert))
 		assert.Empty(t, m.ByType(tRecord))
@@ -165,20 +165,20 @@ func TestValidate(t *testing.T) {
 	east := &fakeProvider{}
 	tests := []struct {
 		name string
-		args CertificatesArgs
+		args ZoneAndCertificatesArgs
 		want []string
 	}{
-		{"no domain", CertificatesArgs{}, nil},
-		{"zone id", CertificatesArgs{Domain: "surge.example.com", ZoneID: "Z0123456789ABC", USEast1: east}, nil},
-		{"zone name", CertificatesArgs{Domain: "surge.example.com", ZoneName: "example.com.", USEast1: east}, nil},
-		{"create", CertificatesArgs{Domain: "surge.example.com", CreateZone: true, USEast1: east}, nil},
-		{"none of the three", CertificatesArgs{Domain: "surge.example.com", USEast1: east}, []string{"exactly one"}},
-		{"two of the three", CertificatesArgs{Domain: "surge.example.com", ZoneID: "Z0123456789ABC", CreateZone: true, USEast1: east}, []string{"exactly one"}},
-		{"zone without domain", CertificatesArgs{ZoneID: "Z0123456789ABC"}, []string{"need a Domain"}},
-		{"domain outside zone", CertificatesArgs{Domain: "surge.example.org", ZoneName: "example.com", USEast1: east}, []string{"not inside zone"}},
-		{"bad zone id", CertificatesArgs{Domain: "surge.example.com", ZoneID: "zone-1", USEast1: east}, []string{"ZoneID"}},
-		{"missing us-east-1 provider", CertificatesArgs{Domain: "surge.example.com", CreateZone: true}, []string{"cloudfront-certificate-region.md"}},
-		{"bad domain", CertificatesArgs{Domain: "Surge Example", CreateZone: true, USEast1: east}, []string{"Domain"}},
+		{"no domain", ZoneAndCertificatesArgs{}, nil},
+		{"zone id", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneID: "Z0123456789ABC"}, USEast1: east}, nil},
+		{"zone name", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneName: "example.com."}, USEast1: east}, nil},
+		{"create", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", CreateZone: true, ZoneDelegated: true}, USEast1: east}, nil},
+		{"none of the three", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com"}, USEast1: east}, []string{"exactly one"}},
+		{"two of the three", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneID: "Z0123456789ABC", CreateZone: true, ZoneDelegated: true}, USEast1: east}, []string{"exactly one"}},
+		{"zone without domain", ZoneAndCertificatesArgs{Spec: Spec{HostedZoneID: "Z0123456789ABC"}}, []string{"domain: is empty but a hosted zone is configured"}},
+		{"domain outside zone", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.org", HostedZoneName: "example.com"}, USEast1: east}, []string{"does not contain domain"}},
+		{"bad zone id", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneID: "zone-1"}, USEast1: east}, []string{"hostedZoneId"}},
+		{"missing us-east-1 provider", ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", CreateZone: true, ZoneDelegated: true}}, []string{"docs/decisions/cloudfront-certificate-region.md"}},
+		{"bad domain", ZoneAndCertificatesArgs{Spec: Spec{Domain: "Surge Example", CreateZone: true, ZoneDelegated: true}, USEast1: east}, []string{"domain"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,7 +240,7 @@ func TestAliasRecords(t *testing.T) {
 }
 
 func TestTwoInstancesDoNotCollide(t *testing.T) {
-	m, _ := runCerts(t, CertificatesArgs{Domain: "surge.example.com", ZoneID: "Z0123456789ABC"}, "surge-a", "surge-b")
+	m, _ := runCerts(t, ZoneAndCertificatesArgs{Spec: Spec{Domain: "surge.example.com", HostedZoneID: "Z0123456789ABC"}}, "surge-a", "surge-b")
 	seen := map[string]bool{}
 	for _, r := range m.Resources() {
 		k := r.Type + "/" + r.Name

@@ -1,5 +1,6 @@
-// Package firewall declares surge's chained security groups: CloudFront ->
-// ALB -> app -> database and cache, and nothing else.
+// Package firewall declares surge's security groups, chained CloudFront ->
+// ALB -> app -> database and cache, and the rules between them, nothing
+// else. The rules are a table of data (flows), declared by one loop.
 package firewall
 
 import (
@@ -31,8 +32,8 @@ const VPCOriginServiceSecurityGroupName = "CloudFront-VPCOrigins-Service-SG"
 // sshPort is refused for every port: instances are reached through SSM.
 const sshPort = 22
 
-// ChainArgs configure a Chain.
-type ChainArgs struct {
+// SecurityGroupsArgs configure the security groups.
+type SecurityGroupsArgs struct {
 	// VPCID is the VPC the groups live in. Required.
 	VPCID pulumi.StringInput
 	// ListenerPort is the ALB listener port CloudFront connects to: 443
@@ -57,8 +58,10 @@ type ChainArgs struct {
 	VPCOriginSecurityGroupID pulumi.StringInput
 }
 
-// Chain holds the four security groups.
-type Chain struct {
+// SecurityGroups are the four tiers' groups, the surge:firewall:Chain
+// component. The type token keeps its first name: it is part of every
+// child's URN, and a new token would make `pulumi up` replace the groups.
+type SecurityGroups struct {
 	pulumi.ResourceState
 
 	ALBSecurityGroupID      pulumi.IDOutput
@@ -67,7 +70,7 @@ type Chain struct {
 	CacheSecurityGroupID    pulumi.IDOutput
 }
 
-func (a *ChainArgs) withDefaults() ChainArgs {
+func (a *SecurityGroupsArgs) withDefaults() SecurityGroupsArgs {
 	out := *a
 	if out.ListenerPort == 0 {
 		out.ListenerPort = DefaultListenerPort
@@ -84,8 +87,9 @@ func (a *ChainArgs) withDefaults() ChainArgs {
 	return out
 }
 
-// validate returns every problem at once, one per line.
-func (a *ChainArgs) validate() error {
+// validate returns every problem at once, one per line: missing inputs,
+// then the ports (defaults applied).
+func (a *SecurityGroupsArgs) validate() error {
 	if a == nil {
 		return errors.New("firewall: args are required")
 	}
@@ -96,21 +100,8 @@ func (a *ChainArgs) validate() error {
 	if a.CloudFrontPrefixListID == nil && a.VPCOriginSecurityGroupID == nil {
 		errs = append(errs, errors.New("cloudFrontPrefixListId: is required unless vpcOriginSecurityGroupId is set"))
 	}
-	if err := a.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// Validate checks the plain fields (ports) only, so the stack can call it
-// while validating config. NewChain also checks the inputs.
-func (a *ChainArgs) Validate() error {
-	if a == nil {
-		return errors.New("firewall: args are required")
-	}
-	var errs []error
 	d := a.withDefaults()
-	ports := []struct {
+	for _, p := range []struct {
 		key  string
 		port int
 	}{
@@ -118,8 +109,7 @@ func (a *ChainArgs) Validate() error {
 		{"appPort", d.AppPort},
 		{"databasePort", d.DatabasePort},
 		{"cachePort", d.CachePort},
-	}
-	for _, p := range ports {
+	} {
 		switch {
 		case p.port < 1 || p.port > 65535:
 			errs = append(errs, fmt.Errorf("%s: %d is not a TCP port", p.key, p.port))
@@ -133,15 +123,84 @@ func (a *ChainArgs) Validate() error {
 	return errors.Join(errs...)
 }
 
-// NewChain declares the chained groups and their rules, one rule resource
-// per rule so each has a description and an ID.
-func NewChain(ctx *pulumi.Context, name string, args *ChainArgs, opts ...pulumi.ResourceOption) (*Chain, error) {
+// The tiers, each one security group.
+const (
+	tierALB   = "alb"
+	tierApp   = "app"
+	tierDB    = "db"
+	tierCache = "cache"
+)
+
+// tiers are the groups in declaration order, with their descriptions.
+var tiers = []struct{ name, description string }{
+	{tierALB, "Internal ALB: listener port from CloudFront (VPC origin) only"},
+	{tierApp, "App instances: app port from the ALB only"},
+	{tierDB, "PostgreSQL: database port from the app instances only"},
+	{tierCache, "Redis/Valkey: cache port from the app instances only"},
+}
+
+// flow is one allowed TCP flow of a tier's group, to or from exactly one
+// peer: another tier's group, a prefix list, a group outside, or a CIDR.
+type flow struct {
+	suffix  string // logical name suffix
+	tier    string // the group the rule belongs to
+	egress  bool   // false: ingress
+	port    int
+	peer    string             // another tier, or
+	prefix  pulumi.StringInput // a managed prefix list, or
+	group   pulumi.StringInput // a security group outside, or
+	cidr    string             // an IPv4 block
+	purpose string             // the rule's description
+}
+
+// flows is the whole firewall: every flow allowed, nothing else. The
+// database and cache get no egress rule at all: they never open
+// connections, and replies to inbound connections are stateful.
+func flows(a SecurityGroupsArgs) []flow {
+	var out []flow
+	// CloudFront -> ALB.
+	if a.CloudFrontPrefixListID != nil {
+		out = append(out, flow{suffix: "alb-from-cloudfront", tier: tierALB, port: a.ListenerPort, prefix: a.CloudFrontPrefixListID,
+			purpose: fmt.Sprintf("CloudFront origin-facing prefix list to the ALB listener on %d", a.ListenerPort)})
+	}
+	if a.VPCOriginSecurityGroupID != nil {
+		out = append(out, flow{suffix: "alb-from-vpc-origin", tier: tierALB, port: a.ListenerPort, group: a.VPCOriginSecurityGroupID,
+			purpose: fmt.Sprintf("CloudFront VPC origin ENIs (%s) to the ALB listener on %d", VPCOriginServiceSecurityGroupName, a.ListenerPort)})
+	}
+	return append(out,
+		// ALB -> app (traffic and health checks).
+		flow{suffix: "alb-to-app", tier: tierALB, egress: true, port: a.AppPort, peer: tierApp,
+			purpose: fmt.Sprintf("ALB to the app instances on %d (requests and health checks)", a.AppPort)},
+		flow{suffix: "app-from-alb", tier: tierApp, port: a.AppPort, peer: tierALB,
+			purpose: fmt.Sprintf("ALB to the app on %d", a.AppPort)},
+		// app -> database and cache.
+		flow{suffix: "app-to-db", tier: tierApp, egress: true, port: a.DatabasePort, peer: tierDB,
+			purpose: fmt.Sprintf("App to PostgreSQL on %d", a.DatabasePort)},
+		flow{suffix: "app-to-cache", tier: tierApp, egress: true, port: a.CachePort, peer: tierCache,
+			purpose: fmt.Sprintf("App to Redis/Valkey on %d", a.CachePort)},
+		// app -> AWS APIs. SSM, Secrets Manager, CloudWatch Logs and S3 are
+		// HTTPS endpoints reached through the NAT (dev) or interface and
+		// gateway endpoints (prod); their public addresses are not a fixed
+		// set a group could name, so 443 is open to any destination.
+		// Egress only: nothing can connect in through it.
+		flow{suffix: "app-to-https", tier: tierApp, egress: true, port: 443, cidr: "0.0.0.0/0",
+			purpose: "App to AWS APIs over HTTPS (SSM, Secrets Manager, Logs, S3) via NAT or VPC endpoints"},
+		flow{suffix: "db-from-app", tier: tierDB, port: a.DatabasePort, peer: tierApp,
+			purpose: fmt.Sprintf("App to PostgreSQL on %d", a.DatabasePort)},
+		flow{suffix: "cache-from-app", tier: tierCache, port: a.CachePort, peer: tierApp,
+			purpose: fmt.Sprintf("App to Redis/Valkey on %d", a.CachePort)},
+	)
+}
+
+// NewSecurityGroups declares the groups and the flows table, one rule
+// resource per rule so each has a description and an ID.
+func NewSecurityGroups(ctx *pulumi.Context, name string, args *SecurityGroupsArgs, opts ...pulumi.ResourceOption) (*SecurityGroups, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("firewall %s: invalid args:\n%w", name, err)
 	}
 	a := args.withDefaults()
 
-	c := &Chain{}
+	c := &SecurityGroups{}
 	if err := ctx.RegisterComponentResource("surge:firewall:Chain", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("registering firewall %s: %w", name, err)
 	}
@@ -149,137 +208,61 @@ func NewChain(ctx *pulumi.Context, name string, args *ChainArgs, opts ...pulumi.
 
 	// Groups without inline rules: the provider also removes the allow-all
 	// egress rule AWS adds to every new group, so only the rules below exist.
-	group := func(tier, description string) (*ec2.SecurityGroup, error) {
-		sg, err := ec2.NewSecurityGroup(ctx, name+"-"+tier, &ec2.SecurityGroupArgs{
+	groups := map[string]*ec2.SecurityGroup{}
+	for _, t := range tiers {
+		sg, err := ec2.NewSecurityGroup(ctx, name+"-"+t.name, &ec2.SecurityGroupArgs{
 			VpcId:       a.VPCID,
-			Description: pulumi.String(description),
-			Tags:        pulumi.StringMap{"Name": pulumi.String(name + "-" + tier)},
+			Description: pulumi.String(t.description),
+			Tags:        pulumi.StringMap{"Name": pulumi.String(name + "-" + t.name)},
 		}, parent)
 		if err != nil {
-			return nil, fmt.Errorf("creating %s security group: %w", tier, err)
+			return nil, fmt.Errorf("creating %s security group: %w", t.name, err)
 		}
-		return sg, nil
-	}
-	alb, err := group("alb", "Internal ALB: listener port from CloudFront (VPC origin) only")
-	if err != nil {
-		return nil, err
-	}
-	app, err := group("app", "App instances: app port from the ALB only")
-	if err != nil {
-		return nil, err
-	}
-	db, err := group("db", "PostgreSQL: database port from the app instances only")
-	if err != nil {
-		return nil, err
-	}
-	cache, err := group("cache", "Redis/Valkey: cache port from the app instances only")
-	if err != nil {
-		return nil, err
+		groups[t.name] = sg
 	}
 
-	type source struct {
-		prefixList pulumi.StringInput
-		group      pulumi.StringInput
-		cidr       pulumi.StringInput
-	}
-	ingress := func(suffix string, sg *ec2.SecurityGroup, port int, src source, description string) error {
-		_, err := vpc.NewSecurityGroupIngressRule(ctx, name+"-"+suffix, &vpc.SecurityGroupIngressRuleArgs{
-			SecurityGroupId:           sg.ID(),
-			Description:               pulumi.String(description),
-			IpProtocol:                pulumi.String("tcp"),
-			FromPort:                  pulumi.Int(port),
-			ToPort:                    pulumi.Int(port),
-			PrefixListId:              ptr(src.prefixList),
-			ReferencedSecurityGroupId: ptr(src.group),
-			CidrIpv4:                  ptr(src.cidr),
-		}, parent)
-		if err != nil {
-			return fmt.Errorf("creating ingress rule %s: %w", suffix, err)
+	for _, r := range flows(a) {
+		peerGroup := r.group
+		if r.peer != "" {
+			peerGroup = groups[r.peer].ID().ToStringOutput()
 		}
-		return nil
-	}
-	egress := func(suffix string, sg *ec2.SecurityGroup, port int, src source, description string) error {
-		_, err := vpc.NewSecurityGroupEgressRule(ctx, name+"-"+suffix, &vpc.SecurityGroupEgressRuleArgs{
-			SecurityGroupId:           sg.ID(),
-			Description:               pulumi.String(description),
-			IpProtocol:                pulumi.String("tcp"),
-			FromPort:                  pulumi.Int(port),
-			ToPort:                    pulumi.Int(port),
-			PrefixListId:              ptr(src.prefixList),
-			ReferencedSecurityGroupId: ptr(src.group),
-			CidrIpv4:                  ptr(src.cidr),
-		}, parent)
-		if err != nil {
-			return fmt.Errorf("creating egress rule %s: %w", suffix, err)
+		var cidr pulumi.StringInput
+		if r.cidr != "" {
+			cidr = pulumi.String(r.cidr)
 		}
-		return nil
-	}
-	id := func(sg *ec2.SecurityGroup) pulumi.StringInput { return sg.ID().ToStringOutput() }
-
-	steps := []func() error{
-		// CloudFront -> ALB.
-		func() error {
-			if a.CloudFrontPrefixListID == nil {
-				return nil
-			}
-			return ingress("alb-from-cloudfront", alb, a.ListenerPort, source{prefixList: a.CloudFrontPrefixListID},
-				fmt.Sprintf("CloudFront origin-facing prefix list to the ALB listener on %d", a.ListenerPort))
-		},
-		func() error {
-			if a.VPCOriginSecurityGroupID == nil {
-				return nil
-			}
-			return ingress("alb-from-vpc-origin", alb, a.ListenerPort, source{group: a.VPCOriginSecurityGroupID},
-				fmt.Sprintf("CloudFront VPC origin ENIs (%s) to the ALB listener on %d", VPCOriginServiceSecurityGroupName, a.ListenerPort))
-		},
-		// ALB -> app (traffic and health checks).
-		func() error {
-			return egress("alb-to-app", alb, a.AppPort, source{group: id(app)},
-				fmt.Sprintf("ALB to the app instances on %d (requests and health checks)", a.AppPort))
-		},
-		func() error {
-			return ingress("app-from-alb", app, a.AppPort, source{group: id(alb)},
-				fmt.Sprintf("ALB to the app on %d", a.AppPort))
-		},
-		// app -> database and cache.
-		func() error {
-			return egress("app-to-db", app, a.DatabasePort, source{group: id(db)},
-				fmt.Sprintf("App to PostgreSQL on %d", a.DatabasePort))
-		},
-		func() error {
-			return egress("app-to-cache", app, a.CachePort, source{group: id(cache)},
-				fmt.Sprintf("App to Redis/Valkey on %d", a.CachePort))
-		},
-		// app -> AWS APIs. SSM, Secrets Manager, CloudWatch Logs and S3
-		// are HTTPS endpoints reached through the NAT (dev) or interface and
-		// gateway endpoints (prod); their public addresses are not a fixed
-		// set a group could name, so 443 is open to any destination.
-		// Egress only: nothing can connect in through it.
-		func() error {
-			return egress("app-to-https", app, 443, source{cidr: pulumi.String("0.0.0.0/0")},
-				"App to AWS APIs over HTTPS (SSM, Secrets Manager, Logs, S3) via NAT or VPC endpoints")
-		},
-		func() error {
-			return ingress("db-from-app", db, a.DatabasePort, source{group: id(app)},
-				fmt.Sprintf("App to PostgreSQL on %d", a.DatabasePort))
-		},
-		func() error {
-			return ingress("cache-from-app", cache, a.CachePort, source{group: id(app)},
-				fmt.Sprintf("App to Redis/Valkey on %d", a.CachePort))
-		},
-		// Database and cache get no egress rule at all: they never open
-		// connections, and replies to inbound connections are stateful.
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return nil, err
+		var err error
+		if r.egress {
+			_, err = vpc.NewSecurityGroupEgressRule(ctx, name+"-"+r.suffix, &vpc.SecurityGroupEgressRuleArgs{
+				SecurityGroupId:           groups[r.tier].ID(),
+				Description:               pulumi.String(r.purpose),
+				IpProtocol:                pulumi.String("tcp"),
+				FromPort:                  pulumi.Int(r.port),
+				ToPort:                    pulumi.Int(r.port),
+				PrefixListId:              ptr(r.prefix),
+				ReferencedSecurityGroupId: ptr(peerGroup),
+				CidrIpv4:                  ptr(cidr),
+			}, parent)
+		} else {
+			_, err = vpc.NewSecurityGroupIngressRule(ctx, name+"-"+r.suffix, &vpc.SecurityGroupIngressRuleArgs{
+				SecurityGroupId:           groups[r.tier].ID(),
+				Description:               pulumi.String(r.purpose),
+				IpProtocol:                pulumi.String("tcp"),
+				FromPort:                  pulumi.Int(r.port),
+				ToPort:                    pulumi.Int(r.port),
+				PrefixListId:              ptr(r.prefix),
+				ReferencedSecurityGroupId: ptr(peerGroup),
+				CidrIpv4:                  ptr(cidr),
+			}, parent)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating rule %s: %w", r.suffix, err)
 		}
 	}
 
-	c.ALBSecurityGroupID = alb.ID()
-	c.AppSecurityGroupID = app.ID()
-	c.DatabaseSecurityGroupID = db.ID()
-	c.CacheSecurityGroupID = cache.ID()
+	c.ALBSecurityGroupID = groups[tierALB].ID()
+	c.AppSecurityGroupID = groups[tierApp].ID()
+	c.DatabaseSecurityGroupID = groups[tierDB].ID()
+	c.CacheSecurityGroupID = groups[tierCache].ID()
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"albSecurityGroupId":      c.ALBSecurityGroupID,
 		"appSecurityGroupId":      c.AppSecurityGroupID,

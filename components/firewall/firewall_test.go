@@ -27,21 +27,21 @@ var (
 	ruleDescRE  = regexp.MustCompile(`^[a-zA-Z0-9 ._\-:/()#,@\[\]+=;{}!$*]{1,255}$`)
 )
 
-func args() *ChainArgs {
-	return &ChainArgs{
+func args() *SecurityGroupsArgs {
+	return &SecurityGroupsArgs{
 		VPCID:                  pulumi.String("vpc-123"),
 		CloudFrontPrefixListID: pulumi.String(prefixList),
 	}
 }
 
-func run(t *testing.T, a *ChainArgs) *pulumitest.Mocks {
+func run(t *testing.T, a *SecurityGroupsArgs) *pulumitest.Mocks {
 	t.Helper()
 	m := pulumitest.New()
 	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
-		_, err := NewChain(ctx, "surge-test", a)
+		_, err := NewSecurityGroups(ctx, "surge-test", a)
 		return err
 	})
-	require.NoError(t, err, "NewChain(%+v)", a)
+	require.NoError(t, err, "NewSecurityGroups(%+v)", a)
 	return m
 }
 
@@ -72,10 +72,10 @@ func rules(m *pulumitest.Mocks, token string) []string {
 	return out
 }
 
-func TestChainRules(t *testing.T) {
+func TestSecurityGroupRules(t *testing.T) {
 	tests := []struct {
 		name    string
-		args    func() *ChainArgs
+		args    func() *SecurityGroupsArgs
 		ingress []string
 		egress  []string
 	}{
@@ -97,7 +97,7 @@ func TestChainRules(t *testing.T) {
 		},
 		{
 			name: "HTTP listener and custom ports",
-			args: func() *ChainArgs {
+			args: func() *SecurityGroupsArgs {
 				a := args()
 				a.ListenerPort, a.AppPort, a.DatabasePort, a.CachePort = 80, 9000, 6432, 6380
 				return a
@@ -117,7 +117,7 @@ func TestChainRules(t *testing.T) {
 		},
 		{
 			name: "VPC origin service group added",
-			args: func() *ChainArgs {
+			args: func() *SecurityGroupsArgs {
 				a := args()
 				a.VPCOriginSecurityGroupID = pulumi.String("surge-test-cf-vpc-origin-id")
 				return a
@@ -132,7 +132,7 @@ func TestChainRules(t *testing.T) {
 		},
 		{
 			name: "VPC origin service group only",
-			args: func() *ChainArgs {
+			args: func() *SecurityGroupsArgs {
 				a := args()
 				a.CloudFrontPrefixListID = nil
 				a.VPCOriginSecurityGroupID = pulumi.String("surge-test-cf-vpc-origin-id")
@@ -168,7 +168,7 @@ func TestChainRules(t *testing.T) {
 func TestControls(t *testing.T) {
 	withOrigin := args()
 	withOrigin.VPCOriginSecurityGroupID = pulumi.String("sg-cf")
-	for name, a := range map[string]*ChainArgs{"prefix list": args(), "prefix list and VPC origin SG": withOrigin} {
+	for name, a := range map[string]*SecurityGroupsArgs{"prefix list": args(), "prefix list and VPC origin SG": withOrigin} {
 		m := run(t, a)
 		t.Run(name+"/EC2.18_EC2.19_no_open_ingress", func(t *testing.T) {
 			for _, r := range m.ByType(tIngress) {
@@ -228,13 +228,13 @@ func TestControls(t *testing.T) {
 	}
 }
 
-func TestTwoChainsDoNotCollide(t *testing.T) {
+func TestTwoInstancesDoNotCollide(t *testing.T) {
 	m := pulumitest.New()
 	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
-		if _, err := NewChain(ctx, "surge-a", args()); err != nil {
+		if _, err := NewSecurityGroups(ctx, "surge-a", args()); err != nil {
 			return err
 		}
-		_, err := NewChain(ctx, "surge-b", args())
+		_, err := NewSecurityGroups(ctx, "surge-b", args())
 		return err
 	})
 	require.NoError(t, err)
@@ -246,7 +246,7 @@ func TestOutputs(t *testing.T) {
 	m := pulumitest.New()
 	got := map[string]any{}
 	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
-		c, err := NewChain(ctx, "surge-test", args())
+		c, err := NewSecurityGroups(ctx, "surge-test", args())
 		if err != nil {
 			return err
 		}
@@ -271,18 +271,18 @@ func TestOutputs(t *testing.T) {
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		mut  func(a *ChainArgs)
+		mut  func(a *SecurityGroupsArgs)
 		want []string
 	}{
-		{"valid", func(a *ChainArgs) {}, nil},
-		{"missing inputs", func(a *ChainArgs) {
+		{"valid", func(a *SecurityGroupsArgs) {}, nil},
+		{"missing inputs", func(a *SecurityGroupsArgs) {
 			a.VPCID = nil
 			a.CloudFrontPrefixListID = nil
 		}, []string{
 			"vpcId: is required",
 			"cloudFrontPrefixListId: is required unless vpcOriginSecurityGroupId is set",
 		}},
-		{"bad ports, all at once", func(a *ChainArgs) {
+		{"bad ports, all at once", func(a *SecurityGroupsArgs) {
 			a.ListenerPort = 8443
 			a.AppPort = 22
 			a.DatabasePort = 70000
@@ -309,17 +309,41 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestValidateStaticOnly(t *testing.T) {
-	assert.NoError(t, (&ChainArgs{}).Validate(), "config-time check needs no inputs")
-	err := (&ChainArgs{ListenerPort: 8443}).Validate()
-	require.Error(t, err)
-	assert.Equal(t, "listenerPort: 8443 must be 443 (HTTPS) or 80 (HTTP inside the VPC)", err.Error())
+// The flows table is data: every row names exactly one peer, the only
+// CIDR is the app's HTTPS egress, and the data tiers never connect out.
+func TestRulesTable(t *testing.T) {
+	a := args()
+	a.VPCOriginSecurityGroupID = pulumi.String("sg-vpc-origin")
+	rs := flows(a.withDefaults())
+	require.Len(t, rs, 9)
+	seen := map[string]bool{}
+	for _, r := range rs {
+		peers := 0
+		for _, set := range []bool{r.peer != "", r.prefix != nil, r.group != nil, r.cidr != ""} {
+			if set {
+				peers++
+			}
+		}
+		assert.Equal(t, 1, peers, "%s: exactly one peer", r.suffix)
+		assert.NotEqual(t, sshPort, r.port, "%s", r.suffix)
+		assert.NotEmpty(t, r.purpose, "%s", r.suffix)
+		assert.False(t, seen[r.suffix], "%s twice", r.suffix)
+		seen[r.suffix] = true
+		if r.cidr != "" {
+			assert.Equal(t, "app-to-https", r.suffix, "only the app's HTTPS egress names a CIDR")
+		}
+		if r.tier == tierDB || r.tier == tierCache {
+			assert.False(t, r.egress, "%s: the data tiers never connect out", r.suffix)
+		}
+	}
+	a.CloudFrontPrefixListID = nil
+	assert.Len(t, flows(a.withDefaults()), 8, "no prefix list, no CloudFront rule")
 }
 
 func TestNilArgsFailWithoutPanic(t *testing.T) {
 	m := pulumitest.New()
 	err := m.Run(t, "test", nil, func(ctx *pulumi.Context) error {
-		_, err := NewChain(ctx, "surge-test", nil)
+		_, err := NewSecurityGroups(ctx, "surge-test", nil)
 		return err
 	})
 	require.Error(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/spec"
 )
 
 // HealthCheckPath is the app's shallow liveness endpoint. The target group
@@ -34,15 +35,13 @@ const (
 	HTTPPort  = 80
 )
 
-// Defaults.
+// Defaults of the settings outside the Spec.
 const (
-	DefaultAppPort                    = 8080
-	DefaultDeregistrationDelaySeconds = 30
-	DefaultIdleTimeoutSeconds         = 60
-	DefaultHealthCheckInterval        = 15
-	DefaultHealthCheckTimeout         = 5
-	DefaultHealthyThreshold           = 2
-	DefaultUnhealthyThreshold         = 3
+	DefaultAppPort             = 8080
+	DefaultHealthCheckInterval = 15
+	DefaultHealthCheckTimeout  = 5
+	DefaultHealthyThreshold    = 2
+	DefaultUnhealthyThreshold  = 3
 )
 
 // ListenerPort is the listener port for a stack with (HTTPS) or without a
@@ -54,8 +53,49 @@ func ListenerPort(https bool) int {
 	return HTTPPort
 }
 
-// ALBArgs configure an ALB.
+// Spec is the load balancer's static shape: `surge:loadBalancer` in the
+// stack config. Defaults gives its per-environment values.
+type Spec struct {
+	// DeregistrationDelaySeconds lets in-flight requests finish when a
+	// target leaves: requests are short, and rolling refreshes should not
+	// wait the AWS default of 300 s per batch.
+	DeregistrationDelaySeconds int  `json:"deregistrationDelaySeconds"` // Seconds a deregistering target keeps its requests, 0..3600; at least app.drainTimeoutSeconds.
+	SlowStartSeconds           int  `json:"slowStartSeconds"`           // Seconds a new target's share ramps up: 0 (off) or 30..900.
+	IdleTimeoutSeconds         int  `json:"idleTimeoutSeconds"`         // Seconds a connection may sit idle, 1..4000.
+	DeletionProtection         bool `json:"deletionProtection"`         // Refuse deletion of the load balancer (ELB.6); off lets a dev stack be destroyed.
+}
+
+// Defaults are the environment's values: prod waits longer for in-flight
+// requests, ramps new targets up and refuses deletion.
+func Defaults(env spec.Env) Spec {
+	if env == spec.Prod {
+		return Spec{DeregistrationDelaySeconds: 60, SlowStartSeconds: 60, IdleTimeoutSeconds: 60, DeletionProtection: true}
+	}
+	return Spec{DeregistrationDelaySeconds: 30, IdleTimeoutSeconds: 60}
+}
+
+// Validate reports every problem of the Spec, keyed by its JSON path.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	rng := func(key string, v, lo, hi int) {
+		if v < lo || v > hi {
+			p.Add(key, "%d must be between %d and %d", v, lo, hi)
+		}
+	}
+	rng("deregistrationDelaySeconds", s.DeregistrationDelaySeconds, 0, 3600)
+	if s.SlowStartSeconds != 0 {
+		rng("slowStartSeconds", s.SlowStartSeconds, 30, 900)
+	}
+	rng("idleTimeoutSeconds", s.IdleTimeoutSeconds, 1, 4000)
+	return p.Err()
+}
+
+// ALBArgs are the Spec plus what comes from other resources and the
+// options the stack config does not expose. Zero Spec fields take dev's
+// Defaults.
 type ALBArgs struct {
+	Spec
+
 	// VPCID is the VPC of the target group. Required.
 	VPCID pulumi.StringInput
 	// SubnetIDs are the private app subnets, one per AZ. Required.
@@ -73,14 +113,6 @@ type ALBArgs struct {
 
 	// AppPort is the instances' HTTP port. Default 8080.
 	AppPort int
-	// DeregistrationDelaySeconds lets in-flight requests finish when a
-	// target leaves (0-3600). Default 30: requests are short and rolling
-	// refreshes should not wait the AWS default of 300 s per batch.
-	DeregistrationDelaySeconds int
-	// SlowStartSeconds ramps new targets up (30-900, 0 = off). Default 0.
-	SlowStartSeconds int
-	// IdleTimeoutSeconds is the connection idle timeout (1-4000). Default 60.
-	IdleTimeoutSeconds int
 	// HealthCheckIntervalSeconds (5-300, default 15), HealthCheckTimeoutSeconds
 	// (2-120, below the interval, default 5), HealthyThreshold and
 	// UnhealthyThreshold (2-10, defaults 2 and 3): a dead target leaves
@@ -92,10 +124,6 @@ type ALBArgs struct {
 	// DesyncMitigationMode is DesyncDefensive or DesyncStrictest. Default
 	// DesyncDefensive (see docs/security/network.md for the choice).
 	DesyncMitigationMode string
-	// DeletionProtection is ELB.6; true in prod. Default false, so a dev
-	// stack can be destroyed (docs/decisions/alb-deletion-protection.md).
-	DeletionProtection bool
-
 	// AccessLogsBucket is the name of the access-log bucket (same region,
 	// SSE-S3, ELB log-delivery policy), owned by the storage component.
 	// AWS checks that it may write there when logging is enabled, so the
@@ -134,8 +162,9 @@ func (a *ALBArgs) withDefaults(name string) ALBArgs {
 		}
 	}
 	def(&out.AppPort, DefaultAppPort)
-	def(&out.DeregistrationDelaySeconds, DefaultDeregistrationDelaySeconds)
-	def(&out.IdleTimeoutSeconds, DefaultIdleTimeoutSeconds)
+	dev := Defaults(spec.Dev)
+	def(&out.DeregistrationDelaySeconds, dev.DeregistrationDelaySeconds)
+	def(&out.IdleTimeoutSeconds, dev.IdleTimeoutSeconds)
 	def(&out.HealthCheckIntervalSeconds, DefaultHealthCheckInterval)
 	def(&out.HealthCheckTimeoutSeconds, DefaultHealthCheckTimeout)
 	def(&out.HealthyThreshold, DefaultHealthyThreshold)
@@ -150,7 +179,7 @@ func (a *ALBArgs) withDefaults(name string) ALBArgs {
 }
 
 // validate returns every problem at once, one per line: missing inputs,
-// then Validate's.
+// then the static fields'.
 func (a *ALBArgs) validate() error {
 	if a == nil {
 		return errors.New("loadbalancer: args are required")
@@ -175,18 +204,14 @@ func (a *ALBArgs) validate() error {
 	if !a.HTTPS && a.CertificateARN != nil {
 		add("certificateArn: is set but https is off")
 	}
-	if err := a.Validate(); err != nil {
+	if err := a.validateStatic(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// Validate checks the plain (static) fields only, so the stack can call it
-// while validating config, before any input exists. NewALB checks both.
-func (a *ALBArgs) Validate() error {
-	if a == nil {
-		return errors.New("loadbalancer: args are required")
-	}
+// validateStatic checks the plain fields, defaults applied.
+func (a *ALBArgs) validateStatic() error {
 	var errs []error
 	add := func(format string, v ...any) { errs = append(errs, fmt.Errorf(format, v...)) }
 	d := a.withDefaults("x")
@@ -199,11 +224,9 @@ func (a *ALBArgs) Validate() error {
 	if d.AppPort == 22 {
 		add("appPort: 22 is SSH, which surge never opens")
 	}
-	rng("deregistrationDelaySeconds", d.DeregistrationDelaySeconds, 0, 3600)
-	if d.SlowStartSeconds != 0 {
-		rng("slowStartSeconds", d.SlowStartSeconds, 30, 900)
+	if err := d.Spec.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	rng("idleTimeoutSeconds", d.IdleTimeoutSeconds, 1, 4000)
 	rng("healthCheckIntervalSeconds", d.HealthCheckIntervalSeconds, 5, 300)
 	rng("healthCheckTimeoutSeconds", d.HealthCheckTimeoutSeconds, 2, 120)
 	if d.HealthCheckTimeoutSeconds >= d.HealthCheckIntervalSeconds {
@@ -242,12 +265,13 @@ func NewALB(ctx *pulumi.Context, name string, args *ALBArgs, opts ...pulumi.Reso
 		LoadBalancerType: pulumi.String("application"),
 		// Internal: no public address; CloudFront reaches it through a VPC
 		// origin (trivy AVD-AWS-0053, docs/decisions/internal-alb-vpc-origin.md).
-		Internal:                 pulumi.Bool(true),
-		IpAddressType:            pulumi.String("ipv4"),
-		Subnets:                  a.SubnetIDs,
-		SecurityGroups:           pulumi.StringArray{a.SecurityGroupID},
-		DropInvalidHeaderFields:  pulumi.Bool(true), // ELB.4
-		DesyncMitigationMode:     pulumi.String(a.DesyncMitigationMode),
+		Internal:                pulumi.Bool(true),
+		IpAddressType:           pulumi.String("ipv4"),
+		Subnets:                 a.SubnetIDs,
+		SecurityGroups:          pulumi.StringArray{a.SecurityGroupID},
+		DropInvalidHeaderFields: pulumi.Bool(true), // ELB.4
+		DesyncMitigationMode:    pulumi.String(a.DesyncMitigationMode),
+		// Off in dev so the stack can be destroyed (docs/decisions/alb-deletion-protection.md).
 		EnableDeletionProtection: pulumi.Bool(a.DeletionProtection),
 		EnableHttp2:              pulumi.Bool(true),
 		EnableWafFailOpen:        pulumi.Bool(false),

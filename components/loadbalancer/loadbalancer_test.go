@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/spec"
 	"github.com/surge-dev/surge/internal/pulumitest"
 )
 
@@ -71,7 +72,7 @@ func TestALB(t *testing.T) {
 		deregistation float64
 		slowStart     float64
 	}{
-		{"dev HTTP inside the VPC", args(), false, 80, false, DefaultDeregistrationDelaySeconds, 0},
+		{"dev HTTP inside the VPC", args(), false, 80, false, float64(Defaults(spec.Dev).DeregistrationDelaySeconds), 0},
 		{"prod HTTPS", prodArgs(), true, 443, true, 60, 90},
 	}
 	for _, tt := range tests {
@@ -87,7 +88,7 @@ func TestALB(t *testing.T) {
 			assert.Equal(t, []string{"sg-alb"}, lb.Strings("securityGroups"))
 			assert.Equal(t, tt.deletion, lb.Bool("enableDeletionProtection"), "ELB.6 deletion protection per arg")
 			assert.True(t, lb.Has("enableDeletionProtection"), "deletion protection set explicitly")
-			assert.Equal(t, float64(DefaultIdleTimeoutSeconds), lb.Num("idleTimeout"), "idle timeout explicit")
+			assert.Equal(t, float64(Defaults(spec.Dev).IdleTimeoutSeconds), lb.Num("idleTimeout"), "idle timeout explicit")
 			assert.True(t, lb.Bool("enableHttp2"))
 			assert.True(t, lb.Bool("preserveHostHeader"))
 			assert.Equal(t, "surge-test-alb", lb.Str("name"))
@@ -298,11 +299,15 @@ func TestListenerPort(t *testing.T) {
 	assert.Equal(t, 80, ListenerPort(false))
 }
 
-func TestValidateStaticOnly(t *testing.T) {
-	assert.NoError(t, (&ALBArgs{}).Validate(), "config-time check needs no inputs")
-	err := (&ALBArgs{IdleTimeoutSeconds: 5000}).Validate()
+func TestSpecValidate(t *testing.T) {
+	for _, env := range []spec.Env{spec.Dev, spec.Prod} {
+		assert.NoError(t, Defaults(env).Validate(), "%s defaults", env)
+	}
+	s := Defaults(spec.Prod)
+	s.IdleTimeoutSeconds, s.SlowStartSeconds = 5000, 10
+	err := s.Validate()
 	require.Error(t, err)
-	assert.Equal(t, "idleTimeoutSeconds: 5000 must be between 1 and 4000", err.Error())
+	assert.Equal(t, "slowStartSeconds: 10 must be between 30 and 900\nidleTimeoutSeconds: 5000 must be between 1 and 4000", err.Error())
 }
 
 func TestNilArgsFailWithoutPanic(t *testing.T) {

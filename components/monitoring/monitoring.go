@@ -1,5 +1,7 @@
-// Package monitoring declares the stack's alarms, their SNS topics, the
-// CloudWatch dashboard and the app log group.
+// Package monitoring declares the stack's alarms, their SNS topics and the
+// CloudWatch dashboard. It watches resources other components own (the
+// fleet's group, the database, the cache, the edge) and receives them as
+// inputs.
 //
 // CloudFront and WAF (CLOUDFRONT scope) publish their metrics in us-east-1
 // only, and an alarm can only notify an SNS topic in its own region, so the
@@ -17,7 +19,6 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
-	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -27,73 +28,134 @@ import (
 
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/spec"
 )
 
-// Thresholds are the alarm thresholds. Zero fields take the defaults shown.
-type Thresholds struct {
-	ALB5xxRatePercent          float64 // (ELB 5xx + target 5xx) / requests, %. Default 5.
-	TargetResponseP99Seconds   float64 // Default 2.
-	UnhealthyHosts             float64 // alarm when above. Default 0.
-	DBCPUPercent               float64 // Default 80.
-	DBFreeStorageBytes         float64 // alarm when below. Default 5 GiB.
-	DBFreeableMemoryBytes      float64 // alarm when below. Default 256 MiB.
-	DBConnections              float64 // Default 200.
-	DBReplicaLagSeconds        float64 // Default 30.
-	CacheEngineCPUPercent      float64 // Default 80.
-	CacheMemoryPercent         float64 // DatabaseMemoryUsagePercentage. Default 80.
-	CacheEvictions             float64 // per 5 minutes. Default 1000.
-	CacheReplicationLagSeconds float64 // Default 10.
-	CloudFront5xxRatePercent   float64 // Default 5.
-	WAFBlockedRequests         float64 // per minute. Default 1000.
-	ShedRequestsPerMinute      float64 // app 503s from load shedding, fleet-wide, 3 minutes in a row. Default 50.
-	// QueueStallMinutes: students are in the waiting room (joining or
-	// polling their position) and no seat was granted and nobody moved to
-	// a waiting list for this many minutes. Default 3 (1-60).
-	QueueStallMinutes float64
+// Spec is monitoring's static shape: `surge:monitoring` in the stack
+// config. Defaults gives its per-environment values.
+type Spec struct {
+	// Each address must confirm two subscriptions: the stack region's topic
+	// and us-east-1's (edge alarms).
+	AlarmEmails []string `json:"alarmEmails"` // E-mail addresses subscribed to every alarm and recovery.
+	// LogRetentionDays is the operators' one retention choice; the stack
+	// gives it to the log groups' owners (the fleet and the WAF).
+	LogRetentionDays int        `json:"logRetentionDays"` // Days the app and WAF log groups keep events, a CloudWatch Logs retention value (CloudWatch.16 wants 365 or more).
+	Thresholds       Thresholds `json:"thresholds"`       // Alarm thresholds, below.
 }
 
+// Thresholds are the alarm thresholds, in the units an operator reads.
+type Thresholds struct {
+	ALB5xxPercent              float64 `json:"alb5xxPercent"`              // (ELB 5xx + target 5xx) / requests, percent.
+	TargetP99Seconds           float64 `json:"targetP99Seconds"`           // p99 target response time, seconds.
+	UnhealthyHosts             float64 `json:"unhealthyHosts"`             // Unhealthy targets, alarm when above.
+	DBCPUPercent               float64 `json:"dbCpuPercent"`               // Database CPU, percent.
+	DBFreeStorageGiB           float64 `json:"dbFreeStorageGiB"`           // Database free storage, alarm when below, GiB.
+	DBFreeMemoryMiB            float64 `json:"dbFreeMemoryMiB"`            // Database freeable memory, alarm when below, MiB.
+	DBConnections              float64 `json:"dbConnections"`              // Database connections.
+	ReplicaLagSeconds          float64 `json:"replicaLagSeconds"`          // Read replica lag, seconds.
+	CacheCPUPercent            float64 `json:"cacheCpuPercent"`            // Cache engine CPU, percent.
+	CacheMemoryPercent         float64 `json:"cacheMemoryPercent"`         // Cache memory used (DatabaseMemoryUsagePercentage), percent.
+	CacheEvictions             float64 `json:"cacheEvictions"`             // Cache evictions per 5 minutes.
+	CacheReplicationLagSeconds float64 `json:"cacheReplicationLagSeconds"` // Cache replica lag, seconds.
+	CloudFront5xxPercent       float64 `json:"cloudFront5xxPercent"`       // CloudFront 5xx error rate, percent.
+	WAFBlockedPerMinute        float64 `json:"wafBlockedPerMinute"`        // Requests the WAF blocked per minute.
+	ShedPerMinute              float64 `json:"shedPerMinute"`              // App requests refused 503 by load shedding per minute, fleet-wide, 3 minutes in a row.
+	QueueStallMinutes          float64 `json:"queueStallMinutes"`          // Students in the waiting room and no seat granted (nor anyone moved to a waiting list) for this many whole minutes, 1..60.
+}
+
+// Defaults are the environment's values: the same alarms everywhere, logs
+// kept two weeks in dev and a year in prod (CloudWatch.16).
+func Defaults(env spec.Env) Spec {
+	s := Spec{LogRetentionDays: 14, Thresholds: Thresholds{
+		ALB5xxPercent: 1, TargetP99Seconds: 1.5, DBCPUPercent: 80, DBFreeStorageGiB: 10, DBFreeMemoryMiB: 256,
+		DBConnections: 400, ReplicaLagSeconds: 30, CacheCPUPercent: 80, CacheMemoryPercent: 80, CacheEvictions: 1000,
+		CacheReplicationLagSeconds: 5, CloudFront5xxPercent: 5, WAFBlockedPerMinute: 1000, ShedPerMinute: 50, QueueStallMinutes: 3,
+	}}
+	if env == spec.Prod {
+		s.LogRetentionDays = 365
+	}
+	return s
+}
+
+// Validate reports every problem of the Spec, keyed by its JSON path.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	for i, e := range s.AlarmEmails {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+			p.Add(fmt.Sprintf("alarmEmails[%d]", i), "%q is not a plain e-mail address", e)
+		}
+	}
+	if !spec.ValidLogRetention(s.LogRetentionDays) {
+		p.Add("logRetentionDays", "%d is not a CloudWatch Logs retention value %v", s.LogRetentionDays, spec.LogRetentionDays)
+	}
+	t := s.Thresholds
+	for _, th := range []struct {
+		key    string
+		v, max float64
+		zeroOK bool
+	}{
+		{"alb5xxPercent", t.ALB5xxPercent, 100, false}, {"targetP99Seconds", t.TargetP99Seconds, 60, false},
+		{"unhealthyHosts", t.UnhealthyHosts, 1000, true},
+		{"dbCpuPercent", t.DBCPUPercent, 100, false}, {"dbFreeStorageGiB", t.DBFreeStorageGiB, 65536, false},
+		{"dbFreeMemoryMiB", t.DBFreeMemoryMiB, 1 << 20, false}, {"dbConnections", t.DBConnections, 1e5, false},
+		{"replicaLagSeconds", t.ReplicaLagSeconds, 86400, false}, {"cacheCpuPercent", t.CacheCPUPercent, 100, false},
+		{"cacheMemoryPercent", t.CacheMemoryPercent, 100, false}, {"cacheEvictions", t.CacheEvictions, 1e9, false},
+		{"cacheReplicationLagSeconds", t.CacheReplicationLagSeconds, 86400, false},
+		{"cloudFront5xxPercent", t.CloudFront5xxPercent, 100, false}, {"wafBlockedPerMinute", t.WAFBlockedPerMinute, 1e9, false},
+		{"shedPerMinute", t.ShedPerMinute, 1e9, false}, {"queueStallMinutes", t.QueueStallMinutes, 60, false},
+	} {
+		lo := "(0"
+		if th.zeroOK {
+			lo = "[0"
+		}
+		if th.v < 0 || (th.v == 0 && !th.zeroOK) || th.v > th.max {
+			p.Add("thresholds."+th.key, "%v is outside %s, %v]", th.v, lo, th.max)
+		}
+	}
+	if q := t.QueueStallMinutes; q != float64(int(q)) {
+		p.Add("thresholds.queueStallMinutes", "%v must be whole minutes", q)
+	}
+	return p.Err()
+}
+
+// withDefaults fills zero thresholds from Defaults (the same in every
+// environment).
 func (t Thresholds) withDefaults() Thresholds {
+	d := Defaults(spec.Prod).Thresholds
 	def := func(v *float64, d float64) {
 		if *v == 0 {
 			*v = d
 		}
 	}
-	def(&t.ALB5xxRatePercent, 5)
-	def(&t.TargetResponseP99Seconds, 2)
-	def(&t.DBCPUPercent, 80)
-	def(&t.DBFreeStorageBytes, 5*1024*1024*1024)
-	def(&t.DBFreeableMemoryBytes, 256*1024*1024)
-	def(&t.DBConnections, 200)
-	def(&t.DBReplicaLagSeconds, 30)
-	def(&t.CacheEngineCPUPercent, 80)
-	def(&t.CacheMemoryPercent, 80)
-	def(&t.CacheEvictions, 1000)
-	def(&t.CacheReplicationLagSeconds, 10)
-	def(&t.CloudFront5xxRatePercent, 5)
-	def(&t.WAFBlockedRequests, 1000)
-	def(&t.ShedRequestsPerMinute, 50)
-	def(&t.QueueStallMinutes, 3)
+	def(&t.ALB5xxPercent, d.ALB5xxPercent)
+	def(&t.TargetP99Seconds, d.TargetP99Seconds)
+	def(&t.DBCPUPercent, d.DBCPUPercent)
+	def(&t.DBFreeStorageGiB, d.DBFreeStorageGiB)
+	def(&t.DBFreeMemoryMiB, d.DBFreeMemoryMiB)
+	def(&t.DBConnections, d.DBConnections)
+	def(&t.ReplicaLagSeconds, d.ReplicaLagSeconds)
+	def(&t.CacheCPUPercent, d.CacheCPUPercent)
+	def(&t.CacheMemoryPercent, d.CacheMemoryPercent)
+	def(&t.CacheEvictions, d.CacheEvictions)
+	def(&t.CacheReplicationLagSeconds, d.CacheReplicationLagSeconds)
+	def(&t.CloudFront5xxPercent, d.CloudFront5xxPercent)
+	def(&t.WAFBlockedPerMinute, d.WAFBlockedPerMinute)
+	def(&t.ShedPerMinute, d.ShedPerMinute)
+	def(&t.QueueStallMinutes, d.QueueStallMinutes)
 	return t
 }
 
-// AlarmsArgs configures the monitoring component.
+// AlarmsArgs are the Spec plus the resources the alarms watch. Zero Spec
+// fields take prod's Defaults.
 type AlarmsArgs struct {
+	Spec
+
 	// USEast1 is an aws provider for us-east-1 (edge alarms and topic). Required.
 	USEast1 pulumi.ProviderResource
 	// AccountID (12 digits) goes into the KMS key policies. Required.
 	AccountID string
 	// Region is the stack's region (dashboard widgets and URL). Required.
 	Region string
-	// Emails receive every alarm and OK notification (each address must
-	// confirm two subscriptions: stack region and us-east-1). Optional.
-	Emails []string
-	// AppLogGroup is the app's log group name. Default "/surge/<stack>/app"
-	// (AppLogGroupName); a second instance in one stack must set its own.
-	AppLogGroup string
-	// AppLogRetentionDays is the retention of the app log group. Default 365.
-	AppLogRetentionDays int
-	// Thresholds of the alarms.
-	Thresholds Thresholds
 
 	// Load balancer tier (from components/loadbalancer). Required.
 	LoadBalancerARNSuffix pulumi.StringInput
@@ -126,11 +188,10 @@ type Alarms struct {
 	pulumi.ResourceState
 
 	// TopicARN is the stack-region topic; EdgeTopicARN the us-east-1 one.
-	TopicARN        pulumi.StringOutput
-	EdgeTopicARN    pulumi.StringOutput
-	DashboardName   pulumi.StringOutput
-	DashboardURL    pulumi.StringOutput
-	AppLogGroupName pulumi.StringOutput
+	TopicARN      pulumi.StringOutput
+	EdgeTopicARN  pulumi.StringOutput
+	DashboardName pulumi.StringOutput
+	DashboardURL  pulumi.StringOutput
 	// AlarmCount is how many alarms were declared (known at plan time).
 	AlarmCount int
 }
@@ -138,16 +199,12 @@ type Alarms struct {
 var (
 	accountRe = regexp.MustCompile(`^[0-9]{12}$`)
 	regionRe  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
-	// CloudWatch Logs group names.
-	logGroupRe = regexp.MustCompile(`^[A-Za-z0-9_/.#-]{1,512}$`)
 )
-
-var validRetention = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 func (a *AlarmsArgs) withDefaults() AlarmsArgs {
 	out := *a
-	if out.AppLogRetentionDays == 0 {
-		out.AppLogRetentionDays = 365
+	if out.LogRetentionDays == 0 {
+		out.LogRetentionDays = Defaults(spec.Prod).LogRetentionDays
 	}
 	out.Thresholds = out.Thresholds.withDefaults()
 	return out
@@ -191,47 +248,8 @@ func (a *AlarmsArgs) validate() error {
 	if a.CacheNodes < 1 || a.CacheNodes > 6 {
 		errs = append(errs, fmt.Errorf("CacheNodes %d: want 1-6", a.CacheNodes))
 	}
-	for _, e := range a.Emails {
-		if addr, err := mail.ParseAddress(e); err != nil || addr.Address != e {
-			errs = append(errs, fmt.Errorf("Emails %q: not a plain e-mail address", e))
-		}
-	}
-	if a.AppLogGroup != "" && !logGroupRe.MatchString(a.AppLogGroup) {
-		errs = append(errs, fmt.Errorf("AppLogGroup %q: want 1-512 characters of [A-Za-z0-9_/.#-]", a.AppLogGroup))
-	}
-	if !slices.Contains(validRetention, a.AppLogRetentionDays) {
-		errs = append(errs, fmt.Errorf("AppLogRetentionDays %d: want one of %v", a.AppLogRetentionDays, validRetention))
-	}
-	th := a.Thresholds
-	for _, p := range []struct {
-		name string
-		v    float64
-		max  float64
-	}{
-		{"ALB5xxRatePercent", th.ALB5xxRatePercent, 100}, {"DBCPUPercent", th.DBCPUPercent, 100},
-		{"CacheEngineCPUPercent", th.CacheEngineCPUPercent, 100}, {"CacheMemoryPercent", th.CacheMemoryPercent, 100},
-		{"CloudFront5xxRatePercent", th.CloudFront5xxRatePercent, 100},
-	} {
-		if p.v <= 0 || p.v > p.max {
-			errs = append(errs, fmt.Errorf("Thresholds.%s %v: want a percentage in (0, 100]", p.name, p.v))
-		}
-	}
-	for _, p := range []struct {
-		name string
-		v    float64
-	}{
-		{"TargetResponseP99Seconds", th.TargetResponseP99Seconds}, {"UnhealthyHosts", th.UnhealthyHosts},
-		{"DBFreeStorageBytes", th.DBFreeStorageBytes}, {"DBFreeableMemoryBytes", th.DBFreeableMemoryBytes},
-		{"DBConnections", th.DBConnections}, {"DBReplicaLagSeconds", th.DBReplicaLagSeconds},
-		{"CacheEvictions", th.CacheEvictions}, {"CacheReplicationLagSeconds", th.CacheReplicationLagSeconds},
-		{"WAFBlockedRequests", th.WAFBlockedRequests}, {"ShedRequestsPerMinute", th.ShedRequestsPerMinute},
-	} {
-		if p.v < 0 {
-			errs = append(errs, fmt.Errorf("Thresholds.%s %v: must not be negative", p.name, p.v))
-		}
-	}
-	if m := th.QueueStallMinutes; m < 1 || m > 60 || m != float64(int(m)) {
-		errs = append(errs, fmt.Errorf("Thresholds.QueueStallMinutes %v: want whole minutes, 1-60", m))
+	if err := a.Spec.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -250,9 +268,6 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 		return nil, errors.New("monitoring: args are required")
 	}
 	a := args.withDefaults()
-	if a.AppLogGroup == "" {
-		a.AppLogGroup = AppLogGroupName(ctx.Stack())
-	}
 	if err := a.validate(); err != nil {
 		return nil, fmt.Errorf("monitoring %s: invalid args: %w", name, err)
 	}
@@ -295,16 +310,6 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 		return nil, err
 	}
 
-	// CloudWatch.16: retention >= 365 days by default; AWS-managed
-	// encryption at rest (a CMK would need a logs key policy, see docs).
-	appLogs, err := cloudwatch.NewLogGroup(ctx, name+"-app", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String(a.AppLogGroup),
-		RetentionInDays: pulumi.Int(a.AppLogRetentionDays),
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating app log group: %w", err)
-	}
-
 	dashName := naming.Physical(name, "overview", 255)
 	body := dashboardBody(a)
 	dash, err := cloudwatch.NewDashboard(ctx, name+"-overview", &cloudwatch.DashboardArgs{
@@ -319,21 +324,16 @@ func NewAlarms(ctx *pulumi.Context, name string, args *AlarmsArgs, opts ...pulum
 	c.EdgeTopicARN = edgeTopic.Arn
 	c.DashboardName = dash.DashboardName
 	c.DashboardURL = pulumi.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards:name=%s", a.Region, a.Region, dash.DashboardName)
-	c.AppLogGroupName = appLogs.Name
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"topicArn":        c.TopicARN,
-		"edgeTopicArn":    c.EdgeTopicARN,
-		"dashboardName":   c.DashboardName,
-		"dashboardUrl":    c.DashboardURL,
-		"appLogGroupName": c.AppLogGroupName,
+		"topicArn":      c.TopicARN,
+		"edgeTopicArn":  c.EdgeTopicARN,
+		"dashboardName": c.DashboardName,
+		"dashboardUrl":  c.DashboardURL,
 	}); err != nil {
 		return nil, fmt.Errorf("registering monitoring outputs: %w", err)
 	}
 	return c, nil
 }
-
-// AppLogGroupName is the app's log group for a stack.
-func AppLogGroupName(stack string) string { return "/surge/" + stack + "/app" }
 
 // KeyPolicy lets the account administer the key, and CloudWatch (alarms)
 // and RDS (event subscriptions, RDS.20/21) use it to publish to the
@@ -393,7 +393,7 @@ func encryptedTopic(ctx *pulumi.Context, name, suffix string, a AlarmsArgs, opts
 	if err != nil {
 		return topicOut{}, fmt.Errorf("creating %s topic: %w", suffix, err)
 	}
-	for i, e := range a.Emails {
+	for i, e := range a.AlarmEmails {
 		if _, err := sns.NewTopicSubscription(ctx, fmt.Sprintf("%s-%s-email-%d", name, suffix, i), &sns.TopicSubscriptionArgs{
 			Topic:    topic.Arn,
 			Protocol: pulumi.String("email"),
@@ -496,7 +496,7 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 			description: "ALB 5xx rate (load balancer + targets) as % of requests",
 			args: cloudwatch.MetricAlarmArgs{
 				ComparisonOperator: pulumi.String(gt),
-				Threshold:          pulumi.Float64(th.ALB5xxRatePercent),
+				Threshold:          pulumi.Float64(th.ALB5xxPercent),
 				EvaluationPeriods:  pulumi.Int(5),
 				DatapointsToAlarm:  pulumi.Int(3),
 				// No traffic is not an outage.
@@ -518,7 +518,7 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 			suffix:      "target-p99",
 			description: "target response time p99 (seconds)",
 			args: func() cloudwatch.MetricAlarmArgs {
-				m := simple("AWS/ApplicationELB", "TargetResponseTime", "", dims("LoadBalancer", lb), gt, th.TargetResponseP99Seconds, 60, 5, "notBreaching")
+				m := simple("AWS/ApplicationELB", "TargetResponseTime", "", dims("LoadBalancer", lb), gt, th.TargetP99Seconds, 60, 5, "notBreaching")
 				m.Statistic = nil
 				m.ExtendedStatistic = pulumi.String("p99")
 				return m
@@ -561,12 +561,12 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 			description: "database writer free storage (bytes)",
 			// Missing: the instance is still being created (no metric yet);
 			// an unavailable database raises RDS events instead.
-			args: simple("AWS/RDS", "FreeStorageSpace", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeStorageBytes, 300, 1, "missing"),
+			args: simple("AWS/RDS", "FreeStorageSpace", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeStorageGiB*(1<<30), 300, 1, "missing"),
 		},
 		{
 			suffix:      "db-freeable-memory",
 			description: "database writer freeable memory (bytes)",
-			args:        simple("AWS/RDS", "FreeableMemory", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeableMemoryBytes, 300, 3, "missing"),
+			args:        simple("AWS/RDS", "FreeableMemory", "Minimum", dims("DBInstanceIdentifier", a.DBInstanceID), lt, th.DBFreeMemoryMiB*(1<<20), 300, 3, "missing"),
 		},
 		{
 			suffix:      "db-connections",
@@ -579,7 +579,7 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 			suffix:      fmt.Sprintf("db-replica-%d-lag", i+1),
 			description: "read replica lag (seconds)",
 			// Missing while the replica is created and first catches up.
-			args: simple("AWS/RDS", "ReplicaLag", "Maximum", dims("DBInstanceIdentifier", r), gt, th.DBReplicaLagSeconds, 60, 5, "missing"),
+			args: simple("AWS/RDS", "ReplicaLag", "Maximum", dims("DBInstanceIdentifier", r), gt, th.ReplicaLagSeconds, 60, 5, "missing"),
 		})
 	}
 	for i := 0; i < a.CacheNodes; i++ {
@@ -588,7 +588,7 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		n := i + 1
 		specs = append(specs,
 			alarmSpec{suffix: fmt.Sprintf("cache-%d-engine-cpu", n), description: "cache engine CPU %",
-				args: simple("AWS/ElastiCache", "EngineCPUUtilization", "Average", d, gt, th.CacheEngineCPUPercent, 300, 3, "missing")},
+				args: simple("AWS/ElastiCache", "EngineCPUUtilization", "Average", d, gt, th.CacheCPUPercent, 300, 3, "missing")},
 			alarmSpec{suffix: fmt.Sprintf("cache-%d-memory", n), description: "cache memory used %",
 				args: simple("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", d, gt, th.CacheMemoryPercent, 300, 3, "missing")},
 			alarmSpec{suffix: fmt.Sprintf("cache-%d-evictions", n), description: "cache evictions per 5 minutes",
@@ -607,7 +607,7 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		alarmSpec{
 			suffix:      "app-load-shed",
 			description: fmt.Sprintf("app requests refused 503 by load shedding, per minute, %d minutes in a row", 3),
-			args:        simple(compute.MetricNamespace, compute.MetricShed, "Sum", asg, gt, th.ShedRequestsPerMinute, 60, 3, "notBreaching"),
+			args:        simple(compute.MetricNamespace, compute.MetricShed, "Sum", asg, gt, th.ShedPerMinute, 60, 3, "notBreaching"),
 		},
 		alarmSpec{
 			suffix:      "waiting-room-stalled",
@@ -631,14 +631,14 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 		alarmSpec{
 			suffix: "cloudfront-5xx-rate", description: "CloudFront 5xx error rate %", edge: true,
 			// CloudFront metrics: us-east-1, Region=Global.
-			args: simple("AWS/CloudFront", "5xxErrorRate", "Average", dims("DistributionId", a.DistributionID, "Region", "Global"), gt, th.CloudFront5xxRatePercent, 300, 2, "notBreaching"),
+			args: simple("AWS/CloudFront", "5xxErrorRate", "Average", dims("DistributionId", a.DistributionID, "Region", "Global"), gt, th.CloudFront5xxPercent, 300, 2, "notBreaching"),
 		},
 		alarmSpec{
 			suffix: "waf-blocked-spike", description: "WAF blocked requests per minute", edge: true,
 			// CLOUDFRONT-scope web ACL metrics have no Region dimension
 			// ("Required for all protected resource types except for
 			// Amazon CloudFront distributions", WAF metrics and dimensions).
-			args: simple("AWS/WAFV2", "BlockedRequests", "Sum", dims("WebACL", a.WebACLMetricName, "Rule", "ALL"), gt, th.WAFBlockedRequests, 60, 2, "notBreaching"),
+			args: simple("AWS/WAFV2", "BlockedRequests", "Sum", dims("WebACL", a.WebACLMetricName, "Rule", "ALL"), gt, th.WAFBlockedPerMinute, 60, 2, "notBreaching"),
 		},
 	)
 	return specs

@@ -42,7 +42,7 @@ func baseArgs() AlarmsArgs {
 	return AlarmsArgs{
 		AccountID:               pulumitest.Account,
 		Region:                  pulumitest.Region,
-		Emails:                  []string{"ops@example.com", "oncall@example.com"},
+		Spec:                    Spec{AlarmEmails: []string{"ops@example.com", "oncall@example.com"}},
 		LoadBalancerARNSuffix:   pulumi.String(fLB),
 		TargetGroupARNSuffix:    pulumi.String(fTG),
 		AutoScalingGroupName:    pulumi.String(fASG),
@@ -254,7 +254,7 @@ func TestAlarms(t *testing.T) {
 		assert.Contains(t, expr, "elb5xx")
 		assert.Contains(t, expr, "target5xx")
 		assert.Contains(t, expr, "/ requests")
-		assert.Equal(t, 5.0, a.Num("threshold"))
+		assert.Equal(t, 1.0, a.Num("threshold"), "1 percent of requests failing pages the on-call")
 	})
 	t.Run("dashboard names the real resources, one row per tier", func(t *testing.T) {
 		ds := m.ByType(tDash)
@@ -282,12 +282,8 @@ func TestAlarms(t *testing.T) {
 		}
 		assert.Equal(t, "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=surge-prod-overview", urls[0])
 	})
-	t.Run("CloudWatch.16 app log group", func(t *testing.T) {
-		lg, ok := m.Named(tLog, "surge-prod-app")
-		require.True(t, ok)
-		assert.Equal(t, "/surge/prod/app", lg.Str("name"))
-		assert.Equal(t, 365.0, lg.Num("retentionInDays"))
-		assert.False(t, lg.UsesProvider("us-east-1"))
+	t.Run("no log group: the fleet owns the app's", func(t *testing.T) {
+		assert.Empty(t, m.ByType(tLog))
 	})
 }
 
@@ -300,13 +296,13 @@ func TestValidate(t *testing.T) {
 		{"valid", func(*AlarmsArgs) {}, nil},
 		{"no replicas, one cache node", func(a *AlarmsArgs) { a.DBReplicaIDs = nil; a.CacheNodes = 1 }, nil},
 		{"missing provider", func(a *AlarmsArgs) { a.USEast1 = nil }, []string{"USEast1"}},
-		{"bad email", func(a *AlarmsArgs) { a.Emails = []string{"Ops <ops@example.com>"} }, []string{"Emails"}},
+		{"bad email", func(a *AlarmsArgs) { a.AlarmEmails = []string{"Ops <ops@example.com>"} }, []string{"alarmEmails[0]"}},
 		{"zero min instances", func(a *AlarmsArgs) { a.MinInstances = 0 }, []string{"MinInstances"}},
 		{"too many cache nodes", func(a *AlarmsArgs) { a.CacheNodes = 9 }, []string{"CacheNodes"}},
-		{"percentage over 100", func(a *AlarmsArgs) { a.Thresholds.DBCPUPercent = 150 }, []string{"DBCPUPercent"}},
-		{"negative threshold", func(a *AlarmsArgs) { a.Thresholds.DBConnections = -1 }, []string{"DBConnections"}},
-		{"bad retention", func(a *AlarmsArgs) { a.AppLogRetentionDays = 10 }, []string{"AppLogRetentionDays"}},
-		{"stall window too long", func(a *AlarmsArgs) { a.Thresholds.QueueStallMinutes = 90 }, []string{"Thresholds.QueueStallMinutes 90"}},
+		{"percentage over 100", func(a *AlarmsArgs) { a.Thresholds.DBCPUPercent = 150 }, []string{"thresholds.dbCpuPercent: 150 is outside (0, 100]"}},
+		{"negative threshold", func(a *AlarmsArgs) { a.Thresholds.DBConnections = -1 }, []string{"thresholds.dbConnections: -1"}},
+		{"bad retention", func(a *AlarmsArgs) { a.LogRetentionDays = 10 }, []string{"logRetentionDays: 10"}},
+		{"stall window too long", func(a *AlarmsArgs) { a.Thresholds.QueueStallMinutes = 90 }, []string{"thresholds.queueStallMinutes: 90 is outside (0, 60]"}},
 		{"missing inputs", func(a *AlarmsArgs) { a.DBInstanceID = nil; a.DistributionID = nil; a.WebACLMetricName = "" },
 			[]string{"DBInstanceID", "DistributionID", "WebACLMetricName"}},
 	}
@@ -401,12 +397,9 @@ func TestTwoInstancesDoNotCollide(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for i, n := range []string{"surge-a", "surge-b"} {
+		for _, n := range []string{"surge-a", "surge-b"} {
 			a := baseArgs()
 			a.USEast1 = east
-			if i == 1 {
-				a.AppLogGroup = "/surge/prod/app-b"
-			}
 			if _, err := NewAlarms(ctx, n, &a); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/surge-dev/surge/components/spec"
 )
 
 // NAT strategies.
@@ -33,9 +36,6 @@ const (
 	TrafficReject = "REJECT"
 )
 
-// DefaultFlowLogRetentionDays is CloudWatch.16's one-year minimum.
-const DefaultFlowLogRetentionDays = 365
-
 // Limits on the number of AZs: an ALB needs two, and six is more than any
 // region we target offers to a single account.
 const (
@@ -50,34 +50,93 @@ func InterfaceEndpointServices() []string {
 	return []string{"ssm", "ssmmessages", "ec2messages", "secretsmanager", "logs"}
 }
 
-// NetworkArgs configure a Network. Everything is plain Go: it shapes the
-// resource graph and is validated before anything is declared.
+// Spec is the network's static shape: `surge:network` in the stack config.
+// Defaults gives its per-environment values.
+type Spec struct {
+	CIDR               string   `json:"cidr"`               // VPC IPv4 block: private (RFC 1918), /16 to /28, large enough for 3 subnet tiers per AZ.
+	AZCount            int      `json:"azCount"`            // Availability zones used, 2..6 (an ALB needs 2).
+	AvailabilityZones  []string `json:"availabilityZones"`  // Explicit zone names, azCount of them; none = the region's first azCount usable zones.
+	NATGateways        string   `json:"natGateways"`        // "single" or "per-az" (one NAT gateway per zone, so one zone's outage cuts no other off).
+	InterfaceEndpoints bool     `json:"interfaceEndpoints"` // Interface endpoints for SSM, Secrets Manager and CloudWatch Logs in the app subnets; off, those go through the NAT.
+	// FlowLogRetentionDays is kept a year in prod (CloudWatch.16).
+	FlowLogRetentionDays int    `json:"flowLogRetentionDays"` // Days the VPC flow log group keeps events, a CloudWatch Logs retention value (CloudWatch.16 wants 365 or more).
+	FlowLogTrafficType   string `json:"flowLogTrafficType"`   // ALL or REJECT (EC2.6 needs rejected traffic logged).
+}
+
+// Defaults are the environment's values: dev two zones and one NAT
+// gateway, prod three zones each with its own NAT gateway and endpoints.
+func Defaults(env spec.Env) Spec {
+	if env == spec.Prod {
+		return Spec{CIDR: "10.30.0.0/16", AZCount: 3, NATGateways: NATPerAZ, InterfaceEndpoints: true, FlowLogRetentionDays: 365, FlowLogTrafficType: TrafficAll}
+	}
+	return Spec{CIDR: "10.20.0.0/16", AZCount: 2, NATGateways: NATSingle, FlowLogRetentionDays: 14, FlowLogTrafficType: TrafficAll}
+}
+
+// Validate reports every problem of the Spec, keyed by its JSON path. The
+// zones' region is the stack's (aws:region) and checked there.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	prefix, err := netip.ParsePrefix(s.CIDR)
+	switch {
+	case err != nil:
+		p.Add("cidr", "%q is not a CIDR block (e.g. 10.20.0.0/16)", s.CIDR)
+	case !prefix.Addr().Is4():
+		p.Add("cidr", "%q must be an IPv4 block", s.CIDR)
+	case prefix.Masked() != prefix:
+		p.Add("cidr", "%q has host bits set; did you mean %s?", s.CIDR, prefix.Masked())
+	case prefix.Bits() < 16 || prefix.Bits() > 28:
+		p.Add("cidr", "prefix /%d is outside /16../28 (the VPC sizes AWS allows)", prefix.Bits())
+	case !prefix.Addr().IsPrivate():
+		p.Add("cidr", "%q is not an RFC 1918 private range", s.CIDR)
+	case s.AZCount >= 1:
+		// Three tiers in every AZ must fit without overlapping.
+		if _, err := Plan(s.CIDR, s.AZCount, SubnetBits{}); err != nil {
+			p.Add("cidr", "%s cannot hold public, app and data subnets in %d AZs: %s", s.CIDR, s.AZCount, strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+	}
+	if s.AZCount < minAZs || s.AZCount > maxAZs {
+		p.Add("azCount", "%d is outside %d..%d (an ALB needs subnets in at least 2 AZs)", s.AZCount, minAZs, maxAZs)
+	}
+	if len(s.AvailabilityZones) > 0 && len(s.AvailabilityZones) != s.AZCount {
+		p.Add("availabilityZones", "lists %d zones but azCount is %d", len(s.AvailabilityZones), s.AZCount)
+	}
+	seen := map[string]bool{}
+	for i, az := range s.AvailabilityZones {
+		if seen[az] {
+			p.Add(fmt.Sprintf("availabilityZones[%d]", i), "%q is listed twice", az)
+		}
+		seen[az] = true
+	}
+	if s.NATGateways != NATSingle && s.NATGateways != NATPerAZ {
+		p.Add("natGateways", "must be %q or %q, got %q", NATSingle, NATPerAZ, s.NATGateways)
+	}
+	if !spec.ValidLogRetention(s.FlowLogRetentionDays) {
+		p.Add("flowLogRetentionDays", "%d is not a CloudWatch Logs retention value %v", s.FlowLogRetentionDays, spec.LogRetentionDays)
+	}
+	if s.FlowLogTrafficType != TrafficAll && s.FlowLogTrafficType != TrafficReject {
+		p.Add("flowLogTrafficType", "must be ALL or REJECT (EC2.6 needs rejected traffic logged), got %q", s.FlowLogTrafficType)
+	}
+	return p.Err()
+}
+
+// NetworkArgs are the Spec plus the zones the stack resolved and the
+// subnet sizes. Zero Spec fields take prod's values (NAT per AZ, a year of
+// flow logs, all traffic).
 type NetworkArgs struct {
-	// CIDR is the VPC's IPv4 block, /16 to /28, e.g. "10.20.0.0/16". Required.
-	CIDR string
+	Spec
 	// Region is the AWS region the stack deploys to, e.g. "eu-west-1"; it
 	// names the endpoint services. Required (no getRegion invoke here).
 	Region string
-	// AvailabilityZones are the zone names, 2 to 6, each in Region, e.g.
-	// ["eu-west-1a", "eu-west-1b"]. Each tier gets one subnet per zone, in
-	// this order. Required.
-	AvailabilityZones []string
+	// Zones are the zone names, 2 to 6, each in Region, e.g.
+	// ["eu-west-1a", "eu-west-1b"]: Spec.AvailabilityZones or the region's
+	// first usable ones. Each tier gets one subnet per zone, in this order.
+	// Required.
+	Zones []string
 	// PublicNewBits, AppNewBits and DataNewBits are the bits each tier's
 	// subnets add to the VPC prefix. Defaults: 8 (/24), 4 (/20), 8 (/24)
 	// for a /16, shrunk for smaller VPCs down to /28 (public, data) and /27
 	// (app, which holds the ALB). See Plan.
 	PublicNewBits, AppNewBits, DataNewBits int
-	// NATGateways is NATSingle or NATPerAZ. Default NATPerAZ.
-	NATGateways string
-	// InterfaceEndpoints adds interface endpoints for
-	// InterfaceEndpointServices in the app subnets, with private DNS.
-	// Default false (dev reaches those services through the NAT).
-	InterfaceEndpoints bool
-	// FlowLogRetentionDays is the flow log group's retention, one of the
-	// values CloudWatch Logs accepts. Default 365.
-	FlowLogRetentionDays int
-	// FlowLogTrafficType is TrafficAll or TrafficReject. Default TrafficAll.
-	FlowLogTrafficType string
 }
 
 // Network is the VPC and everything routed inside it.
@@ -118,19 +177,18 @@ var (
 	azTailRE = regexp.MustCompile(`^[a-z0-9-]+$`)
 )
 
-var flowLogRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-
 func (a *NetworkArgs) withDefaults() NetworkArgs {
 	out := *a
-	out.AvailabilityZones = append([]string(nil), a.AvailabilityZones...)
+	out.Zones = append([]string(nil), a.Zones...)
+	prod := Defaults(spec.Prod)
 	if out.NATGateways == "" {
-		out.NATGateways = NATPerAZ
+		out.NATGateways = prod.NATGateways
 	}
 	if out.FlowLogRetentionDays == 0 {
-		out.FlowLogRetentionDays = DefaultFlowLogRetentionDays
+		out.FlowLogRetentionDays = prod.FlowLogRetentionDays
 	}
 	if out.FlowLogTrafficType == "" {
-		out.FlowLogTrafficType = TrafficAll
+		out.FlowLogTrafficType = prod.FlowLogTrafficType
 	}
 	return out
 }
@@ -138,12 +196,6 @@ func (a *NetworkArgs) withDefaults() NetworkArgs {
 func (a *NetworkArgs) bits() SubnetBits {
 	return SubnetBits{Public: a.PublicNewBits, App: a.AppNewBits, Data: a.DataNewBits}
 }
-
-// Validate returns every problem with the args at once, one per line, each
-// starting with the field's config-style key ("cidr: ..."). All fields are
-// plain, so the stack can call it while validating config; NewNetwork calls
-// it too.
-func (a *NetworkArgs) Validate() error { return a.validate() }
 
 func (a *NetworkArgs) validate() error {
 	if a == nil {
@@ -154,12 +206,12 @@ func (a *NetworkArgs) validate() error {
 	if !regionOK {
 		errs = append(errs, fmt.Errorf("region: %q is not an AWS region name", a.Region))
 	}
-	n := len(a.AvailabilityZones)
+	n := len(a.Zones)
 	if n < minAZs || n > maxAZs {
 		errs = append(errs, fmt.Errorf("availabilityZones: need %d to %d zones, got %d", minAZs, maxAZs, n))
 	}
 	seen := map[string]bool{}
-	for _, az := range a.AvailabilityZones {
+	for _, az := range a.Zones {
 		switch {
 		case seen[az]:
 			errs = append(errs, fmt.Errorf("availabilityZones: %q is listed twice", az))
@@ -180,8 +232,8 @@ func (a *NetworkArgs) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("natGateways: %q must be %q or %q", a.NATGateways, NATSingle, NATPerAZ))
 	}
-	if a.FlowLogRetentionDays != 0 && !containsInt(flowLogRetentionValues, a.FlowLogRetentionDays) {
-		errs = append(errs, fmt.Errorf("flowLogRetentionDays: %d is not a CloudWatch Logs retention value %v", a.FlowLogRetentionDays, flowLogRetentionValues))
+	if a.FlowLogRetentionDays != 0 && !spec.ValidLogRetention(a.FlowLogRetentionDays) {
+		errs = append(errs, fmt.Errorf("flowLogRetentionDays: %d is not a CloudWatch Logs retention value %v", a.FlowLogRetentionDays, spec.LogRetentionDays))
 	}
 	switch a.FlowLogTrafficType {
 	case "", TrafficAll, TrafficReject:
@@ -205,15 +257,6 @@ func azSuffix(region, az string) string {
 	return s
 }
 
-func containsInt(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // partition is the ARN partition of a region.
 func partition(region string) string {
 	switch {
@@ -231,12 +274,12 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		return nil, fmt.Errorf("network %s: invalid args:\n%w", name, err)
 	}
 	a := args.withDefaults()
-	plan, err := Plan(a.CIDR, len(a.AvailabilityZones), a.bits())
+	plan, err := Plan(a.CIDR, len(a.Zones), a.bits())
 	if err != nil {
 		return nil, fmt.Errorf("network %s: planning subnets: %w", name, err)
 	}
 
-	c := &Network{CIDR: a.CIDR, AvailabilityZones: a.AvailabilityZones, Plan: plan}
+	c := &Network{CIDR: a.CIDR, AvailabilityZones: a.Zones, Plan: plan}
 	if err := ctx.RegisterComponentResource("surge:network:Network", name, c, opts...); err != nil {
 		return nil, fmt.Errorf("registering network %s: %w", name, err)
 	}
@@ -264,7 +307,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 
 	pubCIDRs, appCIDRs, dataCIDRs := plan.Strings()
 	var public, app, data []*ec2.Subnet
-	for i, az := range a.AvailabilityZones {
+	for i, az := range a.Zones {
 		sfx := azSuffix(a.Region, az)
 		for _, t := range []struct {
 			tier string
@@ -294,18 +337,18 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	// NAT gateways with their EIPs, in the public subnets.
 	natCount := 1
 	if a.NATGateways == NATPerAZ {
-		natCount = len(a.AvailabilityZones)
+		natCount = len(a.Zones)
 	}
 	var nats []*ec2.NatGateway
 	var natIDs, natIPs pulumi.StringArray
 	for i := 0; i < natCount; i++ {
-		sfx := azSuffix(a.Region, a.AvailabilityZones[i])
+		sfx := azSuffix(a.Region, a.Zones[i])
 		eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%s", name, sfx), &ec2.EipArgs{
 			Domain: pulumi.String("vpc"),
 			Tags:   nameTag(fmt.Sprintf("%s-nat-%s", name, sfx)),
 		}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
 		if err != nil {
-			return nil, fmt.Errorf("creating nat eip in %s: %w", a.AvailabilityZones[i], err)
+			return nil, fmt.Errorf("creating nat eip in %s: %w", a.Zones[i], err)
 		}
 		nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-nat-%s", name, sfx), &ec2.NatGatewayArgs{
 			AllocationId:     eip.ID(),
@@ -314,7 +357,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 			Tags:             nameTag(fmt.Sprintf("%s-nat-%s", name, sfx)),
 		}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
 		if err != nil {
-			return nil, fmt.Errorf("creating nat gateway in %s: %w", a.AvailabilityZones[i], err)
+			return nil, fmt.Errorf("creating nat gateway in %s: %w", a.Zones[i], err)
 		}
 		nats = append(nats, nat)
 		natIDs = append(natIDs, nat.ID().ToStringOutput())
@@ -338,7 +381,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	}
 
 	var appRTIDs, dataRTIDs pulumi.StringArray
-	for i, az := range a.AvailabilityZones {
+	for i, az := range a.Zones {
 		sfx := azSuffix(a.Region, az)
 		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%s", name, sfx), &ec2.RouteTableAssociationArgs{
 			RouteTableId: pubRT.ID(),

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/components/spec"
 	"github.com/surge-dev/surge/internal/pulumitest"
 )
 
@@ -37,23 +38,20 @@ const (
 
 func devArgs() *NetworkArgs {
 	return &NetworkArgs{
-		CIDR:               "10.20.0.0/16",
-		Region:             "eu-west-1",
-		AvailabilityZones:  []string{"eu-west-1a", "eu-west-1b"},
-		NATGateways:        NATSingle,
-		FlowLogTrafficType: TrafficReject,
+		Spec:   Spec{CIDR: "10.20.0.0/16", NATGateways: NATSingle, FlowLogTrafficType: TrafficReject},
+		Region: "eu-west-1",
+		Zones:  []string{"eu-west-1a", "eu-west-1b"},
 	}
 }
 
 func prodArgs() *NetworkArgs {
 	return &NetworkArgs{
-		CIDR:                 "10.30.0.0/16",
-		Region:               "eu-west-1",
-		AvailabilityZones:    []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
-		NATGateways:          NATPerAZ,
-		InterfaceEndpoints:   true,
-		FlowLogRetentionDays: 731,
-		FlowLogTrafficType:   TrafficAll,
+		Spec: Spec{
+			CIDR: "10.30.0.0/16", NATGateways: NATPerAZ, InterfaceEndpoints: true,
+			FlowLogRetentionDays: 731, FlowLogTrafficType: TrafficAll,
+		},
+		Region: "eu-west-1",
+		Zones:  []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
 	}
 }
 
@@ -124,13 +122,13 @@ func TestNetworkShape(t *testing.T) {
 		traffic   string
 		retention float64
 	}{
-		{"dev single NAT", devArgs(), 1, 0, TrafficReject, DefaultFlowLogRetentionDays},
+		{"dev single NAT", devArgs(), 1, 0, TrafficReject, float64(Defaults(spec.Prod).FlowLogRetentionDays)},
 		{"prod NAT per AZ", prodArgs(), 3, 5, TrafficAll, 731},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, outs := run(t, tt.args)
-			azs := tt.args.AvailabilityZones
+			azs := tt.args.Zones
 			plan, err := Plan(tt.args.CIDR, len(azs), SubnetBits{})
 			require.NoError(t, err)
 			pub, app, data := plan.Strings()
@@ -286,7 +284,7 @@ func TestNetworkShape(t *testing.T) {
 			assert.Equal(t, "cloud-watch-logs", fl.Str("logDestinationType"))
 			groups := m.ByType(tLogGroup)
 			require.Len(t, groups, 1)
-			assert.Equal(t, pulumitest.FakeARN(tLogGroup, groups[0].Name), fl.Str("logDestination"))
+			assert.Equal(t, pulumitest.LogGroupARN(groups[0].Str("name")), fl.Str("logDestination"))
 			assert.Equal(t, tt.retention, groups[0].Num("retentionInDays"))
 			assert.Equal(t, "/surge-test/vpc-flow-logs", groups[0].Str("name"))
 			roles := m.ByType(tRole)
@@ -336,7 +334,7 @@ func TestControls(t *testing.T) {
 		require.Len(t, pols, 1)
 		doc, err := pols[0].JSON("policy")
 		require.NoError(t, err)
-		lg := pulumitest.FakeARN(tLogGroup, "surge-test-flow-logs")
+		lg := pulumitest.LogGroupARN("/surge-test/vpc-flow-logs")
 		for _, s := range doc["Statement"].([]any) {
 			s := s.(map[string]any)
 			if s["Sid"] == "WriteThisLogGroup" {
@@ -404,10 +402,10 @@ func TestValidate(t *testing.T) {
 		{"VPC too large", func(a *NetworkArgs) { a.CIDR = "10.0.0.0/8" }, []string{
 			`cidr: "10.0.0.0/8" must be between /16 and /28`,
 		}},
-		{"too few AZs", func(a *NetworkArgs) { a.AvailabilityZones = []string{"eu-west-1a"} }, []string{
+		{"too few AZs", func(a *NetworkArgs) { a.Zones = []string{"eu-west-1a"} }, []string{
 			`availabilityZones: need 2 to 6 zones, got 1`,
 		}},
-		{"duplicate and foreign AZ", func(a *NetworkArgs) { a.AvailabilityZones = []string{"eu-west-1a", "eu-west-1a", "us-east-1a"} }, []string{
+		{"duplicate and foreign AZ", func(a *NetworkArgs) { a.Zones = []string{"eu-west-1a", "eu-west-1a", "us-east-1a"} }, []string{
 			`availabilityZones: "eu-west-1a" is listed twice`,
 			`availabilityZones: "us-east-1a" is not a zone of region "eu-west-1"`,
 		}},

@@ -20,7 +20,7 @@ func TestArtifactIsContentAddressed(t *testing.T) {
 	m := pulumitest.New()
 	err := m.Run(t, "dev", nil, func(ctx *pulumi.Context) error {
 		for _, n := range []string{"surge-dev", "surge-dev-canary"} {
-			if _, err := NewArtifact(ctx, n, &ArtifactArgs{Bucket: pulumi.String("artifacts"), Path: bin, SHA256: sum}); err != nil {
+			if _, err := NewUpload(ctx, n, &UploadArgs{Bucket: pulumi.String("artifacts"), Artifact: Artifact{Path: bin, SHA256: sum}}); err != nil {
 				return err
 			}
 		}
@@ -46,11 +46,11 @@ func TestArtifactIsContentAddressed(t *testing.T) {
 func TestArtifactValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		args ArtifactArgs
+		args UploadArgs
 		want []string
 	}{
-		{"empty", ArtifactArgs{}, []string{"Bucket is required", "Path is required", `SHA256 "" must be 64 lowercase hex characters`}},
-		{"uppercase digest", ArtifactArgs{Bucket: pulumi.String("b"), Path: "x", SHA256: "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"}, []string{"must be 64 lowercase hex"}},
+		{"empty", UploadArgs{}, []string{"Bucket is required", "Path is required", `SHA256 "" must be 64 lowercase hex characters`}},
+		{"uppercase digest", UploadArgs{Bucket: pulumi.String("b"), Artifact: Artifact{Path: "x", SHA256: "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"}}, []string{"must be 64 lowercase hex"}},
 	}
 	for _, tt := range tests {
 		err := tt.args.validate()
@@ -61,7 +61,7 @@ func TestArtifactValidate(t *testing.T) {
 	}
 	m := pulumitest.New()
 	err := m.Run(t, "dev", nil, func(ctx *pulumi.Context) error {
-		_, err := NewArtifact(ctx, "bad", &ArtifactArgs{})
+		_, err := NewUpload(ctx, "bad", &UploadArgs{})
 		return err
 	})
 	require.Error(t, err)

@@ -21,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/surge-dev/surge/components/naming"
+	"github.com/surge-dev/surge/components/spec"
 )
 
 // Modes.
@@ -70,10 +71,12 @@ var nonPublic = []netip.Prefix{
 }
 
 // Rate-based rule limits (WAF developer guide, rate-based rule high-level
-// settings): limit >= 10 requests per evaluation window, window 60, 120,
-// 300 or 600 seconds.
+// settings): window 60, 120, 300 or 600 seconds, limit up to 2,000,000,000.
+// AWS accepts 10 and more, but some pulumi-aws builds refuse less than 100
+// (pulumi-aws #5841), so 100 is the floor here.
+// https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html
 const (
-	MinRateLimit = 10
+	MinRateLimit = 100
 	MaxRateLimit = 2000000000
 )
 
@@ -99,38 +102,65 @@ const AdminRuleName = "admin-off-internet"
 // RedactedHeaders are never written to the WAF logs.
 var RedactedHeaders = []string{"cookie", "authorization"}
 
-// WebACLArgs configures the web ACL.
+// Spec is the web ACL's static shape: the WAF keys of `surge:edge` in the
+// stack config. Defaults gives its per-environment values.
+type Spec struct {
+	WAFMode         string `json:"wafMode"`         // block (managed groups and rate rules act) or count (they only count, for tuning).
+	RateLimit       int    `json:"rateLimit"`       // Requests per IP per 5 minutes, all paths, 100..2000000000 (list campus NATs in trustedCidrs).
+	EnrollRateLimit int    `json:"enrollRateLimit"` // POST /api/login per IP and POST .../queue per session, per 5 minutes; at most rateLimit.
+	// TrustedCIDRs are exempt from the per-IP rate rules only: IP
+	// reputation, the managed groups and the per-session queue-join limit
+	// still apply to them.
+	TrustedCIDRs []string `json:"trustedCidrs"` // Campus NAT egress ranges (public IPv4, /16 or narrower) exempt from per-IP rate limits: thousands of students share one IP.
+	// AdminCIDRs may reach AdminPathPrefix through CloudFront; every other
+	// viewer, in every mode, gets 403 there.
+	AdminCIDRs []string `json:"adminCidrs"` // Public IPv4 ranges allowed to reach /api/admin/* through CloudFront (403 for everyone else, IPv6 viewers included); none = admin only through SSM port forwarding.
+}
+
+// Defaults are the environment's values: dev counts (to tune the rules),
+// prod blocks.
+func Defaults(env spec.Env) Spec {
+	s := Spec{WAFMode: ModeCount, RateLimit: 2000, EnrollRateLimit: 300}
+	if env == spec.Prod {
+		s.WAFMode = ModeBlock
+	}
+	return s
+}
+
+// Validate reports every problem of the Spec, keyed by its JSON path.
+func (s Spec) Validate() error {
+	var p spec.Problems
+	if s.WAFMode != ModeBlock && s.WAFMode != ModeCount {
+		p.Add("wafMode", "must be %q or %q, got %q", ModeBlock, ModeCount, s.WAFMode)
+	}
+	for _, r := range []struct {
+		key string
+		v   int
+	}{{"rateLimit", s.RateLimit}, {"enrollRateLimit", s.EnrollRateLimit}} {
+		if r.v < MinRateLimit || r.v > MaxRateLimit {
+			p.Add(r.key, "%d is outside %d..%d (AWS WAF rate-based rule limits)", r.v, MinRateLimit, MaxRateLimit)
+		}
+	}
+	if s.EnrollRateLimit > s.RateLimit {
+		p.Add("enrollRateLimit", "%d is looser than rateLimit (%d); the enrollment paths should be the tighter limit", s.EnrollRateLimit, s.RateLimit)
+	}
+	validateIPSet(&p, "trustedCidrs", s.TrustedCIDRs)
+	validateIPSet(&p, "adminCidrs", s.AdminCIDRs)
+	return p.Err()
+}
+
+// WebACLArgs are the Spec plus the us-east-1 provider and the options the
+// stack config does not expose. Zero Spec fields take prod's Defaults.
 type WebACLArgs struct {
+	Spec
+
 	// USEast1 is an aws provider for us-east-1. Required (docs/decisions/waf-in-us-east-1.md).
 	USEast1 pulumi.ProviderResource
-	// Mode is "block" (managed groups and rate rules act) or "count" (they
-	// only count, for tuning). Default "block".
-	Mode string
-	// RateLimit is the per-IP request limit per EvaluationWindowSec over the
-	// whole site (sources in TrustedCIDRs exempt). Default 2000. Minimum 10.
-	RateLimit int
-	// EnrollmentRateLimit is the limit per EvaluationWindowSec on the
-	// state-changing enrollment requests: POST /api/login per source IP
-	// (TrustedCIDRs exempt) and POST /api/courses/{id}/queue per session
-	// cookie (everyone, trusted or not). Default 100. Minimum 10, at most
-	// RateLimit.
-	EnrollmentRateLimit int
 	// EvaluationWindowSec is the rate window: 60, 120, 300 or 600. Default 300.
 	EvaluationWindowSec int
 	// LogRetentionDays is the retention of the WAF log group. Default 365
 	// (CloudWatch.16).
 	LogRetentionDays int
-	// TrustedCIDRs are public IPv4 CIDRs (canonical form, /16 to /32) of
-	// campus NAT egress pools: thousands of students share those addresses,
-	// so they are exempt from the per-IP rate rules (rate-per-ip and
-	// rate-login). IP reputation, the managed rule groups and the
-	// per-session queue-join limit still apply to them. Default none (no IP
-	// set is declared).
-	TrustedCIDRs []string
-	// AdminCIDRs are public IPv4 CIDRs allowed to reach AdminPathPrefix
-	// through CloudFront. Every other viewer, in every Mode, gets 403 there.
-	// Default none: the admin API is reachable only from inside the VPC.
-	AdminCIDRs []string
 }
 
 // WebACL is the WAF component.
@@ -148,14 +178,15 @@ type WebACL struct {
 
 func (a *WebACLArgs) withDefaults() WebACLArgs {
 	out := *a
-	if out.Mode == "" {
-		out.Mode = ModeBlock
+	prod := Defaults(spec.Prod)
+	if out.WAFMode == "" {
+		out.WAFMode = prod.WAFMode
 	}
 	if out.RateLimit == 0 {
-		out.RateLimit = 2000
+		out.RateLimit = prod.RateLimit
 	}
-	if out.EnrollmentRateLimit == 0 {
-		out.EnrollmentRateLimit = 100
+	if out.EnrollRateLimit == 0 {
+		out.EnrollRateLimit = prod.EnrollRateLimit
 	}
 	if out.EvaluationWindowSec == 0 {
 		out.EvaluationWindowSec = 300
@@ -166,86 +197,60 @@ func (a *WebACLArgs) withDefaults() WebACLArgs {
 	return out
 }
 
-// validRetention are the values CloudWatch Logs accepts.
-var validRetention = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-
 // validate reports every problem with the (defaulted) args at once.
 func (a *WebACLArgs) validate() error {
 	var errs []error
 	if a.USEast1 == nil {
 		errs = append(errs, errors.New("USEast1 is required: a CLOUDFRONT web ACL must be created in us-east-1 (docs/decisions/waf-in-us-east-1.md)"))
 	}
-	if a.Mode != ModeBlock && a.Mode != ModeCount {
-		errs = append(errs, fmt.Errorf("Mode %q: want %q or %q", a.Mode, ModeBlock, ModeCount))
-	}
-	for _, r := range []struct {
-		name string
-		v    int
-	}{{"RateLimit", a.RateLimit}, {"EnrollmentRateLimit", a.EnrollmentRateLimit}} {
-		if r.v < MinRateLimit || r.v > MaxRateLimit {
-			errs = append(errs, fmt.Errorf("%s %d: want %d-%d", r.name, r.v, MinRateLimit, MaxRateLimit))
-		}
-	}
-	if a.EnrollmentRateLimit > a.RateLimit {
-		errs = append(errs, fmt.Errorf("EnrollmentRateLimit %d must not exceed RateLimit %d", a.EnrollmentRateLimit, a.RateLimit))
+	if err := a.Spec.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if !slices.Contains(evaluationWindows, a.EvaluationWindowSec) {
 		errs = append(errs, fmt.Errorf("EvaluationWindowSec %d: want one of %v", a.EvaluationWindowSec, evaluationWindows))
 	}
-	if !slices.Contains(validRetention, a.LogRetentionDays) {
-		errs = append(errs, fmt.Errorf("LogRetentionDays %d: want one of %v", a.LogRetentionDays, validRetention))
+	if !spec.ValidLogRetention(a.LogRetentionDays) {
+		errs = append(errs, fmt.Errorf("LogRetentionDays %d: want one of %v", a.LogRetentionDays, spec.LogRetentionDays))
 	}
-	errs = append(errs, validateTrustedCIDRs(a.TrustedCIDRs)...)
-	errs = append(errs, ValidateAdminCIDRs(a.AdminCIDRs)...)
 	return errors.Join(errs...)
 }
 
-// validateTrustedCIDRs reports every bad entry of TrustedCIDRs.
-// ValidateTrustedCIDRs checks TrustedCIDRs on its own, so stack config can
-// be refused before anything is declared; one error per problem.
-func ValidateTrustedCIDRs(cidrs []string) []error { return validateTrustedCIDRs(cidrs) }
-
-func validateTrustedCIDRs(cidrs []string) []error { return validateIPSet("TrustedCIDRs", cidrs) }
-
-// ValidateAdminCIDRs checks AdminCIDRs the same way (public IPv4, canonical,
-// /16 or narrower); one error per problem.
-func ValidateAdminCIDRs(cidrs []string) []error { return validateIPSet("AdminCIDRs", cidrs) }
-
-func validateIPSet(field string, cidrs []string) []error {
-	var errs []error
+// validateIPSet reports every bad entry of an IP set's CIDRs under key:
+// public IPv4, canonical, /16 or narrower, no duplicates.
+func validateIPSet(p *spec.Problems, key string, cidrs []string) {
 	if len(cidrs) > MaxTrustedCIDRs {
-		errs = append(errs, fmt.Errorf("%s: %d entries, a WAF IP set holds at most %d", field, len(cidrs), MaxTrustedCIDRs))
+		p.Add(key, "%d entries, a WAF IP set holds at most %d", len(cidrs), MaxTrustedCIDRs)
 	}
 	seen := map[netip.Prefix]bool{}
 	for i, c := range cidrs {
-		p, err := netip.ParsePrefix(c)
+		k := fmt.Sprintf("%s[%d]", key, i)
+		pfx, err := netip.ParsePrefix(c)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d] %q: not a CIDR", field, i, c))
+			p.Add(k, "%q: not a CIDR", c)
 			continue
 		}
-		if !p.Addr().Is4() {
-			errs = append(errs, fmt.Errorf("%s[%d] %q: not IPv4 (the IP set is IPV4)", field, i, c))
+		if !pfx.Addr().Is4() {
+			p.Add(k, "%q: not IPv4 (the IP set is IPV4)", c)
 			continue
 		}
-		if p.Bits() < MinTrustedPrefixLen {
-			errs = append(errs, fmt.Errorf("%s[%d] %q: wider than /%d; list the NAT egress addresses, not a whole network (WAF rejects /0)", field, i, c, MinTrustedPrefixLen))
+		if pfx.Bits() < MinTrustedPrefixLen {
+			p.Add(k, "%q: wider than /%d; list the NAT egress addresses, not a whole network (WAF rejects /0)", c, MinTrustedPrefixLen)
 		}
 		// WAF stores the masked form; anything else shows a diff on every preview.
-		if p.Masked() != p {
-			errs = append(errs, fmt.Errorf("%s[%d] %q: host bits set, want %s", field, i, c, p.Masked()))
+		if pfx.Masked() != pfx {
+			p.Add(k, "%q: host bits set, want %s", c, pfx.Masked())
 		}
 		for _, np := range nonPublic {
-			if np.Overlaps(p) {
-				errs = append(errs, fmt.Errorf("%s[%d] %q: in non-public range %s; CloudFront sees the campus's public NAT egress address", field, i, c, np))
+			if np.Overlaps(pfx) {
+				p.Add(k, "%q: in non-public range %s; CloudFront sees the campus's public NAT egress address", c, np)
 				break
 			}
 		}
-		if seen[p.Masked()] {
-			errs = append(errs, fmt.Errorf("%s[%d] %q: duplicate", field, i, c))
+		if seen[pfx.Masked()] {
+			p.Add(k, "%q: duplicate", c)
 		}
-		seen[p.Masked()] = true
+		seen[pfx.Masked()] = true
 	}
-	return errs
 }
 
 var metricRe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
@@ -289,7 +294,7 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 	}
 	override := &wafv2.WebAclRuleOverrideActionArgs{None: &wafv2.WebAclRuleOverrideActionNoneArgs{}}
 	rateAction := &wafv2.WebAclRuleActionArgs{Block: &wafv2.WebAclRuleActionBlockArgs{}}
-	if a.Mode == ModeCount {
+	if a.WAFMode == ModeCount {
 		override = &wafv2.WebAclRuleOverrideActionArgs{Count: &wafv2.WebAclRuleOverrideActionCountArgs{}}
 		rateAction = &wafv2.WebAclRuleActionArgs{Count: &wafv2.WebAclRuleActionCountArgs{}}
 	}
@@ -356,7 +361,7 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		Action: rateAction,
 		Statement: &wafv2.WebAclRuleStatementArgs{
 			RateBasedStatement: &wafv2.WebAclRuleStatementRateBasedStatementArgs{
-				Limit:               pulumi.Int(a.EnrollmentRateLimit),
+				Limit:               pulumi.Int(a.EnrollRateLimit),
 				AggregateKeyType:    pulumi.String("IP"), // the viewer IP at the edge
 				EvaluationWindowSec: pulumi.Int(a.EvaluationWindowSec),
 				ScopeDownStatement:  enrollmentScope(LoginPathRegex, trustedARN),
@@ -379,7 +384,7 @@ func NewWebACL(ctx *pulumi.Context, name string, args *WebACLArgs, opts ...pulum
 		Action: rateAction,
 		Statement: &wafv2.WebAclRuleStatementArgs{
 			RateBasedStatement: &wafv2.WebAclRuleStatementRateBasedStatementArgs{
-				Limit:               pulumi.Int(a.EnrollmentRateLimit),
+				Limit:               pulumi.Int(a.EnrollRateLimit),
 				AggregateKeyType:    pulumi.String("CUSTOM_KEYS"),
 				EvaluationWindowSec: pulumi.Int(a.EvaluationWindowSec),
 				CustomKeys: wafv2.WebAclRuleStatementRateBasedStatementCustomKeyArray{

@@ -138,7 +138,7 @@ func TestWebACL(t *testing.T) {
 		} {
 			p := rule(t, a, tc.rule)
 			rb := p + ".statement.rateBasedStatement"
-			assert.Equal(t, 100.0, a.Num(rb+".limit"), tc.rule)
+			assert.Equal(t, 300.0, a.Num(rb+".limit"), tc.rule)
 			assert.Equal(t, 300.0, a.Num(rb+".evaluationWindowSec"), tc.rule)
 			assert.Equal(t, tc.keyType, a.Str(rb+".aggregateKeyType"), tc.rule)
 			assert.True(t, a.Has(p+".action.block"), tc.rule)
@@ -190,7 +190,7 @@ func TestWebACL(t *testing.T) {
 		cfgs := m.ByType(tLogCfg)
 		require.Len(t, cfgs, 1)
 		cfg := cfgs[0]
-		assert.Equal(t, []string{pulumitest.FakeARN("aws:cloudwatch/logGroup:LogGroup", g.Name)}, cfg.Strings("logDestinationConfigs"))
+		assert.Equal(t, []string{pulumitest.LogGroupARN(g.Str("name"))}, cfg.Strings("logDestinationConfigs"))
 		var redacted []string
 		for i := 0; i < cfg.Len("redactedFields"); i++ {
 			redacted = append(redacted, cfg.Str(fmt.Sprintf("redactedFields[%d].singleHeader.name", i)))
@@ -200,7 +200,7 @@ func TestWebACL(t *testing.T) {
 }
 
 func TestCountMode(t *testing.T) {
-	m := run(t, WebACLArgs{Mode: ModeCount, RateLimit: 500, EnrollmentRateLimit: 20, EvaluationWindowSec: 60}, "surge-dev")
+	m := run(t, WebACLArgs{Spec: Spec{WAFMode: ModeCount, RateLimit: 500, EnrollRateLimit: 120}, EvaluationWindowSec: 60}, "surge-dev")
 	a := acl(t, m)
 	for _, g := range ManagedRuleGroups {
 		assert.True(t, a.Has(rule(t, a, g)+".overrideAction.count"), "count mode: %s", g)
@@ -211,8 +211,8 @@ func TestCountMode(t *testing.T) {
 		assert.Equal(t, 60.0, a.Num(p+".statement.rateBasedStatement.evaluationWindowSec"))
 	}
 	assert.Equal(t, 500.0, a.Num(rule(t, a, "rate-per-ip")+".statement.rateBasedStatement.limit"))
-	assert.Equal(t, 20.0, a.Num(rule(t, a, "rate-login")+".statement.rateBasedStatement.limit"))
-	assert.Equal(t, 20.0, a.Num(rule(t, a, "rate-queue-join")+".statement.rateBasedStatement.limit"))
+	assert.Equal(t, 120.0, a.Num(rule(t, a, "rate-login")+".statement.rateBasedStatement.limit"))
+	assert.Equal(t, 120.0, a.Num(rule(t, a, "rate-queue-join")+".statement.rateBasedStatement.limit"))
 }
 
 func TestValidate(t *testing.T) {
@@ -222,20 +222,20 @@ func TestValidate(t *testing.T) {
 		want []string
 	}{
 		{"defaults", WebACLArgs{}, nil},
-		{"unknown mode", WebACLArgs{Mode: "monitor"}, []string{"Mode"}},
-		{"rate below AWS minimum", WebACLArgs{RateLimit: 5, EnrollmentRateLimit: 5}, []string{"RateLimit 5", "EnrollmentRateLimit 5"}},
-		{"enrollment looser than global", WebACLArgs{RateLimit: 100, EnrollmentRateLimit: 200}, []string{"must not exceed"}},
+		{"unknown mode", WebACLArgs{Spec: Spec{WAFMode: "monitor"}}, []string{"wafMode"}},
+		{"rate below the floor", WebACLArgs{Spec: Spec{RateLimit: 50, EnrollRateLimit: 50}}, []string{"rateLimit: 50 is outside 100..", "enrollRateLimit: 50 is outside 100.."}},
+		{"enrollment looser than global", WebACLArgs{Spec: Spec{RateLimit: 100, EnrollRateLimit: 200}}, []string{"enrollRateLimit: 200 is looser than rateLimit (100)"}},
 		{"bad window", WebACLArgs{EvaluationWindowSec: 30}, []string{"EvaluationWindowSec"}},
 		{"bad retention", WebACLArgs{LogRetentionDays: 42}, []string{"LogRetentionDays"}},
-		{"trusted CIDRs valid", WebACLArgs{TrustedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}}, nil},
-		{"trusted CIDR not a CIDR", WebACLArgs{TrustedCIDRs: []string{"203.0.113.7"}}, []string{`TrustedCIDRs[0] "203.0.113.7": not a CIDR`}},
-		{"trusted CIDR IPv6", WebACLArgs{TrustedCIDRs: []string{"2001:db8::/48"}}, []string{"not IPv4"}},
-		{"trusted CIDR /0", WebACLArgs{TrustedCIDRs: []string{"0.0.0.0/0"}}, []string{"wider than /16", "non-public range 0.0.0.0/8"}},
-		{"trusted CIDR too wide", WebACLArgs{TrustedCIDRs: []string{"8.0.0.0/8"}}, []string{`TrustedCIDRs[0] "8.0.0.0/8": wider than /16`}},
-		{"trusted CIDR host bits", WebACLArgs{TrustedCIDRs: []string{"203.0.113.7/24"}}, []string{"host bits set, want 203.0.113.0/24"}},
-		{"trusted CIDR private", WebACLArgs{TrustedCIDRs: []string{"10.20.0.0/16", "192.168.1.0/24", "100.64.1.0/24"}}, []string{"TrustedCIDRs[0]", "TrustedCIDRs[1]", "TrustedCIDRs[2]", "non-public"}},
-		{"trusted CIDR duplicate", WebACLArgs{TrustedCIDRs: []string{"203.0.113.0/24", "203.0.113.0/24"}}, []string{`TrustedCIDRs[1] "203.0.113.0/24": duplicate`}},
-		{"every problem at once", WebACLArgs{Mode: "monitor", TrustedCIDRs: []string{"x", "10.0.0.0/8"}}, []string{"Mode", "TrustedCIDRs[0]", "TrustedCIDRs[1]"}},
+		{"trusted CIDRs valid", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}}}, nil},
+		{"trusted CIDR not a CIDR", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"203.0.113.7"}}}, []string{`trustedCidrs[0]: "203.0.113.7": not a CIDR`}},
+		{"trusted CIDR IPv6", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"2001:db8::/48"}}}, []string{"not IPv4"}},
+		{"trusted CIDR /0", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"0.0.0.0/0"}}}, []string{"wider than /16", "non-public range 0.0.0.0/8"}},
+		{"trusted CIDR too wide", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"8.0.0.0/8"}}}, []string{`trustedCidrs[0]: "8.0.0.0/8": wider than /16`}},
+		{"trusted CIDR host bits", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"203.0.113.7/24"}}}, []string{"host bits set, want 203.0.113.0/24"}},
+		{"trusted CIDR private", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"10.20.0.0/16", "192.168.1.0/24", "100.64.1.0/24"}}}, []string{"trustedCidrs[0]", "trustedCidrs[1]", "trustedCidrs[2]", "non-public"}},
+		{"trusted CIDR duplicate", WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"203.0.113.0/24", "203.0.113.0/24"}}}, []string{`trustedCidrs[1]: "203.0.113.0/24": duplicate`}},
+		{"every problem at once", WebACLArgs{Spec: Spec{WAFMode: "monitor", TrustedCIDRs: []string{"x", "10.0.0.0/8"}}}, []string{"wafMode", "trustedCidrs[0]", "trustedCidrs[1]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,7 +277,7 @@ func TestTwoInstancesDoNotCollide(t *testing.T) {
 }
 
 func TestTrustedCIDRs(t *testing.T) {
-	m := run(t, WebACLArgs{TrustedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}}, "surge-prod")
+	m := run(t, WebACLArgs{Spec: Spec{TrustedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}}}, "surge-prod")
 	a := acl(t, m)
 	sets := m.ByType(tIPSet)
 	require.Len(t, sets, 1)
@@ -337,7 +337,7 @@ func TestAdminAPIOffTheInternet(t *testing.T) {
 	}
 	for _, mode := range []string{ModeBlock, ModeCount} {
 		t.Run("default "+mode, func(t *testing.T) {
-			m := run(t, WebACLArgs{Mode: mode}, "surge-prod")
+			m := run(t, WebACLArgs{Spec: Spec{WAFMode: mode}}, "surge-prod")
 			a := acl(t, m)
 			assert.Equal(t, AdminRuleName, a.Str("rules[0].name"), "first rule")
 			assert.Equal(t, 0.0, a.Num("rules[0].priority"))
@@ -348,7 +348,7 @@ func TestAdminAPIOffTheInternet(t *testing.T) {
 		})
 	}
 	t.Run("adminCidrs", func(t *testing.T) {
-		m := run(t, WebACLArgs{AdminCIDRs: []string{"203.0.113.0/28"}}, "surge-prod")
+		m := run(t, WebACLArgs{Spec: Spec{AdminCIDRs: []string{"203.0.113.0/28"}}}, "surge-prod")
 		a := acl(t, m)
 		set, ok := m.Named(tIPSet, "surge-prod-admin")
 		require.True(t, ok)
@@ -364,9 +364,10 @@ func TestAdminAPIOffTheInternet(t *testing.T) {
 		assert.NoError(t, fitsRoot(v.Mappable().(map[string]any)), "fits the provider's nesting")
 	})
 	t.Run("bad adminCidrs", func(t *testing.T) {
-		errs := ValidateAdminCIDRs([]string{"10.0.0.0/24", "2001:db8::/32", "203.0.113.1/24"})
-		require.Len(t, errs, 3)
-		assert.Contains(t, errs[0].Error(), "AdminCIDRs[0]")
+		err := Spec{WAFMode: ModeBlock, RateLimit: 2000, EnrollRateLimit: 300, AdminCIDRs: []string{"10.0.0.0/24", "2001:db8::/32", "203.0.113.1/24"}}.Validate()
+		require.Error(t, err)
+		assert.Len(t, strings.Split(err.Error(), "\n"), 3)
+		assert.Contains(t, err.Error(), "adminCidrs[0]")
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
+	"github.com/surge-dev/surge/components/release"
 	"github.com/surge-dev/surge/internal/pulumitest"
 	"github.com/surge-dev/surge/stacks"
 )
@@ -32,7 +33,7 @@ type Plan struct {
 	Region    string
 	Resources []pulumitest.Resource
 	Calls     []string // invoke tokens the program made, in order
-	Artifact  stacks.Artifact
+	Artifact  release.Artifact
 }
 
 // StackConfig reads a committed Pulumi.<stack>.yaml the way the engine hands
@@ -73,8 +74,8 @@ func Run(stack string, config map[string]string, build stacks.Builder) (*Plan, e
 	}
 	mon := newMonitor(region)
 	withConfig := func(info *pulumi.RunInfo) { info.Config = config }
-	var art stacks.Artifact
-	recorded := func(ctx context.Context) (stacks.Artifact, error) {
+	var art release.Artifact
+	recorded := func(ctx context.Context) (release.Artifact, error) {
 		a, err := build(ctx)
 		art = a
 		return a, err
@@ -93,9 +94,9 @@ func Run(stack string, config map[string]string, build stacks.Builder) (*Plan, e
 // Once wraps a builder so that several stacks share one build.
 func Once(b stacks.Builder) stacks.Builder {
 	var once sync.Once
-	var art stacks.Artifact
+	var art release.Artifact
 	var err error
-	return func(ctx context.Context) (stacks.Artifact, error) {
+	return func(ctx context.Context) (release.Artifact, error) {
 		once.Do(func() { art, err = b(ctx) })
 		return art, err
 	}

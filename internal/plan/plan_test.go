@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/components/release"
 	"github.com/surge-dev/surge/stacks"
 )
 
@@ -26,8 +27,8 @@ func fakeBuild(t *testing.T) stacks.Builder {
 	path := filepath.Join(t.TempDir(), "surge-linux-arm64")
 	require.NoError(t, os.WriteFile(path, content, 0o755))
 	sum := sha256.Sum256(content)
-	return func(context.Context) (stacks.Artifact, error) {
-		return stacks.Artifact{Path: path, SHA256: hex.EncodeToString(sum[:])}, nil
+	return func(context.Context) (release.Artifact, error) {
+		return release.Artifact{Path: path, SHA256: hex.EncodeToString(sum[:])}, nil
 	}
 }
 

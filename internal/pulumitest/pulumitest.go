@@ -355,6 +355,12 @@ func FakeARN(token, name string) string {
 	return fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", svc, Region, Account, svc, name)
 }
 
+// LogGroupARN is the ARN the mock gives a log group of that physical name:
+// the provider's form, without the ":*" suffix.
+func LogGroupARN(name string) string {
+	return "arn:aws:logs:" + Region + ":" + Account + ":log-group:" + name
+}
+
 func str(s string) resource.PropertyValue { return resource.NewStringProperty(s) }
 
 var defaultOutputs = map[string]OutputsFunc{
@@ -418,6 +424,15 @@ var defaultOutputs = map[string]OutputsFunc{
 			"arn":                      str("arn:aws:s3:::" + b),
 			"bucketRegionalDomainName": str(b + ".s3.eu-west-1.amazonaws.com"),
 		}
+	},
+	// The provider's LogGroup arn has no ":*" suffix (what IAM policies
+	// and the CloudWatch agent's log group need).
+	"aws:cloudwatch/logGroup:LogGroup": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		n := a.Name
+		if v, ok := a.Inputs["name"]; ok && v.IsString() {
+			n = v.StringValue()
+		}
+		return resource.PropertyMap{"arn": str(LogGroupARN(n))}
 	},
 	"aws:route53/record:Record": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		return resource.PropertyMap{"fqdn": a.Inputs["name"]}
