@@ -378,7 +378,9 @@ func newMedia(ctx context.Context, cfg config.Config) (*media.Service, error) {
 	}
 	return media.New(media.Options{
 		S3: s3.NewFromConfig(awsCfg), Bucket: cfg.MediaBucket, BaseURL: cfg.MediaBaseURL,
-		KeyPairID: cfg.MediaKeyPairID, SigningKey: key,
+		// The SDK presigns virtual-hosted-style URLs.
+		UploadOrigin: "https://" + cfg.MediaBucket + ".s3." + cfg.AWSRegion + ".amazonaws.com",
+		KeyPairID:    cfg.MediaKeyPairID, SigningKey: key,
 		UploadTTL: cfg.MediaUploadTTL, URLTTL: cfg.MediaURLTTL,
 	})
 }

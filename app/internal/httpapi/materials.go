@@ -26,6 +26,7 @@ type Materials interface {
 // CloudFront (signed download URLs).
 type MediaStorage interface {
 	UploadTTL() time.Duration
+	UploadOrigin() string // where the browser posts (its page must be allowed to connect there)
 	PresignUpload(ctx context.Context, u surge.Upload) (surge.UploadForm, error)
 	Head(ctx context.Context, key string) (surge.ObjectInfo, bool, error)
 	URL(key string) (string, time.Time, error)

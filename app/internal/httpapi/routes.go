@@ -47,5 +47,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// The students' page (embedded files, never shed); everything else,
 	// /api/* included: a JSON 404, still subject to load shedding.
-	mux.Handle("/", s.observe("other", web.Handler(s.admit(http.HandlerFunc(s.handleNotFound)))))
+	var connect []string // the page posts materials straight to the uploads bucket
+	if s.d.Media != nil {
+		connect = append(connect, s.d.Media.UploadOrigin())
+	}
+	mux.Handle("/", s.observe("other", web.HandlerConnecting(s.admit(http.HandlerFunc(s.handleNotFound)), connect...)))
 }

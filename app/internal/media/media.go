@@ -32,6 +32,10 @@ import (
 type Options struct {
 	S3     *s3.Client // signs the POST policies and answers HEAD
 	Bucket string     // the uploads bucket
+	// UploadOrigin is the scheme://host the presigned POSTs go to
+	// (https://<bucket>.s3.<region>.amazonaws.com): the page's
+	// Content-Security-Policy must let it connect there. Required.
+	UploadOrigin string
 	// BaseURL is the site's origin (https://d111111abcdef8.cloudfront.net
 	// or the custom domain): a material's URL is BaseURL + "/" + key.
 	BaseURL string
@@ -64,6 +68,9 @@ func New(o Options) (*Service, error) {
 	if u, err := url.Parse(o.BaseURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || strings.Trim(u.Path, "/") != "" {
 		errs = append(errs, fmt.Errorf("media: base URL %q must be scheme://host", o.BaseURL))
 	}
+	if u, err := url.Parse(o.UploadOrigin); err != nil || u.Host == "" || u.Path != "" {
+		errs = append(errs, fmt.Errorf("media: upload origin %q must be scheme://host", o.UploadOrigin))
+	}
 	if o.KeyPairID == "" || o.SigningKey == nil {
 		errs = append(errs, errors.New("media: CloudFront key pair ID and signing key are required"))
 	}
@@ -82,6 +89,9 @@ func New(o Options) (*Service, error) {
 	}
 	return &Service{o: o, presign: s3.NewPresignClient(o.S3), signer: sign.NewURLSigner(o.KeyPairID, o.SigningKey)}, nil
 }
+
+// UploadOrigin is where browsers post uploads.
+func (s *Service) UploadOrigin() string { return s.o.UploadOrigin }
 
 // UploadTTL is how long an issued upload form stays valid.
 func (s *Service) UploadTTL() time.Duration { return s.o.UploadTTL }

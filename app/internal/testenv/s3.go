@@ -110,7 +110,7 @@ func (m *Media) NewS3Client() *s3.Client {
 func (m *Media) Service(t testing.TB, uploadTTL time.Duration) *media.Service {
 	t.Helper()
 	svc, err := media.New(media.Options{
-		S3: m.NewS3Client(), Bucket: S3Bucket, BaseURL: m.CDNURL,
+		S3: m.NewS3Client(), Bucket: S3Bucket, BaseURL: m.CDNURL, UploadOrigin: m.S3URL,
 		KeyPairID: CDNKeyPairID, SigningKey: m.Key, UploadTTL: uploadTTL,
 	})
 	if err != nil {
