@@ -239,6 +239,12 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 	if err != nil {
 		return err
 	}
+	// Course materials: the key pair whose public half /media/* trusts and
+	// whose private half only the app reads.
+	signing, err := cdn.NewMediaSigning(ctx, name, &cdn.MediaSigningArgs{RecoveryWindowDays: &recovery}, in("cdn")...)
+	if err != nil {
+		return err
+	}
 	cdnArgs := &cdn.DistributionArgs{
 		USEast1:             p.USEast1,
 		AccountID:           id.AccountId,
@@ -252,6 +258,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		PriceClass:          c.Edge.PriceClass,
 		SitePaths:           pageKeys,
 		AssetsNotFoundPage:  assetsNotFound,
+		MediaKeyGroupID:     signing.KeyGroupID,
 	}
 	if https {
 		cdnArgs.OriginDomain = certs.OriginDomain
@@ -332,6 +339,16 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 			return err
 		}
 	}
+	siteURL := pulumi.Sprintf("https://%s", dist.DomainName)
+	if https {
+		siteURL = pulumi.Sprintf("https://%s", c.Edge.Domain)
+	}
+	env := appEnv(c, readHost(db, c.Database.Replicas))
+	// Download links are signed for the site's own origin, whose /media/*
+	// behaviour trusts the key group.
+	env["SURGE_MEDIA_BUCKET"] = buckets.UploadsBucketName
+	env["SURGE_MEDIA_BASE_URL"] = siteURL
+	env["SURGE_MEDIA_KEY_PAIR_ID"] = signing.PublicKeyID
 	fleet, err := compute.NewAppFleet(ctx, fleetName, &compute.AppFleetArgs{
 		SubnetIDs:                        net.AppSubnetIDs,
 		SecurityGroupID:                  fw.AppSecurityGroupID,
@@ -364,7 +381,7 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 		},
 		AppPort:             c.App.Port,
 		DrainSeconds:        c.App.DrainTimeoutSeconds,
-		Env:                 appEnv(c, readHost(db, c.Database.Replicas)),
+		Env:                 env,
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
 		AdminTokenSecretARN: admin.SecretARN,
@@ -374,15 +391,16 @@ func deploy(ctx *pulumi.Context, c *Config, art Artifact) error {
 
 		// serve reads only the app role's secret; the master's is for migrate.
 		AppDatabaseSecretARN: db.AppSecretARN,
+		Materials: &compute.Materials{
+			BucketARN:           buckets.Uploads.ARN,
+			Prefix:              storage.MaterialsPrefix,
+			SigningKeySecretARN: signing.SecretARN,
+		},
 	}, in("compute")...)
 	if err != nil {
 		return err
 	}
 
-	siteURL := pulumi.Sprintf("https://%s", dist.DomainName)
-	if https {
-		siteURL = pulumi.Sprintf("https://%s", c.Edge.Domain)
-	}
 	for k, v := range map[string]pulumi.Input{
 		"environment":          pulumi.String(string(c.Environment)),
 		"region":               pulumi.String(c.Region),
