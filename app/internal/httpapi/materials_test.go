@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,7 +68,8 @@ func (f *materialsFixture) presign(c *testenv.Client, course int64, name, ct str
 }
 
 // post sends the browser's multipart POST to S3: the fields, with
-// overrides (an empty value drops a field), then the file last.
+// overrides (replacing the field of that name in any case; an empty value
+// drops it), then the file last.
 func post(t *testing.T, p presigned, file []byte, overrides map[string]string) (int, string) {
 	t.Helper()
 	var body bytes.Buffer
@@ -77,6 +79,11 @@ func post(t *testing.T, p presigned, file []byte, overrides map[string]string) (
 		fields[k] = v
 	}
 	for k, v := range overrides {
+		for name := range fields { // form field names are case-insensitive
+			if strings.EqualFold(name, k) {
+				delete(fields, name)
+			}
+		}
 		if v == "" {
 			delete(fields, k)
 		} else {
@@ -135,6 +142,23 @@ func TestMaterialsPresignUploadConfirmList(t *testing.T) {
 	// Replayed confirmation: refused, recorded once.
 	assertError(t, f.confirm(f.staff, f.courseA, p.Key), http.StatusConflict, "conflict", "replayed confirm")
 
+	// Concurrent confirmations of another upload: exactly one records it.
+	p2 := f.presign(f.staff, f.courseA, "Timetable.png", "image/png", 4)
+	status, body = post(t, p2, []byte("\x89PNG"), nil)
+	require.Equal(t, http.StatusNoContent, status, body)
+	statuses := make(chan int, 4)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { statuses <- f.confirm(f.staff, f.courseA, p2.Key).Status })
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: 3}, counts, "one confirmation wins")
+
 	// Any signed-in student lists it, with a signed link that downloads it.
 	r = f.student.Must("GET", fmt.Sprintf("/api/courses/%d/materials", f.courseA), nil)
 	require.Equal(t, http.StatusOK, r.Status, "list: %s", r.Body)
@@ -146,7 +170,7 @@ func TestMaterialsPresignUploadConfirmList(t *testing.T) {
 		CanUpload bool
 	}
 	require.NoError(t, jsonUnmarshal(r.Body, &list))
-	require.Len(t, list.Materials, 1)
+	require.Len(t, list.Materials, 2)
 	assert.False(t, list.CanUpload, "a student is not staff")
 	got := list.Materials[0]
 	assert.Equal(t, len(pdf), got.Size)
@@ -176,7 +200,7 @@ func TestMaterialsPresignUploadConfirmList(t *testing.T) {
 	r = f.staff.Must("GET", fmt.Sprintf("/api/courses/%d/materials", f.courseA), nil)
 	assert.Equal(t, true, r.JSON()["canUpload"], "staff may upload")
 	m, pending := f.recorded()
-	assert.Equal(t, 1, m, "one material")
+	assert.Equal(t, 2, m, "two materials, each recorded once")
 	assert.Equal(t, 0, pending, "the upload was consumed")
 }
 
