@@ -80,7 +80,9 @@ func NewMediaSigning(ctx *pulumi.Context, name string, args *MediaSigningArgs, o
 		return []string{priv, pub}, nil
 	}).(pulumi.StringArrayOutput)
 	privatePEM := pulumi.ToSecret(keys.Index(pulumi.Int(0))).(pulumi.StringOutput)
-	publicPEM := keys.Index(pulumi.Int(1))
+	// Derived from a secret, the public half would be marked secret too:
+	// it is public by nature, and the plan should show it.
+	publicPEM := pulumi.Unsecret(keys.Index(pulumi.Int(1))).(pulumi.StringOutput)
 
 	pub, err := cloudfront.NewPublicKey(ctx, name+"-media", &cloudfront.PublicKeyArgs{
 		Name:       pulumi.String(naming.Physical(name, "media", 128)),

@@ -76,6 +76,7 @@ func TestMediaSigning(t *testing.T) {
 	pk, ok := m.Named("aws:cloudfront/publicKey:PublicKey", "surge-dev-media")
 	require.True(t, ok)
 	assert.Equal(t, wantPub, pk.Str("encodedKey"), "the public key derived from the stack's seed")
+	assert.False(t, pk.IsSecret("encodedKey"), "the public key is not a secret")
 	assert.LessOrEqual(t, len(pk.Str("name")), 128)
 	kg, ok := m.Named("aws:cloudfront/keyGroup:KeyGroup", "surge-dev-media")
 	require.True(t, ok)
