@@ -39,8 +39,10 @@ func (m *Materials) validate() []error {
 }
 
 // materialsStatements let the app sign POST policies for keys under the
-// prefix (a presigned POST carries the signer's rights: s3:PutObject) and
-// check an upload with HeadObject (s3:GetObject). s3:ListBucket makes a
+// prefix (a presigned POST carries the signer's rights: s3:PutObject),
+// check an upload with HeadObject (s3:GetObject) and copy it to its
+// recorded key (CopyObject: s3:GetObject on the source, s3:PutObject on
+// the destination, both under the prefix). s3:ListBucket makes a
 // HEAD of a key not uploaded yet answer 404 instead of 403 (HeadObject,
 // Amazon S3 API Reference, "Permissions"); it names keys, never reads them.
 // No delete, no ACLs, nothing outside the prefix.

@@ -18,7 +18,7 @@ type Materials interface {
 	IsStaff(ctx context.Context, courseID, studentID int64) (bool, error)
 	CreateUpload(ctx context.Context, u surge.Upload) error
 	Upload(ctx context.Context, courseID int64, key string) (surge.Upload, bool, error)
-	RecordMaterial(ctx context.Context, courseID int64, key string, at time.Time) (surge.Material, error)
+	RecordMaterial(ctx context.Context, courseID int64, uploadKey, key string, at time.Time) (surge.Material, error)
 	Materials(ctx context.Context, courseID int64) ([]surge.Material, error)
 }
 
@@ -29,6 +29,7 @@ type MediaStorage interface {
 	UploadOrigin() string // where the browser posts (its page must be allowed to connect there)
 	PresignUpload(ctx context.Context, u surge.Upload) (surge.UploadForm, error)
 	Head(ctx context.Context, key string) (surge.ObjectInfo, bool, error)
+	Copy(ctx context.Context, src, etag, dst string) error
 	URL(key string) (string, time.Time, error)
 }
 
@@ -183,7 +184,8 @@ func (s *Server) materialOut(m surge.Material) (materialOut, error) {
 }
 
 // handleConfirmUpload records an upload once S3 holds exactly the object
-// the policy allowed. Anything else is refused and nothing is recorded.
+// the policy allowed, copied to its recorded key. Anything else is refused
+// and nothing is recorded.
 func (s *Server) handleConfirmUpload() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := s.staffCourse(w, r)
@@ -233,7 +235,14 @@ func (s *Server) handleConfirmUpload() http.HandlerFunc {
 			s.fail(w, r, surge.Errorf(surge.CodeUnsupportedMedia, "the stored file is %q, the upload allowed %q", obj.ContentType, u.ContentType))
 			return
 		}
-		m, err := s.d.Materials.RecordMaterial(ctx, id, u.Key, s.d.Now())
+		// Served from a key no policy can write: a replayed form cannot
+		// replace the file once it is recorded.
+		final := surge.RecordedKey(u.Key)
+		if err := s.d.Media.Copy(ctx, u.Key, obj.ETag, final); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		m, err := s.d.Materials.RecordMaterial(ctx, id, u.Key, final, s.d.Now())
 		if err != nil {
 			s.fail(w, r, err)
 			return

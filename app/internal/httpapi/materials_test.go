@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
 )
 
@@ -184,6 +185,19 @@ func TestMaterialsPresignUploadConfirmList(t *testing.T) {
 	assert.Equal(t, "application/pdf", resp.Header.Get("Content-Type"))
 	assert.Contains(t, resp.Header.Get("Content-Disposition"), "attachment")
 
+	// The same form posted again (a replayed policy, still within its
+	// minutes): S3 takes it, as S3 would, but only at the upload's key; the
+	// recorded file is another object and does not change.
+	other := bytes.Repeat([]byte("x"), len(pdf))
+	status, body = post(t, p, other, nil)
+	require.Equal(t, http.StatusNoContent, status, "S3 accepts a replayed policy until it expires: %s", body)
+	resp, err = http.Get(got.URL)
+	require.NoError(t, err)
+	b, _ = io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	assert.Equal(t, pdf, b, "the recorded file is untouched by the replay")
+	assertError(t, f.confirm(f.staff, f.courseA, p.Key), http.StatusConflict, "conflict", "confirming the replay")
+
 	// The CDN refuses the same object unsigned, or signed for another path.
 	unsigned, _, _ := strings.Cut(got.URL, "?")
 	for what, u := range map[string]string{
@@ -333,3 +347,33 @@ func TestMaterialsDisabled(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestRecordCopiesOnlyTheCheckedFile: the copy to the recorded key names
+// the ETag the HEAD saw; a file replaced in between is not copied.
+func TestRecordCopiesOnlyTheCheckedFile(t *testing.T) {
+	f := newMaterialsFixture(t, 0)
+	ctx := context.Background()
+	svc := f.media.Service(t, 0)
+	p := f.presign(f.staff, f.courseA, "a.pdf", "application/pdf", len(pdf))
+	status, body := post(t, p, pdf, nil)
+	require.Equal(t, http.StatusNoContent, status, body)
+	checked, found, err := svc.Head(ctx, p.Key)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.NotEmpty(t, checked.ETag)
+
+	other := bytes.Repeat([]byte("y"), len(pdf))
+	status, body = post(t, p, other, nil) // replaced between the HEAD and the copy
+	require.Equal(t, http.StatusNoContent, status, body)
+	err = svc.Copy(ctx, p.Key, checked.ETag, surge.RecordedKey(p.Key))
+	assert.Equal(t, surge.CodeConflict, surge.ErrorCode(err), "a changed file is not copied: %v", err)
+	_, stored := f.media.Object(ctx, surge.RecordedKey(p.Key))
+	assert.False(t, stored, "nothing at the recorded key")
+
+	now, _, err := svc.Head(ctx, p.Key)
+	require.NoError(t, err)
+	require.NoError(t, svc.Copy(ctx, p.Key, now.ETag, surge.RecordedKey(p.Key)))
+	b, stored := f.media.Object(ctx, surge.RecordedKey(p.Key))
+	require.True(t, stored)
+	assert.Equal(t, other, b, "the file that was checked is the one copied")
+}

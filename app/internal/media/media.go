@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/surge-dev/surge/app/internal/surge"
@@ -148,7 +149,28 @@ func (s *Service) Head(ctx context.Context, key string) (surge.ObjectInfo, bool,
 		}
 		return surge.ObjectInfo{}, false, fmt.Errorf("reading object %s: %w", key, err)
 	}
-	return surge.ObjectInfo{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, true, nil
+	return surge.ObjectInfo{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType), ETag: aws.ToString(out.ETag)}, true, nil
+}
+
+// Copy copies the object at src to dst with its type and disposition, only
+// if src still has the ETag the caller checked (else S3 answers 412 and
+// nothing is copied).
+func (s *Service) Copy(ctx context.Context, src, etag, dst string) error {
+	_, err := s.o.S3.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:            aws.String(s.o.Bucket),
+		Key:               aws.String(dst),
+		CopySource:        aws.String(url.PathEscape(s.o.Bucket) + "/" + (&url.URL{Path: src}).EscapedPath()),
+		CopySourceIfMatch: aws.String(etag),
+		MetadataDirective: types.MetadataDirectiveCopy,
+	})
+	if err != nil {
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed {
+			return surge.Errorf(surge.CodeConflict, "the file changed while it was being recorded: confirm again")
+		}
+		return fmt.Errorf("copying %s to %s: %w", src, dst, err)
+	}
+	return nil
 }
 
 // URL returns a CloudFront signed URL (canned policy) for the object at

@@ -87,20 +87,20 @@ func (s *Store) Upload(ctx context.Context, courseID int64, key string) (u surge
 	return u, true, nil
 }
 
-// RecordMaterial moves a pending upload to the course's materials, in one
-// transaction: of two concurrent confirmations of the same key exactly one
-// records it, the other gets surge.ErrUploadNotFound.
-func (s *Store) RecordMaterial(ctx context.Context, courseID int64, key string, uploadedAt time.Time) (surge.Material, error) {
+// RecordMaterial moves a pending upload to the course's materials, served
+// from key, in one transaction: of two concurrent confirmations of the same
+// upload exactly one records it, the other gets surge.ErrUploadNotFound.
+func (s *Store) RecordMaterial(ctx context.Context, courseID int64, uploadKey, key string, uploadedAt time.Time) (surge.Material, error) {
 	var m surge.Material
 	err := pgx.BeginFunc(ctx, s.writer, func(tx pgx.Tx) error {
-		u, err := scanUpload(tx.QueryRow(ctx, "DELETE FROM material_uploads WHERE key = $1 AND course_id = $2 RETURNING "+uploadColumns, key, courseID))
+		u, err := scanUpload(tx.QueryRow(ctx, "DELETE FROM material_uploads WHERE key = $1 AND course_id = $2 RETURNING "+uploadColumns, uploadKey, courseID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return surge.ErrUploadNotFound
 		}
 		if err != nil {
 			return err
 		}
-		m = surge.Material{CourseID: u.CourseID, Key: u.Key, Filename: u.Filename, ContentType: u.ContentType,
+		m = surge.Material{CourseID: u.CourseID, Key: key, Filename: u.Filename, ContentType: u.ContentType,
 			Size: u.Size, UploadedBy: u.StaffID, UploadedAt: uploadedAt.UTC()}
 		return tx.QueryRow(ctx, `INSERT INTO materials (course_id, key, filename, content_type, size, uploaded_by, uploaded_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,

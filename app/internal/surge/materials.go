@@ -87,7 +87,13 @@ type UploadForm struct {
 type ObjectInfo struct {
 	Size        int64
 	ContentType string
+	ETag        string
 }
+
+// RecordedKey is where a confirmed upload is copied to and served from. No
+// upload policy names it, so posting an upload's form again (within its
+// few minutes) can only replace the upload, never a recorded file.
+func RecordedKey(uploadKey string) string { return uploadKey + "/file" }
 
 // CodeForbidden: authenticated, but not allowed to do this.
 const CodeForbidden Code = "forbidden"

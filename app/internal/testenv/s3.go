@@ -17,6 +17,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,6 +156,10 @@ func (m *Media) serveS3(w http.ResponseWriter, r *http.Request) {
 		m.browserUpload(w, r)
 		return
 	}
+	if r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "" {
+		m.copyObject(w, r)
+		return
+	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodDelete {
 		// Only the browser POST is exercised through the front; the
 		// SDK's writes would bypass the policy.
@@ -177,6 +182,26 @@ func copyResponse(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// copyObject is the app's CopyObject (the front trusts the SDK's signed
+// requests): the copy happens only if the source still has the ETag named
+// by x-amz-copy-source-if-match, else 412 as S3 answers; gofakes3 itself
+// ignores that header.
+func (m *Media) copyObject(w http.ResponseWriter, r *http.Request) {
+	if want := r.Header.Get("X-Amz-Copy-Source-If-Match"); want != "" {
+		src, err := url.PathUnescape(r.Header.Get("X-Amz-Copy-Source"))
+		_, key, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+		head := httptest.NewRecorder()
+		m.backend.ServeHTTP(head, httptest.NewRequest(http.MethodHead, "/"+S3Bucket+"/"+key, nil))
+		if err != nil || head.Code != http.StatusOK || head.Header().Get("ETag") != want {
+			s3Error(w, http.StatusPreconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+			return
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.backend.ServeHTTP(rec, r)
+	copyResponse(w, rec)
 }
 
 // browserUpload checks a POST upload as S3 does, then stores it.
