@@ -46,7 +46,7 @@ run: deps ## run the whole app locally on throwaway PostgreSQL and Redis with de
 	$(GO) run ./app/cmd/surge-local
 
 screenshots: deps ## regenerate the students' page screenshots in docs/screenshots (headless Chromium)
-	SURGE_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestJoinWatchPositionEnrollAndCancel ./app/internal/web/browser/
+	SURGE_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestJoinWatchPositionEnrollAndCancel|TestStaffUploadStudentDownload' ./app/internal/web/browser/
 
 BENCH_ARGS ?= -scenario hot -out docs/bench
 bench: deps ## the opening-second rush benchmark (docs/BENCHMARKS.md); BENCH_ARGS='-scenario big'

@@ -206,6 +206,12 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 	if err != nil {
 		return err
 	}
+	// Course materials: the key pair whose public half /media/* trusts and
+	// whose private half only the app reads.
+	signing, err := cdn.NewMediaSigning(ctx, name, &cdn.MediaSigningArgs{RecoveryWindowDays: &recovery}, in("cdn")...)
+	if err != nil {
+		return err
+	}
 	cdnArgs := &cdn.DistributionArgs{
 		Spec:                c.Edge.CDNSpec,
 		USEast1:             p.USEast1,
@@ -219,6 +225,7 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 		WebACLARN:           acl.ARN,
 		SitePaths:           pageKeys,
 		AssetsNotFoundPage:  assetsNotFound,
+		MediaKeyGroupID:     signing.KeyGroupID,
 	}
 	if https {
 		cdnArgs.OriginDomain = certs.OriginDomain
@@ -268,6 +275,16 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 			return err
 		}
 	}
+	siteURL := pulumi.Sprintf("https://%s", dist.DomainName)
+	if https {
+		siteURL = pulumi.Sprintf("https://%s", c.Edge.Domain)
+	}
+	env := appEnv(db.ReadEndpoint)
+	// Download links are signed for the site's own origin, whose /media/*
+	// behaviour trusts the key group.
+	env["SURGE_MEDIA_BUCKET"] = buckets.UploadsBucketName
+	env["SURGE_MEDIA_BASE_URL"] = siteURL
+	env["SURGE_MEDIA_KEY_PAIR_ID"] = signing.PublicKeyID
 	fleet, err := compute.NewAppFleet(ctx, name, &compute.AppFleetArgs{
 		Spec:                  c.App.Spec,
 		SubnetIDs:             net.AppSubnetIDs,
@@ -282,7 +299,7 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 		Artifact:            art,
 		ArtifactsBucket:     artifactBucket,
 		ArtifactsBucketARN:  buckets.Artifacts.ARN,
-		Env:                 appEnv(db.ReadEndpoint),
+		Env:                 env,
 		DatabaseSecretARN:   db.SecretARN,
 		CacheSecretARN:      redis.SecretARN,
 		AdminTokenSecretARN: admin.SecretARN,
@@ -291,6 +308,11 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 
 		// serve reads only the app role's secret; the master's is for migrate.
 		AppDatabaseSecretARN: db.AppSecretARN,
+		Materials: &compute.Materials{
+			BucketARN:           buckets.Uploads.ARN,
+			Prefix:              storage.MaterialsPrefix,
+			SigningKeySecretARN: signing.SecretARN,
+		},
 	}, in("compute")...)
 	if err != nil {
 		return err
@@ -319,10 +341,6 @@ func deploy(ctx *pulumi.Context, c *Config, art release.Artifact) error {
 		return err
 	}
 
-	siteURL := pulumi.Sprintf("https://%s", dist.DomainName)
-	if https {
-		siteURL = pulumi.Sprintf("https://%s", c.Edge.Domain)
-	}
 	for k, v := range map[string]pulumi.Input{
 		"environment":          pulumi.String(string(c.Environment)),
 		"region":               pulumi.String(c.Region),

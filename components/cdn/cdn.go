@@ -190,6 +190,10 @@ type DistributionArgs struct {
 	// default behaviour gets the 404 page with status 404 (see site.go).
 	// Default none: no 404 handling.
 	SitePaths []string
+	// MediaKeyGroupID is the key group (NewMediaSigning) whose keys sign
+	// the course materials' URLs: /media/* then refuses any request
+	// without a valid signed URL or cookie. Required.
+	MediaKeyGroupID pulumi.StringInput
 	// AssetsNotFoundPage is the key of a content-hashed copy of the 404 page
 	// under assets/ (one of SitePaths), served for unknown /assets/* paths.
 	// Default "": those get S3's 403.
@@ -249,6 +253,7 @@ func (a *DistributionArgs) validate() error {
 	req(a.LoadBalancerARN != nil, "LoadBalancerARN")
 	req(a.LoadBalancerDNSName != nil, "LoadBalancerDNSName")
 	req(a.WebACLARN != nil, "WebACLARN (CloudFront.6)")
+	req(a.MediaKeyGroupID != nil, "MediaKeyGroupID (course materials are private)")
 	if !accountRe.MatchString(a.AccountID) {
 		errs = append(errs, fmt.Errorf("AccountID %q: want 12 digits", a.AccountID))
 	}
@@ -414,6 +419,11 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 	}
 
 	assetsBehavior := s3Behavior(AssetsPath, StaticOriginID, assetsPolicy.ID())
+	// Course materials: only URLs signed by the app with a key of this
+	// group (private-content-signed-urls.html); the query string stays out
+	// of the cache key, so every signed URL of an object shares one copy.
+	mediaBehavior := s3Behavior(MediaPath, UploadsOriginID, pulumi.String(CachingOptimizedPolicyID))
+	mediaBehavior.TrustedKeyGroups = pulumi.StringArray{a.MediaKeyGroupID}
 	assetsBehavior.FunctionAssociations = siteFns.Assets
 
 	viewerCert := &cloudfront.DistributionViewerCertificateArgs{
@@ -483,7 +493,7 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 				ViewerProtocolPolicy:    pulumi.String("redirect-to-https"),
 				Compress:                pulumi.Bool(true),
 			},
-			s3Behavior(MediaPath, UploadsOriginID, pulumi.String(CachingOptimizedPolicyID)),
+			mediaBehavior,
 			assetsBehavior,
 		},
 		Restrictions: &cloudfront.DistributionRestrictionsArgs{

@@ -24,10 +24,11 @@ const (
 	tLogDst    = "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"
 	tLogDel    = "aws:cloudwatch/logDelivery:LogDelivery"
 
-	fakeALBARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/surge-dev-alb/0ddba11"
-	fakeALBDNS = "internal-surge-dev-alb-0ddba11.eu-west-1.elb.amazonaws.com"
-	fakeACLARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/surge-dev-edge/feedface"
-	fakeCert   = "arn:aws:acm:us-east-1:123456789012:certificate/c0ffee"
+	fakeALBARN     = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/surge-dev-alb/0ddba11"
+	fakeALBDNS     = "internal-surge-dev-alb-0ddba11.eu-west-1.elb.amazonaws.com"
+	fakeACLARN     = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/surge-dev-edge/feedface"
+	fakeKeyGroupID = "b3a1c9e4-0f6d-4c55-9d1e-5a7d2f8e6c01"
+	fakeCert       = "arn:aws:acm:us-east-1:123456789012:certificate/c0ffee"
 )
 
 type setup struct {
@@ -59,6 +60,7 @@ func program(names []string, s setup, mutate func(*DistributionArgs)) pulumi.Run
 				LoadBalancerDNSName: pulumi.String(fakeALBDNS),
 				OriginRegion:        pulumitest.Region,
 				WebACLARN:           pulumi.String(fakeACLARN),
+				MediaKeyGroupID:     pulumi.String(fakeKeyGroupID),
 				SitePaths:           testSitePaths,
 				AssetsNotFoundPage:  testAssetsNotFound,
 			}
@@ -207,7 +209,10 @@ func TestControls(t *testing.T) {
 		}
 	})
 	t.Run("routing and caching", func(t *testing.T) {
-		assert.Equal(t, UploadsOriginID, d.Str(behavior(t, d, "/media/*")+".targetOriginId"))
+		media := behavior(t, d, "/media/*")
+		assert.Equal(t, UploadsOriginID, d.Str(media+".targetOriginId"))
+		assert.Equal(t, []string{fakeKeyGroupID}, d.Strings(media+".trustedKeyGroups"), "/media/* serves signed URLs only")
+		assert.Equal(t, []string{"GET", "HEAD"}, d.Strings(media+".allowedMethods"), "no uploads through CloudFront")
 		a := behavior(t, d, "/assets/*")
 		assert.Equal(t, StaticOriginID, d.Str(a+".targetOriginId"))
 		cps := m.ByType("aws:cloudfront/cachePolicy:CachePolicy")
@@ -359,6 +364,7 @@ func TestValidate(t *testing.T) {
 			LoadBalancerDNSName: pulumi.String(fakeALBDNS),
 			OriginRegion:        "eu-west-1",
 			WebACLARN:           pulumi.String(fakeACLARN),
+			MediaKeyGroupID:     pulumi.String(fakeKeyGroupID),
 		}
 	}
 	tests := []struct {

@@ -46,7 +46,7 @@ func edgeProgram(domain string) pulumi.RunFunc {
 			USEast1: east, AccountID: pulumitest.Account,
 			StaticBucket: b.Static, UploadsBucket: b.Uploads, LogsBucketARN: b.Logs.ARN,
 			LoadBalancerARN: pulumi.String(fakeALBARN), LoadBalancerDNSName: pulumi.String(fakeALBDNS),
-			OriginRegion: pulumitest.Region, WebACLARN: acl.ARN,
+			OriginRegion: pulumitest.Region, WebACLARN: acl.ARN, MediaKeyGroupID: pulumi.String(fakeKeyGroupID),
 		}
 		if certs.Enabled {
 			args.Aliases = []string{certs.SiteDomain}

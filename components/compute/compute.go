@@ -309,6 +309,10 @@ type AppFleetArgs struct {
 	// AppDatabaseSecretARN holds the app role's credentials, the only ones
 	// `surge serve` reads; required.
 	AppDatabaseSecretARN pulumi.StringInput
+
+	// Materials, when set, lets the app take course material uploads
+	// (materials.go). Default nil: no S3 write rights at all.
+	Materials *Materials
 }
 
 // RefreshMaxHealthyPercent is the instance refresh's upper bound: 110 %, so
@@ -346,7 +350,8 @@ var ()
 // reservedEnv are the settings the component writes itself.
 var reservedEnv = []string{"SURGE_LISTEN_ADDR", "SURGE_DATABASE_SECRET_ARN", "SURGE_REDIS_SECRET_ARN", "SURGE_ADMIN_TOKEN_SECRET_ARN", "SURGE_AWS_REGION", "SURGE_DRAIN_TIMEOUT",
 	"SURGE_DATABASE_APP_SECRET_ARN", "SURGE_DATABASE_SSLMODE", "SURGE_DATABASE_SSLROOTCERT",
-	"SURGE_ADMIT_BATCH", "SURGE_ADMIT_INTERVAL", "SURGE_ADMIT_LEASE", "SURGE_MAX_INFLIGHT"}
+	"SURGE_ADMIT_BATCH", "SURGE_ADMIT_INTERVAL", "SURGE_ADMIT_LEASE", "SURGE_MAX_INFLIGHT",
+	"SURGE_MEDIA_SIGNING_KEY_SECRET_ARN"}
 
 func (a AppFleetArgs) withDefaults() AppFleetArgs {
 	dev := Defaults(spec.Dev)
@@ -396,6 +401,7 @@ func (a *AppFleetArgs) validate() error {
 			add("%s is required", field)
 		}
 	}
+	errs = append(errs, a.Materials.validate()...)
 	if err := a.Spec.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -514,14 +520,25 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 		kmsKey = a.ArtifactsKMSKeyARN
 	}
 	asgARNPattern := fmt.Sprintf("arn:aws:autoscaling:%s:*:autoScalingGroup:*:autoScalingGroupName/%s", a.Region, asgName)
-	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, logs.Arn, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN).ApplyT(
+	materialsBucket, signingKey, materialsPrefix := pulumi.StringInput(pulumi.String("")), pulumi.StringInput(pulumi.String("")), ""
+	if a.Materials != nil {
+		materialsBucket, signingKey, materialsPrefix = a.Materials.BucketARN, a.Materials.SigningKeySecretARN, a.Materials.Prefix
+	}
+	policyDoc := pulumi.All(releasesARN, a.DatabaseSecretARN, a.CacheSecretARN, logs.Arn, kmsKey, a.AdminTokenSecretARN, a.AppDatabaseSecretARN,
+		materialsBucket, signingKey).ApplyT(
 		func(v []any) (string, error) {
+			secretARNs := []string{v[1].(string), v[2].(string), v[5].(string), v[6].(string)}
+			if a.Materials != nil {
+				secretARNs = append(secretARNs, v[8].(string))
+			}
 			return instancePolicy(policyInputs{
-				ReleasesARN: v[0].(string),
-				SecretARNs:  []string{v[1].(string), v[2].(string), v[5].(string), v[6].(string)},
-				LogGroupARN: v[3].(string),
-				KMSKeyARN:   v[4].(string),
-				ASGARN:      asgARNPattern,
+				ReleasesARN:        v[0].(string),
+				SecretARNs:         secretARNs,
+				LogGroupARN:        v[3].(string),
+				KMSKeyARN:          v[4].(string),
+				ASGARN:             asgARNPattern,
+				MaterialsBucketARN: v[7].(string),
+				MaterialsPrefix:    materialsPrefix,
 			})
 		}).(pulumi.StringOutput)
 	inline, err := iam.NewRolePolicy(ctx, name+"-app-policy", &iam.RolePolicyArgs{
@@ -542,8 +559,8 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 
 	// --- user data -----------------------------------------------------
 	envKeys := make([]string, 0, len(a.Env))
-	envInputs := []any{a.ArtifactsBucket, pulumi.String(a.Artifact.Key()), pulumi.String(a.Artifact.SHA256), a.DatabaseSecretARN, a.CacheSecretARN, logs.Name, a.AdminTokenSecretARN, a.AppDatabaseSecretARN}
-	const fixedInputs = 8
+	envInputs := []any{a.ArtifactsBucket, pulumi.String(a.Artifact.Key()), pulumi.String(a.Artifact.SHA256), a.DatabaseSecretARN, a.CacheSecretARN, logs.Name, a.AdminTokenSecretARN, a.AppDatabaseSecretARN, signingKey}
+	const fixedInputs = 9
 	for k := range a.Env {
 		envKeys = append(envKeys, k)
 	}
@@ -568,6 +585,9 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			"SURGE_DATABASE_APP_SECRET_ARN": v[7].(string),
 			"SURGE_DATABASE_SSLMODE":        "verify-full",
 			"SURGE_DATABASE_SSLROOTCERT":    RDSCABundlePath,
+		}
+		if a.Materials != nil {
+			env["SURGE_MEDIA_SIGNING_KEY_SECRET_ARN"] = v[8].(string) // the ARN only: the key stays in the secret
 		}
 		for i, k := range envKeys {
 			env[k] = v[fixedInputs+i].(string)

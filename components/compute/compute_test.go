@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -315,12 +316,15 @@ func TestAutoScalingGroup(t *testing.T) {
 // recorded inputs do not carry.
 type ignoreRecorder struct {
 	*pulumitest.Mocks
+	mu      sync.Mutex // resources register concurrently
 	ignored map[string][]string
 }
 
 func (r *ignoreRecorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	if a.RegisterRPC != nil {
+		r.mu.Lock()
 		r.ignored[a.TypeToken] = a.RegisterRPC.GetIgnoreChanges()
+		r.mu.Unlock()
 	}
 	return r.Mocks.NewResource(a)
 }

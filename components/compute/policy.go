@@ -18,6 +18,10 @@ type policyInputs struct {
 	LogGroupARN string   // the app log group, without ":*"
 	KMSKeyARN   string   // artifact bucket CMK; empty for SSE-S3
 	ASGARN      string   // the fleet's own group, for CompleteLifecycleAction
+	// MaterialsBucketARN and MaterialsPrefix: course material uploads
+	// (materials.go); empty: none.
+	MaterialsBucketARN string
+	MaterialsPrefix    string
 }
 
 type statement struct {
@@ -40,6 +44,9 @@ func instancePolicy(in policyInputs) (string, error) {
 			errs = append(errs, errors.New("a secret ARN is empty"))
 		}
 	}
+	if (in.MaterialsBucketARN == "") != (in.MaterialsPrefix == "") {
+		errs = append(errs, errors.New("materials bucket ARN and prefix come together"))
+	}
 	if in.LogGroupARN == "" {
 		errs = append(errs, errors.New("log group ARN is empty"))
 	}
@@ -61,6 +68,7 @@ func instancePolicy(in policyInputs) (string, error) {
 		{Sid: "AgentDescribeTags", Effect: "Allow", Action: []string{"ec2:DescribeTags"}, Resource: "*"},
 		{Sid: "CompleteOwnLaunch", Effect: "Allow", Action: []string{"autoscaling:CompleteLifecycleAction"}, Resource: in.ASGARN},
 	}
+	stmts = append(stmts, materialsStatements(in.MaterialsBucketARN, in.MaterialsPrefix)...)
 	if in.KMSKeyARN != "" {
 		stmts = append(stmts, statement{Sid: "DecryptArtifact", Effect: "Allow", Action: []string{"kms:Decrypt"}, Resource: in.KMSKeyARN,
 			Condition: map[string]any{"StringLike": map[string]string{"kms:ViaService": "s3.*.amazonaws.com"}}})

@@ -35,6 +35,12 @@ const (
 	KindLogs      = "logs"
 )
 
+// MaterialsPrefix is where course materials live in the uploads bucket
+// (the app's surge.MaterialsPrefix, app/internal/surge/materials.go): the
+// app role may write there and nowhere else; CloudFront serves it under
+// /media/* with signed URLs only.
+const MaterialsPrefix = "media/materials/"
+
 // Log prefixes inside the logs bucket. The load balancer and CDN components
 // write under these (ALB: ALBLogPrefix or ALBLogPrefix/<anything>); S3
 // server access logs go under S3AccessLogPrefix/<kind>/.
@@ -55,7 +61,7 @@ type BucketsArgs struct {
 	// (docs/decisions/alb-log-bucket.md).
 	Region string
 	// AllowedOrigins are the site origins allowed to upload to the uploads
-	// bucket with presigned PUT/POST (CORS), e.g. "https://surge.example.com";
+	// bucket with presigned POSTs (CORS), e.g. "https://surge.example.com";
 	// no wildcards. Empty: no CORS rule is declared here and the stack calls
 	// AllowUploadsFrom once the origin is known (a stack without a domain
 	// only learns its https://<id>.cloudfront.net origin from the
@@ -379,15 +385,17 @@ func declareBucket(ctx *pulumi.Context, name string, s bucketSpec, a BucketsArgs
 	return out, nil
 }
 
-// uploadsCORS lets browsers on the site's origins PUT/POST presigned
-// uploads, with the few headers such an upload sends.
+// uploadsCORS lets browsers on the site's origins POST presigned uploads
+// (the app issues presigned POSTs only: their policy fixes the key, type
+// and size, which a presigned PUT cannot bound), with the few headers such
+// an upload sends.
 func uploadsCORS(ctx *pulumi.Context, logical string, bucket pulumi.StringInput, origins pulumi.StringArrayInput, maxAge int, opts ...pulumi.ResourceOption) error {
 	if _, err := s3.NewBucketCorsConfigurationV2(ctx, logical, &s3.BucketCorsConfigurationV2Args{
 		Bucket: bucket,
 		CorsRules: s3.BucketCorsConfigurationV2CorsRuleArray{
 			&s3.BucketCorsConfigurationV2CorsRuleArgs{
 				Id:             pulumi.String("presigned-upload"),
-				AllowedMethods: pulumi.ToStringArray([]string{"PUT", "POST"}),
+				AllowedMethods: pulumi.ToStringArray([]string{"POST"}),
 				AllowedOrigins: origins,
 				AllowedHeaders: pulumi.ToStringArray([]string{"Content-Type", "Content-MD5", "x-amz-checksum-sha256", "x-amz-content-sha256", "x-amz-date"}),
 				ExposeHeaders:  pulumi.ToStringArray([]string{"ETag"}),

@@ -226,6 +226,10 @@ type Mocks struct {
 	calls     []pulumi.MockCallArgs
 }
 
+// MockRandomBytesBase64 is what every random.RandomBytes returns under
+// these mocks: the bytes 0x00..0x1f.
+const MockRandomBytesBase64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
 // New returns a monitor that answers with the defaults every surge package
 // needs (defaultOutputs, defaultInvokes).
 func New() *Mocks { return &Mocks{} }
@@ -399,6 +403,10 @@ var defaultOutputs = map[string]OutputsFunc{
 	},
 	"random:index/randomId:RandomId": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		return resource.PropertyMap{"hex": str("0a1b2c3d"), "b64Url": str("ChssPQ"), "dec": str("169552957")}
+	},
+	// 32 fixed bytes (0x00..0x1f), as the provider returns them: secret.
+	"random:index/randomBytes:RandomBytes": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{"base64": resource.MakeSecret(str(MockRandomBytesBase64))}
 	},
 	"random:index/randomPassword:RandomPassword": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		n := 32

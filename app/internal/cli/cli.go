@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,6 +28,7 @@ import (
 	"github.com/surge-dev/surge/app/internal/cache"
 	"github.com/surge-dev/surge/app/internal/config"
 	"github.com/surge-dev/surge/app/internal/httpapi"
+	"github.com/surge-dev/surge/app/internal/media"
 	"github.com/surge-dev/surge/app/internal/postgres"
 	"github.com/surge-dev/surge/app/internal/sessions"
 	"github.com/surge-dev/surge/app/internal/surge"
@@ -250,7 +253,7 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 
 	store := postgres.New(writer, reader)
 	room := waitroom.New(rdb, cfg.RedisPrefix, store)
-	srv, err := httpapi.NewServer(httpapi.Deps{
+	deps := httpapi.Deps{
 		Store:           store,
 		Courses:         cache.New(store, rdb, cfg.RedisPrefix, cache.Options{Logger: log}),
 		Room:            room,
@@ -264,7 +267,15 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 		BcryptCost:      cfg.BcryptCost,
 		MaxInflight:     cfg.MaxInflight,
 		RequestTimeout:  cfg.RequestTimeout,
-	})
+	}
+	if cfg.MediaEnabled() {
+		m, err := newMedia(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		deps.Materials, deps.Media = store, m
+	}
+	srv, err := httpapi.NewServer(deps)
 	if err != nil {
 		return err
 	}
@@ -352,4 +363,25 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.DebugContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
+}
+
+// newMedia builds the course materials' storage: an S3 client with the
+// default credential chain (the instance role, which may write only under
+// the materials prefix) and the CloudFront URL signer.
+func newMedia(ctx context.Context, cfg config.Config) (*media.Service, error) {
+	key, err := media.ParseSigningKey(cfg.MediaSigningKey)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.AWSRegion))
+	if err != nil {
+		return nil, fmt.Errorf("loading aws config: %w", err)
+	}
+	return media.New(media.Options{
+		S3: s3.NewFromConfig(awsCfg), Bucket: cfg.MediaBucket, BaseURL: cfg.MediaBaseURL,
+		// The SDK presigns virtual-hosted-style URLs.
+		UploadOrigin: "https://" + cfg.MediaBucket + ".s3." + cfg.AWSRegion + ".amazonaws.com",
+		KeyPairID:    cfg.MediaKeyPairID, SigningKey: key,
+		UploadTTL: cfg.MediaUploadTTL, URLTTL: cfg.MediaURLTTL,
+	})
 }

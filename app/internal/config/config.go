@@ -55,6 +55,20 @@ type Config struct {
 	// against (the RDS bundle: RDS CAs are in no system trust store).
 	DatabaseSSLRootCert string // SURGE_DATABASE_SSLROOTCERT: PEM file; required with verify-* and a secret
 
+	// Course materials (all four or none; none: the materials routes
+	// answer 404). Uploads go straight to MediaBucket under
+	// media/materials/ with presigned POSTs; downloads are CloudFront
+	// signed URLs under MediaBaseURL/media/*, signed with the private key
+	// held in MediaSigningKeyARN for the public key MediaKeyPairID.
+	MediaBucket        string        // SURGE_MEDIA_BUCKET: the uploads bucket
+	MediaBaseURL       string        // SURGE_MEDIA_BASE_URL: the site's origin, https://host
+	MediaKeyPairID     string        // SURGE_MEDIA_KEY_PAIR_ID: the CloudFront public key's ID
+	MediaSigningKeyARN string        // SURGE_MEDIA_SIGNING_KEY_SECRET_ARN: its PEM private key
+	MediaUploadTTL     time.Duration // SURGE_MEDIA_UPLOAD_TTL, default 5m (at most 1h): presigned POST lifetime
+	MediaURLTTL        time.Duration // SURGE_MEDIA_URL_TTL, default 10m (at most 24h): signed URL lifetime
+	// MediaSigningKey is the PEM read from MediaSigningKeyARN.
+	MediaSigningKey string
+
 	// AppRoleName and AppRolePassword are the role `surge migrate` creates
 	// or updates, read from DatabaseAppSecretARN (empty: no app role).
 	AppRoleName     string
@@ -134,6 +148,12 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		DatabaseSSLMode:      str("SURGE_DATABASE_SSLMODE", "verify-full"),
 		DatabaseSSLRootCert:  str("SURGE_DATABASE_SSLROOTCERT", ""),
 		DatabaseAppSecretARN: str("SURGE_DATABASE_APP_SECRET_ARN", ""),
+		MediaBucket:          str("SURGE_MEDIA_BUCKET", ""),
+		MediaBaseURL:         str("SURGE_MEDIA_BASE_URL", ""),
+		MediaKeyPairID:       str("SURGE_MEDIA_KEY_PAIR_ID", ""),
+		MediaSigningKeyARN:   str("SURGE_MEDIA_SIGNING_KEY_SECRET_ARN", ""),
+		MediaUploadTTL:       dur("SURGE_MEDIA_UPLOAD_TTL", 5*time.Minute),
+		MediaURLTTL:          dur("SURGE_MEDIA_URL_TTL", 10*time.Minute),
 		cmd:                  cmd,
 	}
 	switch v := str("SURGE_COOKIE_SECURE", "true"); v {
@@ -245,12 +265,13 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		if c.AdmitLease < 4*c.AdmitInterval {
 			errs = append(errs, fmt.Errorf("SURGE_ADMIT_LEASE (%s) must be at least 4x SURGE_ADMIT_INTERVAL (%s)", c.AdmitLease, c.AdmitInterval))
 		}
+		errs = append(errs, c.checkMedia()...)
 		if c.AdmitLease < 500*time.Millisecond {
 			errs = append(errs, fmt.Errorf("SURGE_ADMIT_LEASE (%s) must be at least 500ms: a grant transaction must fit in it", c.AdmitLease))
 		}
 	}
 	if c.AWSRegion == "" {
-		for _, arn := range []string{c.DatabaseSecretARN, c.DatabaseAppSecretARN, c.RedisSecretARN, c.AdminTokenARN} {
+		for _, arn := range []string{c.DatabaseSecretARN, c.DatabaseAppSecretARN, c.RedisSecretARN, c.AdminTokenARN, c.MediaSigningKeyARN} {
 			if r := arnRegion(arn); r != "" {
 				c.AWSRegion = r
 				break
@@ -261,6 +282,45 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return c, nil
+}
+
+// MediaEnabled reports whether course materials are configured.
+func (c Config) MediaEnabled() bool { return c.MediaBucket != "" }
+
+// checkMedia: the four media variables come together, or not at all.
+func (c Config) checkMedia() []error {
+	set := map[string]string{
+		"SURGE_MEDIA_BUCKET": c.MediaBucket, "SURGE_MEDIA_BASE_URL": c.MediaBaseURL,
+		"SURGE_MEDIA_KEY_PAIR_ID": c.MediaKeyPairID, "SURGE_MEDIA_SIGNING_KEY_SECRET_ARN": c.MediaSigningKeyARN,
+	}
+	var missing []string
+	for _, name := range []string{"SURGE_MEDIA_BUCKET", "SURGE_MEDIA_BASE_URL", "SURGE_MEDIA_KEY_PAIR_ID", "SURGE_MEDIA_SIGNING_KEY_SECRET_ARN"} {
+		if set[name] == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 4 {
+		return nil
+	}
+	var errs []error
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("course materials need all of SURGE_MEDIA_BUCKET, SURGE_MEDIA_BASE_URL, SURGE_MEDIA_KEY_PAIR_ID and SURGE_MEDIA_SIGNING_KEY_SECRET_ARN; missing %s", strings.Join(missing, ", ")))
+	}
+	if c.MediaBaseURL != "" {
+		if u, err := url.Parse(c.MediaBaseURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("SURGE_MEDIA_BASE_URL: %q is not an origin such as https://surge.example.com", c.MediaBaseURL))
+		}
+	}
+	if c.MediaSigningKeyARN != "" {
+		errs = append(errs, checkARN("SURGE_MEDIA_SIGNING_KEY_SECRET_ARN", c.MediaSigningKeyARN))
+	}
+	if c.MediaUploadTTL > time.Hour {
+		errs = append(errs, fmt.Errorf("SURGE_MEDIA_UPLOAD_TTL (%s): at most 1h, an upload policy should expire in minutes", c.MediaUploadTTL))
+	}
+	if c.MediaURLTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("SURGE_MEDIA_URL_TTL (%s): at most 24h", c.MediaURLTTL))
+	}
+	return errs
 }
 
 func checkURL(name, raw string, schemes ...string) error {

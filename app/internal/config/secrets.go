@@ -22,7 +22,8 @@ type SecretsClient interface {
 
 // NeedsSecrets reports whether any credential comes from Secrets Manager.
 func (c Config) NeedsSecrets() bool {
-	return c.DatabaseSecretARN != "" || c.DatabaseAppSecretARN != "" || c.RedisSecretARN != "" || c.AdminTokenARN != ""
+	return c.DatabaseSecretARN != "" || c.DatabaseAppSecretARN != "" || c.RedisSecretARN != "" || c.AdminTokenARN != "" ||
+		(c.MediaSigningKeyARN != "" && c.cmd != Migrate)
 }
 
 // NewSecretsClient builds a client with the default AWS credential chain
@@ -91,6 +92,16 @@ func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error 
 		if c.AdminToken, err = AdminTokenValue(raw); err != nil {
 			return fmt.Errorf("admin token secret: %w", err)
 		}
+	}
+	if c.MediaSigningKeyARN != "" && c.cmd != Migrate {
+		raw, err := getSecretString(ctx, client, c.MediaSigningKeyARN)
+		if err != nil {
+			return fmt.Errorf("media signing key secret: %w", err)
+		}
+		if !strings.Contains(raw, "PRIVATE KEY-----") {
+			return errors.New("media signing key secret: not a PEM private key")
+		}
+		c.MediaSigningKey = raw
 	}
 	if c.cmd == Migrate && c.DatabaseAppSecretARN != "" {
 		var s dbSecret

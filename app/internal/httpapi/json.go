@@ -115,6 +115,8 @@ func statusOf(c surge.Code) int {
 		return http.StatusBadRequest
 	case surge.CodeUnauthorized:
 		return http.StatusUnauthorized
+	case surge.CodeForbidden:
+		return http.StatusForbidden
 	case surge.CodeNotFound:
 		return http.StatusNotFound
 	case surge.CodeConflict, surge.CodeNotOpen:

@@ -28,6 +28,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// outside MaxInflight: a flood of sign-ins cannot starve joins and polls.
 	mux.Handle("POST /api/login", s.observe("POST /api/login", s.admitLogin(s.timeout(s.handleLogin()))))
 	admin("DELETE /api/admin/students/{studentNo}/sessions", s.handleRevokeSessions())
+	admin("PUT /api/admin/courses/{id}/staff/{studentNo}", s.handleGrantStaff())
 	api("POST /api/logout", s.handleLogout())
 	api("GET /api/courses", s.handleListCourses())
 
@@ -37,7 +38,18 @@ func (s *Server) routes(mux *http.ServeMux) {
 	student("GET /api/enrollments", s.handleEnrollments())
 	student("DELETE /api/enrollments/{courseId}", s.handleCancel())
 
+	// Course materials: staff (checked in the database) upload straight to
+	// S3 with a presigned POST, then confirm; signed-in students list them
+	// with CloudFront signed URLs.
+	student("GET /api/courses/{id}/materials", s.handleListMaterials())
+	student("POST /api/courses/{id}/materials/uploads", s.handlePresignUpload())
+	student("POST /api/courses/{id}/materials", s.handleConfirmUpload())
+
 	// The students' page (embedded files, never shed); everything else,
 	// /api/* included: a JSON 404, still subject to load shedding.
-	mux.Handle("/", s.observe("other", web.Handler(s.admit(http.HandlerFunc(s.handleNotFound)))))
+	var connect []string // the page posts materials straight to the uploads bucket
+	if s.d.Media != nil {
+		connect = append(connect, s.d.Media.UploadOrigin())
+	}
+	mux.Handle("/", s.observe("other", web.HandlerConnecting(s.admit(http.HandlerFunc(s.handleNotFound)), connect...)))
 }

@@ -69,7 +69,11 @@ type Deps struct {
 	Courses  Courses
 	Room     Room
 	Sessions Sessions
-	Logger   *slog.Logger
+	// Materials and Media serve course materials; either nil: the
+	// materials routes answer 404 (not enabled).
+	Materials Materials
+	Media     MediaStorage
+	Logger    *slog.Logger
 	// Registerer receives the HTTP metrics; nil: not exported.
 	Registerer prometheus.Registerer
 

@@ -34,6 +34,11 @@ var AppTablePrivileges = map[string][]string{
 	"courses":     {"SELECT", "INSERT", "UPDATE"}, // the enrollment triggers update the seat counter as the caller
 	"students":    {"SELECT", "INSERT"},
 	"enrollments": {"SELECT", "INSERT", "DELETE"},
+	// Course materials (materials.go): staff grants, authorised uploads
+	// consumed when recorded, and the recorded files.
+	"course_staff":     {"SELECT", "INSERT"},
+	"material_uploads": {"SELECT", "INSERT", "DELETE"},
+	"materials":        {"SELECT", "INSERT"},
 	// Read by `surge serve` to refuse running on a schema older than its
 	// binary.
 	"schema_migrations": {"SELECT"},

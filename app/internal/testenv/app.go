@@ -67,6 +67,10 @@ type AppOptions struct {
 	ServerTracer pgx.QueryTracer
 	// BcryptCost of the server; default bcrypt.MinCost.
 	BcryptCost int
+	// Media, when set, enables course materials on this object store and
+	// CDN; UploadTTL is the presigned POSTs' lifetime (default 5m).
+	Media     *Media
+	UploadTTL time.Duration
 	// Deps, when set, adjusts the server's dependencies before it is built.
 	Deps func(*httpapi.Deps)
 }
@@ -147,6 +151,10 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 		Now:          o.Now,
 
 		AdminTokenFunc: o.AdminTokenFunc,
+	}
+	if o.Media != nil {
+		deps.Materials = a.Store
+		deps.Media = o.Media.Service(t, o.UploadTTL)
 	}
 	if o.Deps != nil {
 		o.Deps(&deps)

@@ -17,7 +17,12 @@ const (
 )
 
 // Site is the embedded page, with its HTTP handler.
-type Site struct{ *site.Site }
+type Site struct {
+	*site.Site
+	// connect are origins besides the page's own that it may fetch from
+	// (Content-Security-Policy connect-src): the uploads bucket.
+	connect []string
+}
 
 // Load reads the embedded files (site.Load).
 func Load() (*Site, error) {
@@ -25,7 +30,7 @@ func Load() (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Site{s}, nil
+	return &Site{Site: s}, nil
 }
 
 // Handler serves the page: index.html at "/", hashed assets under
@@ -62,7 +67,11 @@ func (s *Site) serve(w http.ResponseWriter, r *http.Request, f *site.File, statu
 	h.Set("Cache-Control", f.CacheControl)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if strings.HasSuffix(f.Name, ".html") {
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		csp := "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+		if len(s.connect) > 0 {
+			csp += "; connect-src 'self' " + strings.Join(s.connect, " ")
+		}
+		h.Set("Content-Security-Policy", csp)
 		h.Set("Referrer-Policy", "same-origin")
 	}
 	body := f.Body
@@ -124,4 +133,14 @@ func Handler(fallback http.Handler) http.Handler {
 		panic(err)
 	}
 	return s.Handler(fallback)
+}
+
+// HandlerConnecting is Handler for a page that may also fetch from the
+// given origins (the uploads bucket the page posts course materials to).
+func HandlerConnecting(fallback http.Handler, origins ...string) http.Handler {
+	s, err := embedded()
+	if err != nil {
+		panic(err)
+	}
+	return (&Site{Site: s.Site, connect: origins}).Handler(fallback)
 }

@@ -152,6 +152,7 @@
       if (my !== epoch) return;
       courses = new Map(data.courses.map((c) => [c.id, c]));
       renderCourses();
+      materialCourses();
       $("courses-updated").textContent = "Updated " + hhmm(now()) + ".";
     } catch (e) { fail(e, "Loading courses"); }
   }
@@ -393,6 +394,66 @@
     });
     box.querySelector(".no").focus();
   }
+
+  // ----- course materials -----
+  // Staff upload straight to S3 with the presigned POST the app issues,
+  // then the app records the file; everyone signed in downloads through
+  // short-lived signed links, so the list is re-read when shown.
+  const kb = (n) => n < 1048576 ? Math.max(1, Math.round(n / 1024)) + " KB" : (n / 1048576).toFixed(1) + " MB";
+  function materialCourses() {
+    const sel = $("mat-course"), cur = sel.value;
+    const opts = [...courses.values()].map((c) => c.id + ":" + c.code).join();
+    if (sel.dataset.opts === opts) return;
+    sel.dataset.opts = opts; sel.textContent = "";
+    for (const c of courses.values()) sel.append(new Option(c.code + " – " + c.title, c.id));
+    if (cur && courses.has(Number(cur))) sel.value = cur;
+    loadMaterials();
+  }
+  async function loadMaterials() {
+    const id = $("mat-course").value;
+    if (!id) return;
+    try {
+      const { data } = await api("GET", "/api/courses/" + id + "/materials");
+      if ($("mat-course").value !== id) return;
+      const ul = $("mat-list");
+      ul.textContent = "";
+      for (const m of data.materials) {
+        const li = document.createElement("li"), a = document.createElement("a");
+        a.href = m.url; a.textContent = m.filename; a.setAttribute("download", m.filename);
+        li.append(a, " ", Object.assign(document.createElement("span"), { className: "hint", textContent: (m.contentType.split("/")[1] || "").toUpperCase() + ", " + kb(m.size) }));
+        ul.append(li);
+      }
+      $("mat-empty").hidden = data.materials.length > 0;
+      $("mat-form").hidden = !data.canUpload;
+      $("materials").hidden = false;
+    } catch (e) { if (e.code !== "not_found") fail(e, "Loading materials"); } // not_found: materials are off
+
+  }
+  $("mat-course").addEventListener("change", () => { $("mat-status").textContent = ""; loadMaterials(); });
+  $("mat-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = $("mat-file").files[0], st = $("mat-status"), id = $("mat-course").value, btn = $("mat-btn");
+    if (!f) { st.textContent = "Choose a file first."; return; }
+    btn.disabled = true; st.textContent = "Uploading " + f.name + "…";
+    try {
+      const { data: p } = await api("POST", "/api/courses/" + id + "/materials/uploads", { filename: f.name, contentType: f.type, size: f.size }, 2);
+      const fd = new FormData();
+      for (const [k, v] of Object.entries(p.fields)) fd.append(k, v);
+      fd.append("file", f); // S3 reads no field after the file
+      const res = await fetch(p.url, { method: "POST", body: fd, credentials: "omit" });
+      if (!res.ok) {
+        const m = /<Message>([^<]*)/.exec(await res.text());
+        throw new ApiError(res.status, "storage", "storage refused the file" + (m ? ": " + m[1] : ""));
+      }
+      await api("POST", "/api/courses/" + id + "/materials", { key: p.key }, 2);
+      st.textContent = f.name + " is uploaded.";
+      $("mat-file").value = "";
+      await loadMaterials();
+    } catch (e) {
+      if (e.status === 401) { expired(); return; }
+      st.textContent = "Upload failed: " + (e.message || e.code) + ".";
+    } finally { btn.disabled = false; }
+  });
 
   // ----- boot: signed in already? -----
   (async () => {
