@@ -50,7 +50,9 @@ func TestStaffUploadStudentDownload(t *testing.T) {
 
 			staff := openPage(t, s.base, vp)
 			staff.signIn("t9001")
-			staff.wait("the upload form", `!document.getElementById("materials").hidden && !document.getElementById("mat-form").hidden`, 10*time.Second)
+			assert.False(t, staff.js(`document.getElementById("materials").open`), "closed at first: signing in asks for no materials")
+			staff.do(chromedp.Click(chromedp.CSS("#materials > summary")))
+			staff.wait("the upload form", `!document.getElementById("mat-form").hidden`, 10*time.Second)
 			assert.Equal(t, "Add a file (PDF, PNG, JPEG or WebP, up to 25 MB)", staff.eval(`document.querySelector('label[for="mat-file"]').textContent`))
 			staff.do(chromedp.SetUploadFiles(chromedp.CSS("#mat-file"), []string{file}), chromedp.Click(chromedp.CSS("#mat-btn")))
 			staff.wait("the upload confirmed", `document.getElementById("mat-status").textContent === "syllabus.pdf is uploaded."`, 15*time.Second)
@@ -60,6 +62,8 @@ func TestStaffUploadStudentDownload(t *testing.T) {
 
 			student := openPage(t, s.base, vp)
 			student.signIn("s9001")
+			// Keyboard: the summary opens with Enter like any disclosure.
+			student.do(chromedp.Focus(chromedp.CSS("#materials > summary")), chromedp.KeyEvent("\r"))
 			student.wait("the material listed", `[...document.querySelectorAll("#mat-list a")].some(a => a.textContent === "syllabus.pdf")`, 10*time.Second)
 			assert.True(t, student.js(`document.getElementById("mat-form").hidden`), "a student has no upload form")
 			href := student.eval(`document.querySelector("#mat-list a").href`)

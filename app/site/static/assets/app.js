@@ -398,7 +398,8 @@
   // ----- course materials -----
   // Staff upload straight to S3 with the presigned POST the app issues,
   // then the app records the file; everyone signed in downloads through
-  // short-lived signed links, so the list is re-read when shown.
+  // short-lived signed links. Asked for only when the section is opened:
+  // at the rush, signing in costs no extra request.
   const kb = (n) => n < 1048576 ? Math.max(1, Math.round(n / 1024)) + " KB" : (n / 1048576).toFixed(1) + " MB";
   function materialCourses() {
     const sel = $("mat-course"), cur = sel.value;
@@ -411,7 +412,7 @@
   }
   async function loadMaterials() {
     const id = $("mat-course").value;
-    if (!id) return;
+    if (!id || !$("materials").open) return;
     try {
       const { data } = await api("GET", "/api/courses/" + id + "/materials");
       if ($("mat-course").value !== id) return;
@@ -423,13 +424,17 @@
         li.append(a, " ", Object.assign(document.createElement("span"), { className: "hint", textContent: (m.contentType.split("/")[1] || "").toUpperCase() + ", " + kb(m.size) }));
         ul.append(li);
       }
+      $("mat-empty").textContent = "No materials for this course yet.";
       $("mat-empty").hidden = data.materials.length > 0;
       $("mat-form").hidden = !data.canUpload;
-      $("materials").hidden = false;
-    } catch (e) { if (e.code !== "not_found") fail(e, "Loading materials"); } // not_found: materials are off
+    } catch (e) {
+      if (e.code !== "not_found") { fail(e, "Loading materials"); return; }
+      $("mat-empty").textContent = "Course materials are not available here."; $("mat-empty").hidden = false;
+    }
 
   }
   $("mat-course").addEventListener("change", () => { $("mat-status").textContent = ""; loadMaterials(); });
+  $("materials").addEventListener("toggle", loadMaterials);
   $("mat-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = $("mat-file").files[0], st = $("mat-status"), id = $("mat-course").value, btn = $("mat-btn");
