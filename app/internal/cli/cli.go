@@ -250,6 +250,9 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 
 	store := postgres.New(writer, reader)
 	room := waitroom.New(rdb, cfg.RedisPrefix, store)
+	// One subscription per instance for every waiting student.
+	feed := room.Feed(ctx)
+	defer func() { _ = feed.Close() }()
 	srv, err := httpapi.NewServer(httpapi.Deps{
 		Store:           store,
 		Courses:         cache.New(store, rdb, cfg.RedisPrefix, cache.Options{Logger: log}),
@@ -264,6 +267,9 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 		BcryptCost:      cfg.BcryptCost,
 		MaxInflight:     cfg.MaxInflight,
 		RequestTimeout:  cfg.RequestTimeout,
+		Progress:        feed,
+		MaxWait:         cfg.MaxWait,
+		MaxWaiters:      cfg.MaxWaiters,
 	})
 	if err != nil {
 		return err
