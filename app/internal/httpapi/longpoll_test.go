@@ -294,3 +294,37 @@ func TestDrainAnswersWaiters(t *testing.T) {
 	assert.Zero(t, l.metric("surge_waiters"))
 	assertError(t, first.Must("GET", path+"?wait=4", nil), http.StatusServiceUnavailable, "draining", "a new request while draining")
 }
+
+// TestJoinKnownFullAnswersFull: once a course has a waiting list and no
+// seat was freed, a join answers full at once (no wait, no admitter); after
+// a cancellation frees a seat, joins queue again and the seat goes to the
+// lowest waiting-list ticket.
+func TestJoinKnownFullAnswersFull(t *testing.T) {
+	l := newLongPoll(t, 4*time.Second, 100)
+	id := l.course("LP105", 1, past)
+	path := fmt.Sprintf("/api/courses/%d/queue", id)
+	l.students("s1", "s2", "s3", "s4")
+	c := map[string]*testenv.Client{}
+	for _, no := range []string{"s1", "s2", "s3", "s4"} {
+		c[no] = l.login(no)
+	}
+	require.Equal(t, http.StatusAccepted, c["s1"].Must("POST", path, nil).Status)
+	require.Equal(t, http.StatusAccepted, c["s2"].Must("POST", path, nil).Status)
+	require.True(t, l.app.Admitter.Tick(context.Background()))
+	assert.Equal(t, "enrolled", c["s1"].Must("GET", path, nil).JSON()["state"])
+	assert.Equal(t, "full", c["s2"].Must("GET", path, nil).JSON()["state"])
+
+	r := c["s3"].Must("POST", path+"?wait=4", nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, "full", r.JSON()["state"], "known full: on the waiting list at once")
+	assert.NotZero(t, r.JSON()["ticket"])
+
+	require.Equal(t, http.StatusNoContent, c["s1"].Must("DELETE", fmt.Sprintf("/api/enrollments/%d", id), nil).Status)
+	r = c["s4"].Must("POST", path, nil)
+	assert.Equal(t, http.StatusAccepted, r.Status, "a seat may be free: queued as usual (%s)", r.Body)
+	for l.app.Admitter.Tick(context.Background()) {
+	}
+	assert.Equal(t, "enrolled", c["s2"].Must("GET", path, nil).JSON()["state"], "the freed seat goes to the lowest waiting ticket")
+	assert.Equal(t, "full", c["s3"].Must("GET", path, nil).JSON()["state"])
+	assert.Equal(t, "full", c["s4"].Must("GET", path, nil).JSON()["state"])
+}
