@@ -196,7 +196,7 @@ func TestWaitEndsWithPosition(t *testing.T) {
 			assert.Equal(t, tc.want, m["state"])
 			if tc.want == "queued" {
 				assert.EqualValues(t, 1, m["position"])
-				assert.EqualValues(t, 1030, m["pollAfterMs"], "no rate measured yet: 1 s + 25 ms per place")
+				assert.EqualValues(t, 1025, m["pollAfterMs"], "no rate measured yet: 1 s + 25 ms per place")
 				assert.Equal(t, "2", a.r.Header.Get("Retry-After"))
 			}
 		})

@@ -221,19 +221,20 @@ func (r *rateEstimate) get(now time.Time) float64 {
 // place). Bounded by maxPollAfter, and by minPollAfter from below when the
 // answer did not wait.
 func pollAfter(position int64, perSec float64, waited bool) time.Duration {
-	var d time.Duration
-	if perSec > 0 {
-		d = time.Duration(float64(position) / perSec / 2 * float64(time.Second))
-	} else {
+	d := maxPollAfter
+	switch {
+	case perSec > 0:
+		// In floating point first: a huge position must not overflow.
+		if secs := float64(position) / perSec / 2; secs >= 0 && secs < maxPollAfter.Seconds() {
+			d = time.Duration(secs * float64(time.Second))
+		}
+	case position >= 0 && position < int64((maxPollAfter-time.Second)/(25*time.Millisecond)):
 		d = time.Second + time.Duration(position)*25*time.Millisecond
-	}
-	if d > maxPollAfter || d < 0 {
-		d = maxPollAfter
 	}
 	if !waited {
 		d = max(d, minPollAfter)
 	}
-	return d.Round(10 * time.Millisecond)
+	return d.Round(time.Millisecond)
 }
 
 // requestedWait reads the wait a client asks for: the query parameter

@@ -22,9 +22,10 @@ func TestPollAfter(t *testing.T) {
 		{name: "no rate: 1 s + 25 ms per place", position: 40, waited: true, want: 2 * time.Second},
 		{name: "no rate, far back: capped", position: 100000, waited: true, want: 30 * time.Second},
 		{name: "half the time to the turn", position: 1000, perSec: 100, waited: true, want: 5 * time.Second},
-		{name: "near the front after a wait: ask again at once", position: 2, perSec: 500, waited: true, want: 0},
+		{name: "near the front after a wait: ask again at once", position: 2, perSec: 500, waited: true, want: 2 * time.Millisecond},
 		{name: "near the front without a wait: at least a second", position: 2, perSec: 500, waited: false, want: time.Second},
 		{name: "slow course, far back: capped", position: 50000, perSec: 10, waited: true, want: 30 * time.Second},
+		{name: "no overflow", position: 1 << 50, perSec: 1e-9, waited: true, want: 30 * time.Second},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
