@@ -328,3 +328,20 @@ func TestJoinKnownFullAnswersFull(t *testing.T) {
 	assert.Equal(t, "full", c["s3"].Must("GET", path, nil).JSON()["state"])
 	assert.Equal(t, "full", c["s4"].Must("GET", path, nil).JSON()["state"])
 }
+
+// TestBadWaitIsRefused: a wait parameter that is not a non-negative number
+// is a 400 with a JSON error, for join and status alike.
+func TestBadWaitIsRefused(t *testing.T) {
+	l := newLongPoll(t, 4*time.Second, 100)
+	id := l.course("LP106", 5, past)
+	l.students("s1")
+	c := l.login("s1")
+	path := fmt.Sprintf("/api/courses/%d/queue", id)
+	for _, method := range []string{"POST", "GET"} {
+		for _, q := range []string{"abc", "-1", "NaN", "1e999"} {
+			assertError(t, c.Must(method, path+"?wait="+q, nil), http.StatusBadRequest, "invalid_request", method+" wait="+q)
+		}
+	}
+	r := c.Must("POST", path, nil, "Prefer", "wait=soon")
+	assert.Equal(t, http.StatusAccepted, r.Status, "an unreadable preference is ignored: %s", r.Body)
+}
