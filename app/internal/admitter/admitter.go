@@ -26,6 +26,10 @@ type Room interface {
 	Heal(ctx context.Context, b surge.Batch, fence int64) (bool, error)
 	SeatsFreed(ctx context.Context, course int64) error
 	Sweep(ctx context.Context, interval time.Duration, withSeats func(ctx context.Context, courses []int64) ([]int64, error)) (int, error)
+	// Publish tells every instance's waiting students that a batch of the
+	// course was decided (at most once: a lost message only delays them to
+	// the end of their wait).
+	Publish(ctx context.Context, p surge.Progress) error
 }
 
 // Store is the database as the admitter uses it.
@@ -251,6 +255,8 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 		// Known full, no seat freed: moved to the waiting list in Redis.
 		a.m.full.Add(float64(b.Moved))
 		a.m.batches.WithLabelValues("moved").Inc()
+		// Which tickets moved is not returned: every waiter of the course looks.
+		a.publish(ctx, surge.Progress{Course: course, Decided: b.Moved})
 		return true, b.Moved >= size
 	}
 	if b.Token == 0 || len(b.Candidates) == 0 {
@@ -330,14 +336,29 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 	a.m.batches.WithLabelValues("ok").Inc()
 	a.log.Debug("batch granted", "course", course, "token", b.Token, "offered", len(b.Candidates),
 		"granted", res.Granted, "full", len(res.Full), "already", res.AlreadyEnrolled, "seatsLeft", res.SeatsLeft)
-	a.finish(bctx, b, outcomes)
+	if a.finish(bctx, b, outcomes) {
+		p := surge.Progress{Course: course, Decided: len(outcomes)}
+		for _, c := range b.Candidates {
+			p.Through = max(p.Through, c.Ticket)
+		}
+		a.publish(bctx, p)
+	}
 	return true, len(b.Candidates) >= size
+}
+
+// publish announces a decided batch once Redis shows its outcomes.
+func (a *Admitter) publish(ctx context.Context, p surge.Progress) {
+	if err := a.room.Publish(ctx, p); err != nil && ctx.Err() == nil {
+		// Waiters still answer at the end of their wait.
+		a.log.Warn("publishing progress", "course", p.Course, "err", err)
+	}
 }
 
 // finish records outcomes and gives back the seats of students who left the
 // queue while their batch was in flight, still under the lease (Complete
-// keeps it when there are seats to give back), then releases the lease.
-func (a *Admitter) finish(ctx context.Context, b surge.Batch, outcomes map[int64]surge.Outcome) {
+// keeps it when there are seats to give back), then releases the lease. It
+// reports whether the outcomes are recorded.
+func (a *Admitter) finish(ctx context.Context, b surge.Batch, outcomes map[int64]surge.Outcome) bool {
 	left, err := a.room.Complete(ctx, b, outcomes)
 	if err != nil && ctx.Err() == nil {
 		// Completing a batch again answers as the first run did: safe to retry.
@@ -347,7 +368,7 @@ func (a *Admitter) finish(ctx context.Context, b surge.Batch, outcomes map[int64
 		// The grants are committed; the lease expires and the next admitter
 		// finds these students already enrolled and records it.
 		a.log.Warn("completing batch", "course", b.Course, "token", b.Token, "err", err)
-		return
+		return false
 	}
 	if len(left) > 0 {
 		a.log.Debug("seats of students who left while in flight", "course", b.Course, "students", left)
@@ -356,7 +377,7 @@ func (a *Admitter) finish(ctx context.Context, b surge.Batch, outcomes map[int64
 		}
 	}
 	if len(left) == 0 {
-		return
+		return true
 	}
 	tickets := make(map[int64]int64, len(b.Candidates))
 	for _, c := range b.Candidates {
@@ -377,6 +398,7 @@ func (a *Admitter) finish(ctx context.Context, b surge.Batch, outcomes map[int64
 		}
 	}
 	a.release(ctx, b)
+	return true
 }
 
 func (a *Admitter) release(ctx context.Context, b surge.Batch) {

@@ -253,6 +253,9 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 
 	store := postgres.New(writer, reader)
 	room := waitroom.New(rdb, cfg.RedisPrefix, store)
+	// One subscription per instance for every waiting student.
+	feed := room.Feed(ctx)
+	defer func() { _ = feed.Close() }()
 	deps := httpapi.Deps{
 		Store:           store,
 		Courses:         cache.New(store, rdb, cfg.RedisPrefix, cache.Options{Logger: log}),
@@ -267,6 +270,9 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 		BcryptCost:      cfg.BcryptCost,
 		MaxInflight:     cfg.MaxInflight,
 		RequestTimeout:  cfg.RequestTimeout,
+		Progress:        feed,
+		MaxWait:         cfg.MaxWait,
+		MaxWaiters:      cfg.MaxWaiters,
 	}
 	if cfg.MediaEnabled() {
 		m, err := newMedia(ctx, cfg)

@@ -36,6 +36,8 @@ type Config struct {
 	DrainTimeout    time.Duration // SURGE_DRAIN_TIMEOUT, default 20s
 	MaxInflight     int           // SURGE_MAX_INFLIGHT, default 1000
 	RequestTimeout  time.Duration // SURGE_REQUEST_TIMEOUT, default 5s: bound of one API request's work
+	MaxWait         time.Duration // SURGE_MAX_WAIT, default 4s: longest wait a join or status request may ask for
+	MaxWaiters      int           // SURGE_MAX_WAITERS, default min(500, SURGE_MAX_INFLIGHT/2): requests waiting at once per instance
 	SessionTTL      time.Duration // SURGE_SESSION_TTL, default 12h
 	LogLevel        slog.Level    // SURGE_LOG_LEVEL: debug, info (default), warn, error
 	RedisPrefix     string        // SURGE_REDIS_PREFIX, default "surge:"
@@ -81,6 +83,9 @@ type Config struct {
 // alphanumerics are about 190 bits, far beyond online guessing (the stack
 // generates 48).
 const MinAdminTokenLength = 32
+
+// MaxWaitCeiling bounds SURGE_MAX_WAIT whatever the request timeout.
+const MaxWaitCeiling = 20 * time.Second
 
 // Command says which variables are required.
 type Command string
@@ -138,6 +143,8 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		DrainTimeout:         dur("SURGE_DRAIN_TIMEOUT", 20*time.Second),
 		MaxInflight:          num("SURGE_MAX_INFLIGHT", 1000, 1, 1000000),
 		RequestTimeout:       dur("SURGE_REQUEST_TIMEOUT", 5*time.Second),
+		MaxWait:              dur("SURGE_MAX_WAIT", 4*time.Second),
+		MaxWaiters:           num("SURGE_MAX_WAITERS", 0, 1, 1000000),
 		SessionTTL:           dur("SURGE_SESSION_TTL", 12*time.Hour),
 		RedisPrefix:          str("SURGE_REDIS_PREFIX", "surge:"),
 		DatabaseSecretARN:    str("SURGE_DATABASE_SECRET_ARN", ""),
@@ -268,6 +275,24 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		errs = append(errs, c.checkMedia()...)
 		if c.AdmitLease < 500*time.Millisecond {
 			errs = append(errs, fmt.Errorf("SURGE_ADMIT_LEASE (%s) must be at least 500ms: a grant transaction must fit in it", c.AdmitLease))
+		}
+		// A waiting request must end within its own time bound (a fifth of it
+		// is kept to read the state once more) and well before CloudFront's
+		// default origin response timeout (30 s) and the load balancer's idle
+		// timeout (60 s):
+		// https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CustomOriginConfig.html,
+		// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html
+		if c.MaxWait > c.RequestTimeout*4/5 {
+			errs = append(errs, fmt.Errorf("SURGE_MAX_WAIT (%s) must be at most 4/5 of SURGE_REQUEST_TIMEOUT (%s)", c.MaxWait, c.RequestTimeout))
+		}
+		if c.MaxWait > MaxWaitCeiling {
+			errs = append(errs, fmt.Errorf("SURGE_MAX_WAIT (%s) must be at most %s: CloudFront gives up on an origin after 30 s by default", c.MaxWait, MaxWaitCeiling))
+		}
+		if c.MaxWaiters == 0 {
+			// Default: half the in-flight requests, at most 500.
+			c.MaxWaiters = min(500, c.MaxInflight/2)
+		} else if c.MaxWaiters >= c.MaxInflight {
+			errs = append(errs, fmt.Errorf("SURGE_MAX_WAITERS (%d) must be below SURGE_MAX_INFLIGHT (%d): waiting requests count as in flight", c.MaxWaiters, c.MaxInflight))
 		}
 	}
 	if c.AWSRegion == "" {

@@ -50,6 +50,8 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, 5*time.Second, c.AdmitLease, "SURGE_ADMIT_LEASE default")
 	assert.Equal(t, 20*time.Second, c.DrainTimeout, "SURGE_DRAIN_TIMEOUT default")
 	assert.Equal(t, 1000, c.MaxInflight, "SURGE_MAX_INFLIGHT default")
+	assert.Equal(t, 4*time.Second, c.MaxWait, "SURGE_MAX_WAIT default")
+	assert.Equal(t, 500, c.MaxWaiters, "SURGE_MAX_WAITERS default")
 	assert.Empty(t, c.DatabaseReadURL, "read URL defaults to the writer (empty)")
 }
 
@@ -72,7 +74,42 @@ func TestLoadOverrides(t *testing.T) {
 	assert.Equal(t, 2*time.Second, c.AdmitLease)
 	assert.Equal(t, 3*time.Second, c.DrainTimeout)
 	assert.Equal(t, 7, c.MaxInflight)
+	assert.Equal(t, 3, c.MaxWaiters, "default: half the in-flight bound")
 	assert.Equal(t, "postgresql://u:p@replica/surge", c.DatabaseReadURL)
+}
+
+// TestWaitBounds: a waiting request must end within its request timeout and
+// well before CloudFront's origin response timeout, and waiters cannot take
+// every in-flight slot.
+func TestWaitBounds(t *testing.T) {
+	cases := []struct {
+		name string
+		vars map[string]string
+		want string // "" = valid
+	}{
+		{name: "defaults", vars: map[string]string{}},
+		{name: "longer wait with a longer timeout", vars: map[string]string{"SURGE_MAX_WAIT": "8s", "SURGE_REQUEST_TIMEOUT": "10s"}},
+		{name: "wait beyond 4/5 of the timeout", vars: map[string]string{"SURGE_MAX_WAIT": "5s"}, want: "SURGE_MAX_WAIT (5s) must be at most 4/5 of SURGE_REQUEST_TIMEOUT"},
+		{name: "wait beyond the ceiling", vars: map[string]string{"SURGE_MAX_WAIT": "25s", "SURGE_REQUEST_TIMEOUT": "60s"}, want: "must be at most 20s"},
+		{name: "waiters at the in-flight bound", vars: map[string]string{"SURGE_MAX_WAITERS": "1000"}, want: "SURGE_MAX_WAITERS (1000) must be below SURGE_MAX_INFLIGHT (1000)"},
+		{name: "waiters below it", vars: map[string]string{"SURGE_MAX_WAITERS": "900"}},
+		{name: "not a duration", vars: map[string]string{"SURGE_MAX_WAIT": "soon"}, want: "SURGE_MAX_WAIT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := minimal()
+			for k, v := range tc.vars {
+				m[k] = v
+			}
+			_, err := Load(env(m), Serve)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }
 
 func TestLoadReportsEveryProblem(t *testing.T) {

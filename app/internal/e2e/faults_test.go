@@ -178,7 +178,8 @@ func TestCancelCommittedThenRedisFails(t *testing.T) {
 	course := c.course("CXL", 1)
 	ss := c.students("x", 3)
 	for _, s := range ss {
-		require.Equal(t, http.StatusAccepted, s.clients[0].Must("POST", queuePath(course), nil).Status)
+		// The last may find the course known full: on the waiting list at once (200).
+		require.Contains(t, []int{http.StatusAccepted, http.StatusOK}, s.clients[0].Must("POST", queuePath(course), nil).Status)
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.waitProcessed(t, course, ss)

@@ -42,7 +42,8 @@ func TestCancellationsRaceJoins(t *testing.T) {
 				s := ss[i]
 				r, err := s.clients[i%3].Do("POST", queuePath(course), nil)
 				if assert.NoError(t, err) {
-					assert.Equal(t, http.StatusAccepted, r.Status, "join %d: %s", i, r.Body)
+					// 200 full: a join to a course known full is on the waiting list at once.
+					assert.Contains(t, []int{http.StatusAccepted, http.StatusOK}, r.Status, "join %d: %s", i, r.Body)
 				}
 			}
 		})
@@ -67,7 +68,7 @@ func TestCancellationsRaceJoins(t *testing.T) {
 						if rng.IntN(2) == 0 {
 							r, err := cl.Do("POST", queuePath(course), nil)
 							if assert.NoError(t, err) {
-								assert.Equal(t, http.StatusAccepted, r.Status, "re-join after cancel: %s", r.Body)
+								assert.Contains(t, []int{http.StatusAccepted, http.StatusOK}, r.Status, "re-join after cancel: %s", r.Body)
 								rejoins.Add(1)
 							}
 						}

@@ -515,6 +515,8 @@ type queueOut struct {
 	State    surge.State `json:"state"`
 	Ticket   int64       `json:"ticket,omitempty"`
 	Position int64       `json:"position,omitempty"`
+	// PollAfterMs, on a queued answer: when to ask again (see pollAfter).
+	PollAfterMs *int64 `json:"pollAfterMs,omitempty"`
 }
 
 func toQueueOut(st surge.Status) queueOut {
@@ -529,7 +531,8 @@ func toQueueOut(st surge.Status) queueOut {
 }
 
 // handleJoin puts the student in the course's waiting room. Redis only: the
-// course metadata comes from the cache.
+// course metadata comes from the cache. With a wait (awaitFinal) it answers
+// once the student's state is final or the wait ends.
 func (s *Server) handleJoin() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
@@ -547,16 +550,9 @@ func (s *Server) handleJoin() http.HandlerFunc {
 			s.fail(w, r, surge.Errorf(surge.CodeNotOpen, "course opens at %s", c.OpensAt.UTC().Format(time.RFC3339)))
 			return
 		}
-		st, err := s.d.Room.Join(ctx, id, studentFrom(ctx))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		status := http.StatusOK
-		if st.State == surge.StateQueued {
-			status = http.StatusAccepted
-		}
-		writeJSON(w, status, toQueueOut(st))
+		s.awaitFinal(w, r, id, func(ctx context.Context) (surge.Status, error) {
+			return s.d.Room.Join(ctx, id, studentFrom(ctx))
+		}, true)
 	}
 }
 
@@ -572,12 +568,9 @@ func (s *Server) handleQueueStatus() http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		st, err := s.d.Room.Status(ctx, id, studentFrom(ctx))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, toQueueOut(st))
+		s.awaitFinal(w, r, id, func(ctx context.Context) (surge.Status, error) {
+			return s.d.Room.Status(ctx, id, studentFrom(ctx))
+		}, false)
 	}
 }
 

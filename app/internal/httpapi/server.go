@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -106,6 +107,15 @@ type Deps struct {
 	// address (IPv6: per /64) per minute before 429 (default 100).
 	LoginAccountLimit int
 	LoginClientLimit  int
+	// Progress is the instance's subscription to the admitters' progress;
+	// nil: join and status never wait (a wait is ignored).
+	Progress ProgressFeed
+	// MaxWait caps the wait a join or status request may ask for
+	// (SURGE_MAX_WAIT); default 4s. MaxWaiters bounds the requests waiting
+	// at once (SURGE_MAX_WAITERS); past it a request answers at once.
+	// Default min(500, MaxInflight/2): waiting requests count as in flight.
+	MaxWait    time.Duration
+	MaxWaiters int
 }
 
 // Server is the API as an http.Handler.
@@ -119,6 +129,9 @@ type Server struct {
 	inflight   chan struct{}
 	active     atomic.Int64 // API requests being served
 	draining   atomic.Bool
+	drainCh    chan struct{} // closed by Drain: waiters answer at once
+	drainOnce  sync.Once
+	hub        *hub // nil without Deps.Progress
 	m          httpMetrics
 	cookieName string
 }
@@ -165,6 +178,12 @@ func NewServer(d Deps) (*Server, error) {
 	if d.LoginClientLimit <= 0 {
 		d.LoginClientLimit = 100
 	}
+	if d.MaxWait <= 0 {
+		d.MaxWait = 4 * time.Second
+	}
+	if d.MaxWaiters <= 0 {
+		d.MaxWaiters = min(500, d.MaxInflight/2)
+	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("not a real password"), d.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -178,6 +197,10 @@ func NewServer(d Deps) (*Server, error) {
 		inflight:   make(chan struct{}, d.MaxInflight),
 		m:          newHTTPMetrics(d.Registerer, d.Logger),
 		cookieName: "surge_session",
+		drainCh:    make(chan struct{}),
+	}
+	if d.Progress != nil {
+		s.hub = newHub(d.Progress, d.MaxWaiters, d.Registerer, d.Logger)
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -189,8 +212,12 @@ func NewServer(d Deps) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // Drain makes /healthz and /readyz answer 503 and new API requests 503 with
-// Retry-After, while requests already running finish.
-func (s *Server) Drain() { s.draining.Store(true) }
+// Retry-After, while requests already running finish; waiting requests
+// answer at once with the state they last read.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.drainOnce.Do(func() { close(s.drainCh) })
+}
 
 // Draining reports whether Drain was called.
 func (s *Server) Draining() bool { return s.draining.Load() }

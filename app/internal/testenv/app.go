@@ -137,7 +137,11 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	if cost == 0 {
 		cost = bcrypt.MinCost
 	}
+	// The instance's one progress subscription, as in production.
+	feed := a.Room.Feed(context.Background())
+	t.Cleanup(func() { _ = feed.Close() })
 	deps := httpapi.Deps{
+		Progress:     feed,
 		Store:        a.Store,
 		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{Logger: log}),
 		Room:         a.Room,

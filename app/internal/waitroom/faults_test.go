@@ -100,9 +100,14 @@ func TestMovedToWaitingListOldestFirst(t *testing.T) {
 	ctx := context.Background()
 	const course = 4
 	fill(t, room, course, 1, 1)
-	fullAll(t, room, course, 10) // the course is full: 1 waits
+	// 2..4 join while 1's batch is in flight (so they queue, as a join to a
+	// course known full would not); the batch finds the course full: 1 waits.
+	b, err := room.Take(ctx, course, 10, time.Minute)
+	require.NoError(t, err)
 	tk := fill(t, room, course, 2, 4)
-	b, err := room.Take(ctx, course, 1, time.Minute)
+	_, err = room.Complete(ctx, b, map[int64]surge.Outcome{1: surge.OutcomeFull})
+	require.NoError(t, err)
+	b, err = room.Take(ctx, course, 1, time.Minute)
 	require.NoError(t, err)
 	require.Equal(t, 1, b.Moved, "one queued student moved to the waiting list")
 	for s, want := range map[int64]surge.State{2: surge.StateFull, 3: surge.StateQueued, 4: surge.StateQueued} {

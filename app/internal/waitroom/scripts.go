@@ -132,16 +132,31 @@ end
 `
 
 // joinScript ARGV: student course
-var joinScript = newScript([]keyName{keySeq, keyState, keyTicket, keyQueue, keyInFlight, keyActive, keyFromFull, keyHi}, nextTicket+`
+//
+// A course known to be full (a waiting list, no seat freed since it was last
+// offered, nobody queued or in flight, no data loss) puts a new student
+// straight on the waiting list: that is what the next take would do with
+// them (takeScript's "moved"), so the join answers full at once. With anyone
+// queued or in flight the student queues as usual, so that no lower ticket
+// can end up behind them.
+var joinScript = newScript([]keyName{keySeq, keyState, keyTicket, keyQueue, keyInFlight, keyActive, keyFromFull, keyHi, keyFull, keyFreed, keyLost, keyLease, keyWaiting}, nextTicket+`
 local s = redis.call('HGET', K.st, ARGV[1])
 if not s then
   if redis.call('EXISTS', K.seq) == 0 then return {'noseq', '', 0} end
   local t = next(K.seq, K.hi)
-  redis.call('HSET', K.st, ARGV[1], ST.queued)
   redis.call('HSET', K.tk, ARGV[1], t)
-  redis.call('ZADD', K.q, t, ARGV[1])
-  redis.call('SADD', K.active, ARGV[2])
-  s = ST.queued
+  if redis.call('ZCARD', K.f) > 0 and redis.call('ZCARD', K.q) == 0 and redis.call('ZCARD', K.i) == 0
+    and redis.call('EXISTS', K.freed) == 0 and redis.call('EXISTS', K.lost) == 0 and redis.call('EXISTS', K.lease) == 0 then
+    redis.call('HSET', K.st, ARGV[1], ST.full)
+    redis.call('ZADD', K.f, t, ARGV[1])
+    redis.call('SADD', K.waiting, ARGV[2])
+    s = ST.full
+  else
+    redis.call('HSET', K.st, ARGV[1], ST.queued)
+    redis.call('ZADD', K.q, t, ARGV[1])
+    redis.call('SADD', K.active, ARGV[2])
+    s = ST.queued
+  end
 end
 `+stateReply)
 

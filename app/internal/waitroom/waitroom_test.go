@@ -250,10 +250,11 @@ func moveStats(t *testing.T, rdb *redis.Client) int64 {
 }
 
 // TestFullCourseDoesNotCycleWaitingList: a full course with a growing waiting
-// list and a stream of new joins. While no seat is freed, each batch costs
-// moves proportional to the new joins only (they go to the waiting list in
-// one step), never to the waiting list's size; a freed seat (recorded after
-// the batch that raced it) still goes to the lowest full ticket.
+// list and a stream of new joins. While no seat is freed, new joins cost
+// moves proportional to their number only (a join to a course known full
+// goes to the waiting list itself; students queued before that move in one
+// step per batch), never to the waiting list's size; a freed seat (recorded
+// after the batch that raced it) still goes to the lowest full ticket.
 func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
 	room, rdb, _, _ := newRoom(t)
 	ctx := context.Background()
@@ -312,10 +313,13 @@ func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
 	// after it: the racing batch grants nobody, the seat goes to the lowest
 	// full ticket once the mark lands.
 	join(1)
+	st, err := room.Status(ctx, course, student)
+	require.NoError(t, err)
+	assert.Equal(t, surge.StateFull, st.State, "known full: the new join is on the waiting list at once")
 	b, err := room.Take(ctx, course, batch, time.Minute)
 	require.NoError(t, err)
 	assert.Empty(t, b.Candidates, "no seat freed yet: nobody offered a seat")
-	assert.Equal(t, 1, b.Moved, "the new join moved to the waiting list")
+	assert.Zero(t, b.Moved, "nothing left to move")
 	require.NoError(t, room.SeatsFreed(ctx, course))
 	b, err = room.Take(ctx, course, batch, time.Minute)
 	require.NoError(t, err)
@@ -327,7 +331,7 @@ func TestFullCourseDoesNotCycleWaitingList(t *testing.T) {
 	}
 	_, err = room.Complete(ctx, b, out)
 	require.NoError(t, err)
-	st, err := room.Status(ctx, course, 1)
+	st, err = room.Status(ctx, course, 1)
 	require.NoError(t, err)
 	assert.Equal(t, surge.StateEnrolled, st.State, "the freed seat went to the lowest full ticket")
 	b, err = room.Take(ctx, course, batch, time.Minute)

@@ -452,8 +452,10 @@ func TestFirstLoadWeight(t *testing.T) {
 }
 
 // TestPollingSlowsFarBack: a student 1,000th in line asks for the position
-// far less often than one at the front. A proxy shows one course's queue as
-// position 1000 and counts the polls of both courses.
+// far less often than one at the front, who keeps one request waiting at
+// the server (it answers when the state is final or after the server's
+// wait, then the page asks again after the poll hint). A proxy shows one
+// course's queue as position 1000 and counts the polls of both courses.
 func TestPollingSlowsFarBack(t *testing.T) {
 	s := newSite(t, testenv.AppOptions{NoAdmitter: true})
 	far := s.course("CS101", "Introduction to Programming", 50, time.Now().Add(-time.Minute))
@@ -476,11 +478,13 @@ func TestPollingSlowsFarBack(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		polls = map[string]int{}
+		waits = map[string]bool{}
 	)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			mu.Lock()
 			polls[r.URL.Path]++
+			waits[r.URL.Path+"?wait="+r.URL.Query().Get("wait")] = true
 			mu.Unlock()
 		}
 		proxy.ServeHTTP(w, r)
@@ -500,6 +504,8 @@ func TestPollingSlowsFarBack(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("polls in 8 s: position 1: %d, position 1000: %d", polls[nearPath], polls[farPath])
-	assert.GreaterOrEqual(t, polls[nearPath], 4, "about every second at the front")
+	assert.GreaterOrEqual(t, polls[nearPath], 1, "the front keeps asking")
+	assert.LessOrEqual(t, polls[nearPath], 4, "each poll waits at the server (4 s) before it answers")
+	assert.True(t, waits[nearPath+"?wait=20"], "polls ask the server to wait: %v", waits)
 	assert.Zero(t, polls[farPath], "1,000th in line: about every 26 s")
 }

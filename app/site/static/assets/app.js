@@ -218,6 +218,20 @@
   }, 1000);
 
   // ----- queues -----
+  // Join and poll ask the server to wait (it caps the wait) and answer as
+  // soon as the state is final. A waiting request holds a connection: at
+  // most 3 at once, so other requests keep one (6 per origin over HTTP/1.1).
+  let longPolls = 0;
+  async function queueCall(method, id) {
+    const lp = longPolls < 3;
+    if (lp) longPolls++;
+    // A join waits briefly: a seat granted at once comes in its answer, and
+    // a queued student sees the position within a second.
+    const wait = method === "POST" ? 1 : 20;
+    try { return await api(method, "/api/courses/" + id + "/queue" + (lp ? "?wait=" + wait : "")); }
+    finally { if (lp) longPolls--; }
+  }
+
   function saveQueues() { sessionStorage.setItem("surge.queues", JSON.stringify([...queues.keys()])); }
 
   async function join(id) {
@@ -228,7 +242,7 @@
     queues.set(id, q); renderQueue(id); refreshRow(id);
     $("queues-h").focus(); // the Join button is now disabled: keep the keyboard in place
     try {
-      const { data } = await api("POST", "/api/courses/" + id + "/queue");
+      const { data } = await queueCall("POST", id);
       show(id, data);
     } catch (e) {
       drop(id);
@@ -243,7 +257,7 @@
 
   async function poll(id, my) {
     try {
-      const { data } = await api("GET", "/api/courses/" + id + "/queue");
+      const { data } = await queueCall("GET", id);
       if (my === epoch && queues.has(id)) show(id, data);
     } catch (e) {
       if (my !== epoch) return;
@@ -261,8 +275,9 @@
     q.timer = setTimeout(() => poll(id, my), jitter(ms));
   }
 
-  // The further back, the less often: about 1 s near the front, up to 30 s.
-  const pollDelay = (pos) => Math.min(30000, 1000 + pos * 25);
+  // The server's hint (from the position and the measured admission rate)
+  // when given; else the further back, the less often: 1 s to 30 s.
+  const pollDelay = (st) => st.pollAfterMs ?? Math.min(30000, 1000 + (st.position || 0) * 25);
 
   function show(id, st) {
     const q = queues.get(id);
@@ -270,7 +285,7 @@
     q.st = st;
     if (st.state === "none") { drop(id); return; }
     saveQueues(); renderQueue(id); refreshRow(id);
-    if (st.state === "queued") schedule(id, pollDelay(st.position || 0), epoch);
+    if (st.state === "queued") schedule(id, pollDelay(st), epoch);
     else if (st.state === "full") schedule(id, 20000, epoch); // a freed seat goes to the lowest waiting ticket
     else if (st.state === "enrolled") { loadEnrollments(); loadCourses(epoch); }
   }
