@@ -230,6 +230,13 @@ type Mocks struct {
 // these mocks: the bytes 0x00..0x1f.
 const MockRandomBytesBase64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
+// MockPublicKeyPEM and MockPrivateKeyPEM are what every tls.PrivateKey
+// returns under these mocks: PEM-shaped placeholders, not a key.
+const (
+	MockPublicKeyPEM  = "-----BEGIN PUBLIC KEY-----\nmock-public-key\n-----END PUBLIC KEY-----\n"
+	MockPrivateKeyPEM = "-----BEGIN RSA PRIVATE KEY-----\nmock-private-key\n-----END RSA PRIVATE KEY-----\n" //nolint:gosec // G101: a placeholder with no key material
+)
+
 // New returns a monitor that answers with the defaults every surge package
 // needs (defaultOutputs, defaultInvokes).
 func New() *Mocks { return &Mocks{} }
@@ -407,6 +414,14 @@ var defaultOutputs = map[string]OutputsFunc{
 	// 32 fixed bytes (0x00..0x1f), as the provider returns them: secret.
 	"random:index/randomBytes:RandomBytes": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		return resource.PropertyMap{"base64": resource.MakeSecret(str(MockRandomBytesBase64))}
+	},
+	// A key pair in the provider's PEM forms; the private half secret, as
+	// the provider marks it. Not a real key: mocks only check the wiring.
+	"tls:index/privateKey:PrivateKey": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		return resource.PropertyMap{
+			"publicKeyPem":  str(MockPublicKeyPEM),
+			"privateKeyPem": resource.MakeSecret(str(MockPrivateKeyPEM)),
+		}
 	},
 	"random:index/randomPassword:RandomPassword": func(a pulumi.MockResourceArgs) resource.PropertyMap {
 		n := 32
