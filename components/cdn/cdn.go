@@ -58,6 +58,16 @@ const (
 	SecurityHeadersPolicyID = "67f7725c-6f97-4210-82d7-5512b31e9d03"
 )
 
+// Progress counter TTLs (seconds): CloudFront follows the origin's
+// Cache-Control max-age (1 s) within [min, max], and uses default when the
+// origin sends none.
+// https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html
+const (
+	ProgressMinTTL     = 0
+	ProgressDefaultTTL = 1
+	ProgressMaxTTL     = 1
+)
+
 // VPCOriginTimeout bounds create, update and delete of the VPC origin.
 const VPCOriginTimeout = "45m"
 
@@ -67,9 +77,14 @@ const (
 	UploadsOriginID = "uploads"
 	APIOriginID     = "api"
 
-	APIPath    = "/api/*"
-	MediaPath  = "/media/*"
-	AssetsPath = "/assets/*"
+	APIPath = "/api/*"
+	// ProgressPath is the per-course progress counter: the same answer for
+	// every student. In a path pattern * matches any characters, / included
+	// (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html#DownloadDistValuesPathPattern),
+	// so it must come before APIPath, which also matches.
+	ProgressPath = "/api/courses/*/progress"
+	MediaPath    = "/media/*"
+	AssetsPath   = "/assets/*"
 )
 
 // supportedVPCOriginRegions lists the commercial regions where CloudFront
@@ -399,6 +414,49 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 		return nil, fmt.Errorf("creating assets cache policy: %w", err)
 	}
 
+	// The progress counter is keyed on the path only: no cookie, query
+	// string or header can split (or personalise) the cached copy.
+	progressPolicy, err := cloudfront.NewCachePolicy(ctx, name+"-progress", &cloudfront.CachePolicyArgs{
+		Name:       pulumi.String(naming.Physical(name, "progress", 128)),
+		Comment:    pulumi.String("admission progress counter: honours the origin's max-age"),
+		MinTtl:     pulumi.Int(ProgressMinTTL),
+		DefaultTtl: pulumi.Int(ProgressDefaultTTL),
+		MaxTtl:     pulumi.Int(ProgressMaxTTL),
+		ParametersInCacheKeyAndForwardedToOrigin: &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs{
+			CookiesConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs{CookieBehavior: pulumi.String("none")},
+			HeadersConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs{HeaderBehavior: pulumi.String("none")},
+			QueryStringsConfig:         &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs{QueryStringBehavior: pulumi.String("none")},
+			EnableAcceptEncodingGzip:   pulumi.Bool(true),
+			EnableAcceptEncodingBrotli: pulumi.Bool(true),
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating progress cache policy: %w", err)
+	}
+	// What reaches the app on a miss: as for /api/* the viewer's Host stays
+	// out (the origin name must match the ALB certificate), and so do the
+	// cookies and query strings; only the client address, which the app
+	// logs and sheds by.
+	progressRequests, err := cloudfront.NewOriginRequestPolicy(ctx, name+"-progress", &cloudfront.OriginRequestPolicyArgs{
+		Name:    pulumi.String(naming.Physical(name, "progress", 128)),
+		Comment: pulumi.String("admission progress counter: no cookies, no query strings"),
+		CookiesConfig: &cloudfront.OriginRequestPolicyCookiesConfigArgs{
+			CookieBehavior: pulumi.String("none"),
+		},
+		HeadersConfig: &cloudfront.OriginRequestPolicyHeadersConfigArgs{
+			HeaderBehavior: pulumi.String("whitelist"),
+			Headers: &cloudfront.OriginRequestPolicyHeadersConfigHeadersArgs{
+				Items: pulumi.ToStringArray([]string{"CloudFront-Viewer-Address"}),
+			},
+		},
+		QueryStringsConfig: &cloudfront.OriginRequestPolicyQueryStringsConfigArgs{
+			QueryStringBehavior: pulumi.String("none"),
+		},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating progress origin request policy: %w", err)
+	}
+
 	apiDomain := a.LoadBalancerDNSName
 	if a.OriginDomain != "" {
 		apiDomain = pulumi.String(a.OriginDomain)
@@ -479,7 +537,19 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 			Compress:                pulumi.Bool(true),
 			FunctionAssociations:    siteFns.Default,
 		},
+		// CloudFront applies the first behaviour whose pattern matches.
 		OrderedCacheBehaviors: cloudfront.DistributionOrderedCacheBehaviorArray{
+			&cloudfront.DistributionOrderedCacheBehaviorArgs{
+				PathPattern:             pulumi.String(ProgressPath),
+				TargetOriginId:          pulumi.String(APIOriginID),
+				AllowedMethods:          readOnly,
+				CachedMethods:           readOnly,
+				CachePolicyId:           progressPolicy.ID(),
+				OriginRequestPolicyId:   progressRequests.ID(),
+				ResponseHeadersPolicyId: pulumi.String(SecurityHeadersPolicyID),
+				ViewerProtocolPolicy:    pulumi.String("redirect-to-https"),
+				Compress:                pulumi.Bool(true),
+			},
 			&cloudfront.DistributionOrderedCacheBehaviorArgs{
 				PathPattern:    pulumi.String(APIPath),
 				TargetOriginId: pulumi.String(APIOriginID),

@@ -23,6 +23,8 @@ const (
 	tLogSrc    = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 	tLogDst    = "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"
 	tLogDel    = "aws:cloudwatch/logDelivery:LogDelivery"
+	tCachePol  = "aws:cloudfront/cachePolicy:CachePolicy"
+	tReqPolicy = "aws:cloudfront/originRequestPolicy:OriginRequestPolicy"
 
 	fakeALBARN     = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/surge-dev-alb/0ddba11"
 	fakeALBDNS     = "internal-surge-dev-alb-0ddba11.eu-west-1.elb.amazonaws.com"
@@ -159,6 +161,50 @@ func TestAPIGoesThroughVPCOriginUncached(t *testing.T) {
 	}
 }
 
+// TestProgressCachedBriefly: the progress counter has its own behaviour,
+// before /api/* (the first matching pattern wins, and /api/* matches it too),
+// to the same VPC origin, read-only, cached for the origin's max-age and keyed
+// on the path alone; no cookie reaches the app.
+func TestProgressCachedBriefly(t *testing.T) {
+	for _, s := range []setup{{domain: true}, {domain: false}} {
+		m := run(t, s, "surge-dev")
+		d := dist(t, m)
+		var order []string
+		for i := 0; i < d.Len("orderedCacheBehaviors"); i++ {
+			order = append(order, d.Str("orderedCacheBehaviors["+itoa(i)+"].pathPattern"))
+		}
+		require.Equal(t, []string{ProgressPath, APIPath, MediaPath, AssetsPath}, order, "the progress counter is matched before /api/*")
+
+		b := behavior(t, d, ProgressPath)
+		assert.Equal(t, "/api/courses/*/progress", d.Str(b+".pathPattern"))
+		assert.Equal(t, APIOriginID, d.Str(b+".targetOriginId"), "the same VPC origin as /api/*")
+		assert.Equal(t, []string{"GET", "HEAD"}, d.Strings(b+".allowedMethods"))
+		assert.Equal(t, []string{"GET", "HEAD"}, d.Strings(b+".cachedMethods"))
+		assert.Equal(t, "redirect-to-https", d.Str(b+".viewerProtocolPolicy"))
+		assert.Equal(t, SecurityHeadersPolicyID, d.Str(b+".responseHeadersPolicyId"))
+		assert.Zero(t, d.Len(b+".functionAssociations"), "no function")
+
+		cp, ok := m.Named(tCachePol, "surge-dev-cdn-progress")
+		require.True(t, ok)
+		assert.Equal(t, cp.Name+"-id", d.Str(b+".cachePolicyId"))
+		assert.Equal(t, 0.0, cp.Num("minTtl"), "the origin's max-age decides")
+		assert.Equal(t, 1.0, cp.Num("defaultTtl"))
+		assert.Equal(t, 1.0, cp.Num("maxTtl"), "never older than a second")
+		key := "parametersInCacheKeyAndForwardedToOrigin."
+		assert.Equal(t, "none", cp.Str(key+"cookiesConfig.cookieBehavior"), "no cookie in the cache key")
+		assert.Equal(t, "none", cp.Str(key+"headersConfig.headerBehavior"), "no header in the cache key")
+		assert.Equal(t, "none", cp.Str(key+"queryStringsConfig.queryStringBehavior"), "no query string in the cache key")
+
+		rp, ok := m.Named(tReqPolicy, "surge-dev-cdn-progress")
+		require.True(t, ok)
+		assert.Equal(t, rp.Name+"-id", d.Str(b+".originRequestPolicyId"))
+		assert.Equal(t, "none", rp.Str("cookiesConfig.cookieBehavior"), "no session cookie reaches the app")
+		assert.Equal(t, "none", rp.Str("queryStringsConfig.queryStringBehavior"))
+		assert.Equal(t, "whitelist", rp.Str("headersConfig.headerBehavior"))
+		assert.Equal(t, []string{"CloudFront-Viewer-Address"}, rp.Strings("headersConfig.headers.items"), "only the client address")
+	}
+}
+
 func TestControls(t *testing.T) {
 	m := run(t, setup{domain: true}, "surge-dev")
 	d := dist(t, m)
@@ -170,7 +216,7 @@ func TestControls(t *testing.T) {
 	t.Run("CloudFront.3 viewer HTTPS on every behavior", func(t *testing.T) {
 		assert.Equal(t, "redirect-to-https", d.Str("defaultCacheBehavior.viewerProtocolPolicy"))
 		n := d.Len("orderedCacheBehaviors")
-		require.Equal(t, 3, n)
+		require.Equal(t, 4, n)
 		for i := 0; i < n; i++ {
 			p := "orderedCacheBehaviors[" + itoa(i) + "]"
 			assert.Equal(t, "redirect-to-https", d.Str(p+".viewerProtocolPolicy"), "CloudFront.3: %s", d.Str(p+".pathPattern"))
@@ -215,10 +261,10 @@ func TestControls(t *testing.T) {
 		assert.Equal(t, []string{"GET", "HEAD"}, d.Strings(media+".allowedMethods"), "no uploads through CloudFront")
 		a := behavior(t, d, "/assets/*")
 		assert.Equal(t, StaticOriginID, d.Str(a+".targetOriginId"))
-		cps := m.ByType("aws:cloudfront/cachePolicy:CachePolicy")
-		require.Len(t, cps, 1)
-		assert.Equal(t, cps[0].Name+"-id", d.Str(a+".cachePolicyId"), "hashed assets use the long-TTL policy")
-		assert.Equal(t, 31536000.0, cps[0].Num("defaultTtl"))
+		cp, ok := m.Named(tCachePol, "surge-dev-cdn-assets")
+		require.True(t, ok)
+		assert.Equal(t, cp.Name+"-id", d.Str(a+".cachePolicyId"), "hashed assets use the long-TTL policy")
+		assert.Equal(t, 31536000.0, cp.Num("defaultTtl"))
 		assert.Equal(t, "http2and3", d.Str("httpVersion"))
 		assert.Equal(t, "PriceClass_100", d.Str("priceClass"))
 		assert.True(t, d.Bool("isIpv6Enabled"))

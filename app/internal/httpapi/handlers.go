@@ -511,6 +511,47 @@ func (s *Server) handleListCourses() http.HandlerFunc {
 	}
 }
 
+// ProgressCacheControl lets CloudFront and browsers reuse a progress answer
+// for a second: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Expiration.html
+const ProgressCacheControl = "public, max-age=1"
+
+type progressOut struct {
+	CourseID int64 `json:"courseId"`
+	// DecidedThrough: every ticket at or below it was decided (enrolled,
+	// waiting list, or gone). A student whose ticket is above it is still
+	// waiting; at or below, their own state is final.
+	DecidedThrough int64     `json:"decidedThrough"`
+	SeatsLeft      int       `json:"seatsLeft"`
+	AsOf           time.Time `json:"asOf"`
+}
+
+// handleProgress answers how far admission of a course has got. It holds
+// nothing about any student, so it needs no session and may be cached by
+// anyone. The course comes from the course cache (as for joins), the
+// progress from one waiting-room script.
+func (s *Server) handleProgress() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			s.fail(w, r, surge.Errorf(surge.CodeInvalid, "course id must be a positive integer"))
+			return
+		}
+		ctx := r.Context()
+		c, err := s.d.Courses.Course(ctx, id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		through, err := s.d.Room.DecidedThrough(ctx, id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSONCaching(w, http.StatusOK, progressOut{CourseID: id, DecidedThrough: through,
+			SeatsLeft: c.SeatsLeft(), AsOf: s.d.Now().UTC()}, ProgressCacheControl)
+	}
+}
+
 type queueOut struct {
 	State    surge.State `json:"state"`
 	Ticket   int64       `json:"ticket,omitempty"`

@@ -86,6 +86,12 @@ func jsonKind(k string) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONCaching(w, status, v, "no-store")
+}
+
+// writeJSONCaching is writeJSON with the Cache-Control header given: only
+// answers that are the same for every client may be cached by CloudFront.
+func writeJSONCaching(w http.ResponseWriter, status int, v any, cacheControl string) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Only our own types are encoded here; this is a bug.
@@ -93,7 +99,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", cacheControl)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

@@ -31,6 +31,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	admin("PUT /api/admin/courses/{id}/staff/{studentNo}", s.handleGrantStaff())
 	api("POST /api/logout", s.handleLogout())
 	api("GET /api/courses", s.handleListCourses())
+	// The same answer for every student, no session: CloudFront caches it
+	// for a second (components/cdn), so most polls never reach the app.
+	api("GET /api/courses/{id}/progress", s.handleProgress())
 
 	student("POST /api/courses/{id}/queue", s.handleJoin())
 	student("GET /api/courses/{id}/queue", s.handleQueueStatus())

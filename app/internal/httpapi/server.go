@@ -51,6 +51,7 @@ type Room interface {
 	CancelEnrolled(ctx context.Context, course, student int64) (bool, int64, error)
 	RestoreEnrolled(ctx context.Context, course, student, ticket int64) error
 	SeatsFreed(ctx context.Context, course int64) error
+	DecidedThrough(ctx context.Context, course int64) (int64, error)
 }
 
 // Sessions is the session store (Redis).

@@ -449,3 +449,30 @@ for j = 3, #ARGV do
 end
 return #ARGV - 2
 `)
+
+// decidedScript, no ARGV: the highest ticket such that every ticket at or
+// below it was decided (enrolled, on the waiting list, or gone); an empty
+// string when the course has no ticket counter. A ticket is issued (INCR
+// seq) and queued in one script, so every issued ticket neither queued nor
+// in flight from the queue is decided. Waiting-list students offered a freed
+// seat (state offered) are in flight too, but were decided already: they are
+// skipped. The in-flight set is at most one batch. With nobody undecided it
+// is the counter itself, which also issues fencing tokens: no student holds
+// one of those.
+var decidedScript = newScript([]keyName{keySeq, keyState, keyQueue, keyInFlight}, `
+local seq = redis.call('GET', K.seq)
+if not seq then return '' end
+local low = nil
+local q = redis.call('ZRANGE', K.q, 0, 0, 'WITHSCORES')
+if #q > 0 then low = tonumber(q[2]) end
+local inf = redis.call('ZRANGE', K.i, 0, -1, 'WITHSCORES')
+for j = 1, #inf, 2 do
+  if redis.call('HGET', K.st, inf[j]) ~= ST.offered then
+    local t = tonumber(inf[j+1])
+    if not low or t < low then low = t end
+    break
+  end
+end
+if low then return string.format('%.0f', low - 1) end
+return string.format('%.0f', tonumber(seq))
+`)

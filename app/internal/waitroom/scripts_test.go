@@ -17,6 +17,7 @@ var allScripts = map[string]script{
 	"leaveScript": leaveScript, "cancelledScript": cancelledScript, "cancelEnrolledScript": cancelEnrolledScript,
 	"restoreEnrolledScript": restoreEnrolledScript, "freedScript": freedScript, "takeScript": takeScript,
 	"completeScript": completeScript, "releaseScript": releaseScript, "sweepScript": sweepScript,
+	"decidedScript": decidedScript,
 }
 
 // TestEveryScriptIsChecked: a script added to scripts.go is added here too.

@@ -257,6 +257,25 @@ func (r *Room) Status(ctx context.Context, course, student int64) (surge.Status,
 	return toStatus(res)
 }
 
+// DecidedThrough is how far admission of a course has got: the highest
+// ticket such that every ticket at or below it was decided (enrolled, on the
+// waiting list, or gone). It is 0 when the course has no ticket counter in
+// Redis (never seeded, or lost): nothing is claimed then. One round trip.
+func (r *Room) DecidedThrough(ctx context.Context, course int64) (int64, error) {
+	s, err := r.run(ctx, decidedScript, course, "").Text()
+	if err != nil {
+		return 0, fmt.Errorf("reading admission progress: %w", err)
+	}
+	if s == "" {
+		return 0, nil
+	}
+	t, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parsing admission progress %q: %w", s, err)
+	}
+	return max(t, 0), nil
+}
+
 // Leave removes a student from the queue or the waiting list; ok is false
 // when they were neither queued nor full.
 func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err error) {
