@@ -396,40 +396,16 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 
 	// Hashed static assets never change in place: cache them for a year,
 	// keyed on the path only.
-	assetsPolicy, err := cloudfront.NewCachePolicy(ctx, name+"-assets", &cloudfront.CachePolicyArgs{
-		Name:       pulumi.String(naming.Physical(name, "hashed-assets", 128)),
-		Comment:    pulumi.String("content-hashed static assets"),
-		MinTtl:     pulumi.Int(a.AssetsMaxAgeSeconds),
-		DefaultTtl: pulumi.Int(a.AssetsMaxAgeSeconds),
-		MaxTtl:     pulumi.Int(a.AssetsMaxAgeSeconds),
-		ParametersInCacheKeyAndForwardedToOrigin: &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs{
-			CookiesConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs{CookieBehavior: pulumi.String("none")},
-			HeadersConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs{HeaderBehavior: pulumi.String("none")},
-			QueryStringsConfig:         &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs{QueryStringBehavior: pulumi.String("none")},
-			EnableAcceptEncodingGzip:   pulumi.Bool(true),
-			EnableAcceptEncodingBrotli: pulumi.Bool(true),
-		},
-	}, parent)
+	assetsPolicy, err := pathOnlyCachePolicy(ctx, name+"-assets", naming.Physical(name, "hashed-assets", 128), "content-hashed static assets",
+		a.AssetsMaxAgeSeconds, a.AssetsMaxAgeSeconds, a.AssetsMaxAgeSeconds, parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating assets cache policy: %w", err)
 	}
 
 	// The progress counter is keyed on the path only: no cookie, query
 	// string or header can split (or personalise) the cached copy.
-	progressPolicy, err := cloudfront.NewCachePolicy(ctx, name+"-progress", &cloudfront.CachePolicyArgs{
-		Name:       pulumi.String(naming.Physical(name, "progress", 128)),
-		Comment:    pulumi.String("admission progress counter: honours the origin's max-age"),
-		MinTtl:     pulumi.Int(ProgressMinTTL),
-		DefaultTtl: pulumi.Int(ProgressDefaultTTL),
-		MaxTtl:     pulumi.Int(ProgressMaxTTL),
-		ParametersInCacheKeyAndForwardedToOrigin: &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs{
-			CookiesConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs{CookieBehavior: pulumi.String("none")},
-			HeadersConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs{HeaderBehavior: pulumi.String("none")},
-			QueryStringsConfig:         &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs{QueryStringBehavior: pulumi.String("none")},
-			EnableAcceptEncodingGzip:   pulumi.Bool(true),
-			EnableAcceptEncodingBrotli: pulumi.Bool(true),
-		},
-	}, parent)
+	progressPolicy, err := pathOnlyCachePolicy(ctx, name+"-progress", naming.Physical(name, "progress", 128), "admission progress counter: honours the origin's max-age",
+		ProgressMinTTL, ProgressDefaultTTL, ProgressMaxTTL, parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating progress cache policy: %w", err)
 	}
@@ -653,4 +629,24 @@ func OACPolicy(bucketARN, distributionARN string) (string, error) {
 		"Resource":  bucketARN + "/*",
 		"Condition": map[string]any{"StringEquals": map[string]any{"AWS:SourceArn": distributionARN}},
 	})
+}
+
+// pathOnlyCachePolicy declares a cache policy keyed on the path alone: no
+// cookie, header or query string splits the cached copy, and compressed
+// copies are cached apart.
+func pathOnlyCachePolicy(ctx *pulumi.Context, name, physical, comment string, minTTL, defaultTTL, maxTTL int, opts ...pulumi.ResourceOption) (*cloudfront.CachePolicy, error) {
+	return cloudfront.NewCachePolicy(ctx, name, &cloudfront.CachePolicyArgs{
+		Name:       pulumi.String(physical),
+		Comment:    pulumi.String(comment),
+		MinTtl:     pulumi.Int(minTTL),
+		DefaultTtl: pulumi.Int(defaultTTL),
+		MaxTtl:     pulumi.Int(maxTTL),
+		ParametersInCacheKeyAndForwardedToOrigin: &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs{
+			CookiesConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs{CookieBehavior: pulumi.String("none")},
+			HeadersConfig:              &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs{HeaderBehavior: pulumi.String("none")},
+			QueryStringsConfig:         &cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs{QueryStringBehavior: pulumi.String("none")},
+			EnableAcceptEncodingGzip:   pulumi.Bool(true),
+			EnableAcceptEncodingBrotli: pulumi.Bool(true),
+		},
+	}, opts...)
 }

@@ -5,6 +5,7 @@
 package compute
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -355,30 +356,17 @@ var reservedEnv = []string{"SURGE_LISTEN_ADDR", "SURGE_DATABASE_SECRET_ARN", "SU
 
 func (a AppFleetArgs) withDefaults() AppFleetArgs {
 	dev := Defaults(spec.Dev)
-	defInt := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defInt(&a.HealthCheckGraceSeconds, dev.HealthCheckGraceSeconds)
-	defInt(&a.InstanceRefreshMinHealthyPercent, dev.InstanceRefreshMinHealthyPercent)
-	defInt(&a.RootVolumeGiB, dev.RootVolumeGiB)
-	defInt(&a.Port, dev.Port)
-	defInt(&a.DrainTimeoutSeconds, dev.DrainTimeoutSeconds)
-	defInt(&a.AdmitBatch, dev.AdmitBatch)
-	defInt(&a.MaxInflight, dev.MaxInflight)
-	if a.AdmitInterval == "" {
-		a.AdmitInterval = dev.AdmitInterval
-	}
-	if a.AdmitLease == "" {
-		a.AdmitLease = dev.AdmitLease
-	}
-	if a.AMIParameter == "" {
-		a.AMIParameter = DefaultAMIParameter
-	}
-	if a.LogRetentionDays == 0 {
-		a.LogRetentionDays = 365
-	}
+	a.HealthCheckGraceSeconds = cmp.Or(a.HealthCheckGraceSeconds, dev.HealthCheckGraceSeconds)
+	a.InstanceRefreshMinHealthyPercent = cmp.Or(a.InstanceRefreshMinHealthyPercent, dev.InstanceRefreshMinHealthyPercent)
+	a.RootVolumeGiB = cmp.Or(a.RootVolumeGiB, dev.RootVolumeGiB)
+	a.Port = cmp.Or(a.Port, dev.Port)
+	a.DrainTimeoutSeconds = cmp.Or(a.DrainTimeoutSeconds, dev.DrainTimeoutSeconds)
+	a.AdmitBatch = cmp.Or(a.AdmitBatch, dev.AdmitBatch)
+	a.MaxInflight = cmp.Or(a.MaxInflight, dev.MaxInflight)
+	a.AdmitInterval = cmp.Or(a.AdmitInterval, dev.AdmitInterval)
+	a.AdmitLease = cmp.Or(a.AdmitLease, dev.AdmitLease)
+	a.AMIParameter = cmp.Or(a.AMIParameter, DefaultAMIParameter)
+	a.LogRetentionDays = cmp.Or(a.LogRetentionDays, 365)
 	if a.WarmPool != nil && a.WarmPool.State == "" {
 		wp := *a.WarmPool
 		wp.State = "Stopped"
@@ -485,9 +473,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 	// It was monitoring's child before the fleet owned it: the alias keeps
 	// the group (and its logs) instead of replacing it.
 	logGroup := a.LogGroup
-	if logGroup == "" {
-		logGroup = LogGroupName(ctx.Stack())
-	}
+	logGroup = cmp.Or(logGroup, LogGroupName(ctx.Stack()))
 	formerParent := pulumi.URN(fmt.Sprintf("urn:pulumi:%s::%s::surge:monitoring:Alarms::%s", ctx.Stack(), ctx.Project(), name))
 	logs, err := cloudwatch.NewLogGroup(ctx, name+"-app", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String(logGroup),

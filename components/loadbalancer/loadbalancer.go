@@ -3,6 +3,7 @@
 package loadbalancer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -156,25 +157,16 @@ type ALB struct {
 
 func (a *ALBArgs) withDefaults(name string) ALBArgs {
 	out := *a
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&out.AppPort, DefaultAppPort)
+	out.AppPort = cmp.Or(out.AppPort, DefaultAppPort)
 	dev := Defaults(spec.Dev)
-	def(&out.DeregistrationDelaySeconds, dev.DeregistrationDelaySeconds)
-	def(&out.IdleTimeoutSeconds, dev.IdleTimeoutSeconds)
-	def(&out.HealthCheckIntervalSeconds, DefaultHealthCheckInterval)
-	def(&out.HealthCheckTimeoutSeconds, DefaultHealthCheckTimeout)
-	def(&out.HealthyThreshold, DefaultHealthyThreshold)
-	def(&out.UnhealthyThreshold, DefaultUnhealthyThreshold)
-	if out.DesyncMitigationMode == "" {
-		out.DesyncMitigationMode = DesyncDefensive
-	}
-	if out.AccessLogsPrefix == "" {
-		out.AccessLogsPrefix = "alb/" + name
-	}
+	out.DeregistrationDelaySeconds = cmp.Or(out.DeregistrationDelaySeconds, dev.DeregistrationDelaySeconds)
+	out.IdleTimeoutSeconds = cmp.Or(out.IdleTimeoutSeconds, dev.IdleTimeoutSeconds)
+	out.HealthCheckIntervalSeconds = cmp.Or(out.HealthCheckIntervalSeconds, DefaultHealthCheckInterval)
+	out.HealthCheckTimeoutSeconds = cmp.Or(out.HealthCheckTimeoutSeconds, DefaultHealthCheckTimeout)
+	out.HealthyThreshold = cmp.Or(out.HealthyThreshold, DefaultHealthyThreshold)
+	out.UnhealthyThreshold = cmp.Or(out.UnhealthyThreshold, DefaultUnhealthyThreshold)
+	out.DesyncMitigationMode = cmp.Or(out.DesyncMitigationMode, DesyncDefensive)
+	out.AccessLogsPrefix = cmp.Or(out.AccessLogsPrefix, "alb/"+name)
 	return out
 }
 

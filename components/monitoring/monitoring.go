@@ -14,6 +14,7 @@
 package monitoring
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,26 +123,21 @@ func (s Spec) Validate() error {
 // environment).
 func (t Thresholds) withDefaults() Thresholds {
 	d := Defaults(spec.Prod).Thresholds
-	def := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&t.ALB5xxPercent, d.ALB5xxPercent)
-	def(&t.TargetP99Seconds, d.TargetP99Seconds)
-	def(&t.DBCPUPercent, d.DBCPUPercent)
-	def(&t.DBFreeStorageGiB, d.DBFreeStorageGiB)
-	def(&t.DBFreeMemoryMiB, d.DBFreeMemoryMiB)
-	def(&t.DBConnections, d.DBConnections)
-	def(&t.ReplicaLagSeconds, d.ReplicaLagSeconds)
-	def(&t.CacheCPUPercent, d.CacheCPUPercent)
-	def(&t.CacheMemoryPercent, d.CacheMemoryPercent)
-	def(&t.CacheEvictions, d.CacheEvictions)
-	def(&t.CacheReplicationLagSeconds, d.CacheReplicationLagSeconds)
-	def(&t.CloudFront5xxPercent, d.CloudFront5xxPercent)
-	def(&t.WAFBlockedPerMinute, d.WAFBlockedPerMinute)
-	def(&t.ShedPerMinute, d.ShedPerMinute)
-	def(&t.QueueStallMinutes, d.QueueStallMinutes)
+	t.ALB5xxPercent = cmp.Or(t.ALB5xxPercent, d.ALB5xxPercent)
+	t.TargetP99Seconds = cmp.Or(t.TargetP99Seconds, d.TargetP99Seconds)
+	t.DBCPUPercent = cmp.Or(t.DBCPUPercent, d.DBCPUPercent)
+	t.DBFreeStorageGiB = cmp.Or(t.DBFreeStorageGiB, d.DBFreeStorageGiB)
+	t.DBFreeMemoryMiB = cmp.Or(t.DBFreeMemoryMiB, d.DBFreeMemoryMiB)
+	t.DBConnections = cmp.Or(t.DBConnections, d.DBConnections)
+	t.ReplicaLagSeconds = cmp.Or(t.ReplicaLagSeconds, d.ReplicaLagSeconds)
+	t.CacheCPUPercent = cmp.Or(t.CacheCPUPercent, d.CacheCPUPercent)
+	t.CacheMemoryPercent = cmp.Or(t.CacheMemoryPercent, d.CacheMemoryPercent)
+	t.CacheEvictions = cmp.Or(t.CacheEvictions, d.CacheEvictions)
+	t.CacheReplicationLagSeconds = cmp.Or(t.CacheReplicationLagSeconds, d.CacheReplicationLagSeconds)
+	t.CloudFront5xxPercent = cmp.Or(t.CloudFront5xxPercent, d.CloudFront5xxPercent)
+	t.WAFBlockedPerMinute = cmp.Or(t.WAFBlockedPerMinute, d.WAFBlockedPerMinute)
+	t.ShedPerMinute = cmp.Or(t.ShedPerMinute, d.ShedPerMinute)
+	t.QueueStallMinutes = cmp.Or(t.QueueStallMinutes, d.QueueStallMinutes)
 	return t
 }
 
@@ -203,9 +199,7 @@ var (
 
 func (a *AlarmsArgs) withDefaults() AlarmsArgs {
 	out := *a
-	if out.LogRetentionDays == 0 {
-		out.LogRetentionDays = Defaults(spec.Prod).LogRetentionDays
-	}
+	out.LogRetentionDays = cmp.Or(out.LogRetentionDays, Defaults(spec.Prod).LogRetentionDays)
 	out.Thresholds = out.Thresholds.withDefaults()
 	return out
 }
