@@ -314,17 +314,17 @@ func (c Config) MediaEnabled() bool { return c.MediaBucket != "" }
 
 // checkMedia: the four media variables come together, or not at all.
 func (c Config) checkMedia() []error {
-	set := map[string]string{
-		"SURGE_MEDIA_BUCKET": c.MediaBucket, "SURGE_MEDIA_BASE_URL": c.MediaBaseURL,
-		"SURGE_MEDIA_KEY_PAIR_ID": c.MediaKeyPairID, "SURGE_MEDIA_SIGNING_KEY_SECRET_ARN": c.MediaSigningKeyARN,
+	vars := []struct{ name, value string }{
+		{"SURGE_MEDIA_BUCKET", c.MediaBucket}, {"SURGE_MEDIA_BASE_URL", c.MediaBaseURL},
+		{"SURGE_MEDIA_KEY_PAIR_ID", c.MediaKeyPairID}, {"SURGE_MEDIA_SIGNING_KEY_SECRET_ARN", c.MediaSigningKeyARN},
 	}
 	var missing []string
-	for _, name := range []string{"SURGE_MEDIA_BUCKET", "SURGE_MEDIA_BASE_URL", "SURGE_MEDIA_KEY_PAIR_ID", "SURGE_MEDIA_SIGNING_KEY_SECRET_ARN"} {
-		if set[name] == "" {
-			missing = append(missing, name)
+	for _, v := range vars {
+		if v.value == "" {
+			missing = append(missing, v.name)
 		}
 	}
-	if len(missing) == 4 {
+	if len(missing) == len(vars) {
 		return nil
 	}
 	var errs []error

@@ -23,8 +23,12 @@ type SecretsClient interface {
 // NeedsSecrets reports whether any credential comes from Secrets Manager.
 func (c Config) NeedsSecrets() bool {
 	return c.DatabaseSecretARN != "" || c.DatabaseAppSecretARN != "" || c.RedisSecretARN != "" || c.AdminTokenARN != "" ||
-		(c.MediaSigningKeyARN != "" && c.cmd != Migrate)
+		c.readsMediaKey()
 }
+
+// readsMediaKey reports whether the signing key comes from Secrets Manager:
+// serve signs download links; migrate never does.
+func (c Config) readsMediaKey() bool { return c.MediaSigningKeyARN != "" && c.cmd != Migrate }
 
 // NewSecretsClient builds a client with the default AWS credential chain
 // (the instance profile on EC2).
@@ -93,7 +97,7 @@ func ResolveSecrets(ctx context.Context, c *Config, client SecretsClient) error 
 			return fmt.Errorf("admin token secret: %w", err)
 		}
 	}
-	if c.MediaSigningKeyARN != "" && c.cmd != Migrate {
+	if c.readsMediaKey() {
 		raw, err := getSecretString(ctx, client, c.MediaSigningKeyARN)
 		if err != nil {
 			return fmt.Errorf("media signing key secret: %w", err)

@@ -48,10 +48,9 @@ func (s *Server) materialsOn(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// staffCourse resolves the course of the path and checks, in the database,
-// that the signed-in student is its staff. Nothing the client sends says
-// who is staff.
-func (s *Server) staffCourse(w http.ResponseWriter, r *http.Request) (int64, bool) {
+// materialsCourse checks that materials are on and resolves the course of
+// the path; it answers the request itself when either fails.
+func (s *Server) materialsCourse(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	if !s.materialsOn(w, r) {
 		return 0, false
 	}
@@ -61,6 +60,17 @@ func (s *Server) staffCourse(w http.ResponseWriter, r *http.Request) (int64, boo
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return 0, false
+	}
+	return id, true
+}
+
+// staffCourse resolves the course of the path and checks, in the database,
+// that the signed-in student is its staff. Nothing the client sends says
+// who is staff.
+func (s *Server) staffCourse(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, ok := s.materialsCourse(w, r)
+	if !ok {
 		return 0, false
 	}
 	ok, err := s.d.Materials.IsStaff(r.Context(), id, studentFrom(r.Context()))
@@ -260,18 +270,11 @@ func (s *Server) handleConfirmUpload() http.HandlerFunc {
 // for any signed-in student; canUpload says whether they are its staff.
 func (s *Server) handleListMaterials() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.materialsOn(w, r) {
+		id, ok := s.materialsCourse(w, r)
+		if !ok {
 			return
 		}
-		id, err := pathID(r, "id")
 		ctx := r.Context()
-		if err == nil {
-			_, err = s.d.Courses.Course(ctx, id)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
 		ms, err := s.d.Materials.Materials(ctx, id)
 		if err != nil {
 			s.fail(w, r, err)

@@ -307,24 +307,23 @@ func (s *Server) awaitFinal(w http.ResponseWriter, r *http.Request, course int64
 		for !st.State.Final() {
 			select {
 			case <-wt.wake:
-				if st, err = s.d.Room.Status(ctx, course, studentFrom(ctx)); err != nil {
-					s.fail(w, r, err)
-					return
-				}
 			case <-timer.C:
 				// The deadline answers even when progress was lost (Redis
 				// restarted while the admitter published).
 				waited = true
-				if st, err = s.d.Room.Status(ctx, course, studentFrom(ctx)); err != nil {
-					s.fail(w, r, err)
-					return
-				}
-				break loop
 			case <-s.drainCh:
 				// Shutting down: the last state read, at once.
 				break loop
 			case <-ctx.Done():
 				return // the client went away
+			}
+			// Woken or out of time: read the state once more.
+			if st, err = s.d.Room.Status(ctx, course, studentFrom(ctx)); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if waited {
+				break
 			}
 		}
 	}

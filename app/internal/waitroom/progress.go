@@ -14,9 +14,9 @@ import (
 
 // Progress is published on a per-course shard channel (SPUBLISH, Redis 7):
 // in a cluster a shard channel lives on the node that owns its slot, and the
-// braces make the course id the hash tag, so a course's channel can sit on
-// the same shard as its keys. On a standalone Redis it is an ordinary
-// channel. https://redis.io/docs/latest/develop/interact/pubsub/#sharded-pubsub
+// braces make the course id the hash tag, so all of a course's progress goes
+// to one shard (the waiting room's keys do not carry that tag yet). On a
+// standalone Redis it is an ordinary channel. https://redis.io/docs/latest/develop/interact/pubsub/#sharded-pubsub
 //
 // Delivery is at most once: a message published while a subscriber is
 // reconnecting (Redis restarted) is lost. Waiters never depend on it alone:
