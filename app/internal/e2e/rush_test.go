@@ -33,6 +33,7 @@ func TestRushThreeInstances(t *testing.T) {
 	start := make(chan struct{})
 	tickets := make([]int64, students)
 	codes := make([]int, students)
+	answered := make([]string, students) // the state the join answered
 	retried := make([]bool, students)
 	var wg sync.WaitGroup
 	var retries atomic.Int64
@@ -59,6 +60,7 @@ func TestRushThreeInstances(t *testing.T) {
 			if tk, ok := r.JSON()["ticket"].(float64); ok {
 				tickets[i] = int64(tk)
 			}
+			answered[i], _ = r.JSON()["state"].(string)
 		})
 	}
 	began := time.Now()
@@ -71,6 +73,10 @@ func TestRushThreeInstances(t *testing.T) {
 			// A join answered 503 (its request timed out) may have run in
 			// Redis: the retry then reports the state reached meanwhile.
 			require.Contains(t, []int{http.StatusAccepted, http.StatusOK}, codes[i], "join of student %d after a retry", i)
+		} else if codes[i] == http.StatusOK {
+			// A join that comes once every seat is taken and nobody is queued
+			// or in flight is answered full at once, with its ticket.
+			require.Equal(t, "full", answered[i], "join of student %d answered 200", i)
 		} else {
 			require.Equal(t, http.StatusAccepted, codes[i], "join of student %d", i)
 		}
