@@ -109,7 +109,7 @@ type Machine struct {
 
 // Run performs the scenario and writes the report into o.OutDir.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	sc := o.Scenario
+	sc := o.Scenario.withDefaults()
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
@@ -136,6 +136,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Scenario: sc, Mode: "local", Started: t0.UTC(), Machine: machineInfo(), AppEnv: o.AppEnv,
 		Command: strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")}
 
+	if sc.Clients == ClientsStudent {
+		// One connection per student: the generator and (inherited) the
+		// local servers need a descriptor each.
+		if err := raiseFileLimit(uint64(sc.Students) + 4096); err != nil {
+			return nil, err
+		}
+	}
 	var e *env
 	var err error
 	if o.BaseURL != "" {
@@ -329,6 +336,7 @@ func runApp(ctx context.Context, o Options, sc Scenario, e *env, students []*stu
 	logf func(string, ...any), rep *Report) (*SystemResult, error) {
 	res := &SystemResult{System: "surge", Instances: len(e.appBases), Students: len(students)}
 	g := newGen(sc, e.appBases, e.adminToken)
+	g.attach(students)
 	defer g.close()
 	admin := &surgeapi.Client{Base: e.appBases[0], AdminToken: e.adminToken, HTTP: &http.Client{Timeout: 2 * time.Minute}}
 
@@ -490,6 +498,7 @@ func runBaseline(ctx context.Context, sc Scenario, e *env, students []*student, 
 		return nil, err
 	}
 	g := newGen(sc, e.baseBases, "")
+	g.attach(students)
 	defer g.close()
 	setup := NewRecorder(time.Now(), time.Second)
 	logf("baseline: signing %d students in", len(students))
