@@ -54,6 +54,9 @@ type SystemResult struct {
 	MachineCPU float64     `json:"machineCpuUtilisation"`
 	PeakConns  int         `json:"peakDbConnections"`
 
+	// Requests the students sent during the rush, per student.
+	Requests RequestCounts `json:"requests"`
+
 	Checks    []Check          `json:"checks"`
 	Anomalies map[string]int64 `json:"anomalies,omitempty"`
 	Notes     []string         `json:"notes,omitempty"`
@@ -69,9 +72,45 @@ func (s *SystemResult) Endpoint(name string) EndpointSummary {
 	return EndpointSummary{Name: name}
 }
 
+// RequestCounts are the requests the students sent during the rush to get
+// their final answers (cancellations after them left out), in total and per
+// student: all of them, those the CDN model answered (edge), and the rest,
+// which reached the origin.
+type RequestCounts struct {
+	Total            int64   `json:"total"`
+	Edge             int64   `json:"edge"`
+	Origin           int64   `json:"origin"`
+	PerStudent       float64 `json:"perStudent"`
+	EdgePerStudent   float64 `json:"edgePerStudent"`
+	OriginPerStudent float64 `json:"originPerStudent"`
+}
+
+func countRequests(eps []EndpointSummary, students int) RequestCounts {
+	var c RequestCounts
+	for _, e := range eps {
+		switch e.Name {
+		case "cancel":
+		case edgeEndpoint:
+			c.Total += e.Count
+			c.Edge += e.Count
+		default:
+			c.Total += e.Count
+			c.Origin += e.Count
+		}
+	}
+	if students > 0 {
+		n := float64(students)
+		c.PerStudent, c.EdgePerStudent, c.OriginPerStudent = float64(c.Total)/n, float64(c.Edge)/n, float64(c.Origin)/n
+	}
+	return c
+}
+
 // Report is the whole run.
 type Report struct {
-	Scenario  Scenario          `json:"scenario"`
+	Scenario Scenario `json:"scenario"`
+	// DBLatency is the delay added each way between the apps and
+	// PostgreSQL (0 = loopback).
+	DBLatency time.Duration     `json:"dbLatency"`
 	Mode      string            `json:"mode"` // local or remote
 	Started   time.Time         `json:"started"`
 	Machine   Machine           `json:"machine"`
@@ -133,7 +172,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	logf := func(f string, a ...any) {
 		fmt.Fprintf(log, "[%6.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(f, a...))
 	}
-	rep := &Report{Scenario: sc, Mode: "local", Started: t0.UTC(), Machine: machineInfo(), AppEnv: o.AppEnv,
+	rep := &Report{Scenario: sc, DBLatency: o.DBLatency, Mode: "local", Started: t0.UTC(), Machine: machineInfo(), AppEnv: o.AppEnv,
 		Command: strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")}
 
 	if sc.Clients == ClientsStudent {
@@ -147,6 +186,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var err error
 	if o.BaseURL != "" {
 		rep.Mode = "remote"
+		if o.DBLatency > 0 {
+			return nil, errors.New("-db-latency needs local mode: the proxy sits in front of the local PostgreSQL")
+		}
 		e = remoteEnv(o)
 		sc.Baseline, sc.Calibrate = false, 0
 		rep.Scenario = sc
@@ -384,6 +426,7 @@ func runApp(ctx context.Context, o Options, sc Scenario, e *env, students []*stu
 	progress()
 	m.stopFast(ctx, res)
 	res.Endpoints, res.Finals = rec.Summaries(), rec.Finals()
+	res.Requests = countRequests(res.Endpoints, len(students))
 	res.AllFinalS = res.Finals.Last / 1000
 	logf("surge: rush done, last final state at %.2fs", res.AllFinalS)
 
@@ -518,6 +561,7 @@ func runBaseline(ctx context.Context, sc Scenario, e *env, students []*student, 
 	m.stopFast(ctx, res)
 	m.stopDB(ctx, res)
 	res.Endpoints, res.Finals = rec.Summaries(), rec.Finals()
+	res.Requests = countRequests(res.Endpoints, len(students))
 	res.AllFinalS = res.Finals.Last / 1000
 	logf("baseline: rush done, last answer at %.2fs", res.AllFinalS)
 
