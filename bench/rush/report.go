@@ -469,7 +469,11 @@ func Headline(reports []*Report) string {
 			}
 			c := s.Finals.Click
 			q := s.Requests
-			w("| %s | %s | %s | %s | %d/%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", label, latencyLabel(r.DBLatency), s.System, r.Scenario.Clients,
+			clients := r.Scenario.Clients
+			if clients == "" {
+				clients = ClientsPool // reports from before the student model
+			}
+			w("| %s | %s | %s | %s | %d/%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", label, latencyLabel(r.DBLatency), s.System, clients,
 				s.StudentsOK, s.Students, c.P50/1000, c.P99/1000, c.Last/1000, q.PerStudent, q.OriginPerStudent, q.EdgePerStudent, inv)
 		}
 	}
@@ -496,19 +500,27 @@ func LoadReports(dir string) ([]*Report, error) {
 			out = append(out, &r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sortReports(out)
+	return out, nil
+}
+
+// sortReports orders reports by size, then the loopback run before the
+// latency run of the same scenario.
+func sortReports(rs []*Report) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
 		if a.Scenario.Students != b.Scenario.Students {
 			return a.Scenario.Students < b.Scenario.Students
 		}
 		return a.DBLatency < b.DBLatency
 	})
-	return out, nil
 }
 
 // Summary renders the headline table over several reports, then their
 // throughput and resources.
 func Summary(reports []*Report) string {
+	reports = append([]*Report(nil), reports...)
+	sortReports(reports)
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
 	w("%s\n", Headline(reports))
