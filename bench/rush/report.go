@@ -262,7 +262,9 @@ func Markdown(r *Report) string {
 		}
 		reqs := int64(0)
 		for _, e := range s.Endpoints {
-			reqs += e.Count
+			if e.Name != edgeEndpoint { // answered by the CDN model: never reached the app
+				reqs += e.Count
+			}
 		}
 		perReq := 0.0
 		if reqs > 0 {
@@ -285,7 +287,7 @@ func Markdown(r *Report) string {
 			parts = append(parts, fmt.Sprintf("%s %d", c.k, c.v))
 		}
 		scripts := s.Redis.ByCmd["evalsha"] + s.Redis.ByCmd["eval"] + s.Redis.ByCmd["fcall"]
-		w("**%s**: %d commands executed (%.2f per HTTP request; INFO commandstats also counts the commands run inside the %d Lua script calls), Redis CPU %.2f s. Top: %s.\n\n",
+		w("**%s**: %d commands executed (%.2f per HTTP request reaching the app; INFO commandstats also counts the commands run inside the %d Lua script calls), Redis CPU %.2f s. Top: %s.\n\n",
 			s.System, s.Redis.Commands, perReq, scripts, s.Redis.CPUSec, strings.Join(parts, ", "))
 	}
 
@@ -541,7 +543,9 @@ func Summary(reports []*Report) string {
 			if s.Redis != nil {
 				var reqs int64
 				for _, e := range s.Endpoints {
-					reqs += e.Count
+					if e.Name != edgeEndpoint {
+						reqs += e.Count
+					}
 				}
 				if reqs > 0 {
 					redisPer = fmt.Sprintf("%.1f", float64(s.Redis.Commands)/float64(reqs))
