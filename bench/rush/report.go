@@ -87,10 +87,13 @@ func targets(r *Report) []Target {
 		}
 		ts = append(ts, t)
 	}
-	ts = append(ts, Target{Name: "requests reaching the origin per student", Goal: "<= 1.3", Scope: "hot and big",
-		Measured: fmt.Sprintf("%.2f (%d origin requests / %d students; %.2f in all, %.2f answered by the edge)",
-			app.Requests.OriginPerStudent, app.Requests.Origin, app.Students, app.Requests.PerStudent, app.Requests.EdgePerStudent),
-		OK: boolp(app.Requests.OriginPerStudent <= 1.3)})
+	// Per course joined: a student of hot or big joins one; in a scenario
+	// where each joins K, a student needs K answers.
+	k := float64(max(r.Scenario.joins(), 1))
+	ts = append(ts, Target{Name: "requests reaching the origin per student", Goal: "<= 1.3 per course joined", Scope: "hot and big (one course each)",
+		Measured: fmt.Sprintf("%.2f per course joined (%d origin requests / %d students / %.0f courses each; per student %.2f in all, %.2f answered by the edge)",
+			app.Requests.OriginPerStudent/k, app.Requests.Origin, app.Students, k, app.Requests.PerStudent, app.Requests.EdgePerStudent),
+		OK: boolp(app.Requests.OriginPerStudent/k <= 1.3)})
 	t = Target{Name: "PostgreSQL statements per seat granted", Goal: "<= 3, whole rush, all statements", Scope: "every scenario"}
 	if app.DB != nil && app.SeatsGranted > 0 {
 		per := float64(app.DB.Statements) / float64(app.SeatsGranted)

@@ -69,7 +69,7 @@ func TestTargets(t *testing.T) {
 			}
 			assert.Contains(t, byName["invariants"].Measured, "baseline: y")
 			assert.Contains(t, byName["throughput vs lock-per-request"].Measured, "final answers/s")
-			assert.Contains(t, byName["requests reaching the origin per student"].Measured, "1.05 (2100 origin requests / 2000 students; 1.20 in all, 0.15 answered by the edge)")
+			assert.Contains(t, byName["requests reaching the origin per student"].Measured, "1.05 per course joined (2100 origin requests / 2000 students / 1 courses each; per student 1.20 in all, 0.15 answered by the edge)")
 		})
 	}
 }
