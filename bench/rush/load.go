@@ -254,7 +254,9 @@ func (g *gen) forEach(ctx context.Context, students []*student, fn func(context.
 func (g *gen) loginApp(ctx context.Context, rec *Recorder, students []*student) error {
 	return g.forEach(ctx, students, func(ctx context.Context, s *student) error {
 		var err error
-		for attempt := 0; attempt < 5; attempt++ {
+		// Sign-ins have their own bound at each instance (503 past it): the
+		// setup is not measured, so retry patiently, with jitter.
+		for attempt := 0; attempt < 30; attempt++ {
 			var sess *surgeapi.Session
 			status, e := g.do(ctx, rec, s, "login", func(c *surgeapi.Client) (int, error) {
 				var err error
@@ -269,7 +271,7 @@ func (g *gen) loginApp(ctx context.Context, rec *Recorder, students []*student) 
 			if status != 0 && status < 500 {
 				break
 			}
-			sleepCtx(ctx, backoff(e, status))
+			sleepCtx(ctx, jitter(backoff(e, status)))
 		}
 		return fmt.Errorf("login %s: %w", s.no, err)
 	})
