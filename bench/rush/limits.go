@@ -30,7 +30,7 @@ func raiseFileLimit(need uint64) error {
 		}
 	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil || want.Cur < need {
-		return fmt.Errorf("one connection per student needs %d open files, the limit is %d (hard %d): raise it (ulimit -n) or use -clients pool", need, lim.Cur, lim.Max)
+		return fmt.Errorf("one connection per student needs %d open files, the limit is %d (hard %d) and cannot be raised here: raise it (ulimit -n), use fewer -students or -clients pool", need, lim.Cur, lim.Max)
 	}
 	return nil
 }

@@ -176,9 +176,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Command: strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")}
 
 	if sc.Clients == ClientsStudent {
-		// One connection per student: the generator and (inherited) the
-		// local servers need a descriptor each.
-		if err := raiseFileLimit(uint64(sc.Students) + 4096); err != nil {
+		// One connection per student: the generator needs a descriptor each,
+		// plus a few hundred for the pool, the monitors and the servers'
+		// pipes (the servers inherit the limit and hold their share).
+		if err := raiseFileLimit(uint64(sc.Students) + 512); err != nil {
 			return nil, err
 		}
 	}
