@@ -2,6 +2,7 @@ package rush
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/internal/localenv/surgeapi"
 )
 
 func TestMaxAge(t *testing.T) {
@@ -124,5 +127,41 @@ func TestLatencyProxy(t *testing.T) {
 		assert.Equal(t, "ping"+itoa(int64(i)), string(buf))
 		assert.GreaterOrEqual(t, rtt, 2*lat, "round trip %d: latency each way", i)
 		assert.Less(t, rtt, 2*lat+200*time.Millisecond, "round trip %d: not much more", i)
+	}
+}
+
+// TestRetryDelay: the student model retries as the page does (never before
+// Retry-After, then full jitter growing with the attempt); the pool model
+// keeps its fixed delays; a course not open yet is retried at once in both.
+func TestRetryDelay(t *testing.T) {
+	busy := &surgeapi.Error{Status: http.StatusServiceUnavailable, RetryAfter: "1"}
+	for _, tc := range []struct {
+		name     string
+		clients  string
+		err      error
+		status   int
+		attempt  int
+		min, max time.Duration
+	}{
+		{"student 503 first retry", ClientsStudent, busy, 503, 0, time.Second, 1500 * time.Millisecond},
+		{"student 503 fourth retry", ClientsStudent, busy, 503, 3, time.Second, 5 * time.Second},
+		{"student 503 capped", ClientsStudent, busy, 503, 40, time.Second, 33 * time.Second},
+		{"student transport error", ClientsStudent, errors.New("refused"), 0, 0, 0, 500 * time.Millisecond},
+		{"student not open yet", ClientsStudent, &surgeapi.Error{Status: 409}, 409, 5, 20 * time.Millisecond, 20 * time.Millisecond},
+		{"pool 503", ClientsPool, busy, 503, 3, time.Second, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gen{sc: Scenario{Clients: tc.clients}}
+			spread := map[time.Duration]bool{}
+			for range 50 {
+				d := g.retryDelay(tc.err, tc.status, tc.attempt)
+				assert.GreaterOrEqual(t, d, tc.min)
+				assert.LessOrEqual(t, d, tc.max)
+				spread[d] = true
+			}
+			if tc.max > tc.min {
+				assert.Greater(t, len(spread), 10, "jittered")
+			}
+		})
 	}
 }

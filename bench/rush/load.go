@@ -165,6 +165,27 @@ func backoff(err error, status int) time.Duration {
 	}
 }
 
+// retryDelay is how long a student waits before retrying a refused or
+// failed request. The student model retries as the page does
+// (app/site/static/assets/app.js, api): never before Retry-After, plus an
+// exponential backoff with full jitter (up to 500 ms x 2^attempt, at most
+// 30 s), so that refused students do not come back in one wave. The pool
+// model keeps its former fixed delays.
+func (g *gen) retryDelay(err error, status, attempt int) time.Duration {
+	if g.sc.Clients != ClientsStudent || status == http.StatusConflict {
+		return backoff(err, status)
+	}
+	var after time.Duration
+	var ae *surgeapi.Error
+	if errors.As(err, &ae) && ae.RetryAfter != "" {
+		if s, e := strconv.Atoi(ae.RetryAfter); e == nil && s > 0 {
+			after = time.Duration(s) * time.Second
+		}
+	}
+	ceiling := min(30*time.Second, 500*time.Millisecond<<min(attempt, 6))
+	return after + time.Duration(rand.Int64N(int64(ceiling)))
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -374,7 +395,7 @@ func (s *student) observe(rec *Recorder, j int, q surgeapi.QueueState) {
 // answer), retrying what a page retries.
 func (g *gen) join(ctx context.Context, rec *Recorder, s *student, j int, courseIDs []int64, wait time.Duration) bool {
 	id := courseIDs[s.courses[j]]
-	for ctx.Err() == nil {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
 		var q surgeapi.QueueState
 		if s.clickAt[j].IsZero() {
 			s.clickAt[j] = time.Now()
@@ -402,7 +423,7 @@ func (g *gen) join(ctx context.Context, rec *Recorder, s *student, j int, course
 			s.err = fmt.Sprintf("join course %d: %v", id, err)
 			return false
 		}
-		sleepCtx(ctx, backoff(err, status))
+		sleepCtx(ctx, g.retryDelay(err, status, attempt))
 	}
 	return false
 }
@@ -443,7 +464,7 @@ func (g *gen) status(ctx context.Context, rec *Recorder, s *student, j int, cour
 		g.relogin(ctx, rec, s)
 	case ctx.Err() == nil:
 		g.count(fmt.Sprintf("%s %d", name, status))
-		sleepCtx(ctx, backoff(err, status))
+		sleepCtx(ctx, g.retryDelay(err, status, 0))
 	}
 }
 
@@ -590,7 +611,7 @@ func baselineID(ci int) int64 { return int64(ci + 1) }
 
 func (g *gen) baselineStudent(ctx context.Context, rec *Recorder, s *student) {
 	for j, ci := range s.courses {
-		for ctx.Err() == nil {
+		for attempt := 0; ctx.Err() == nil; attempt++ {
 			var out struct {
 				State string `json:"state"`
 			}
@@ -613,7 +634,7 @@ func (g *gen) baselineStudent(ctx context.Context, rec *Recorder, s *student) {
 				return
 			}
 			g.count(fmt.Sprintf("enroll %d, retried", status))
-			sleepCtx(ctx, backoff(err, status))
+			sleepCtx(ctx, g.retryDelay(err, status, attempt))
 		}
 	}
 	if ctx.Err() != nil {
