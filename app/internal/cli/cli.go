@@ -274,6 +274,7 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 		TrustCloudFront: cfg.TrustCloudFront,
 		BcryptCost:      cfg.BcryptCost,
 		MaxInflight:     cfg.MaxInflight,
+		OverloadWait:    cfg.OverloadWait,
 		RequestTimeout:  cfg.RequestTimeout,
 		Progress:        feed,
 		MaxWait:         cfg.MaxWait,

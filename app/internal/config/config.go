@@ -36,6 +36,7 @@ type Config struct {
 	DrainTimeout    time.Duration // SURGE_DRAIN_TIMEOUT, default 20s
 	MaxInflight     int           // SURGE_MAX_INFLIGHT, default 1000
 	RequestTimeout  time.Duration // SURGE_REQUEST_TIMEOUT, default 5s: bound of one API request's work
+	OverloadWait    time.Duration // SURGE_OVERLOAD_WAIT, default 1s: how long a request past SURGE_MAX_INFLIGHT waits for a slot before 503
 	MaxWait         time.Duration // SURGE_MAX_WAIT, default 4s: longest wait a join or status request may ask for
 	MaxWaiters      int           // SURGE_MAX_WAITERS, default min(500, SURGE_MAX_INFLIGHT/2): requests waiting at once per instance
 	SessionTTL      time.Duration // SURGE_SESSION_TTL, default 12h
@@ -144,6 +145,7 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		MaxInflight:          num("SURGE_MAX_INFLIGHT", 1000, 1, 1000000),
 		RequestTimeout:       dur("SURGE_REQUEST_TIMEOUT", 5*time.Second),
 		MaxWait:              dur("SURGE_MAX_WAIT", 4*time.Second),
+		OverloadWait:         dur("SURGE_OVERLOAD_WAIT", time.Second),
 		MaxWaiters:           num("SURGE_MAX_WAITERS", 0, 1, 1000000),
 		SessionTTL:           dur("SURGE_SESSION_TTL", 12*time.Hour),
 		RedisPrefix:          str("SURGE_REDIS_PREFIX", "surge:"),
@@ -284,6 +286,9 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html
 		if c.MaxWait > c.RequestTimeout*4/5 {
 			errs = append(errs, fmt.Errorf("SURGE_MAX_WAIT (%s) must be at most 4/5 of SURGE_REQUEST_TIMEOUT (%s)", c.MaxWait, c.RequestTimeout))
+		}
+		if c.OverloadWait >= c.RequestTimeout/2 {
+			errs = append(errs, fmt.Errorf("SURGE_OVERLOAD_WAIT (%s) must be below half of SURGE_REQUEST_TIMEOUT (%s): the request still has to be served", c.OverloadWait, c.RequestTimeout))
 		}
 		if c.MaxWait > MaxWaitCeiling {
 			errs = append(errs, fmt.Errorf("SURGE_MAX_WAIT (%s) must be at most %s: CloudFront gives up on an origin after 30 s by default", c.MaxWait, MaxWaitCeiling))

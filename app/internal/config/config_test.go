@@ -52,6 +52,7 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, 1000, c.MaxInflight, "SURGE_MAX_INFLIGHT default")
 	assert.Equal(t, 4*time.Second, c.MaxWait, "SURGE_MAX_WAIT default")
 	assert.Equal(t, 500, c.MaxWaiters, "SURGE_MAX_WAITERS default")
+	assert.Equal(t, time.Second, c.OverloadWait, "SURGE_OVERLOAD_WAIT default")
 	assert.Empty(t, c.DatabaseReadURL, "read URL defaults to the writer (empty)")
 }
 
@@ -93,6 +94,9 @@ func TestWaitBounds(t *testing.T) {
 		{name: "wait beyond the ceiling", vars: map[string]string{"SURGE_MAX_WAIT": "25s", "SURGE_REQUEST_TIMEOUT": "60s"}, want: "must be at most 20s"},
 		{name: "waiters at the in-flight bound", vars: map[string]string{"SURGE_MAX_WAITERS": "1000"}, want: "SURGE_MAX_WAITERS (1000) must be below SURGE_MAX_INFLIGHT (1000)"},
 		{name: "waiters below it", vars: map[string]string{"SURGE_MAX_WAITERS": "900"}},
+		{name: "overload wait too long", vars: map[string]string{"SURGE_OVERLOAD_WAIT": "3s"}, want: "SURGE_OVERLOAD_WAIT (3s) must be below half of SURGE_REQUEST_TIMEOUT (5s)"},
+		{name: "overload wait not positive", vars: map[string]string{"SURGE_OVERLOAD_WAIT": "0s"}, want: "SURGE_OVERLOAD_WAIT"},
+		{name: "overload wait shorter", vars: map[string]string{"SURGE_OVERLOAD_WAIT": "200ms"}},
 		{name: "not a duration", vars: map[string]string{"SURGE_MAX_WAIT": "soon"}, want: "SURGE_MAX_WAIT"},
 	}
 	for _, tc := range cases {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,7 +99,7 @@ type (
 
 func TestLoadSheddingSparesHealthChecks(t *testing.T) {
 	s, err := NewServer(Deps{Store: nopStore{}, Courses: nopCourses{}, Room: nopRoom{}, Sessions: nopSessions{},
-		AdminToken: "x", BcryptCost: 4, MaxInflight: 2})
+		AdminToken: "x", BcryptCost: 4, MaxInflight: 2, OverloadWait: -1})
 	require.NoError(t, err)
 	// Two requests in flight fill the budget.
 	s.inflight <- struct{}{}
@@ -117,4 +118,58 @@ func TestLoadSheddingSparesHealthChecks(t *testing.T) {
 	rec = httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("POST", "/api/logout", io.NopCloser(strings.NewReader(""))))
 	assert.Equal(t, http.StatusNoContent, rec.Code, "admitted again once a slot frees")
+}
+
+func TestOverloadWaitsBrieflyInArrivalOrder(t *testing.T) {
+	newServer := func(wait time.Duration) *Server {
+		s, err := NewServer(Deps{Store: nopStore{}, Courses: nopCourses{}, Room: nopRoom{}, Sessions: nopSessions{},
+			AdminToken: "x", BcryptCost: 4, MaxInflight: 1, OverloadWait: wait})
+		require.NoError(t, err)
+		s.inflight <- struct{}{} // the one slot is taken
+		return s
+	}
+	logout := func(s *Server) int {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("POST", "/api/logout", io.NopCloser(strings.NewReader(""))))
+		return rec.Code
+	}
+
+	t.Run("refused when no slot frees within the wait", func(t *testing.T) {
+		s := newServer(50 * time.Millisecond)
+		start := time.Now()
+		assert.Equal(t, http.StatusServiceUnavailable, logout(s))
+		assert.GreaterOrEqual(t, time.Since(start), 50*time.Millisecond, "it waited")
+	})
+	t.Run("served when a slot frees within the wait, first come first served", func(t *testing.T) {
+		s := newServer(5 * time.Second)
+		const n = 3
+		order := make(chan int, n)
+		for i := range n {
+			go func() {
+				if logout(s) == http.StatusNoContent {
+					order <- i
+				}
+			}()
+			require.Eventually(t, func() bool { return s.queued.Load() == int64(i+1) }, time.Second, time.Millisecond)
+		}
+		for i := range n {
+			<-s.inflight // one slot frees; the request holds it until it answers
+			assert.Equal(t, i, <-order, "answered in arrival order")
+			s.inflight <- struct{}{}
+		}
+	})
+	t.Run("at most 4×MaxInflight wait; the rest are refused at once", func(t *testing.T) {
+		s := newServer(5 * time.Second)
+		for i := range 4 {
+			go logout(s)
+			require.Eventually(t, func() bool { return s.queued.Load() == int64(i+1) }, time.Second, time.Millisecond)
+		}
+		start := time.Now()
+		assert.Equal(t, http.StatusServiceUnavailable, logout(s))
+		assert.Less(t, time.Since(start), time.Second, "refused without waiting")
+		for range 4 {
+			<-s.inflight
+			require.Eventually(t, func() bool { return len(s.inflight) == 1 }, time.Second, time.Millisecond)
+		}
+	})
 }

@@ -108,9 +108,10 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// admit sheds load: past MaxInflight concurrent API requests, or while
-// draining, a request is refused at once with 503 and Retry-After instead of
-// queueing without bound.
+// admit sheds load: past MaxInflight concurrent API requests a request
+// waits up to OverloadWait for a slot (at most 4×MaxInflight wait, served in
+// arrival order), then is refused with 503 and Retry-After instead of
+// queueing without bound; while draining it is refused at once.
 func (s *Server) admit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Count first, then look at the flag: whoever drains and then waits for
@@ -124,9 +125,11 @@ func (s *Server) admit(next http.Handler) http.Handler {
 		select {
 		case s.inflight <- struct{}{}:
 		default:
-			s.m.shed.Inc()
-			writeError(w, surge.Errorf(surge.CodeOverloaded, "too many requests in flight, retry"))
-			return
+			if !s.awaitSlot(r.Context()) {
+				s.m.shed.Inc()
+				writeError(w, surge.Errorf(surge.CodeOverloaded, "too many requests in flight, retry"))
+				return
+			}
 		}
 		s.m.inflight.Inc()
 		defer func() {
@@ -135,6 +138,28 @@ func (s *Server) admit(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// awaitSlot waits for an in-flight slot within OverloadWait; false: none
+// came, too many wait already, or the client left.
+func (s *Server) awaitSlot(ctx context.Context) bool {
+	if s.d.OverloadWait < 0 {
+		return false
+	}
+	defer s.queued.Add(-1)
+	if s.queued.Add(1) > int64(4*s.d.MaxInflight) {
+		return false
+	}
+	t := time.NewTimer(s.d.OverloadWait)
+	defer t.Stop()
+	select {
+	case s.inflight <- struct{}{}: // channel senders are served first come, first served
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // admitLogin is admit for sign-ins: they have their own bound (LoginQueue)

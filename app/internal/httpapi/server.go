@@ -79,10 +79,17 @@ type Deps struct {
 	// Registerer receives the HTTP metrics; nil: not exported.
 	Registerer prometheus.Registerer
 
-	AdminToken     string
-	CookieSecure   bool
-	BcryptCost     int           // bcrypt.MinCost..bcrypt.MaxCost; default bcrypt.DefaultCost
-	MaxInflight    int           // default 1000
+	AdminToken   string
+	CookieSecure bool
+	BcryptCost   int // bcrypt.MinCost..bcrypt.MaxCost; default bcrypt.DefaultCost
+	MaxInflight  int // default 1000
+	// OverloadWait: a request past MaxInflight waits this long for a slot,
+	// in arrival order, before it is refused with 503 (SURGE_OVERLOAD_WAIT,
+	// default 1s; negative: refused at once). At most 4×MaxInflight wait.
+	// A rush's first second is a burst that the instance clears in well
+	// under a second: queueing it briefly answers it instead of sending
+	// every student into a retry.
+	OverloadWait   time.Duration
 	RequestTimeout time.Duration // default 5s
 	Now            func() time.Time
 
@@ -128,6 +135,7 @@ type Server struct {
 	hashSlots  chan struct{} // bounds concurrent bcrypt work (LoginWorkers)
 	loginSlots chan struct{} // bounds sign-ins in progress (LoginQueue)
 	inflight   chan struct{}
+	queued     atomic.Int64 // requests waiting for an in-flight slot
 	active     atomic.Int64 // API requests being served
 	draining   atomic.Bool
 	drainCh    chan struct{} // closed by Drain: waiters answer at once
@@ -160,6 +168,9 @@ func NewServer(d Deps) (*Server, error) {
 	}
 	if d.MaxInflight <= 0 {
 		d.MaxInflight = 1000
+	}
+	if d.OverloadWait == 0 {
+		d.OverloadWait = time.Second
 	}
 	if d.RequestTimeout <= 0 {
 		d.RequestTimeout = 5 * time.Second
