@@ -9,3 +9,6 @@ var ScriptHashes = map[string]string{
 	"leave":    leaveScript.Hash(),
 	"release":  releaseScript.Hash(),
 }
+
+// Key is the Redis name of a course's key (scripts.go lists the names).
+func (r *Room) Key(course int64, name string) string { return r.key(course, keyName(name), "") }
