@@ -18,6 +18,15 @@ func TestLoadDefaults(t *testing.T) {
 		c, err := Load("surge", string(env), src)
 		require.NoError(t, err, "defaults of %s must be valid", env)
 		assert.Equal(t, env, c.Environment)
+		// The cache: dev one node with cluster mode off; prod three shards
+		// of a primary and a replica (docs/decisions/cache-cluster-mode.md).
+		wantCluster, wantShards, wantReplicas := false, 1, 0
+		if env == Prod {
+			wantCluster, wantShards, wantReplicas = true, 3, 1
+		}
+		assert.Equal(t, wantCluster, c.Cache.ClusterMode, "%s cache clusterMode", env)
+		assert.Equal(t, wantShards, c.Cache.Shards, "%s cache shards", env)
+		assert.Equal(t, wantReplicas, c.Cache.Replicas, "%s cache replicas", env)
 	}
 }
 
@@ -113,6 +122,35 @@ func TestLoadBadConfig(t *testing.T) {
 				`surge:cache.engine: must be "valkey" or "redis", got "memcached"`,
 				`surge:cache.multiAz: needs replicas >= 1 (Multi-AZ requires automatic failover to a replica)`,
 			},
+		},
+		{
+			name: "cache cluster mode limits and the engine floor",
+			cfg:  map[string]string{"surge:cache": `{"clusterMode": true, "shards": 0, "replicas": 6, "engine": "redis", "engineVersion": "6.2"}`},
+			want: []string{
+				`surge:cache.engineVersion: "6.2": the app publishes progress with sharded pub/sub (SPUBLISH), which needs Redis OSS 7.0+ or Valkey (one of [7.0 7.1])`,
+				`surge:cache.replicas: 6 is outside 0..5`,
+				`surge:cache.shards: 0 is outside 1..500`,
+			},
+		},
+		{
+			name: "cache over AWS's shard and node limits",
+			cfg:  map[string]string{"surge:cache": `{"clusterMode": true, "shards": 501}`},
+			want: []string{`surge:cache.shards: 501 is outside 1..500`},
+		},
+		{
+			name: "cache over 500 nodes",
+			cfg:  map[string]string{"surge:cache": `{"clusterMode": true, "shards": 100, "replicas": 5}`},
+			want: []string{`surge:cache.replicas: 100 shards x (1 + 5 replicas) = 600 nodes, over ElastiCache's 500 per group`},
+		},
+		{
+			name: "cache shards without cluster mode",
+			cfg:  map[string]string{"surge:cache": `{"shards": 3}`},
+			want: []string{`surge:cache.shards: 3 with clusterMode off: cluster mode disabled is one shard (set shards to 1, or clusterMode to true)`},
+		},
+		{
+			name: "redis 6.2 refused without cluster mode too",
+			cfg:  map[string]string{"surge:cache": `{"engine": "redis", "engineVersion": "6.2"}`},
+			want: []string{`surge:cache.engineVersion: "6.2": the app publishes progress with sharded pub/sub (SPUBLISH), which needs Redis OSS 7.0+ or Valkey (one of [7.0 7.1])`},
 		},
 		{
 			name: "edge",

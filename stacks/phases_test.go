@@ -235,6 +235,19 @@ func TestReplacementsGetNewNames(t *testing.T) {
 	upgraded := stackConfig(t, "dev")
 	upgraded["surge:database"] = strings.TrimSuffix(upgraded["surge:database"], "}") + `, "engineVersion": "16"}`
 	assert.NotEqual(t, names(base, "aws:rds/parameterGroup:ParameterGroup"), names(upgraded, "aws:rds/parameterGroup:ParameterGroup"), "a new major version is a new parameter group")
+	// The cache's group ID carries its mode (docs/decisions/cache-cluster-mode.md).
+	groupIDs := func(cfg map[string]string) []string {
+		m, _ := runStack(t, "dev", cfg)
+		var out []string
+		for _, r := range m.ByType("aws:elasticache/replicationGroup:ReplicationGroup") {
+			out = append(out, r.Str("replicationGroupId"))
+		}
+		return out
+	}
+	sharded := stackConfig(t, "dev")
+	sharded["surge:cache"] = strings.TrimSuffix(sharded["surge:cache"], "}") + `, "clusterMode": true, "shards": 2}`
+	assert.Equal(t, []string{"surge-dev-cache"}, groupIDs(base))
+	assert.Equal(t, []string{"surge-dev-cache-cluster"}, groupIDs(sharded), "cluster mode is a new group, beside the old one")
 }
 
 // Prod is served on its own domain: viewers get the ACM certificate with

@@ -117,7 +117,12 @@ func TestStackFilesDiffer(t *testing.T) {
 		{"RDS Multi-AZ", false, true, func(m *pulumitest.Mocks) any { return primaryDB(t, m).Bool("multiAz") }},
 		{"RDS deletion protection", false, true, func(m *pulumitest.Mocks) any { return primaryDB(t, m).Bool("deletionProtection") }},
 		{"RDS backup days", float64(1), float64(14), func(m *pulumitest.Mocks) any { return primaryDB(t, m).Num("backupRetentionPeriod") }},
-		{"cache nodes", float64(1), float64(2), func(m *pulumitest.Mocks) any { return one(t, m, tCache).Num("numCacheClusters") }},
+		{"cache nodes (cluster mode disabled)", float64(1), float64(0), func(m *pulumitest.Mocks) any { return one(t, m, tCache).Num("numCacheClusters") }},
+		{"cache cluster mode", "", "enabled", func(m *pulumitest.Mocks) any { return one(t, m, tCache).Str("clusterMode") }},
+		{"cache shards", float64(0), float64(3), func(m *pulumitest.Mocks) any { return one(t, m, tCache).Num("numNodeGroups") }},
+		{"cache replicas per shard", float64(0), float64(1), func(m *pulumitest.Mocks) any { return one(t, m, tCache).Num("replicasPerNodeGroup") }},
+		{"cache parameter group", "", "default.valkey8.cluster.on", func(m *pulumitest.Mocks) any { return one(t, m, tCache).Str("parameterGroupName") }},
+		{"app's SURGE_REDIS_MODE", `SURGE_REDIS_MODE="standalone"`, `SURGE_REDIS_MODE="cluster"`, func(m *pulumitest.Mocks) any { return redisModeLine(t, m) }},
 		{"cache Multi-AZ", false, true, func(m *pulumitest.Mocks) any { return one(t, m, tCache).Bool("multiAzEnabled") }},
 		{"cache failover", false, true, func(m *pulumitest.Mocks) any { return one(t, m, tCache).Bool("automaticFailoverEnabled") }},
 		{"ALB deletion protection", false, true, func(m *pulumitest.Mocks) any { return one(t, m, tLB).Bool("enableDeletionProtection") }},
@@ -523,4 +528,43 @@ func TestUsableZonesSkipVPCOriginUnsupported(t *testing.T) {
 	ids := []string{"use1-az1", "use1-az3", "use1-az2", "use1-az4"}
 	assert.Equal(t, []string{"us-east-1a", "us-east-1c", "us-east-1d"}, usableZones(names, ids))
 	assert.Equal(t, names[:2], usableZones(names[:2], nil), "without zone IDs nothing can be ruled out")
+}
+
+// redisModeLine is the SURGE_REDIS_MODE line of the fleet's environment
+// file, as the user data writes it.
+func redisModeLine(t *testing.T, m *pulumitest.Mocks) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(one(t, m, tTemplate).Str("userData"))
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "SURGE_REDIS_MODE=") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestCacheEndpointReachesApp: the secret the fleet reads names the
+// configuration endpoint in prod (cluster mode) and the primary in dev.
+func TestCacheEndpointReachesApp(t *testing.T) {
+	for _, tt := range []struct{ stack, host string }{
+		{"dev", "master.surge-dev-cache.cache.amazonaws.com"},
+		{"prod", "clustercfg.surge-prod-cache.cache.amazonaws.com"},
+	} {
+		t.Run(tt.stack, func(t *testing.T) {
+			m, _ := runStack(t, tt.stack, stackConfig(t, tt.stack))
+			var doc map[string]any
+			found := false
+			for _, v := range m.ByType("aws:secretsmanager/secretVersion:SecretVersion") {
+				if strings.Contains(v.Str("secretString"), `"authToken"`) {
+					require.NoError(t, json.Unmarshal([]byte(v.Str("secretString")), &doc))
+					found = true
+				}
+			}
+			require.True(t, found, "the cache secret")
+			assert.Equal(t, tt.host, doc["host"])
+			assert.Equal(t, 6379.0, doc["port"])
+			assert.Equal(t, true, doc["tls"])
+		})
+	}
 }

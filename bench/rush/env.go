@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,6 +50,10 @@ type Options struct {
 	ProfileURL string
 	// BaselineOnly skips the app's rush (tuning the baseline).
 	BaselineOnly bool
+	// DBLatency, when set, puts a TCP proxy between the apps (surge and
+	// the baseline) and PostgreSQL that adds this delay each way (whole
+	// milliseconds); the tool's own monitoring connects directly.
+	DBLatency time.Duration
 	// KeepWork keeps the work dir (server logs) for inspection.
 	KeepWork bool
 	// Log receives progress lines; nil = discarded.
@@ -189,8 +194,27 @@ func startLocal(ctx context.Context, o Options, logf func(string, ...any)) (_ *e
 		return nil, err
 	}
 
+	appsDB, baseDB := e.appDBURL, e.baseDBURL
+	if o.DBLatency > 0 {
+		u, err := url.Parse(e.appDBURL)
+		if err != nil {
+			return nil, fmt.Errorf("database URL: %w", err)
+		}
+		lp, err := startLatencyProxy(u.Host, o.DBLatency)
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, lp.Close)
+		if appsDB, err = lp.through(e.appDBURL); err != nil {
+			return nil, err
+		}
+		if baseDB, err = lp.through(e.baseDBURL); err != nil {
+			return nil, err
+		}
+		logf("PostgreSQL through a latency proxy: +%v each way (%s)", o.DBLatency, lp.Addr())
+	}
 	common := []string{
-		"SURGE_DATABASE_URL=" + e.appDBURL,
+		"SURGE_DATABASE_URL=" + appsDB,
 		"SURGE_REDIS_URL=" + e.redisURL,
 		"SURGE_ADMIN_TOKEN=" + e.adminToken,
 		"SURGE_COOKIE_SECURE=false",
@@ -249,7 +273,7 @@ func startLocal(ctx context.Context, o Options, logf func(string, ...any)) (_ *e
 		}
 		for i := 0; i < sc.Instances; i++ {
 			p, base, err := startRole(ctx, "baseline", []string{
-				envDB + "=" + e.baseDBURL, envRedis + "=" + baselineRedisURL(e.redisURL), envPool + "=" + strconv.Itoa(pool),
+				envDB + "=" + baseDB, envRedis + "=" + baselineRedisURL(e.redisURL), envPool + "=" + strconv.Itoa(pool),
 			}, logFile)
 			if err != nil {
 				return nil, err

@@ -28,6 +28,7 @@ type Recorder struct {
 	eps    map[string]*endpoint
 	order  []string
 	finals *hdrhistogram.Histogram // time from release to a final state, µs
+	clicks *hdrhistogram.Histogram // time from the student's click to the final answer, µs
 	finalN []int64                 // finals per bucket
 }
 
@@ -46,6 +47,7 @@ func NewRecorder(start time.Time, bucket time.Duration) *Recorder {
 	return &Recorder{
 		start: start, bucket: bucket, eps: map[string]*endpoint{},
 		finals: hdrhistogram.New(histMin, histMax, 3),
+		clicks: hdrhistogram.New(histMin, histMax, 3),
 	}
 }
 
@@ -103,6 +105,15 @@ func (r *Recorder) Final(t time.Time) {
 		r.finalN = append(r.finalN, 0)
 	}
 	r.finalN[b]++
+}
+
+// Answer records a final answer at t to a click at click: Final(t), and
+// the time the student waited for it.
+func (r *Recorder) Answer(click, t time.Time) {
+	r.Final(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_ = r.clicks.RecordValue(min(max(int64(t.Sub(click)/time.Microsecond), histMin), histMax))
 }
 
 // EndpointSummary is one endpoint's totals (latencies in milliseconds).
@@ -178,6 +189,17 @@ type FinalSummary struct {
 	P99   float64   `json:"p99Ms"`
 	Last  float64   `json:"lastMs"`
 	Cum   []float64 `json:"cumulative"` // finals completed by the end of each bucket
+	// Click is the time from each click (the first request for a course)
+	// to its final answer: what a student waits.
+	Click Percentiles `json:"fromClick"`
+}
+
+// Percentiles of a latency, in milliseconds.
+type Percentiles struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50Ms"`
+	P99   float64 `json:"p99Ms"`
+	Last  float64 `json:"lastMs"`
 }
 
 // Finals summarizes the final-state times.
@@ -187,6 +209,9 @@ func (r *Recorder) Finals() FinalSummary {
 	f := FinalSummary{Count: r.finals.TotalCount()}
 	if f.Count > 0 {
 		f.First, f.P50, f.P99, f.Last = ms(r.finals.Min()), ms(r.finals.ValueAtQuantile(50)), ms(r.finals.ValueAtQuantile(99)), ms(r.finals.Max())
+	}
+	if n := r.clicks.TotalCount(); n > 0 {
+		f.Click = Percentiles{Count: n, P50: ms(r.clicks.ValueAtQuantile(50)), P99: ms(r.clicks.ValueAtQuantile(99)), Last: ms(r.clicks.Max())}
 	}
 	var c float64
 	for _, n := range r.finalN {

@@ -68,6 +68,32 @@ func targets(r *Report) []Target {
 		}
 		ts = append(ts, t)
 	}
+	if bl != nil {
+		// The lock-per-request design holds its row lock across every round
+		// trip to the database, so the goal is tighter with latency.
+		limit := 0.5
+		if r.DBLatency > 0 {
+			limit = 0.25
+		}
+		t := Target{Name: "click to final answer vs lock-per-request", Goal: "p50 and last <= 0.5x the baseline's on loopback, <= 0.25x with 1 ms DB latency",
+			Scope: "big and three"}
+		a, b := app.Finals.Click, bl.Finals.Click
+		if a.Count > 0 && b.Count > 0 && b.P50 > 0 && b.Last > 0 {
+			t.Measured = fmt.Sprintf("p50 %.2f s vs %.2f s = %.2fx, last %.2f s vs %.2f s = %.2fx (limit %.2fx, %s)",
+				a.P50/1000, b.P50/1000, a.P50/b.P50, a.Last/1000, b.Last/1000, a.Last/b.Last, limit, latencyLabel(r.DBLatency))
+			t.OK = boolp(a.P50 <= limit*b.P50 && a.Last <= limit*b.Last)
+		} else {
+			t.Measured = "no final answers to compare"
+		}
+		ts = append(ts, t)
+	}
+	// Per course joined: a student of hot or big joins one; in a scenario
+	// where each joins K, a student needs K answers.
+	k := float64(max(r.Scenario.joins(), 1))
+	ts = append(ts, Target{Name: "requests reaching the origin per student", Goal: "<= 1.3 per course joined", Scope: "hot and big (one course each)",
+		Measured: fmt.Sprintf("%.2f per course joined (%d origin requests / %d students / %.0f courses each; per student %.2f in all, %.2f answered by the edge)",
+			app.Requests.OriginPerStudent/k, app.Requests.Origin, app.Students, k, app.Requests.PerStudent, app.Requests.EdgePerStudent),
+		OK: boolp(app.Requests.OriginPerStudent/k <= 1.3)})
 	t = Target{Name: "PostgreSQL statements per seat granted", Goal: "<= 3, whole rush, all statements", Scope: "every scenario"}
 	if app.DB != nil && app.SeatsGranted > 0 {
 		per := float64(app.DB.Statements) / float64(app.SeatsGranted)
@@ -117,6 +143,15 @@ func mark(ok *bool) string {
 	}
 }
 
+// Name is the report's file name stem: the scenario, and the DB latency if
+// any (a loopback and a latency run of one scenario share a directory).
+func (r *Report) Name() string {
+	if r.DBLatency > 0 {
+		return r.Scenario.Name + "-db" + r.DBLatency.String()
+	}
+	return r.Scenario.Name
+}
+
 func writeReport(r *Report, dir string) error {
 	plots, err := writePlots(r, dir)
 	if err != nil {
@@ -127,14 +162,14 @@ func writeReport(r *Report, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, r.Scenario.Name+".json"), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, r.Name()+".json"), b, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, r.Scenario.Name+".md"), []byte(Markdown(r)), 0o644)
+	return os.WriteFile(filepath.Join(dir, r.Name()+".md"), []byte(Markdown(r)), 0o644)
 }
 
 // Sections are the headings every report has (the tests check them).
-var Sections = []string{"## Scenario", "## Machine", "## Results", "## Latency", "## Database", "## Redis", "## Resources", "## Invariants", "## Targets", "## Plots"}
+var Sections = []string{"## Headline", "## Scenario", "## Machine", "## Results", "## Latency", "## Database", "## Redis", "## Resources", "## Invariants", "## Targets", "## Plots"}
 
 // Markdown renders the report.
 func Markdown(r *Report) string {
@@ -144,10 +179,13 @@ func Markdown(r *Report) string {
 	w("# Rush benchmark: %s\n\n", sc.Name)
 	w("Run %s, %s mode, %.0f s in total.\n\n", r.Started.Format(time.RFC3339), r.Mode, r.DurationS)
 
+	w("## Headline\n\n%s\n%s\n", HeadlineIntro, Headline([]*Report{r}))
+
 	w("## Scenario\n\n| parameter | value |\n| --- | --- |\n")
 	w("| students | %d |\n| courses (seats) | %v |\n| courses joined per student | %d |\n", sc.Students, sc.Capacities, sc.joins())
-	w("| cancelling students | %.1f %% (cancel one enrollment once final) |\n| poll interval | %v ±20 %% |\n", 100*sc.CancelFraction, sc.PollInterval)
-	w("| generator concurrency | %d requests in flight, keep-alive |\n| app instances | %d |\n| rush timeout | %v |\n", sc.Conns, sc.Instances, sc.RushTimeout)
+	w("| cancelling students | %.1f %% (cancel one enrollment once final) |\n", 100*sc.CancelFraction)
+	w("| clients | %s |\n| database | %s |\n", clientsLine(sc), latencyLabel(r.DBLatency))
+	w("| app instances | %d |\n| rush timeout | %v |\n", sc.Instances, sc.RushTimeout)
 	w("| baseline | %v (pgx pool %d per instance) |\n", sc.Baseline, sc.BaselinePool)
 	if len(r.AppEnv) > 0 {
 		w("| extra app env | `%s` |\n", strings.Join(r.AppEnv, " "))
@@ -227,7 +265,9 @@ func Markdown(r *Report) string {
 		}
 		reqs := int64(0)
 		for _, e := range s.Endpoints {
-			reqs += e.Count
+			if e.Name != edgeEndpoint { // answered by the CDN model: never reached the app
+				reqs += e.Count
+			}
 		}
 		perReq := 0.0
 		if reqs > 0 {
@@ -250,7 +290,7 @@ func Markdown(r *Report) string {
 			parts = append(parts, fmt.Sprintf("%s %d", c.k, c.v))
 		}
 		scripts := s.Redis.ByCmd["evalsha"] + s.Redis.ByCmd["eval"] + s.Redis.ByCmd["fcall"]
-		w("**%s**: %d commands executed (%.2f per HTTP request; INFO commandstats also counts the commands run inside the %d Lua script calls), Redis CPU %.2f s. Top: %s.\n\n",
+		w("**%s**: %d commands executed (%.2f per HTTP request reaching the app; INFO commandstats also counts the commands run inside the %d Lua script calls), Redis CPU %.2f s. Top: %s.\n\n",
 			s.System, s.Redis.Commands, perReq, scripts, s.Redis.CPUSec, strings.Join(parts, ", "))
 	}
 
@@ -341,7 +381,7 @@ func writePlots(r *Report, dir string) ([]string, error) {
 		color  string
 		dashed bool
 	}
-	lines := []line{{app, "join", "p50", "#1f77b4", true}, {app, "join", "p99", "#1f77b4", false}, {app, "poll", "p99", "#2ca02c", false}}
+	lines := []line{{app, "join", "p50", "#1f77b4", true}, {app, "join", "p99", "#1f77b4", false}, {app, "poll", "p99", "#2ca02c", false}, {app, "status", "p99", "#2ca02c", false}}
 	if bl != nil {
 		lines = append(lines, line{bl, "enroll", "p50", "#d62728", true}, line{bl, "enroll", "p99", "#d62728", false})
 	}
@@ -352,12 +392,19 @@ func writePlots(r *Report, dir string) ([]string, error) {
 			f = func(p Point) float64 { return p.P50 }
 		}
 		xs, ys := timeline(l.sys, l.ep, f)
+		if len(xs) == 0 {
+			continue // an endpoint of the other client model
+		}
 		lat.Series = append(lat.Series, Series{Name: fmt.Sprintf("%s %s %s", l.sys.System, l.ep, l.stat), Color: l.color, Dashed: l.dashed, X: xs, Y: ys})
 	}
 	thr := Chart{Title: fmt.Sprintf("%s: throughput (requests completed per second)", r.Scenario.Name), XLabel: "seconds since opening", YLabel: "requests/s"}
-	for _, l := range []line{{app, "join", "", "#1f77b4", false}, {app, "poll", "", "#2ca02c", false}, {app, "cancel", "", "#9467bd", false}} {
+	for _, l := range []line{{app, "join", "", "#1f77b4", false}, {app, "poll", "", "#2ca02c", false}, {app, "status", "", "#2ca02c", false},
+		{app, "progress", "", "#ff7f0e", false}, {app, edgeEndpoint, "", "#ff7f0e", true}, {app, "cancel", "", "#9467bd", false}} {
 		xs, ys := timeline(l.sys, l.ep, func(p Point) float64 { return p.RPS })
-		thr.Series = append(thr.Series, Series{Name: "surge " + l.ep, Color: l.color, X: xs, Y: ys})
+		if len(xs) == 0 {
+			continue // an endpoint of the other client model
+		}
+		thr.Series = append(thr.Series, Series{Name: "surge " + l.ep, Color: l.color, Dashed: l.dashed, X: xs, Y: ys})
 	}
 	if bl != nil {
 		xs, ys := timeline(bl, "enroll", func(p Point) float64 { return p.RPS })
@@ -379,7 +426,7 @@ func writePlots(r *Report, dir string) ([]string, error) {
 	}
 	var names []string
 	for suffix, c := range map[string]Chart{"latency": lat, "throughput": thr, "finals": fin} {
-		name := fmt.Sprintf("%s-%s.svg", r.Scenario.Name, suffix)
+		name := fmt.Sprintf("%s-%s.svg", r.Name(), suffix)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(c.SVG()), 0o644); err != nil {
 			return nil, err
 		}
@@ -387,6 +434,55 @@ func writePlots(r *Report, dir string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// clientsLine describes the client model of a scenario.
+func clientsLine(sc Scenario) string {
+	if sc.Clients == ClientsPool {
+		return fmt.Sprintf("pool: the students share %d keep-alive connections (requests in flight at most); a queued student asks for its state every %v ±20 %%", sc.Conns, sc.PollInterval)
+	}
+	return fmt.Sprintf("student: each student its own client and keep-alive connection (pinned to one instance); join waits %v, "+
+		"then the progress counter every %v ±20 %% through the CDN model (max-age cache, misses collapsed), own status (wait %v) only when the counter reached the ticket or the poll hint is due",
+		sc.JoinWait, sc.ProgressInterval, sc.StatusWait)
+}
+
+func latencyLabel(d time.Duration) string {
+	if d <= 0 {
+		return "loopback"
+	}
+	return "+" + d.String() + " each way"
+}
+
+// HeadlineIntro explains the headline table's columns.
+const HeadlineIntro = "What students feel: the time from each click (a student's first request for a course) to its final answer " +
+	"(enrolled or full), and the requests each student sent to get there (cancellations after it left out): all of them, " +
+	"the ones that reached the origin (the app), and the progress reads the CDN model answered from its cache (edge), which never reach it.\n"
+
+// Headline is the table of what students feel, one row per system of each
+// report (loopback and DB-latency runs of a scenario side by side).
+func Headline(reports []*Report) string {
+	var b strings.Builder
+	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
+	w("| scenario | database | system | clients | students final | click to final p50 s | p99 s | last s | requests / student | origin / student | edge / student | invariants |\n")
+	w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range reports {
+		label := fmt.Sprintf("%s: %d students, seats %v", r.Scenario.Name, r.Scenario.Students, r.Scenario.Capacities)
+		for _, s := range r.Systems {
+			inv := "pass"
+			if !allOK(s.Checks) {
+				inv = "**FAIL**"
+			}
+			c := s.Finals.Click
+			q := s.Requests
+			clients := r.Scenario.Clients
+			if clients == "" {
+				clients = ClientsPool // reports from before the student model
+			}
+			w("| %s | %s | %s | %s | %d/%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |\n", label, latencyLabel(r.DBLatency), s.System, clients,
+				s.StudentsOK, s.Students, c.P50/1000, c.P99/1000, c.Last/1000, q.PerStudent, q.OriginPerStudent, q.EdgePerStudent, inv)
+		}
+	}
+	return b.String()
 }
 
 // LoadReports reads every <scenario>.json report in dir.
@@ -409,19 +505,34 @@ func LoadReports(dir string) ([]*Report, error) {
 			out = append(out, &r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Scenario.Students < out[j].Scenario.Students })
+	sortReports(out)
 	return out, nil
 }
 
-// Summary renders one comparison table over several reports (the headline
-// table of docs/BENCHMARKS.md).
+// sortReports orders reports by size, then the loopback run before the
+// latency run of the same scenario.
+func sortReports(rs []*Report) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.Scenario.Students != b.Scenario.Students {
+			return a.Scenario.Students < b.Scenario.Students
+		}
+		return a.DBLatency < b.DBLatency
+	})
+}
+
+// Summary renders the headline table over several reports, then their
+// throughput and resources.
 func Summary(reports []*Report) string {
+	reports = append([]*Report(nil), reports...)
+	sortReports(reports)
 	var b strings.Builder
 	w := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
+	w("%s\n", Headline(reports))
 	w("| scenario | system | requests/s (click) | p50 ms | p99 ms | last final s | PG statements / seat (top-level) | peak PG conns | Redis cmds / request | max RSS MB | invariants |\n")
 	w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range reports {
-		label := fmt.Sprintf("%s: %d students, seats %v", r.Scenario.Name, r.Scenario.Students, r.Scenario.Capacities)
+		label := fmt.Sprintf("%s: %d students, seats %v, %s", r.Scenario.Name, r.Scenario.Students, r.Scenario.Capacities, latencyLabel(r.DBLatency))
 		for _, s := range r.Systems {
 			ep := s.Endpoint("join")
 			if s.System == "baseline" {
@@ -435,7 +546,9 @@ func Summary(reports []*Report) string {
 			if s.Redis != nil {
 				var reqs int64
 				for _, e := range s.Endpoints {
-					reqs += e.Count
+					if e.Name != edgeEndpoint {
+						reqs += e.Count
+					}
 				}
 				if reqs > 0 {
 					redisPer = fmt.Sprintf("%.1f", float64(s.Redis.Commands)/float64(reqs))

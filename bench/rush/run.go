@@ -54,6 +54,9 @@ type SystemResult struct {
 	MachineCPU float64     `json:"machineCpuUtilisation"`
 	PeakConns  int         `json:"peakDbConnections"`
 
+	// Requests the students sent during the rush, per student.
+	Requests RequestCounts `json:"requests"`
+
 	Checks    []Check          `json:"checks"`
 	Anomalies map[string]int64 `json:"anomalies,omitempty"`
 	Notes     []string         `json:"notes,omitempty"`
@@ -69,9 +72,45 @@ func (s *SystemResult) Endpoint(name string) EndpointSummary {
 	return EndpointSummary{Name: name}
 }
 
+// RequestCounts are the requests the students sent during the rush to get
+// their final answers (cancellations after them left out), in total and per
+// student: all of them, those the CDN model answered (edge), and the rest,
+// which reached the origin.
+type RequestCounts struct {
+	Total            int64   `json:"total"`
+	Edge             int64   `json:"edge"`
+	Origin           int64   `json:"origin"`
+	PerStudent       float64 `json:"perStudent"`
+	EdgePerStudent   float64 `json:"edgePerStudent"`
+	OriginPerStudent float64 `json:"originPerStudent"`
+}
+
+func countRequests(eps []EndpointSummary, students int) RequestCounts {
+	var c RequestCounts
+	for _, e := range eps {
+		switch e.Name {
+		case "cancel":
+		case edgeEndpoint:
+			c.Total += e.Count
+			c.Edge += e.Count
+		default:
+			c.Total += e.Count
+			c.Origin += e.Count
+		}
+	}
+	if students > 0 {
+		n := float64(students)
+		c.PerStudent, c.EdgePerStudent, c.OriginPerStudent = float64(c.Total)/n, float64(c.Edge)/n, float64(c.Origin)/n
+	}
+	return c
+}
+
 // Report is the whole run.
 type Report struct {
-	Scenario  Scenario          `json:"scenario"`
+	Scenario Scenario `json:"scenario"`
+	// DBLatency is the delay added each way between the apps and
+	// PostgreSQL (0 = loopback).
+	DBLatency time.Duration     `json:"dbLatency"`
 	Mode      string            `json:"mode"` // local or remote
 	Started   time.Time         `json:"started"`
 	Machine   Machine           `json:"machine"`
@@ -109,7 +148,7 @@ type Machine struct {
 
 // Run performs the scenario and writes the report into o.OutDir.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	sc := o.Scenario
+	sc := o.Scenario.withDefaults()
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
@@ -133,13 +172,24 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	logf := func(f string, a ...any) {
 		fmt.Fprintf(log, "[%6.1fs] %s\n", time.Since(t0).Seconds(), fmt.Sprintf(f, a...))
 	}
-	rep := &Report{Scenario: sc, Mode: "local", Started: t0.UTC(), Machine: machineInfo(), AppEnv: o.AppEnv,
+	rep := &Report{Scenario: sc, DBLatency: o.DBLatency, Mode: "local", Started: t0.UTC(), Machine: machineInfo(), AppEnv: o.AppEnv,
 		Command: strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")}
 
+	if sc.Clients == ClientsStudent {
+		// One connection per student: the generator needs a descriptor each,
+		// plus a few hundred for the pool, the monitors and the servers'
+		// pipes (the servers inherit the limit and hold their share).
+		if err := raiseFileLimit(uint64(sc.Students) + 512); err != nil {
+			return nil, err
+		}
+	}
 	var e *env
 	var err error
 	if o.BaseURL != "" {
 		rep.Mode = "remote"
+		if o.DBLatency > 0 {
+			return nil, errors.New("-db-latency needs local mode: the proxy sits in front of the local PostgreSQL")
+		}
 		e = remoteEnv(o)
 		sc.Baseline, sc.Calibrate = false, 0
 		rep.Scenario = sc
@@ -329,6 +379,7 @@ func runApp(ctx context.Context, o Options, sc Scenario, e *env, students []*stu
 	logf func(string, ...any), rep *Report) (*SystemResult, error) {
 	res := &SystemResult{System: "surge", Instances: len(e.appBases), Students: len(students)}
 	g := newGen(sc, e.appBases, e.adminToken)
+	g.attach(students)
 	defer g.close()
 	admin := &surgeapi.Client{Base: e.appBases[0], AdminToken: e.adminToken, HTTP: &http.Client{Timeout: 2 * time.Minute}}
 
@@ -376,6 +427,7 @@ func runApp(ctx context.Context, o Options, sc Scenario, e *env, students []*stu
 	progress()
 	m.stopFast(ctx, res)
 	res.Endpoints, res.Finals = rec.Summaries(), rec.Finals()
+	res.Requests = countRequests(res.Endpoints, len(students))
 	res.AllFinalS = res.Finals.Last / 1000
 	logf("surge: rush done, last final state at %.2fs", res.AllFinalS)
 
@@ -490,6 +542,7 @@ func runBaseline(ctx context.Context, sc Scenario, e *env, students []*student, 
 		return nil, err
 	}
 	g := newGen(sc, e.baseBases, "")
+	g.attach(students)
 	defer g.close()
 	setup := NewRecorder(time.Now(), time.Second)
 	logf("baseline: signing %d students in", len(students))
@@ -509,6 +562,7 @@ func runBaseline(ctx context.Context, sc Scenario, e *env, students []*student, 
 	m.stopFast(ctx, res)
 	m.stopDB(ctx, res)
 	res.Endpoints, res.Finals = rec.Summaries(), rec.Finals()
+	res.Requests = countRequests(res.Endpoints, len(students))
 	res.AllFinalS = res.Finals.Last / 1000
 	logf("baseline: rush done, last answer at %.2fs", res.AllFinalS)
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -37,7 +38,8 @@ func TestScenarioValidate(t *testing.T) {
 		Conns: 0, Instances: 99, RushTimeout: time.Hour, Calibrate: time.Hour}
 	err = bad.validate()
 	require.Error(t, err)
-	for _, want := range []string{"students", "courses must be", "joins per student", "cancel fraction", "poll interval", "conns", "instances", "rush timeout", "calibrate"} {
+	for _, want := range []string{"students", "courses must be", "joins per student", "cancel fraction", "poll interval",
+		"clients must be", "progress interval", "conns", "instances", "rush timeout", "calibrate"} {
 		assert.Contains(t, err.Error(), want, "every problem reported at once")
 	}
 }
@@ -74,7 +76,7 @@ func TestRecorder(t *testing.T) {
 	r.Record("join", start, time.Millisecond, 503, errors.New("overloaded"))
 	r.Record("poll", start, 2*time.Millisecond, 0, errors.New("refused"))
 	r.Final(start.Add(150 * time.Millisecond))
-	r.Final(start.Add(250 * time.Millisecond))
+	r.Answer(start.Add(100*time.Millisecond), start.Add(250*time.Millisecond))
 	s := r.Summaries()
 	require.Len(t, s, 2)
 	join := s[0]
@@ -91,6 +93,8 @@ func TestRecorder(t *testing.T) {
 	assert.Equal(t, int64(2), f.Count)
 	assert.InDelta(t, 250, f.Last, 1)
 	assert.Equal(t, []float64{0, 1, 2}, f.Cum)
+	assert.Equal(t, int64(1), f.Click.Count, "Answer also records the wait from the click")
+	assert.InDelta(t, 150, f.Click.Last, 1, "from the click at 100 ms to the answer at 250 ms")
 }
 
 func TestChartSVGIsWellFormed(t *testing.T) {
@@ -140,24 +144,66 @@ func checkReport(t *testing.T, rep *Report, out string, wantBaseline bool) {
 		// click (nobody waits in this design).
 		assert.GreaterOrEqual(t, bl.Enrolled, rep.Scenario.totalSeats()-bl.Cancelled, "baseline fills every seat")
 	}
-	md, err := os.ReadFile(filepath.Join(out, rep.Scenario.Name+".md"))
+	md, err := os.ReadFile(filepath.Join(out, rep.Name()+".md"))
 	require.NoError(t, err)
 	for _, s := range Sections {
 		assert.Contains(t, string(md), s+"\n", "report section %q", s)
 	}
-	_, err = os.Stat(filepath.Join(out, rep.Scenario.Name+".json"))
+	_, err = os.Stat(filepath.Join(out, rep.Name()+".json"))
 	assert.NoError(t, err)
+	checkHeadline(t, rep, string(md))
 	require.Len(t, rep.Plots, 3)
 	for _, p := range rep.Plots {
 		b, err := os.ReadFile(filepath.Join(out, p))
 		require.NoError(t, err)
 		assert.True(t, bytes.HasPrefix(b, []byte("<svg")), p)
 	}
-	wantTargets := 5
+	wantTargets := 6
 	if wantBaseline {
-		wantTargets = 7 // + the two ratios to the baseline
+		wantTargets = 9 // + the three ratios to the baseline
 	}
 	assert.Len(t, rep.Targets, wantTargets, "every target reported")
+}
+
+// checkHeadline checks the headline figures of every system against the
+// run's own records: the clicks, the final answers and the requests.
+func checkHeadline(t *testing.T, rep *Report, md string) {
+	t.Helper()
+	joins := int64(rep.Scenario.Students * rep.Scenario.joins())
+	for _, s := range rep.Systems {
+		c := s.Finals.Click
+		assert.Equal(t, joins, c.Count, "%s: one click-to-final time per student and course", s.System)
+		assert.Equal(t, s.Finals.Count, c.Count, s.System)
+		assert.Greater(t, c.P50, 0.0, s.System)
+		assert.LessOrEqual(t, c.P50, c.P99, s.System)
+		assert.LessOrEqual(t, c.P99, c.Last, s.System)
+		assert.LessOrEqual(t, c.Last, s.Finals.Last+1, "%s: a click is at or after the opening", s.System)
+
+		var total, edge, cancels int64
+		for _, e := range s.Endpoints {
+			switch e.Name {
+			case "cancel":
+				cancels += e.Count
+			case edgeEndpoint:
+				edge += e.Count
+			}
+			total += e.Count
+		}
+		q := s.Requests
+		assert.Equal(t, total-cancels, q.Total, "%s: every request of the rush but the cancellations", s.System)
+		assert.Equal(t, edge, q.Edge, s.System)
+		assert.Equal(t, q.Total-q.Edge, q.Origin, s.System)
+		assert.GreaterOrEqual(t, q.Origin, joins, "%s: at least one request per click reached the origin", s.System)
+		assert.InDelta(t, float64(q.Origin)/float64(s.Students), q.OriginPerStudent, 1e-9, s.System)
+		assert.InDelta(t, float64(q.Total)/float64(s.Students), q.PerStudent, 1e-9, s.System)
+		if s.System == "baseline" {
+			assert.Zero(t, q.Edge, "the baseline has no progress counter")
+			assert.Equal(t, s.Endpoint("enroll").Count, q.Origin, "one enroll per click unless retried")
+		}
+		row := fmt.Sprintf("| %s | %s | %d/%d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |", s.System, rep.Scenario.Clients, s.StudentsOK, s.Students,
+			c.P50/1000, c.P99/1000, c.Last/1000, q.PerStudent, q.OriginPerStudent, q.EdgePerStudent)
+		assert.Contains(t, md, row, "the headline row of %s", s.System)
+	}
 }
 
 func shortOptions(t *testing.T) Options {
@@ -179,21 +225,55 @@ func skipWithoutServers(t *testing.T, err error) {
 
 // TestShortRushStub runs the whole tool (servers, calibration, rush,
 // baseline, verification, report) against a stub implementation of the
-// app's contract, so the tool is tested whatever the app's state.
+// app's contract, so the tool is tested whatever the app's state: in the
+// student model with the baseline, in the pool model, and with the
+// PostgreSQL latency proxy.
 func TestShortRushStub(t *testing.T) {
 	self, err := os.Executable()
 	require.NoError(t, err)
-	o := shortOptions(t)
-	o.SurgeBin = self
-	o.AppEnv = []string{envRole + "=stub-app"}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	rep, err := Run(ctx, o)
-	skipWithoutServers(t, err)
-	require.NoError(t, err)
-	checkReport(t, rep, o.OutDir, true)
-	if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
-		require.NoError(t, os.CopyFS(dir, os.DirFS(o.OutDir)))
+	for _, tc := range []struct {
+		name     string
+		clients  string
+		latency  time.Duration
+		baseline bool
+	}{
+		{name: "student", clients: ClientsStudent, baseline: true},
+		{name: "pool", clients: ClientsPool},
+		{name: "db_latency", clients: ClientsStudent, latency: time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := shortOptions(t)
+			o.SurgeBin = self
+			o.AppEnv = []string{envRole + "=stub-app"}
+			o.Scenario.Clients, o.Scenario.Baseline, o.DBLatency = tc.clients, tc.baseline, tc.latency
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			rep, err := Run(ctx, o)
+			skipWithoutServers(t, err)
+			require.NoError(t, err)
+			checkReport(t, rep, o.OutDir, tc.baseline)
+			app := rep.System("surge")
+			switch tc.clients {
+			case ClientsStudent:
+				// The stub queues every join: each student then reads the
+				// progress counter, mostly from the edge.
+				assert.Greater(t, app.Requests.Edge, int64(0), "progress reads answered by the edge")
+				assert.Greater(t, app.Endpoint("progress").Count, int64(0), "edge misses reached the origin")
+				assert.Less(t, app.Endpoint("progress").Count, app.Requests.Edge, "most progress reads never reach the origin")
+				assert.Zero(t, app.Endpoint("poll").Count, "no fixed-interval polling")
+			case ClientsPool:
+				assert.Zero(t, app.Requests.Edge, "the pool model polls its own state")
+				assert.Greater(t, app.Endpoint("poll").Count, int64(0))
+			}
+			assert.Equal(t, tc.latency, rep.DBLatency)
+			if tc.latency > 0 {
+				assert.Equal(t, "short-db1ms", rep.Name())
+				assert.Contains(t, Markdown(rep), "+1ms each way")
+			}
+			if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
+				require.NoError(t, os.CopyFS(filepath.Join(dir, tc.name), os.DirFS(o.OutDir)))
+			}
+		})
 	}
 }
 

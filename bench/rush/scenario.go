@@ -25,10 +25,28 @@ type Scenario struct {
 	JoinsPerStudent int `json:"joinsPerStudent"`
 	// CancelFraction of the students cancel one enrollment once final.
 	CancelFraction float64 `json:"cancelFraction"`
-	// PollInterval between a queued student's polls (±20 % jitter).
+	// Clients is the client model: "student" (default) gives each student
+	// its own HTTP client with one keep-alive connection, as a browser has,
+	// and the page's polling (progress counter through a modelled CDN
+	// cache, own state only when the turn may have come); "pool" is the
+	// former model, kept for continuity: every student shares one pool of
+	// Conns connections and polls its own state every PollInterval.
+	Clients string `json:"clients"`
+	// PollInterval between a queued student's polls in the pool model
+	// (±20 % jitter).
 	PollInterval time.Duration `json:"pollInterval"`
-	// Conns is the generator's concurrency: requests in flight at most (the
-	// reference wrk figures used 64).
+	// ProgressInterval between a queued student's reads of the progress
+	// counter in the student model (±20 % jitter; 0 = the page's 1 s, the
+	// counter's max-age).
+	ProgressInterval time.Duration `json:"progressInterval"`
+	// JoinWait and StatusWait are the bounded waits the student model asks
+	// the join and its own status for (0 = the page's: 1 s and 20 s; the
+	// app caps them at SURGE_MAX_WAIT).
+	JoinWait   time.Duration `json:"joinWait"`
+	StatusWait time.Duration `json:"statusWait"`
+	// Conns is the generator's concurrency in the pool model: requests in
+	// flight at most (the reference wrk figures used 64). The student model
+	// uses it for the sign-ins before the rush only.
 	Conns int `json:"conns"`
 	// Instances of the app (and of the baseline) in local mode.
 	Instances int `json:"instances"`
@@ -61,6 +79,37 @@ var Presets = map[string]Scenario{
 		Baseline: true, Calibrate: 3 * time.Second, BaselinePool: 1},
 }
 
+// Client models (Scenario.Clients).
+const (
+	ClientsStudent = "student"
+	ClientsPool    = "pool"
+)
+
+// The page's waits and progress interval (app/site/static/assets/app.js),
+// the student model's defaults.
+const (
+	pageJoinWait         = time.Second
+	pageStatusWait       = 20 * time.Second
+	pageProgressInterval = time.Second
+)
+
+// withDefaults fills the student model's zero fields with the page's values.
+func (s Scenario) withDefaults() Scenario {
+	if s.Clients == "" {
+		s.Clients = ClientsStudent
+	}
+	if s.ProgressInterval == 0 {
+		s.ProgressInterval = pageProgressInterval
+	}
+	if s.JoinWait == 0 {
+		s.JoinWait = pageJoinWait
+	}
+	if s.StatusWait == 0 {
+		s.StatusWait = pageStatusWait
+	}
+	return s
+}
+
 // PresetNames lists the presets in a stable order.
 func PresetNames() []string {
 	var n []string
@@ -78,7 +127,7 @@ func Preset(name string) (Scenario, error) {
 		return Scenario{}, fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(PresetNames(), ", "))
 	}
 	s.Capacities = append([]int(nil), s.Capacities...)
-	return s, nil
+	return s.withDefaults(), nil
 }
 
 // Limits keep a run bounded in count and time.
@@ -111,6 +160,15 @@ func (s *Scenario) validate() error {
 	}
 	if s.PollInterval < 10*time.Millisecond || s.PollInterval > 10*time.Second {
 		errs = append(errs, fmt.Errorf("poll interval must be 10ms..10s, got %v", s.PollInterval))
+	}
+	if s.Clients != ClientsStudent && s.Clients != ClientsPool {
+		errs = append(errs, fmt.Errorf("clients must be %q or %q, got %q", ClientsStudent, ClientsPool, s.Clients))
+	}
+	if s.ProgressInterval < 10*time.Millisecond || s.ProgressInterval > 10*time.Second {
+		errs = append(errs, fmt.Errorf("progress interval must be 10ms..10s, got %v", s.ProgressInterval))
+	}
+	if s.JoinWait < 0 || s.JoinWait > time.Minute || s.StatusWait < 0 || s.StatusWait > time.Minute {
+		errs = append(errs, fmt.Errorf("join and status waits must be 0..1m, got %v and %v", s.JoinWait, s.StatusWait))
 	}
 	if s.Conns < 1 || s.Conns > MaxConns {
 		errs = append(errs, fmt.Errorf("conns must be 1..%d, got %d", MaxConns, s.Conns))

@@ -78,6 +78,7 @@ func (s *stub) handler() http.Handler {
 	mux.HandleFunc("POST /api/courses/{id}/queue", s.session(s.join))
 	mux.HandleFunc("GET /api/courses/{id}/queue", s.session(s.state))
 	mux.HandleFunc("DELETE /api/enrollments/{id}", s.session(s.cancel))
+	mux.HandleFunc("GET /api/courses/{id}/progress", s.progress)
 	return mux
 }
 
@@ -249,6 +250,29 @@ func (s *stub) state(w http.ResponseWriter, r *http.Request, student, course int
 		return
 	}
 	jsonOut(w, 200, map[string]any{"state": "none"})
+}
+
+// progress is the counter the student model reads through its CDN model:
+// every ticket at or below decidedThrough is decided (no longer queued).
+func (s *stub) progress(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		jsonErr(w, 400, "invalid_request")
+		return
+	}
+	var through int64
+	var left int
+	err = s.db.QueryRow(r.Context(), `SELECT coalesce((SELECT min(ticket) - 1 FROM waiting WHERE course_id=$1 AND state='queued'), next_ticket),
+		capacity - enrolled FROM courses WHERE id=$1`, id).Scan(&through, &left)
+	if errors.Is(err, pgx.ErrNoRows) {
+		jsonErr(w, 404, "not_found")
+		return
+	} else if err != nil {
+		jsonErr(w, 503, "unavailable")
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=1")
+	jsonOut(w, 200, map[string]any{"courseId": id, "decidedThrough": through, "seatsLeft": left, "asOf": time.Now().UTC()})
 }
 
 func (s *stub) cancel(w http.ResponseWriter, r *http.Request, student, course int64) {

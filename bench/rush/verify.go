@@ -48,7 +48,7 @@ func (g *gen) sweep(ctx context.Context, students []*student, courseIDs []int64)
 	err := g.forEach(ctx, students, func(ctx context.Context, s *student) error {
 		for _, ci := range s.courses {
 			var q surgeapi.QueueState
-			status, err := g.do(ctx, nil, "", func(c *surgeapi.Client) (int, error) {
+			status, err := g.do(ctx, nil, nil, "", func(c *surgeapi.Client) (int, error) {
 				st, _, err := c.Do(ctx, http.MethodGet, coursePath(courseIDs[ci]), s.cookie, false, nil, &q)
 				return st, err
 			})

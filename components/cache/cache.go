@@ -1,8 +1,9 @@
 // Package cache declares the ElastiCache (Redis OSS or Valkey) replication
-// group in cluster-mode-disabled form: one node in dev, a primary with
-// replicas, automatic failover and Multi-AZ in prod, TLS required, encrypted
-// at rest, an AUTH token generated within ElastiCache's rules and kept in
-// Secrets Manager.
+// group: cluster mode disabled (one shard: a primary and its replicas) or
+// enabled (shards of a primary and replicas each, reached through the
+// configuration endpoint); one node in dev, automatic failover and Multi-AZ
+// in prod, TLS required, encrypted at rest, an AUTH token generated within
+// ElastiCache's rules and kept in Secrets Manager.
 package cache
 
 import (
@@ -36,40 +37,82 @@ const TokenSpecials = "!&$-"
 // Port is the Redis/Valkey port the group listens on.
 const Port = 6379
 
+// Modes the app is told to connect in (SURGE_REDIS_MODE): one endpoint, or
+// a cluster client on the configuration endpoint.
+const (
+	ModeStandalone = "standalone"
+	ModeCluster    = "cluster"
+)
+
+// MaxShards and MaxNodes are ElastiCache's hard limits for a cluster-mode
+// group (Valkey 7.2+, Redis OSS 5.0.6+). The default quota is 90 nodes per
+// group; more needs a quota increase
+// (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Shards.html).
+const (
+	MaxShards = 500
+	MaxNodes  = 500
+)
+
 // Spec is the cache's static shape: `surge:cache` in the stack config.
 // Defaults gives its per-environment values.
 type Spec struct {
 	Engine                string `json:"engine"`                // valkey or redis.
-	EngineVersion         string `json:"engineVersion"`         // Cluster-mode-disabled version: valkey 7.2, 8.0 or 8.1; redis 6.2, 7.0 or 7.1.
+	EngineVersion         string `json:"engineVersion"`         // valkey 7.2, 8.0 or 8.1; redis 7.0 or 7.1 (the app's sharded pub/sub, SPUBLISH, needs 7.0+).
 	NodeType              string `json:"nodeType"`              // Graviton node type (cache.t4g.*, cache.m7g.*, cache.r7g.*, ...).
-	Replicas              int    `json:"replicas"`              // Replicas beside the primary, 0..5; one or more turns on automatic failover.
+	ClusterMode           bool   `json:"clusterMode"`           // Shard the keyspace (Redis Cluster); the app connects to the configuration endpoint. Switching replaces the group (docs/decisions/cache-cluster-mode.md).
+	Shards                int    `json:"shards"`                // Node groups: 1 with clusterMode off, 1..500 with it on (AWS's default quota is 90 nodes).
+	Replicas              int    `json:"replicas"`              // Replicas beside each shard's primary, 0..5; shards x (1 + replicas) <= 500. One or more turns on automatic failover.
 	MultiAZ               bool   `json:"multiAz"`               // Replicas in other AZs, failing over across them; needs replicas >= 1.
 	SnapshotRetentionDays int    `json:"snapshotRetentionDays"` // Days of automatic backups, 0..35 (ElastiCache.1).
 }
 
-// Defaults are the environment's values: dev one small node, prod a
-// primary and a replica in another AZ with a week of snapshots.
+// Defaults are the environment's values: dev one small node; prod three
+// shards, each a primary and a replica in another AZ, with a week of
+// snapshots. The prod shape follows the benchmark's cluster run
+// (docs/decisions/cache-cluster-mode.md).
 func Defaults(env spec.Env) Spec {
 	if env == spec.Prod {
-		return Spec{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.m7g.large", Replicas: 1, MultiAZ: true, SnapshotRetentionDays: 7}
+		return Spec{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.m7g.large", ClusterMode: true, Shards: 3, Replicas: 1, MultiAZ: true, SnapshotRetentionDays: 7}
 	}
-	return Spec{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.t4g.micro"}
+	return Spec{Engine: "valkey", EngineVersion: "8.0", NodeType: "cache.t4g.micro", Shards: 1}
 }
+
+// Mode is the app's SURGE_REDIS_MODE for the Spec.
+func (s Spec) Mode() string {
+	if s.ClusterMode {
+		return ModeCluster
+	}
+	return ModeStandalone
+}
+
+// Nodes is the group's node count: every shard's primary and replicas.
+func (s Spec) Nodes() int { return max(s.Shards, 1) * (1 + s.Replicas) }
 
 // Validate reports every problem of the Spec, keyed by its JSON path.
 func (s Spec) Validate() error {
 	var p spec.Problems
 	versions, ok := engineVersions[s.Engine]
-	if !ok {
+	switch {
+	case !ok:
 		p.Add("engine", "must be \"valkey\" or \"redis\", got %q", s.Engine)
-	} else if !slices.Contains(versions, s.EngineVersion) {
+	case s.Engine == "redis" && strings.HasPrefix(s.EngineVersion, "6"):
+		p.Add("engineVersion", "%q: the app publishes progress with sharded pub/sub (SPUBLISH), which needs Redis OSS 7.0+ or Valkey (one of %v)", s.EngineVersion, versions)
+	case !slices.Contains(versions, s.EngineVersion):
 		p.Add("engineVersion", "%q is not offered for engine %s (one of %v)", s.EngineVersion, s.Engine, versions)
 	}
 	if !spec.Graviton("cache.", s.NodeType) {
 		p.Add("nodeType", "%q is not a Graviton node type (e.g. cache.t4g.micro, cache.m7g.large)", s.NodeType)
 	}
+	switch {
+	case !s.ClusterMode && s.Shards != 1:
+		p.Add("shards", "%d with clusterMode off: cluster mode disabled is one shard (set shards to 1, or clusterMode to true)", s.Shards)
+	case s.ClusterMode && (s.Shards < 1 || s.Shards > MaxShards):
+		p.Add("shards", "%d is outside 1..%d", s.Shards, MaxShards)
+	}
 	if s.Replicas < 0 || s.Replicas > 5 {
 		p.Add("replicas", "%d is outside 0..5", s.Replicas)
+	} else if s.ClusterMode && s.Shards >= 1 && s.Shards <= MaxShards && s.Nodes() > MaxNodes {
+		p.Add("replicas", "%d shards x (1 + %d replicas) = %d nodes, over ElastiCache's %d per group", s.Shards, s.Replicas, s.Nodes(), MaxNodes)
 	}
 	if s.MultiAZ && s.Replicas < 1 {
 		p.Add("multiAz", "needs replicas >= 1 (Multi-AZ requires automatic failover to a replica)")
@@ -104,12 +147,23 @@ type RedisArgs struct {
 type Redis struct {
 	pulumi.ResourceState
 
-	PrimaryEndpoint    pulumi.StringOutput // writer host name
-	ReaderEndpoint     pulumi.StringOutput // reader host name (the primary's when there is no replica)
+	// Endpoint is the host the app connects to: the primary endpoint, or
+	// in cluster mode the configuration endpoint, from which a cluster
+	// client discovers every shard's primary and replicas.
+	Endpoint pulumi.StringOutput
+	// PrimaryEndpoint and ReaderEndpoint are the writer and reader host
+	// names (the reader is the primary's when there is no replica). A
+	// cluster-mode group has neither: both are its configuration endpoint.
+	PrimaryEndpoint    pulumi.StringOutput
+	ReaderEndpoint     pulumi.StringOutput
 	Port               pulumi.IntOutput
 	SecretARN          pulumi.StringOutput // secret with {host, readerHost, port, authToken, tls, url}
 	ReplicationGroupID pulumi.StringOutput
-	Nodes              int                 // the primary and its replicas (member clusters <id>-001, -002, ...)
+	Mode               string // ModeStandalone or ModeCluster: the app's SURGE_REDIS_MODE
+	ClusterMode        bool
+	Shards             int                 // node groups (1 with cluster mode disabled)
+	NodesPerShard      int                 // each shard's primary and replicas (member clusters: MemberID)
+	Nodes              int                 // Shards x NodesPerShard
 	AuthToken          pulumi.StringOutput // secret
 }
 
@@ -119,15 +173,53 @@ var (
 	groupID      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 )
 
-// engineVersions are the cluster-mode-disabled versions we accept: 7.x/8.x
-// for the queue's Lua-free atomic commands, and 6.2 for older accounts. The
-// transit-encryption mode needs 7.0.5+ to change in place, so >= 7 is advised.
+// engineVersions are the versions we accept, in both modes: the app
+// publishes per-course progress with sharded pub/sub (SPUBLISH), which
+// Redis OSS has from 7.0 (https://redis.io/commands/spublish/) and every
+// Valkey has, so Redis OSS 6.x is refused.
 var engineVersions = map[string][]string{
-	"redis":  {"6.2", "7.0", "7.1"},
+	"redis":  {"7.0", "7.1"},
 	"valkey": {"7.2", "8.0", "8.1"},
 }
 
+// parameterGroupFamily is the engine version's parameter group family:
+// valkey 7.2 shares Redis OSS 7's parameters
+// (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html).
+func parameterGroupFamily(engine, version string) string {
+	major, _, _ := strings.Cut(version, ".")
+	return engine + major
+}
+
+// ClusterParameterGroup is AWS's default parameter group with
+// cluster-enabled yes for the engine version, e.g. default.valkey8.cluster.on.
+func ClusterParameterGroup(engine, version string) string {
+	return "default." + parameterGroupFamily(engine, version) + ".cluster.on"
+}
+
+// GroupID is the replication group's ID. Cluster mode is part of it: a
+// switch declares a new group beside the old one (create, then delete)
+// instead of asking ElastiCache for an in-place migration it does only one
+// way and in two steps (docs/decisions/cache-cluster-mode.md).
+func GroupID(name string, clusterMode bool) string {
+	if clusterMode {
+		return naming.Physical(name, "cache-cluster", naming.MaxElastiCacheID)
+	}
+	return naming.Physical(name, "cache", naming.MaxElastiCacheID)
+}
+
+// MemberID is the ID of node n (1-based) of shard (1-based) of a group:
+// <group>-00s-00n in cluster mode, <group>-00n without (where shard is 1).
+func MemberID(group pulumi.StringInput, clusterMode bool, shard, n int) pulumi.StringOutput {
+	if clusterMode {
+		return pulumi.Sprintf("%s-%04d-%03d", group, shard, n)
+	}
+	return pulumi.Sprintf("%s-%03d", group, n)
+}
+
 func (a RedisArgs) withDefaults() RedisArgs {
+	if a.Shards == 0 && !a.ClusterMode {
+		a.Shards = 1 // cluster mode disabled is one shard
+	}
 	if a.Engine == "" {
 		a.Engine = Defaults(spec.Dev).Engine
 	}
@@ -159,10 +251,12 @@ func (a *RedisArgs) validate(name string) error {
 	if err := a.Spec.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if a.AutomaticFailover && a.Replicas < 1 {
+	// Cluster mode always fails over (the group requires it), so the two
+	// rules below are about cluster mode disabled.
+	if !a.ClusterMode && a.AutomaticFailover && a.Replicas < 1 {
 		add("AutomaticFailover needs Replicas >= 1")
 	}
-	if a.MultiAZ && !a.AutomaticFailover {
+	if !a.ClusterMode && a.MultiAZ && !a.AutomaticFailover {
 		add("MultiAZ requires AutomaticFailover")
 	}
 	if a.SnapshotWindow != "" && !dailyWindow.MatchString(a.SnapshotWindow) {
@@ -174,7 +268,7 @@ func (a *RedisArgs) validate(name string) error {
 	if w := a.SecretRecoveryWindowDays; w != nil && *w != 0 && (*w < 7 || *w > 30) {
 		add("SecretRecoveryWindowDays %d must be 0 or 7-30", *w)
 	}
-	if id := naming.Physical(name, "cache", naming.MaxElastiCacheID); !groupID.MatchString(id) {
+	if id := GroupID(name, a.ClusterMode); !groupID.MatchString(id) {
 		add("component name %q gives the replication group ID %q, which must start with a letter", name, id)
 	}
 	return errors.Join(errs...)
@@ -219,14 +313,12 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 	}
 
 	rg := &elasticache.ReplicationGroupArgs{
-		ReplicationGroupId: pulumi.String(naming.Physical(name, "cache", naming.MaxElastiCacheID)),
-		Description:        pulumi.String("surge cache: sessions, waiting rooms, read cache"),
-		Engine:             pulumi.String(a.Engine),
-		EngineVersion:      pulumi.String(a.EngineVersion),
-		NodeType:           pulumi.String(a.NodeType),
-		Port:               pulumi.Int(Port),
-		// Cluster mode disabled: one shard, 1 + Replicas nodes.
-		NumCacheClusters:         pulumi.Int(1 + a.Replicas),
+		ReplicationGroupId:       pulumi.String(GroupID(name, a.ClusterMode)),
+		Description:              pulumi.String("surge cache: sessions, waiting rooms, read cache"),
+		Engine:                   pulumi.String(a.Engine),
+		EngineVersion:            pulumi.String(a.EngineVersion),
+		NodeType:                 pulumi.String(a.NodeType),
+		Port:                     pulumi.Int(Port),
 		AutomaticFailoverEnabled: pulumi.Bool(a.AutomaticFailover),
 		MultiAzEnabled:           pulumi.Bool(a.MultiAZ),
 		SubnetGroupName:          subnets.Name,
@@ -240,6 +332,19 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
 		SnapshotRetentionLimit:   pulumi.Int(a.SnapshotRetentionDays),
 		ApplyImmediately:         pulumi.Bool(a.ApplyImmediately),
+	}
+	if a.ClusterMode {
+		// Shards of 1 + Replicas nodes, on AWS's default parameter group with
+		// cluster-enabled yes. Automatic failover is required in cluster mode
+		// (pulumi-aws ReplicationGroup, automaticFailoverEnabled).
+		rg.ClusterMode = pulumi.String("enabled")
+		rg.NumNodeGroups = pulumi.Int(a.Shards)
+		rg.ReplicasPerNodeGroup = pulumi.Int(a.Replicas)
+		rg.ParameterGroupName = pulumi.String(ClusterParameterGroup(a.Engine, a.EngineVersion))
+		rg.AutomaticFailoverEnabled = pulumi.Bool(true)
+	} else {
+		// Cluster mode disabled: one shard, 1 + Replicas nodes.
+		rg.NumCacheClusters = pulumi.Int(1 + a.Replicas)
 	}
 	if a.SnapshotWindow != "" {
 		rg.SnapshotWindow = pulumi.String(a.SnapshotWindow)
@@ -262,16 +367,22 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		return nil, fmt.Errorf("creating replication group: %w", err)
 	}
 
-	// The reader endpoint is only meaningful with replicas; fall back to the
-	// primary so the app always has a host.
-	reader := pulumi.All(group.PrimaryEndpointAddress, group.ReaderEndpointAddress).ApplyT(func(v []any) string {
-		if r, _ := v[1].(string); r != "" {
-			return r
-		}
-		return v[0].(string)
-	}).(pulumi.StringOutput)
+	// Cluster mode: the configuration endpoint is the group's only address.
+	// Otherwise the reader endpoint is only meaningful with replicas; fall
+	// back to the primary so the app always has a host.
+	primary, reader := group.PrimaryEndpointAddress, group.ReaderEndpointAddress
+	if a.ClusterMode {
+		primary, reader = group.ConfigurationEndpointAddress, group.ConfigurationEndpointAddress
+	} else {
+		reader = pulumi.All(primary, reader).ApplyT(func(v []any) string {
+			if r, _ := v[1].(string); r != "" {
+				return r
+			}
+			return v[0].(string)
+		}).(pulumi.StringOutput)
+	}
 
-	secretJSON := pulumi.All(group.PrimaryEndpointAddress, reader, token.Result).ApplyT(func(v []any) (string, error) {
+	secretJSON := pulumi.All(primary, reader, token.Result).ApplyT(func(v []any) (string, error) {
 		return connectionJSON(v[0].(string), v[1].(string), v[2].(string))
 	}).(pulumi.StringOutput)
 	secretARN, err := secrets.Store(ctx, name+"-cache-secret", naming.Physical(name, "cache-auth", 200),
@@ -280,14 +391,21 @@ func NewRedis(ctx *pulumi.Context, name string, args *RedisArgs, opts ...pulumi.
 		return nil, err
 	}
 
-	c.PrimaryEndpoint = group.PrimaryEndpointAddress
+	c.Endpoint = primary
+	c.PrimaryEndpoint = primary
 	c.ReaderEndpoint = reader
 	c.Port = pulumi.Int(Port).ToIntOutput()
 	c.SecretARN = secretARN
 	c.ReplicationGroupID = group.ID().ToStringOutput()
-	c.Nodes = 1 + a.Replicas
+	c.Mode = a.Mode()
+	c.ClusterMode = a.ClusterMode
+	c.Shards = a.Shards
+	c.NodesPerShard = 1 + a.Replicas
+	c.Nodes = a.Nodes()
 	c.AuthToken = pulumi.ToSecret(token.Result).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"endpoint":           c.Endpoint,
+		"mode":               pulumi.String(c.Mode),
 		"primaryEndpoint":    c.PrimaryEndpoint,
 		"readerEndpoint":     c.ReaderEndpoint,
 		"port":               c.Port,

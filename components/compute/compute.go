@@ -295,6 +295,10 @@ type AppFleetArgs struct {
 	Env               map[string]pulumi.StringInput
 	DatabaseSecretARN pulumi.StringInput // master credentials of the database, read by `surge migrate` only; required
 	CacheSecretARN    pulumi.StringInput // Secrets Manager secret of the cache; required
+	// CacheMode is how the app connects to the cache (SURGE_REDIS_MODE):
+	// "standalone" (default) or "cluster", a cluster client on the
+	// configuration endpoint the secret names (cache.Redis.Mode).
+	CacheMode string
 	// AdminTokenSecretARN is the Secrets Manager secret holding the admin
 	// API bearer token (a plain string); required. The token itself never
 	// reaches user data or the environment file.
@@ -352,7 +356,10 @@ var ()
 var reservedEnv = []string{"SURGE_LISTEN_ADDR", "SURGE_DATABASE_SECRET_ARN", "SURGE_REDIS_SECRET_ARN", "SURGE_ADMIN_TOKEN_SECRET_ARN", "SURGE_AWS_REGION", "SURGE_DRAIN_TIMEOUT",
 	"SURGE_DATABASE_APP_SECRET_ARN", "SURGE_DATABASE_SSLMODE", "SURGE_DATABASE_SSLROOTCERT",
 	"SURGE_ADMIT_BATCH", "SURGE_ADMIT_INTERVAL", "SURGE_ADMIT_LEASE", "SURGE_MAX_INFLIGHT",
-	"SURGE_MEDIA_SIGNING_KEY_SECRET_ARN"}
+	"SURGE_MEDIA_SIGNING_KEY_SECRET_ARN", "SURGE_REDIS_MODE"}
+
+// cacheModes are the values of AppFleetArgs.CacheMode.
+var cacheModes = []string{"standalone", "cluster"}
 
 func (a AppFleetArgs) withDefaults() AppFleetArgs {
 	dev := Defaults(spec.Dev)
@@ -367,6 +374,7 @@ func (a AppFleetArgs) withDefaults() AppFleetArgs {
 	a.AdmitLease = cmp.Or(a.AdmitLease, dev.AdmitLease)
 	a.AMIParameter = cmp.Or(a.AMIParameter, DefaultAMIParameter)
 	a.LogRetentionDays = cmp.Or(a.LogRetentionDays, 365)
+	a.CacheMode = cmp.Or(a.CacheMode, cacheModes[0])
 	if a.WarmPool != nil && a.WarmPool.State == "" {
 		wp := *a.WarmPool
 		wp.State = "Stopped"
@@ -415,6 +423,9 @@ func (a *AppFleetArgs) validate() error {
 	}
 	if !regionName.MatchString(a.Region) {
 		add("Region %q is not an AWS region name", a.Region)
+	}
+	if !slices.Contains(cacheModes, a.CacheMode) {
+		add("CacheMode %q: want one of %v", a.CacheMode, cacheModes)
 	}
 	for k := range a.Env {
 		for _, r := range reservedEnv {
@@ -559,6 +570,7 @@ func NewAppFleet(ctx *pulumi.Context, name string, args *AppFleetArgs, opts ...p
 			"SURGE_LISTEN_ADDR":            ":" + strconv.Itoa(a.Port),
 			"SURGE_DATABASE_SECRET_ARN":    v[3].(string),
 			"SURGE_REDIS_SECRET_ARN":       v[4].(string),
+			"SURGE_REDIS_MODE":             a.CacheMode,
 			"SURGE_ADMIN_TOKEN_SECRET_ARN": v[6].(string),
 			"SURGE_AWS_REGION":             a.Region,
 			"SURGE_DRAIN_TIMEOUT":          strconv.Itoa(a.DrainTimeoutSeconds) + "s",

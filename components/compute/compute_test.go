@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -407,6 +408,11 @@ func TestValidate(t *testing.T) {
 			a.Env = map[string]pulumi.StringInput{"SURGE_DATABASE_URL": pulumi.String("postgres://u:p@h/db")}
 		}, []string{"SURGE_DATABASE_URL looks like a credential"}},
 		{"reserved env", func(a *AppFleetArgs) { a.Env = map[string]pulumi.StringInput{"SURGE_AWS_REGION": pulumi.String("x")} }, []string{"SURGE_AWS_REGION is set by the component"}},
+		{"redis mode is the component's", func(a *AppFleetArgs) {
+			a.Env = map[string]pulumi.StringInput{"SURGE_REDIS_MODE": pulumi.String("cluster")}
+		}, []string{"SURGE_REDIS_MODE is set by the component"}},
+		{"unknown cache mode", func(a *AppFleetArgs) { a.CacheMode = "sentinel" }, []string{`CacheMode "sentinel": want one of [standalone cluster]`}},
+		{"cluster cache mode", func(a *AppFleetArgs) { a.CacheMode = "cluster" }, nil},
 		{"request policy without suffixes", func(a *AppFleetArgs) { a.TargetGroupARNSuffix = nil }, []string{"needs LoadBalancerARNSuffix and TargetGroupARNSuffix"}},
 		{"schedule without zone", func(a *AppFleetArgs) { a.ScheduledScaleOuts[0].TimeZone = "" }, []string{"scheduledScaleOuts[0].timeZone: is required"}},
 		{"schedule bad zone and cron", func(a *AppFleetArgs) {
@@ -504,4 +510,22 @@ func TestFleetOwnsItsLogGroup(t *testing.T) {
 	policy, err := only(t, m, "aws:iam/rolePolicy:RolePolicy").JSON("policy")
 	require.NoError(t, err)
 	assert.Contains(t, fmt.Sprint(policy), "arn:aws:logs:eu-west-1:123456789012:log-group:/surge/test/app")
+}
+
+// TestRedisModeEnv: the environment file always names how the app reaches
+// the cache, standalone unless the cache is in cluster mode.
+func TestRedisModeEnv(t *testing.T) {
+	for _, tt := range []struct{ mode, want string }{
+		{"", `SURGE_REDIS_MODE="standalone"`},
+		{"standalone", `SURGE_REDIS_MODE="standalone"`},
+		{"cluster", `SURGE_REDIS_MODE="cluster"`},
+	} {
+		t.Run(cmp.Or(tt.mode, "default"), func(t *testing.T) {
+			a := baseArgs()
+			a.CacheMode = tt.mode
+			ud := decodeUserData(t, only(t, run(t, a), tLaunchTemplate))
+			assert.Contains(t, ud, tt.want)
+			assert.Equal(t, 1, strings.Count(ud, "SURGE_REDIS_MODE="), "set once")
+		})
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/surge-dev/surge/components/cache"
 	"github.com/surge-dev/surge/components/compute"
 	"github.com/surge-dev/surge/components/naming"
 	"github.com/surge-dev/surge/components/spec"
@@ -168,10 +169,13 @@ type AlarmsArgs struct {
 	// DBParameterGroupNames scope the parameter-group event subscription
 	// (RDS.21). Empty: every parameter group of the account in the region.
 	DBParameterGroupNames []pulumi.StringInput
-	// Cache tier: the replication group ID and its number of nodes
-	// (cluster mode disabled: member clusters are <id>-001, <id>-002, ...;
-	// node 1 is the initial primary, the others replicas).
+	// Cache tier: the replication group ID, its mode, its shards (1 with
+	// cluster mode disabled; 0 means 1) and each shard's nodes (member
+	// clusters are cache.MemberID; node 1 of a shard is its initial
+	// primary, the others replicas).
 	CacheReplicationGroupID pulumi.StringInput
+	CacheClusterMode        bool
+	CacheShards             int
 	CacheNodes              int
 	// Edge tier: the distribution ID and the web ACL's metric name
 	// (waf.WebACL.MetricName).
@@ -240,7 +244,13 @@ func (a *AlarmsArgs) validate() error {
 		errs = append(errs, fmt.Errorf("MinInstances %d: want >= 1", a.MinInstances))
 	}
 	if a.CacheNodes < 1 || a.CacheNodes > 6 {
-		errs = append(errs, fmt.Errorf("CacheNodes %d: want 1-6", a.CacheNodes))
+		errs = append(errs, fmt.Errorf("CacheNodes %d: want 1-6 per shard", a.CacheNodes))
+	}
+	switch {
+	case !a.CacheClusterMode && a.CacheShards > 1:
+		errs = append(errs, fmt.Errorf("CacheShards %d: cluster mode disabled has one shard", a.CacheShards))
+	case a.CacheShards < 0 || a.CacheShards > cache.MaxShards:
+		errs = append(errs, fmt.Errorf("CacheShards %d: want 0-%d", a.CacheShards, cache.MaxShards))
 	}
 	if err := a.Spec.Validate(); err != nil {
 		errs = append(errs, err)
@@ -471,10 +481,29 @@ func simple(ns, metric, stat string, d pulumi.StringMap, op string, threshold fl
 	}
 }
 
-// CacheMemberID is the ID of node i (0-based) of a cluster-mode-disabled
-// replication group.
-func CacheMemberID(group pulumi.StringInput, i int) pulumi.StringOutput {
-	return pulumi.Sprintf("%s-%03d", group, i+1)
+// cacheMember is one node of the cache: its ID, the label in its alarms'
+// names and whether it starts as a replica.
+type cacheMember struct {
+	id      pulumi.StringOutput
+	label   string
+	replica bool
+}
+
+// cacheMembers lists every node, shard by shard. Cluster mode disabled
+// keeps the labels 1, 2, ... (alarm names unchanged); cluster mode labels
+// a node <shard>-<node>.
+func cacheMembers(a AlarmsArgs) []cacheMember {
+	var out []cacheMember
+	for s := 1; s <= max(a.CacheShards, 1); s++ {
+		for n := 1; n <= a.CacheNodes; n++ {
+			label := fmt.Sprintf("%d", n)
+			if a.CacheClusterMode {
+				label = fmt.Sprintf("%d-%d", s, n)
+			}
+			out = append(out, cacheMember{id: cache.MemberID(a.CacheReplicationGroupID, a.CacheClusterMode, s, n), label: label, replica: n > 1})
+		}
+	}
+	return out
 }
 
 func alarmSpecs(a AlarmsArgs) []alarmSpec {
@@ -576,20 +605,19 @@ func alarmSpecs(a AlarmsArgs) []alarmSpec {
 			args: simple("AWS/RDS", "ReplicaLag", "Maximum", dims("DBInstanceIdentifier", r), gt, th.ReplicaLagSeconds, 60, 5, "missing"),
 		})
 	}
-	for i := 0; i < a.CacheNodes; i++ {
-		node := CacheMemberID(a.CacheReplicationGroupID, i)
-		d := dims("CacheClusterId", node)
-		n := i + 1
+	for _, m := range cacheMembers(a) {
+		d := dims("CacheClusterId", m.id)
+		n := m.label
 		specs = append(specs,
-			alarmSpec{suffix: fmt.Sprintf("cache-%d-engine-cpu", n), description: "cache engine CPU %",
+			alarmSpec{suffix: fmt.Sprintf("cache-%s-engine-cpu", n), description: "cache engine CPU %",
 				args: simple("AWS/ElastiCache", "EngineCPUUtilization", "Average", d, gt, th.CacheCPUPercent, 300, 3, "missing")},
-			alarmSpec{suffix: fmt.Sprintf("cache-%d-memory", n), description: "cache memory used %",
+			alarmSpec{suffix: fmt.Sprintf("cache-%s-memory", n), description: "cache memory used %",
 				args: simple("AWS/ElastiCache", "DatabaseMemoryUsagePercentage", "Average", d, gt, th.CacheMemoryPercent, 300, 3, "missing")},
-			alarmSpec{suffix: fmt.Sprintf("cache-%d-evictions", n), description: "cache evictions per 5 minutes",
+			alarmSpec{suffix: fmt.Sprintf("cache-%s-evictions", n), description: "cache evictions per 5 minutes",
 				args: simple("AWS/ElastiCache", "Evictions", "Sum", d, gt, th.CacheEvictions, 300, 1, "notBreaching")},
 		)
-		if i > 0 { // ReplicationLag is reported by replicas only
-			specs = append(specs, alarmSpec{suffix: fmt.Sprintf("cache-%d-replication-lag", n), description: "cache replication lag (seconds)",
+		if m.replica { // ReplicationLag is reported by replicas only
+			specs = append(specs, alarmSpec{suffix: fmt.Sprintf("cache-%s-replication-lag", n), description: "cache replication lag (seconds)",
 				args: simple("AWS/ElastiCache", "ReplicationLag", "Maximum", d, gt, th.CacheReplicationLagSeconds, 60, 5, "notBreaching")})
 		}
 	}
@@ -678,8 +706,8 @@ func dashboardBody(a AlarmsArgs) pulumi.StringOutput {
 	for _, r := range a.DBReplicaIDs {
 		inputs = append(inputs, r)
 	}
-	for i := 0; i < a.CacheNodes; i++ {
-		inputs = append(inputs, CacheMemberID(a.CacheReplicationGroupID, i))
+	for _, m := range cacheMembers(a) {
+		inputs = append(inputs, m.id)
 	}
 	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
 		s := make([]string, len(v))

@@ -299,6 +299,9 @@ func TestValidate(t *testing.T) {
 		{"bad email", func(a *AlarmsArgs) { a.AlarmEmails = []string{"Ops <ops@example.com>"} }, []string{"alarmEmails[0]"}},
 		{"zero min instances", func(a *AlarmsArgs) { a.MinInstances = 0 }, []string{"MinInstances"}},
 		{"too many cache nodes", func(a *AlarmsArgs) { a.CacheNodes = 9 }, []string{"CacheNodes"}},
+		{"cluster mode, 3 shards", func(a *AlarmsArgs) { a.CacheClusterMode, a.CacheShards = true, 3 }, nil},
+		{"shards without cluster mode", func(a *AlarmsArgs) { a.CacheShards = 3 }, []string{"CacheShards 3: cluster mode disabled has one shard"}},
+		{"too many shards", func(a *AlarmsArgs) { a.CacheClusterMode, a.CacheShards = true, 501 }, []string{"CacheShards 501: want 0-500"}},
 		{"percentage over 100", func(a *AlarmsArgs) { a.Thresholds.DBCPUPercent = 150 }, []string{"thresholds.dbCpuPercent: 150 is outside (0, 100]"}},
 		{"negative threshold", func(a *AlarmsArgs) { a.Thresholds.DBConnections = -1 }, []string{"thresholds.dbConnections: -1"}},
 		{"bad retention", func(a *AlarmsArgs) { a.LogRetentionDays = 10 }, []string{"logRetentionDays: 10"}},
@@ -429,4 +432,42 @@ func TestParameterGroupEventsScopedWhenNamed(t *testing.T) {
 	pg, ok := m.Named(tEvSub, "surge-prod-db-parameter-group-events")
 	require.True(t, ok)
 	assert.Equal(t, []string{"zz-pg-77aa"}, pg.Strings("sourceIds"), "RDS.21: only this stack's parameter group")
+}
+
+// TestCacheClusterModeAlarms: in cluster mode every shard's nodes are
+// watched under their member IDs (<group>-000s-00n), replication lag on
+// each shard's replicas only, and the dashboard lists every member.
+func TestCacheClusterModeAlarms(t *testing.T) {
+	a := baseArgs()
+	a.CacheClusterMode, a.CacheShards, a.CacheNodes = true, 3, 2
+	m, _, _ := run(t, a, "surge-prod")
+	for s := 1; s <= 3; s++ {
+		for n := 1; n <= 2; n++ {
+			id := fmt.Sprintf("%s-%04d-%03d", fCache, s, n)
+			for _, suffix := range []string{"engine-cpu", "memory", "evictions"} {
+				name := fmt.Sprintf("surge-prod-cache-%d-%d-%s", s, n, suffix)
+				al, ok := m.Named(tAlarm, name)
+				require.True(t, ok, name)
+				assert.Equal(t, id, al.Str("dimensions.CacheClusterId"), name)
+			}
+			lag, ok := m.Named(tAlarm, fmt.Sprintf("surge-prod-cache-%d-%d-replication-lag", s, n))
+			assert.Equal(t, n > 1, ok, "replication lag on replicas only (shard %d node %d)", s, n)
+			if ok {
+				assert.Equal(t, id, lag.Str("dimensions.CacheClusterId"))
+			}
+		}
+	}
+	_, ok := m.Named(tAlarm, "surge-prod-cache-1-engine-cpu")
+	assert.False(t, ok, "no cluster-mode-disabled names in cluster mode")
+
+	standalone := baseArgs()
+	ms, _, _ := run(t, standalone, "surge-prod")
+	assert.Len(t, m.ByType(tAlarm), len(ms.ByType(tAlarm))+(6-2)*3+(3-1), "4 more nodes with 3 alarms each, 2 more replicas with a lag alarm")
+
+	d := m.ByType(tDash)
+	require.Len(t, d, 1)
+	body := d[0].Str("dashboardBody")
+	for s := 1; s <= 3; s++ {
+		assert.Contains(t, body, fmt.Sprintf(`"%s-%04d-002"`, fCache, s))
+	}
 }

@@ -152,7 +152,13 @@ func (p *Plan) Estimate() (*Estimate, error) {
 	for _, r := range p.ByType("aws:elasticache/replicationGroup:ReplicationGroup") {
 		engine, node := r.Str("engine"), r.Str("nodeType")
 		nodes := r.Num("numCacheClusters")
-		add("ElastiCache nodes", fmt.Sprintf("%.0f × %s (%s), %.0f h", nodes, node, engine, h), "elasticache-"+engine+":"+node, nodes*h)
+		shape := ""
+		if r.Has("numNodeGroups") { // cluster mode: shards of a primary and its replicas
+			shards, replicas := r.Num("numNodeGroups"), r.Num("replicasPerNodeGroup")
+			nodes = shards * (1 + replicas)
+			shape = fmt.Sprintf(" in %.0f shards", shards)
+		}
+		add("ElastiCache nodes", fmt.Sprintf("%.0f × %s (%s)%s, %.0f h", nodes, node, engine, shape, h), "elasticache-"+engine+":"+node, nodes*h)
 	}
 
 	keys := count("aws:kms/key:Key")

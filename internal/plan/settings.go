@@ -31,6 +31,7 @@ var settings = []setting{
 	{"RDS Multi-AZ", "aws:rds/instance:Instance", "multiAz", writers},
 	{"RDS backup retention (days)", "aws:rds/instance:Instance", "backupRetentionPeriod", writers},
 	{"RDS deletion protection", "aws:rds/instance:Instance", "deletionProtection", writers},
+	{"cache cluster mode / shards / replicas per shard", "aws:elasticache/replicationGroup:ReplicationGroup", "clusterMode,numNodeGroups,replicasPerNodeGroup", nil},
 	{"cache automatic failover", "aws:elasticache/replicationGroup:ReplicationGroup", "automaticFailoverEnabled", nil},
 	{"cache Multi-AZ", "aws:elasticache/replicationGroup:ReplicationGroup", "multiAzEnabled", nil},
 	{"cache snapshot retention (days)", "aws:elasticache/replicationGroup:ReplicationGroup", "snapshotRetentionLimit", nil},

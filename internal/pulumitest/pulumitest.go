@@ -402,7 +402,12 @@ var defaultOutputs = map[string]OutputsFunc{
 			"resourceId": str("db-" + strings.ToUpper(a.Name)),
 		}
 	},
+	// As AWS reports them: a cluster-mode group has only a configuration
+	// endpoint, a cluster-mode-disabled one a primary and a reader endpoint.
 	"aws:elasticache/replicationGroup:ReplicationGroup": func(a pulumi.MockResourceArgs) resource.PropertyMap {
+		if m := a.Inputs["clusterMode"]; m.IsString() && m.StringValue() == "enabled" {
+			return resource.PropertyMap{"configurationEndpointAddress": str("clustercfg." + a.Name + ".cache.amazonaws.com")}
+		}
 		return resource.PropertyMap{
 			"primaryEndpointAddress": str("master." + a.Name + ".cache.amazonaws.com"),
 			"readerEndpointAddress":  str("replica." + a.Name + ".cache.amazonaws.com"),

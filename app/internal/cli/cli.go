@@ -239,11 +239,16 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 	// One subscription per instance for every waiting student.
 	feed := room.Feed(ctx)
 	defer func() { _ = feed.Close() }()
+	// Sessions verified once are answered without Redis while the
+	// revocation subscription is alive.
+	sess := sessions.New(rdb, cfg.RedisPrefix, cfg.SessionTTL)
+	watch := sess.Watch(ctx)
+	defer func() { _ = watch.Close() }()
 	deps := httpapi.Deps{
 		Store:           store,
 		Courses:         cache.New(store, rdb, cfg.RedisPrefix, cache.Options{Logger: log}),
 		Room:            room,
-		Sessions:        sessions.New(rdb, cfg.RedisPrefix, cfg.SessionTTL),
+		Sessions:        sess,
 		Logger:          log,
 		Registerer:      reg,
 		AdminToken:      cfg.AdminToken,

@@ -1,6 +1,21 @@
 // Package sessions keeps login sessions in Redis so that any instance serves
-// any request. The cookie carries a random 256-bit id; Redis stores only its
-// SHA-256, so a leaked Redis dump does not hand out live sessions.
+// any request. The cookie carries the student's id and a random 256-bit
+// session id; Redis stores only the SHA-256 of the session id, so a leaked
+// Redis dump does not hand out live sessions.
+//
+// Every session key of a student shares the hash tag {u<student>} with the
+// student's index of sessions, so creating and revoking them are single-slot
+// operations on a Redis Cluster too.
+//
+// An instance that runs Watch also remembers the sessions it has verified
+// (by hash, until they expire) and answers them without Redis, so that an
+// API request makes one Redis round trip (its waiting-room script) instead
+// of two. Revocation stays immediate: the script that deletes a session
+// publishes its hash on the revocation channel in the same atomic step, and
+// every instance forgets it on receipt. An instance trusts what it
+// remembers only while its subscription is proven alive (a ping answered
+// within maxSilence); otherwise it reads Redis on every request, as without
+// Watch. docs/decisions/session-verification.md compares the options.
 package sessions
 
 import (
@@ -12,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,100 +40,166 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ttl    time.Duration
+	known  *verified
 }
 
 // New returns a store with keys under prefix; sessions live ttl after login.
+// Without Watch every check reads Redis.
 func New(rdb redis.UniversalClient, prefix string, ttl time.Duration) *Store {
-	return &Store{rdb: rdb, prefix: prefix, ttl: ttl}
+	return &Store{rdb: rdb, prefix: prefix, ttl: ttl, known: newVerified(maxKnown)}
 }
 
 // TTL is the lifetime of a new session.
 func (s *Store) TTL() time.Duration { return s.ttl }
 
-func (s *Store) key(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return s.prefix + "sess:" + hex.EncodeToString(sum[:])
+// idLen is the length of a session id: base64 of 32 random bytes.
+const idLen = 43
+
+// session is a parsed cookie value "<student>.<id>".
+type session struct {
+	student int64
+	hash    [32]byte // SHA-256 of the id
 }
 
-// Create starts a session for a student and returns its id.
+// parse reads a cookie value; ok is false for anything never issued.
+func parse(v string) (session, bool) {
+	ss, sid, ok := strings.Cut(v, ".")
+	if !ok || len(sid) != idLen || len(ss) == 0 || len(ss) > 19 || ss[0] == '0' {
+		return session{}, false
+	}
+	n, err := strconv.ParseInt(ss, 10, 64)
+	if err != nil || n <= 0 {
+		return session{}, false
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(sid); err != nil {
+		return session{}, false
+	}
+	return session{student: n, hash: sha256.Sum256([]byte(sid))}, true
+}
+
+// indexKey is the set of a student's session hashes; a session's key is the
+// index key, ':' and its hash.
+func (s *Store) indexKey(student int64) string {
+	return s.prefix + "sess:{u" + strconv.FormatInt(student, 10) + "}"
+}
+
+func (s *Store) key(ss session) string {
+	return s.indexKey(ss.student) + ":" + hex.EncodeToString(ss.hash[:])
+}
+
+// channel carries the hashes of revoked sessions, space-separated.
+func (s *Store) channel() string { return s.prefix + "sess:revoked" }
+
+// Create starts a session for a student and returns the cookie value.
 func (s *Store) Create(ctx context.Context, studentID int64) (string, error) {
+	if studentID <= 0 {
+		return "", fmt.Errorf("storing session: student id %d", studentID)
+	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("generating session id: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(b[:])
-	k, idx := s.key(id), s.indexKey(studentID)
-	// The student's index lives as long as their newest session, so that an
+	v := strconv.FormatInt(studentID, 10) + "." + id
+	ss, _ := parse(v)
+	k, idx := s.key(ss), s.indexKey(studentID)
+	// The index lives as long as the student's newest session, so that an
 	// admin can revoke every session of a student.
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, k, studentID, s.ttl)
-		p.SAdd(ctx, idx, k)
+		p.SAdd(ctx, idx, hex.EncodeToString(ss.hash[:]))
 		p.Expire(ctx, idx, s.ttl)
 		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("storing session: %w", err)
 	}
-	return id, nil
+	return v, nil
 }
 
-func (s *Store) indexKey(studentID int64) string {
-	return s.prefix + "sessu:" + strconv.FormatInt(studentID, 10)
-}
-
-// revokeScript KEYS: index. Deletes every session in the index and the index.
-var revokeScript = redis.NewScript(`
-local ks = redis.call('SMEMBERS', KEYS[1])
-local n = 0
-for _, k in ipairs(ks) do n = n + redis.call('DEL', k) end
-redis.call('DEL', KEYS[1])
-return n
-`)
-
-// RevokeAll ends every session of a student and returns how many were live.
-func (s *Store) RevokeAll(ctx context.Context, studentID int64) (int, error) {
-	n, err := revokeScript.Run(ctx, s.rdb, []string{s.indexKey(studentID)}).Int()
-	if err != nil {
-		return 0, fmt.Errorf("revoking sessions: %w", err)
-	}
-	return n, nil
-}
-
-// Student returns the student of a session.
-func (s *Store) Student(ctx context.Context, id string) (int64, error) {
-	if len(id) != 43 { // base64 of 32 bytes: anything else was never issued
+// Student returns the student of a session: from what this instance
+// verified before when that can be trusted, else from Redis.
+func (s *Store) Student(ctx context.Context, cookie string) (int64, error) {
+	ss, ok := parse(cookie)
+	if !ok {
 		return 0, surge.ErrNoSession
 	}
-	v, err := s.rdb.Get(ctx, s.key(id)).Result()
+	now := time.Now()
+	hit, gen, trusted := s.known.lookup(ss, now)
+	if hit {
+		return ss.student, nil
+	}
+	k := s.key(ss)
+	var get *redis.StringCmd
+	var ttl *redis.DurationCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, k)
+		ttl = p.PTTL(ctx, k)
+		return nil
+	})
 	if errors.Is(err, redis.Nil) {
 		return 0, surge.ErrNoSession
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading session: %w", err)
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
+	v, err := get.Result()
 	if err != nil {
-		return 0, fmt.Errorf("parsing session: %w", err)
+		return 0, fmt.Errorf("reading session: %w", err)
 	}
-	return n, nil
+	if n, err := strconv.ParseInt(v, 10, 64); err != nil || n != ss.student {
+		return 0, surge.ErrNoSession // the key names its student: never written so
+	}
+	if left := ttl.Val(); trusted && left > 0 {
+		s.known.remember(ss, now.Add(left), gen)
+	}
+	return ss.student, nil
 }
 
-// deleteScript KEYS: session; ARGV: index prefix. Deletes a session and its
-// entry in the student's index.
+// deleteScript KEYS: session, index; ARGV: hash, channel. Deletes a session,
+// its entry in the index, and tells every instance to forget it.
 var deleteScript = redis.NewScript(`
-local sid = redis.call('GET', KEYS[1])
-if not sid then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', ARGV[1] .. sid, KEYS[1])
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 `)
 
 // Delete ends a session (no error if it did not exist).
-func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := deleteScript.Run(ctx, s.rdb, []string{s.key(id)}, s.prefix+"sessu:").Err(); err != nil {
+func (s *Store) Delete(ctx context.Context, cookie string) error {
+	ss, ok := parse(cookie)
+	if !ok {
+		return nil // never issued: nothing to end
+	}
+	h := hex.EncodeToString(ss.hash[:])
+	s.known.forget(h)
+	if err := deleteScript.Run(ctx, s.rdb, []string{s.key(ss), s.indexKey(ss.student)}, h, s.channel()).Err(); err != nil {
 		return fmt.Errorf("deleting session: %w", err)
 	}
 	return nil
+}
+
+// revokeScript KEYS: index; ARGV: channel. Deletes every session in the
+// index and the index, publishes the hashes of the live ones and returns
+// them. The session keys share the index's hash tag (same slot).
+var revokeScript = redis.NewScript(`
+local gone = {}
+for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('DEL', KEYS[1] .. ':' .. h) == 1 then gone[#gone+1] = h end
+end
+redis.call('DEL', KEYS[1])
+if #gone > 0 then redis.call('PUBLISH', ARGV[1], table.concat(gone, ' ')) end
+return gone
+`)
+
+// RevokeAll ends every session of a student and returns how many were live.
+func (s *Store) RevokeAll(ctx context.Context, studentID int64) (int, error) {
+	gone, err := revokeScript.Run(ctx, s.rdb, []string{s.indexKey(studentID)}, s.channel()).StringSlice()
+	if err != nil {
+		return 0, fmt.Errorf("revoking sessions: %w", err)
+	}
+	s.known.forget(gone...)
+	return len(gone), nil
 }
 
 // Failures returns, for each throttle key (sign-in failures of an account or

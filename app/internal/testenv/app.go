@@ -74,6 +74,8 @@ type AppOptions struct {
 	// RedisAddr, when set, is where this instance reaches Redis (a Proxy in
 	// front of the shared standalone server, to inject faults).
 	RedisAddr string
+	// RedisHook, when set, observes this instance's Redis round trips.
+	RedisHook redis.Hook
 	// ServerTracer also observes the statements of the request path.
 	ServerTracer pgx.QueryTracer
 	// BcryptCost of the server; default bcrypt.MinCost.
@@ -139,6 +141,9 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	if o.RedisAddr != "" {
 		rdb = RedisClientAt(t, o.RedisAddr)
 	}
+	if o.RedisHook != nil {
+		rdb.AddHook(o.RedisHook)
+	}
 	a.Room = waitroom.New(rdb, sh.Prefix, a.Store)
 	log := o.Logger
 	if log == nil {
@@ -151,12 +156,15 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	// The instance's one progress subscription, as in production.
 	feed := a.Room.Feed(context.Background())
 	t.Cleanup(func() { _ = feed.Close() })
+	sess := sessions.New(rdb, sh.Prefix, time.Hour)
+	watch := sess.Watch(context.Background())
+	t.Cleanup(func() { _ = watch.Close() })
 	deps := httpapi.Deps{
 		Progress:     feed,
 		Store:        a.Store,
 		Courses:      cache.New(a.Store, rdb, sh.Prefix, cache.Options{Logger: log}),
 		Room:         a.Room,
-		Sessions:     sessions.New(rdb, sh.Prefix, time.Hour),
+		Sessions:     sess,
 		Logger:       log,
 		Registerer:   prometheus.NewRegistry(),
 		AdminToken:   AdminToken,

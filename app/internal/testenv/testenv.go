@@ -306,3 +306,30 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// RoundTrips is a go-redis hook counting a client's round trips to Redis:
+// one per command, one per pipeline (a script's EVALSHA that falls back to
+// EVAL counts two).
+type RoundTrips struct{ n atomic.Int64 }
+
+// N is the round trips so far.
+func (h *RoundTrips) N() int64 { return h.n.Load() }
+
+// DialHook implements redis.Hook.
+func (h *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (h *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (h *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}

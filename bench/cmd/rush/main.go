@@ -2,6 +2,7 @@
 // Markdown/JSON report with SVG plots.
 //
 //	go run ./bench/cmd/rush -scenario hot -out docs/bench
+//	go run ./bench/cmd/rush -scenario short -compare-latency   # loopback and +1 ms to PostgreSQL, side by side
 //	go run ./bench/cmd/rush -scenario big -base-url https://surge.example -admin-token ...
 package main
 
@@ -36,6 +37,10 @@ func main() {
 		cancel   = flag.Float64("cancel", -1, "override the fraction of students who cancel")
 		noBase   = flag.Bool("no-baseline", false, "skip the lock-per-request baseline")
 		blPool   = flag.Int("baseline-pool", 0, "override the pgx pool size per baseline instance (scenario default: the fastest measured)")
+		clients  = flag.String("clients", "", "client model: student (each student its own connection, the page's polling; default) or pool (shared connections, polling every -poll)")
+		joinWait = flag.Duration("join-wait", 0, "student model: override the join's wait (default the page's 1s)")
+		progInt  = flag.Duration("progress-interval", 0, "student model: override the interval between progress reads (default the page's 1s)")
+		compare  = flag.Bool("compare-latency", false, "run the scenario twice, on loopback and with -db-latency (default 1ms), and print both side by side")
 		timeout  = flag.Duration("timeout", 15*time.Minute, "bound for the whole run")
 		appEnv   multi
 		summ     = flag.String("summarize", "", "print the comparison table of the JSON reports in this directory and exit")
@@ -50,6 +55,7 @@ func main() {
 	flag.BoolVar(&o.Profile, "pprof", false, "profile app instance 1 during the rush (builds ./app/cmd/surge-local/profiled: the app plus loopback pprof)")
 	flag.StringVar(&o.ProfileURL, "pprof-url", "", "pprof base URL of a remote target (.../debug/pprof)")
 	flag.BoolVar(&o.BaselineOnly, "baseline-only", false, "run only the lock-per-request baseline (tuning)")
+	flag.DurationVar(&o.DBLatency, "db-latency", 0, "put a TCP proxy adding this latency each way (e.g. 1ms) between the apps and PostgreSQL")
 	flag.BoolVar(&o.KeepWork, "keep", false, "keep the work dir with server logs")
 	flag.Var(&appEnv, "app-env", "extra SURGE_*=value for the app instances (repeatable)")
 	flag.Parse()
@@ -87,21 +93,53 @@ func main() {
 	if *noBase {
 		sc.Baseline = false
 	}
+	if *clients != "" {
+		sc.Clients = *clients
+	}
+	if *joinWait > 0 {
+		sc.JoinWait = *joinWait
+	}
+	if *progInt > 0 {
+		sc.ProgressInterval = *progInt
+	}
 	o.Scenario, o.AppEnv, o.Log = sc, appEnv, os.Stderr
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancelRun := context.WithTimeout(ctx, *timeout)
 	defer cancelRun()
-	rep, err := rush.Run(ctx, o)
-	if err != nil {
-		fail(err)
-	}
-	fmt.Println(rush.Markdown(rep))
-	for _, t := range rep.Targets {
-		if t.Name == "invariants" && t.OK != nil && !*t.OK {
-			os.Exit(2)
+	runs := []rush.Options{o}
+	if *compare {
+		lat := o.DBLatency
+		if lat <= 0 {
+			lat = time.Millisecond
 		}
+		runs[0].DBLatency = 0
+		runs = append(runs, runs[0])
+		runs[1].DBLatency = lat
+	}
+	var reps []*rush.Report
+	failed := false
+	for _, ro := range runs {
+		rep, err := rush.Run(ctx, ro)
+		if err != nil {
+			fail(err)
+		}
+		reps = append(reps, rep)
+		if !*compare {
+			fmt.Println(rush.Markdown(rep))
+		}
+		for _, t := range rep.Targets {
+			if t.Name == "invariants" && t.OK != nil && !*t.OK {
+				failed = true
+			}
+		}
+	}
+	if *compare {
+		fmt.Printf("# %s: loopback and DB latency side by side\n\n%s\n%s\nFull reports in %s.\n", sc.Name, rush.HeadlineIntro, rush.Summary(reps), o.OutDir)
+	}
+	if failed {
+		os.Exit(2)
 	}
 }
 

@@ -82,6 +82,16 @@ type QueueState struct {
 	State    string `json:"state"` // queued, enrolled, full, none
 	Ticket   int64  `json:"ticket,omitempty"`
 	Position int64  `json:"position,omitempty"`
+	// PollAfterMs is the server's poll hint on a queued answer (nil: none).
+	PollAfterMs *int64 `json:"pollAfterMs,omitempty"`
+}
+
+// Progress is the answer of GET /api/courses/{id}/progress.
+type Progress struct {
+	CourseID       int64     `json:"courseId"`
+	DecidedThrough int64     `json:"decidedThrough"`
+	SeatsLeft      int       `json:"seatsLeft"`
+	AsOf           time.Time `json:"asOf"`
 }
 
 // Final reports whether the state is terminal for a rush (enrolled or full).

@@ -464,8 +464,10 @@ func TestFirstLoadWeight(t *testing.T) {
 // TestPollingSlowsFarBack: a student 1,000th in line asks for the position
 // far less often than one at the front, who keeps one request waiting at
 // the server (it answers when the state is final or after the server's
-// wait, then the page asks again after the poll hint). A proxy shows one
-// course's queue as position 1000 and counts the polls of both courses.
+// wait, then the page asks again after the poll hint); far back, the page
+// reads the progress counter instead. A proxy shows one course's queue as
+// ticket and position 1000 with nobody decided, and counts the polls of
+// both courses.
 func TestPollingSlowsFarBack(t *testing.T) {
 	s := newSite(t, testenv.AppOptions{NoAdmitter: true})
 	far := s.course("CS101", "Introduction to Programming", 50, time.Now().Add(-time.Minute))
@@ -476,9 +478,18 @@ func TestPollingSlowsFarBack(t *testing.T) {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	farPath := fmt.Sprintf("/api/courses/%d/queue", far)
 	nearPath := fmt.Sprintf("/api/courses/%d/queue", near)
+	farProgress := fmt.Sprintf("/api/courses/%d/progress", far)
 	proxy.ModifyResponse = func(r *http.Response) error {
-		if r.Request.URL.Path == farPath && r.StatusCode < 300 {
-			body := `{"state":"queued","ticket":1000,"position":1000}` + "\n"
+		body := ""
+		switch {
+		case r.StatusCode >= 300:
+		case r.Request.URL.Path == farPath:
+			body = `{"state":"queued","ticket":1000,"position":1000}` + "\n"
+		case r.Request.URL.Path == farProgress:
+			// Nobody decided yet: ticket 1000's turn is far off.
+			body = fmt.Sprintf(`{"courseId":%d,"decidedThrough":0,"seatsLeft":50}`, far) + "\n"
+		}
+		if body != "" {
 			r.Body = io.NopCloser(strings.NewReader(body))
 			r.ContentLength = int64(len(body))
 			r.Header.Set("Content-Length", fmt.Sprint(len(body)))
@@ -513,9 +524,10 @@ func TestPollingSlowsFarBack(t *testing.T) {
 	time.Sleep(8 * time.Second)
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("polls in 8 s: position 1: %d, position 1000: %d", polls[nearPath], polls[farPath])
+	t.Logf("polls in 8 s: position 1: %d, position 1000: %d (progress reads %d)", polls[nearPath], polls[farPath], polls[farProgress])
 	assert.GreaterOrEqual(t, polls[nearPath], 1, "the front keeps asking")
 	assert.LessOrEqual(t, polls[nearPath], 4, "each poll waits at the server (4 s) before it answers")
 	assert.True(t, waits[nearPath+"?wait=20"], "polls ask the server to wait: %v", waits)
 	assert.Zero(t, polls[farPath], "1,000th in line: about every 26 s")
+	assert.GreaterOrEqual(t, polls[farProgress], 2, "meanwhile the page reads the progress counter")
 }

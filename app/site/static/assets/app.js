@@ -238,7 +238,7 @@
     const c = courses.get(id);
     alertMsg("");
     if (queues.has(id)) return;
-    const q = { st: null, el: null, timer: 0 };
+    const q = { st: null, el: null, timer: 0, due: 0 };
     queues.set(id, q); renderQueue(id); refreshRow(id);
     $("queues-h").focus(); // the Join button is now disabled: keep the keyboard in place
     try {
@@ -251,7 +251,7 @@
   }
 
   function watch(id, st) {
-    if (!queues.has(id)) queues.set(id, { st, el: null, timer: 0 });
+    if (!queues.has(id)) queues.set(id, { st, el: null, timer: 0, due: 0 });
     if (st) show(id, st); else poll(id, epoch);
   }
 
@@ -279,13 +279,52 @@
   // when given; else the further back, the less often: 1 s to 30 s.
   const pollDelay = (st) => st.pollAfterMs ?? Math.min(30000, 1000 + (st.position || 0) * 25);
 
+  // While queued, the page reads the course's progress counter about every
+  // second and asks for its own state only when the counter reached its
+  // ticket (its turn may have come) or when the server's poll hint is due.
+  // The counter is the same for every student and cached for a second by
+  // CloudFront and by the browser (Cache-Control: public, max-age=1), so
+  // most reads never reach the app.
+  function watchQueue(id, my) {
+    const q = queues.get(id);
+    if (!q) return;
+    clearTimeout(q.timer);
+    const left = q.due - Date.now();
+    q.timer = setTimeout(() => checkTurn(id, my), left <= 1000 ? Math.max(0, left) : jitter(1000));
+  }
+
+  async function checkTurn(id, my) {
+    const q = queues.get(id);
+    if (my !== epoch || !q || !q.st || q.st.state !== "queued") return;
+    if (Date.now() < q.due) {
+      const ticket = q.st.ticket;
+      let p = null;
+      try {
+        // The default cache mode: the browser reuses an answer for its max-age.
+        const res = await fetch("/api/courses/" + id + "/progress", { credentials: "same-origin" });
+        if (res.ok) p = await res.json();
+      } catch (e) { p = null; } // the counter only saves requests: without it, the hint decides
+      if (my !== epoch || queues.get(id) !== q || !q.st || q.st.state !== "queued") return;
+      if (!p || !ticket || p.decidedThrough < ticket) {
+        // Everyone still ahead holds a ticket between the counter and ours.
+        if (p && ticket && ticket - p.decidedThrough < (q.st.position || Infinity)) {
+          q.st = Object.assign({}, q.st, { position: ticket - p.decidedThrough });
+          renderQueue(id);
+        }
+        watchQueue(id, my);
+        return;
+      }
+    }
+    poll(id, my);
+  }
+
   function show(id, st) {
     const q = queues.get(id);
     if (!q) return;
     q.st = st;
     if (st.state === "none") { drop(id); return; }
     saveQueues(); renderQueue(id); refreshRow(id);
-    if (st.state === "queued") schedule(id, pollDelay(st), epoch);
+    if (st.state === "queued") { q.due = Date.now() + pollDelay(st); watchQueue(id, epoch); }
     else if (st.state === "full") schedule(id, 20000, epoch); // a freed seat goes to the lowest waiting ticket
     else if (st.state === "enrolled") { loadEnrollments(); loadCourses(epoch); }
   }

@@ -1,0 +1,4 @@
+package sessions
+
+// MaxSilence is maxSilence, for the tests.
+const MaxSilence = maxSilence
