@@ -129,8 +129,16 @@ func (j courseJSON) course() surge.Course {
 	return surge.Course{ID: j.ID, Code: j.Code, Title: j.Title, Capacity: j.Capacity, Enrolled: j.Enrolled, OpensAt: j.OpensAt}
 }
 
-func (c *Courses) listKey() string           { return c.prefix + "courses" }
-func (c *Courses) courseKey(id int64) string { return c.prefix + "course:" + strconv.FormatInt(id, 10) }
+// The cache's keys: an entry k comes with k:stale, k:last and k:lock, written
+// together in one transaction. Each entry's name holds its hash tag in
+// braces and the suffixes follow it, so in a Redis Cluster an entry's keys
+// share one slot (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags);
+// a course's entry shares its tag, and so its node, with the course's
+// waiting room (waitroom/scripts.go).
+func (c *Courses) listKey() string { return c.prefix + "{courses}" }
+func (c *Courses) courseKey(id int64) string {
+	return c.prefix + "course:{" + strconv.FormatInt(id, 10) + "}"
+}
 
 // Courses lists every course, at most about 2s stale.
 func (c *Courses) Courses(ctx context.Context) ([]surge.Course, error) {
@@ -196,7 +204,10 @@ func (c *Courses) Prime(ctx context.Context, x surge.Course) error {
 	k, l := c.courseKey(x.ID), c.listKey()
 	c.dropLocal(k, l)
 	last := append(strconv.AppendInt(nil, time.Now().UnixMilli(), 10), '\n')
-	_, err = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	// The course's entry and the list live in different slots, so no
+	// transaction spans them (a cluster refuses it): one pipeline, split by
+	// node in a cluster. Each write stands alone: every copy is valid.
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, k, b, c.o.Fresh)
 		p.Set(ctx, k+":stale", b, c.o.Fresh+c.o.LoadTimeout)
 		p.Set(ctx, k+":last", append(last, b...), c.o.MaxStale)
@@ -215,7 +226,13 @@ func (c *Courses) Invalidate(ctx context.Context, id int64) error {
 	k := c.courseKey(id)
 	l := c.listKey()
 	c.dropLocal(k, l)
-	if err := c.rdb.Del(ctx, k, k+":stale", l, l+":stale").Err(); err != nil {
+	// One DEL per slot (a cluster refuses a DEL across slots).
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, k, k+":stale")
+		p.Del(ctx, l, l+":stale")
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("invalidating course cache: %w", err)
 	}
 	return nil

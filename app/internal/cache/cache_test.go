@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/surge-dev/surge/app/internal/cache"
+	"github.com/surge-dev/surge/app/internal/redisconn"
 	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
 )
@@ -75,7 +76,11 @@ func TestSingleRefillPerExpiry(t *testing.T) {
 }
 
 func TestStalenessBound(t *testing.T) {
-	rdb, prefix := env.RedisClient(t)
+	testenv.EachMode(t, testStalenessBound)
+}
+
+func testStalenessBound(t *testing.T, mode redisconn.Mode) {
+	rdb, prefix := env.RedisClientMode(t, mode)
 	src := &countingSource{}
 	c := cache.New(src, rdb, prefix, cache.Options{})
 	ctx := context.Background()
@@ -125,4 +130,39 @@ func TestLastGoodCopyDuringOutage(t *testing.T) {
 	src.fail.Store(false)
 	_, err = c.Course(ctx, 1)
 	require.NoError(t, err, "back to normal when the store answers")
+}
+
+// TestPrimeAndInvalidate: an admin write primes the course and drops the
+// list, an invalidation drops both; on a cluster too, where the course's
+// entry and the list live in different slots.
+func TestPrimeAndInvalidate(t *testing.T) {
+	testenv.EachMode(t, func(t *testing.T, mode redisconn.Mode) {
+		rdb, prefix := env.RedisClientMode(t, mode)
+		src := &countingSource{}
+		c := cache.New(src, rdb, prefix, cache.Options{Local: time.Millisecond})
+		ctx := context.Background()
+		_, err := c.Courses(ctx)
+		require.NoError(t, err)
+		_, err = c.Course(ctx, 1)
+		require.NoError(t, err)
+		loads := src.loads.Load()
+
+		require.NoError(t, c.Prime(ctx, surge.Course{ID: 1, Code: "A", Capacity: 99}))
+		time.Sleep(2 * time.Millisecond) // past the local copy
+		got, err := c.Course(ctx, 1)
+		require.NoError(t, err)
+		assert.Equal(t, 99, got.Capacity, "the primed course is served")
+		assert.Equal(t, loads, src.loads.Load(), "without a load")
+		_, err = c.Courses(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, loads+1, src.loads.Load(), "the list was dropped and reloaded")
+
+		require.NoError(t, c.Invalidate(ctx, 1))
+		got, err = c.Course(ctx, 1)
+		require.NoError(t, err)
+		assert.NotEqual(t, 99, got.Capacity, "invalidated: reloaded from the store")
+		_, err = c.Courses(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, loads+3, src.loads.Load(), "both entries reloaded")
+	})
 }

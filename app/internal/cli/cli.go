@@ -30,6 +30,7 @@ import (
 	"github.com/surge-dev/surge/app/internal/httpapi"
 	"github.com/surge-dev/surge/app/internal/media"
 	"github.com/surge-dev/surge/app/internal/postgres"
+	"github.com/surge-dev/surge/app/internal/redisconn"
 	"github.com/surge-dev/surge/app/internal/sessions"
 	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/version"
@@ -196,22 +197,6 @@ func migratePool(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, pati
 	}
 }
 
-// redisOptions parses the URL and sets timeouts that turn a Redis outage
-// into fast errors (503) instead of hung requests.
-func redisOptions(url string) (*redis.Options, error) {
-	o, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, errors.New("parsing redis url: invalid URL")
-	}
-	o.DialTimeout = time.Second
-	o.ReadTimeout = time.Second
-	o.WriteTimeout = time.Second
-	o.PoolTimeout = time.Second
-	o.MaxRetries = 1
-	o.ContextTimeoutEnabled = true
-	return o, nil
-}
-
 func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.Logger) error {
 	// Dependencies are created lazily: a database or Redis that is down at
 	// start is reported by /readyz, not by a crash loop (migrations aside).
@@ -236,16 +221,14 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 	if err != nil {
 		return err
 	}
-	ro, err := redisOptions(cfg.RedisURL)
-	if err != nil {
-		return err
-	}
-	ro.CredentialsProviderContext = creds.redis
 	// go-redis logs dial failures through a process-wide logger; route them
 	// to our JSON log at debug level (every failure already surfaces as a
 	// 503 and a warning where it matters).
 	redis.SetLogger(redisLogger{log})
-	rdb := redis.NewClient(ro)
+	rdb, err := redisconn.New(redisconn.Options{URL: cfg.RedisURL, Mode: cfg.RedisMode, Credentials: creds.redis})
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 
 	reg := prometheus.NewRegistry()

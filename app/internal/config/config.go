@@ -16,32 +16,35 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/surge-dev/surge/app/internal/redisconn"
 )
 
 // Config is the whole configuration of `surge serve` and `surge migrate`.
 type Config struct {
-	ListenAddr      string        // SURGE_LISTEN_ADDR, default ":8080"
-	MetricsAddr     string        // SURGE_METRICS_ADDR, default "127.0.0.1:9090"; "off" disables
-	DatabaseURL     string        // SURGE_DATABASE_URL: writer
-	DatabaseReadURL string        // SURGE_DATABASE_READ_URL: replica; the writer when empty
-	RedisURL        string        // SURGE_REDIS_URL: redis:// or rediss://
-	AdminToken      string        // SURGE_ADMIN_TOKEN, at least MinAdminTokenLength characters
-	CookieSecure    bool          // SURGE_COOKIE_SECURE, default true
-	TrustCloudFront bool          // SURGE_TRUST_CLOUDFRONT, default false: CloudFront-Viewer-Address names the client
-	PasswordHash    string        // SURGE_PASSWORD_HASH: "default" or "fast"
-	BcryptCost      int           // derived from PasswordHash
-	AdmitBatch      int           // SURGE_ADMIT_BATCH, default 500: upper bound of the adaptive batch
-	AdmitInterval   time.Duration // SURGE_ADMIT_INTERVAL, default 50ms: idle poll of the admitter
-	AdmitLease      time.Duration // SURGE_ADMIT_LEASE, default 5s
-	DrainTimeout    time.Duration // SURGE_DRAIN_TIMEOUT, default 20s
-	MaxInflight     int           // SURGE_MAX_INFLIGHT, default 1000
-	RequestTimeout  time.Duration // SURGE_REQUEST_TIMEOUT, default 5s: bound of one API request's work
-	OverloadWait    time.Duration // SURGE_OVERLOAD_WAIT, default 1s: how long a request past SURGE_MAX_INFLIGHT waits for a slot before 503
-	MaxWait         time.Duration // SURGE_MAX_WAIT, default 4s: longest wait a join or status request may ask for
-	MaxWaiters      int           // SURGE_MAX_WAITERS, default min(500, SURGE_MAX_INFLIGHT/2): requests waiting at once per instance
-	SessionTTL      time.Duration // SURGE_SESSION_TTL, default 12h
-	LogLevel        slog.Level    // SURGE_LOG_LEVEL: debug, info (default), warn, error
-	RedisPrefix     string        // SURGE_REDIS_PREFIX, default "surge:"
+	ListenAddr      string         // SURGE_LISTEN_ADDR, default ":8080"
+	MetricsAddr     string         // SURGE_METRICS_ADDR, default "127.0.0.1:9090"; "off" disables
+	DatabaseURL     string         // SURGE_DATABASE_URL: writer
+	DatabaseReadURL string         // SURGE_DATABASE_READ_URL: replica; the writer when empty
+	RedisURL        string         // SURGE_REDIS_URL: redis:// or rediss://
+	RedisMode       redisconn.Mode // SURGE_REDIS_MODE: standalone (default) or cluster
+	AdminToken      string         // SURGE_ADMIN_TOKEN, at least MinAdminTokenLength characters
+	CookieSecure    bool           // SURGE_COOKIE_SECURE, default true
+	TrustCloudFront bool           // SURGE_TRUST_CLOUDFRONT, default false: CloudFront-Viewer-Address names the client
+	PasswordHash    string         // SURGE_PASSWORD_HASH: "default" or "fast"
+	BcryptCost      int            // derived from PasswordHash
+	AdmitBatch      int            // SURGE_ADMIT_BATCH, default 500: upper bound of the adaptive batch
+	AdmitInterval   time.Duration  // SURGE_ADMIT_INTERVAL, default 50ms: idle poll of the admitter
+	AdmitLease      time.Duration  // SURGE_ADMIT_LEASE, default 5s
+	DrainTimeout    time.Duration  // SURGE_DRAIN_TIMEOUT, default 20s
+	MaxInflight     int            // SURGE_MAX_INFLIGHT, default 1000
+	RequestTimeout  time.Duration  // SURGE_REQUEST_TIMEOUT, default 5s: bound of one API request's work
+	OverloadWait    time.Duration  // SURGE_OVERLOAD_WAIT, default 1s: how long a request past SURGE_MAX_INFLIGHT waits for a slot before 503
+	MaxWait         time.Duration  // SURGE_MAX_WAIT, default 4s: longest wait a join or status request may ask for
+	MaxWaiters      int            // SURGE_MAX_WAITERS, default min(500, SURGE_MAX_INFLIGHT/2): requests waiting at once per instance
+	SessionTTL      time.Duration  // SURGE_SESSION_TTL, default 12h
+	LogLevel        slog.Level     // SURGE_LOG_LEVEL: debug, info (default), warn, error
+	RedisPrefix     string         // SURGE_REDIS_PREFIX, default "surge:"
 
 	// AWS mode: credentials come from Secrets Manager instead of the URLs.
 	// DatabaseSecretARN holds the master (owner) credentials: only `surge
@@ -164,6 +167,16 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		MediaUploadTTL:       dur("SURGE_MEDIA_UPLOAD_TTL", 5*time.Minute),
 		MediaURLTTL:          dur("SURGE_MEDIA_URL_TTL", 10*time.Minute),
 		cmd:                  cmd,
+	}
+	if m, err := redisconn.ParseMode(str("SURGE_REDIS_MODE", string(redisconn.Standalone))); err != nil {
+		errs = append(errs, fmt.Errorf("SURGE_REDIS_MODE: %w", err))
+	} else {
+		c.RedisMode = m
+	}
+	// Keys carry hash tags in braces (waitroom/scripts.go): a brace in the
+	// prefix would become the tag of every key.
+	if strings.ContainsAny(c.RedisPrefix, "{}") {
+		errs = append(errs, fmt.Errorf("SURGE_REDIS_PREFIX: %q must not contain { or }: keys carry their cluster hash tag in braces", c.RedisPrefix))
 	}
 	switch v := str("SURGE_COOKIE_SECURE", "true"); v {
 	case "true", "1":

@@ -26,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/surge-dev/surge/app/internal/redisconn"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -54,6 +56,43 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, 500, c.MaxWaiters, "SURGE_MAX_WAITERS default")
 	assert.Equal(t, time.Second, c.OverloadWait, "SURGE_OVERLOAD_WAIT default")
 	assert.Empty(t, c.DatabaseReadURL, "read URL defaults to the writer (empty)")
+	assert.Equal(t, redisconn.Standalone, c.RedisMode, "SURGE_REDIS_MODE default")
+}
+
+// TestRedisMode: the same URL (or secret) reaches a standalone Redis or a
+// cluster's configuration endpoint; any other mode, or a prefix that would
+// override the keys' hash tags, is a listed problem.
+func TestRedisMode(t *testing.T) {
+	cases := []struct {
+		name string
+		vars map[string]string
+		mode redisconn.Mode
+		want string // "" = valid
+	}{
+		{name: "standalone", vars: map[string]string{"SURGE_REDIS_MODE": "standalone"}, mode: redisconn.Standalone},
+		{name: "cluster", vars: map[string]string{"SURGE_REDIS_MODE": "cluster"}, mode: redisconn.Cluster},
+		{name: "cluster with a secret", vars: map[string]string{"SURGE_REDIS_MODE": "cluster", "SURGE_REDIS_URL": "",
+			"SURGE_REDIS_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:cache"}, mode: redisconn.Cluster},
+		{name: "unknown mode", vars: map[string]string{"SURGE_REDIS_MODE": "sentinel"}, want: `SURGE_REDIS_MODE: "sentinel" is not standalone or cluster`},
+		{name: "mode is case sensitive", vars: map[string]string{"SURGE_REDIS_MODE": "Cluster"}, want: "SURGE_REDIS_MODE"},
+		{name: "brace in the prefix", vars: map[string]string{"SURGE_REDIS_PREFIX": "app{1}:"}, want: "SURGE_REDIS_PREFIX"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := minimal()
+			for k, v := range tc.vars {
+				m[k] = v
+			}
+			c, err := Load(env(m), Serve)
+			if tc.want == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.mode, c.RedisMode)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }
 
 func TestLoadOverrides(t *testing.T) {
@@ -121,11 +160,11 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"SURGE_DATABASE_URL": "postgres://user:hunter2@db/x", "SURGE_REDIS_URL": "memcached://x",
 		"SURGE_PASSWORD_HASH": "md5", "SURGE_ADMIT_LEASE": "10ms", "SURGE_MAX_INFLIGHT": "0",
 		"SURGE_LISTEN_ADDR": "8080", "SURGE_DATABASE_APP_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:db",
-		"SURGE_DATABASE_SSLROOTCERT": "/nonexistent/rds-ca.pem",
+		"SURGE_DATABASE_SSLROOTCERT": "/nonexistent/rds-ca.pem", "SURGE_REDIS_MODE": "ring",
 	}), Serve)
 	require.Error(t, err)
 	for _, want := range []string{"SURGE_REDIS_URL", "SURGE_ADMIN_TOKEN", "SURGE_PASSWORD_HASH", "SURGE_ADMIT_LEASE",
-		"SURGE_MAX_INFLIGHT", "SURGE_LISTEN_ADDR", "both set", "SURGE_DATABASE_SSLROOTCERT: reading /nonexistent/rds-ca.pem"} {
+		"SURGE_MAX_INFLIGHT", "SURGE_LISTEN_ADDR", "SURGE_REDIS_MODE", "both set", "SURGE_DATABASE_SSLROOTCERT: reading /nonexistent/rds-ca.pem"} {
 		assert.Contains(t, err.Error(), want, "error lists %s", want)
 	}
 	assert.NotContains(t, err.Error(), "hunter2", "errors never echo passwords")

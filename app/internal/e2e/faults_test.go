@@ -102,7 +102,7 @@ func TestCounterRollbackHealsWithinOneTick(t *testing.T) {
 	c.waitProcessed(t, course, ss[:5])
 
 	ctx := context.Background()
-	p := fmt.Sprintf("%sc:%d:", c.sh.Prefix, course)
+	p := courseKeys(c.sh.Prefix, course)
 	cur, err := c.sh.Redis.Get(ctx, p+"seq").Int64()
 	require.NoError(t, err)
 	for _, k := range []string{"seq", "hi"} {
@@ -403,7 +403,7 @@ func TestStaleAdmitterRefused(t *testing.T) {
 		// grants (its token is still above the fence) and completes late.
 		close(resume)
 		<-done
-		got, err := sh.Redis.Get(ctx, fmt.Sprintf("%sc:%d:lease", sh.Prefix, course)).Int64()
+		got, err := sh.Redis.Get(ctx, courseKeys(sh.Prefix, course)+"lease").Int64()
 		require.NoError(t, err, "the live lease survived the stale completion")
 		require.Equal(t, b.Token, got)
 	}

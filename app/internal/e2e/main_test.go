@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/surge-dev/surge/app/internal/redisconn"
 	"github.com/surge-dev/surge/app/internal/sessions"
 	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/testenv"
@@ -33,7 +34,14 @@ type cluster struct {
 
 func newCluster(t *testing.T, n int, o testenv.AppOptions) *cluster {
 	t.Helper()
-	sh := env.NewShared(t)
+	return newClusterMode(t, redisconn.Standalone, n, o)
+}
+
+// newClusterMode is newCluster on the standalone Redis or on the package's
+// Redis Cluster.
+func newClusterMode(t *testing.T, mode redisconn.Mode, n int, o testenv.AppOptions) *cluster {
+	t.Helper()
+	sh := env.NewSharedMode(t, mode)
 	c := &cluster{t: t, sh: sh}
 	if o.Logger == nil {
 		level := slog.LevelWarn
@@ -120,6 +128,10 @@ func (s *student) login(t *testing.T) bool {
 	r, err := s.clients[0].Do("POST", "/api/login", map[string]string{"studentNo": s.no, "password": "pw"})
 	return err == nil && r.Status == http.StatusOK
 }
+
+// courseKeys starts the Redis keys of a course's waiting room
+// (waitroom/scripts.go).
+func courseKeys(prefix string, course int64) string { return fmt.Sprintf("%sc:{%d}:", prefix, course) }
 
 func queuePath(course int64) string { return fmt.Sprintf("/api/courses/%d/queue", course) }
 

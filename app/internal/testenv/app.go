@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/surge-dev/surge/app/internal/cache"
 	"github.com/surge-dev/surge/app/internal/httpapi"
 	"github.com/surge-dev/surge/app/internal/postgres"
+	"github.com/surge-dev/surge/app/internal/redisconn"
 	"github.com/surge-dev/surge/app/internal/sessions"
 	"github.com/surge-dev/surge/app/internal/surge"
 	"github.com/surge-dev/surge/app/internal/waitroom"
@@ -31,23 +33,32 @@ import (
 const AdminToken = "test-admin-token-0123456789abcdefghij"
 
 // Shared is the state several app instances share: one database, one Redis
-// key prefix.
+// key prefix on the standalone server or the cluster.
 type Shared struct {
 	DBURL  string // as the superuser: for test set-up and checks
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	Prefix string
+	Mode   redisconn.Mode
 
 	// AppDBURL is the same database as AppRoleName, the least-privileged
 	// role production apps connect as; every App uses it.
 	AppDBURL string
 }
 
-// NewShared creates a fresh database and Redis prefix.
+// NewShared creates a fresh database and a Redis prefix on the standalone
+// server.
 func (e *Env) NewShared(t testing.TB) Shared {
 	t.Helper()
-	rdb, prefix := e.RedisClient(t)
+	return e.NewSharedMode(t, redisconn.Standalone)
+}
+
+// NewSharedMode creates a fresh database and a Redis prefix on the
+// standalone server or the cluster; the apps built on it use that mode.
+func (e *Env) NewSharedMode(t testing.TB, mode redisconn.Mode) Shared {
+	t.Helper()
+	rdb, prefix := e.RedisClientMode(t, mode)
 	db := e.Database(t)
-	return Shared{DBURL: db, AppDBURL: AsUser(db, AppRoleName), Redis: rdb, Prefix: prefix}
+	return Shared{DBURL: db, AppDBURL: AsUser(db, AppRoleName), Redis: rdb, Prefix: prefix, Mode: mode}
 }
 
 // AppOptions tune one instance.
@@ -61,7 +72,7 @@ type AppOptions struct {
 	// AdminTokenFunc replaces the fixed AdminToken (rotation tests).
 	AdminTokenFunc func(ctx context.Context) (string, error)
 	// RedisAddr, when set, is where this instance reaches Redis (a Proxy in
-	// front of the shared server, to inject faults).
+	// front of the shared standalone server, to inject faults).
 	RedisAddr string
 	// RedisHook, when set, observes this instance's Redis round trips.
 	RedisHook redis.Hook
@@ -126,7 +137,7 @@ func (e *Env) NewApp(t testing.TB, sh Shared, o AppOptions) *App {
 	admStore := postgres.New(admPool, nil)
 	// Each instance has its own Redis client (connection pool), as separate
 	// processes would.
-	rdb, _ := e.RedisClient(t)
+	rdb, _ := e.RedisClientMode(t, cmp.Or(sh.Mode, redisconn.Standalone))
 	if o.RedisAddr != "" {
 		rdb = RedisClientAt(t, o.RedisAddr)
 	}

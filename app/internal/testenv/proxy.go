@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/surge-dev/surge/app/internal/redisconn"
 )
 
 // Proxy is a TCP proxy on 127.0.0.1 in front of a real server, to inject
@@ -189,20 +191,14 @@ func (p *Proxy) serve(c net.Conn) {
 	wg.Wait()
 }
 
-// RedisClientAt returns a client of the Redis server at addr (for instance
-// a Proxy) with the production client's timeouts and retries.
+// RedisClientAt returns a client of the standalone Redis server at addr (for
+// instance a Proxy) with the production client's timeouts and retries.
 func RedisClientAt(t testing.TB, addr string) *redis.Client {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{
-		Addr:                  addr,
-		DialTimeout:           time.Second,
-		ReadTimeout:           time.Second,
-		WriteTimeout:          time.Second,
-		PoolTimeout:           3 * time.Second,
-		MaxRetries:            1,
-		ContextTimeoutEnabled: true,
-		PoolSize:              100,
-	})
+	c, err := redisconn.New(redisconn.Options{URL: "redis://" + addr + "/0", PoolTimeout: 3 * time.Second, PoolSize: 100})
+	if err != nil {
+		t.Fatalf("redis client: %v", err)
+	}
 	t.Cleanup(func() { c.Close() })
-	return c
+	return c.(*redis.Client)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/surge-dev/surge/app/internal/postgres"
+	"github.com/surge-dev/surge/app/internal/redisconn"
 	"github.com/surge-dev/surge/internal/localenv"
 )
 
@@ -36,6 +37,13 @@ type Env struct {
 	// roleMu serialises EnsureAppRole: roles are cluster-wide, while the
 	// migration lock only serialises migrators of one database.
 	roleMu sync.Mutex
+
+	// The Redis Cluster (three masters) is started by the first test that
+	// asks for one and shared by the package's tests like the standalone
+	// server; each test's key prefix keeps them apart.
+	clusterOnce sync.Once
+	cluster     *localenv.RedisCluster
+	clusterErr  error
 }
 
 // AppRoleName is the least-privileged role test apps connect as, created in
@@ -74,6 +82,9 @@ func Main(m *testing.M, env **Env) int {
 		}
 		if e.Redis != nil {
 			e.Redis.Close()
+		}
+		if e.cluster != nil {
+			e.cluster.Close()
 		}
 	}()
 	if err != nil {
@@ -136,23 +147,93 @@ func (e *Env) Pool(t testing.TB, url string, tracer pgx.QueryTracer) *pgxpool.Po
 	return pool
 }
 
-// RedisClient returns a client and a key prefix unique to this test.
+// RedisClient returns a client of the standalone server and a key prefix
+// unique to this test.
 func (e *Env) RedisClient(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	o, err := redis.ParseURL(e.Redis.URL())
-	if err != nil {
-		t.Fatalf("parsing redis url: %v", err)
+	c, prefix := e.RedisClientMode(t, redisconn.Standalone)
+	return c.(*redis.Client), prefix
+}
+
+// RedisClientMode returns a client built as production builds it
+// (redisconn.New) of the standalone server or of the package's Redis
+// Cluster, and a key prefix unique to this test.
+func (e *Env) RedisClientMode(t testing.TB, mode redisconn.Mode) (redis.UniversalClient, string) {
+	t.Helper()
+	url := e.Redis.URL()
+	if mode == redisconn.Cluster {
+		url = "redis://" + e.RedisCluster(t).Addrs()[0] + "/0"
 	}
-	o.DialTimeout = time.Second
-	o.ReadTimeout = time.Second
-	o.WriteTimeout = time.Second
-	o.PoolTimeout = 3 * time.Second // the race detector slows everything tenfold
-	o.MaxRetries = 1
-	o.ContextTimeoutEnabled = true
-	o.PoolSize = 100
-	c := redis.NewClient(o)
+	c, err := redisconn.New(redisconn.Options{URL: url, Mode: mode,
+		PoolTimeout: 3 * time.Second, // the race detector slows everything tenfold
+		PoolSize:    100})
+	if err != nil {
+		t.Fatalf("redis client: %v", err)
+	}
 	t.Cleanup(func() { c.Close() })
 	return c, fmt.Sprintf("t%d:", e.n.Add(1))
+}
+
+// RedisCluster returns the package's three-master Redis Cluster, started on
+// first use (one to two seconds). Without redis-cli the test is skipped, or
+// fails when the dependencies are required.
+func (e *Env) RedisCluster(t testing.TB) *localenv.RedisCluster {
+	t.Helper()
+	e.clusterOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		e.cluster, e.clusterErr = localenv.StartRedisCluster(ctx, localenv.ClusterOptions{})
+	})
+	if e.clusterErr != nil {
+		if errors.Is(e.clusterErr, localenv.ErrNotInstalled) && !localenv.DepsRequired() {
+			t.Skipf("redis cluster: %v", e.clusterErr)
+		}
+		t.Fatalf("starting redis cluster: %v", e.clusterErr)
+	}
+	return e.cluster
+}
+
+// EachMode runs f as a subtest per Redis mode: the waiting room's
+// invariants must hold on a standalone Redis and on a cluster alike.
+func EachMode(t *testing.T, f func(t *testing.T, mode redisconn.Mode)) {
+	t.Helper()
+	for _, m := range redisconn.Modes {
+		t.Run(string(m), func(t *testing.T) { f(t, m) })
+	}
+}
+
+// EachPrimary runs fn on the standalone server, or on every master of a
+// cluster.
+func EachPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, c *redis.Client) error) error {
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, fn)
+	case *redis.Client:
+		return fn(ctx, c)
+	}
+	return fmt.Errorf("testenv: unsupported redis client %T", rdb)
+}
+
+// DeleteKeys deletes every key under prefix, as a Redis restart without
+// persistence does (one node at a time, one key per DEL: a cluster refuses
+// a DEL across slots).
+func DeleteKeys(t testing.TB, rdb redis.UniversalClient, prefix string) {
+	t.Helper()
+	err := EachPrimary(context.Background(), rdb, func(ctx context.Context, c *redis.Client) error {
+		keys, err := c.Keys(ctx, prefix+"*").Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := c.Del(ctx, k).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("deleting keys under %s: %v", prefix, err)
+	}
 }
 
 func sanitize(s string) string {

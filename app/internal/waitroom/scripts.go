@@ -13,16 +13,22 @@ import (
 //
 // The client retries a command after a dropped connection or a read
 // timeout although Redis may have run it already. Join, status, seed,
-// cancelled, freed, release and sweep are idempotent by their state checks;
+// cancelled, freed, probe and release are idempotent by their state checks;
 // take, leave and complete carry a request id and answer a retry as they
 // answered the first run.
 //
 // Tickets and tokens are integers below 2^53, formatted with %.0f because
 // Lua numbers are doubles and tostring would use exponent notation.
 
-// keyName names one Redis key of the waiting room. Per course c the key is
-// <prefix>c:<c>:<name>; keyActive and keyWaiting are shared by all courses
-// (<prefix><name>). In a script, the key is K.<name>.
+// keyName names one Redis key of the waiting room. Every key of a course c
+// is <prefix>c:{<c>}:<name>: the braces make the course id the key's hash
+// tag, so in a Redis Cluster all of a course's keys (and its progress
+// channel, progress.go) live in one slot, and every script, which touches
+// one course only, runs on the shard that owns it
+// (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+// No script touches a key of another course or a key shared by courses.
+// Outside the scripts, two keys are shared: keyRooms and keySweep, each
+// used alone by single-key commands. In a script, the key is K.<name>.
 type keyName string
 
 // The waiting room's keys.
@@ -41,11 +47,24 @@ const (
 	keyLost         keyName = "lost"    // set when the counter was re-seeded after a data loss
 	// keyReply is rq:<request id>: the answer of a leave, or of a batch's
 	// completion (rq:done:<token>), kept 60 s so that a retry gets it again.
-	keyReply   keyName = "rq"
-	keyActive  keyName = "active"  // shared: set of courses with work for the admitters
-	keyWaiting keyName = "waiting" // shared: set of courses with a waiting list
-	keySweep   keyName = "sweep"   // shared: held for the sweep interval by the instance that sweeps
+	keyReply keyName = "rq"
+	// keySeqLock is held while one instance seeds the course's counter.
+	keySeqLock keyName = "seqlock"
+	// keyProgress is the course's progress channel (SPUBLISH), not a key.
+	keyProgress keyName = "progress"
+
+	// Shared by all courses, never in a script:
+	// keyRooms is the set of course ids whose counter was ever seeded, plus
+	// the member roomsScanned once the set was rebuilt from the counters
+	// themselves (after the set was lost). Admitters look for work there.
+	keyRooms keyName = "rooms"
+	keySweep keyName = "sweep" // held for the sweep interval by the instance that sweeps
 )
+
+// roomsScanned marks a keyRooms set that lists every seeded course: without
+// it (a new Redis, or the node holding the set lost its data while other
+// nodes kept their courses) the set is rebuilt by scanning for counters.
+const roomsScanned = "scanned"
 
 // A student's state in a course, as the scripts store it in keyState. The
 // API shows stQueued and stInFlight as queued, stFull and stOffered as full
@@ -131,7 +150,7 @@ local function next(seq, hi)
 end
 `
 
-// joinScript ARGV: student course
+// joinScript ARGV: student
 //
 // A course known to be full (a waiting list, no seat freed since it was last
 // offered, nobody queued or in flight, no data loss) puts a new student
@@ -139,7 +158,7 @@ end
 // them (takeScript's "moved"), so the join answers full at once. With anyone
 // queued or in flight the student queues as usual, so that no lower ticket
 // can end up behind them.
-var joinScript = newScript([]keyName{keySeq, keyState, keyTicket, keyQueue, keyInFlight, keyActive, keyFromFull, keyHi, keyFull, keyFreed, keyLost, keyLease, keyWaiting}, nextTicket+`
+var joinScript = newScript([]keyName{keySeq, keyState, keyTicket, keyQueue, keyInFlight, keyFromFull, keyHi, keyFull, keyFreed, keyLost, keyLease}, nextTicket+`
 local s = redis.call('HGET', K.st, ARGV[1])
 if not s then
   if redis.call('EXISTS', K.seq) == 0 then return {'noseq', '', 0} end
@@ -149,12 +168,10 @@ if not s then
     and redis.call('EXISTS', K.freed) == 0 and redis.call('EXISTS', K.lost) == 0 and redis.call('EXISTS', K.lease) == 0 then
     redis.call('HSET', K.st, ARGV[1], ST.full)
     redis.call('ZADD', K.f, t, ARGV[1])
-    redis.call('SADD', K.waiting, ARGV[2])
     s = ST.full
   else
     redis.call('HSET', K.st, ARGV[1], ST.queued)
     redis.call('ZADD', K.q, t, ARGV[1])
-    redis.call('SADD', K.active, ARGV[2])
     s = ST.queued
   end
 end
@@ -197,7 +214,7 @@ redis.call('SET', K.rq, '1', 'EX', 60)
 return 1
 `)
 
-// cancelledScript ARGV: student course.
+// cancelledScript ARGV: student.
 // Called after the enrollment was deleted in PostgreSQL (or found missing):
 // the student leaves every structure of the course (state none) and the
 // admitter wakes so the lowest full ticket gets the seat. Clearing a queued,
@@ -206,7 +223,7 @@ return 1
 // completion sees another ticket and hands the seat back), and a student
 // re-queued after a Redis loss who cancels the seat held from before must not
 // be admitted again. Returns 1 if Redis still said enrolled.
-var cancelledScript = newScript([]keyName{keyState, keyTicket, keyFreed, keyActive, keyQueue, keyInFlight, keyFull, keyFromFull}, `
+var cancelledScript = newScript([]keyName{keyState, keyTicket, keyFreed, keyQueue, keyInFlight, keyFull, keyFromFull}, `
 local s = redis.call('HGET', K.st, ARGV[1])
 local was = 0
 if s == ST.enrolled then was = 1 end
@@ -219,23 +236,21 @@ if s then
   redis.call('HDEL', K.tk, ARGV[1])
 end
 redis.call('SET', K.freed, '1')
-redis.call('SADD', K.active, ARGV[2])
 return was
 `)
 
-// cancelEnrolledScript ARGV: student course. Called
+// cancelEnrolledScript ARGV: student. Called
 // before the enrollment is deleted in PostgreSQL: a student Redis shows
 // enrolled leaves the course's structures (state none) and the admitter
 // wakes. Doing this first means that no failure after the commit can leave
 // the student shown enrolled without a seat. Returns 1 if Redis said
 // enrolled.
-var cancelEnrolledScript = newScript([]keyName{keyState, keyTicket, keyFreed, keyActive}, `
+var cancelEnrolledScript = newScript([]keyName{keyState, keyTicket, keyFreed}, `
 if redis.call('HGET', K.st, ARGV[1]) ~= ST.enrolled then return '' end
 local t = redis.call('HGET', K.tk, ARGV[1]) or '0'
 redis.call('HDEL', K.st, ARGV[1])
 redis.call('HDEL', K.tk, ARGV[1])
 redis.call('SET', K.freed, '1')
-redis.call('SADD', K.active, ARGV[2])
 return t
 `)
 
@@ -249,14 +264,25 @@ redis.call('HSET', K.tk, ARGV[1], ARGV[2])
 return 1
 `)
 
-// freedScript ARGV: course.
-var freedScript = newScript([]keyName{keyFreed, keyActive}, `
+// freedScript, no ARGV: a seat of the course may have been freed.
+var freedScript = newScript([]keyName{keyFreed}, `
 redis.call('SET', K.freed, '1')
-redis.call('SADD', K.active, ARGV[1])
 return 1
 `)
 
-// takeScript ARGV: leaseMs batch course requestId
+// probeScript, no ARGV, read-only: {work, undecided, waiting}. work is 1
+// when a take would not answer idle (someone queued or in flight, or a seat
+// may have been freed): what admitters look for. undecided counts the
+// queued and in-flight students, waiting the waiting list.
+var probeScript = newScript([]keyName{keyQueue, keyInFlight, keyFull, keyFreed}, `
+local q = redis.call('ZCARD', K.q)
+local i = redis.call('ZCARD', K.i)
+local work = 0
+if q > 0 or i > 0 or redis.call('EXISTS', K.freed) == 1 then work = 1 end
+return {work, q + i, redis.call('ZCARD', K.f)}
+`)
+
+// takeScript ARGV: leaseMs batch requestId
 // Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n} |
 // {'ok', token, student, ticket, ...}.
 //
@@ -274,9 +300,9 @@ return 1
 // expired: freed is set, the next batch asks the database) or after a data
 // loss (lost: every batch with queued students asks the database, offering
 // the waiting list first as before).
-var takeScript = newScript([]keyName{keySeq, keyState, keyQueue, keyInFlight, keyFull, keyLease, keyFreed, keyActive, keyFromFull, keyWaiting, keyLost, keyHi, keyLeaseRequest}, nextTicket+`
+var takeScript = newScript([]keyName{keySeq, keyState, keyQueue, keyInFlight, keyFull, keyLease, keyFreed, keyFromFull, keyLost, keyHi, keyLeaseRequest}, nextTicket+`
 if redis.call('EXISTS', K.lease) == 1 then
-  if redis.call('GET', K.leaserq) ~= ARGV[4] then return {'busy'} end
+  if redis.call('GET', K.leaserq) ~= ARGV[3] then return {'busy'} end
   -- A retry of the take that got the lease: the same batch again.
   local out = {'ok', redis.call('GET', K.lease)}
   local got = redis.call('ZRANGE', K.i, 0, -1, 'WITHSCORES')
@@ -308,7 +334,6 @@ local freed = redis.call('EXISTS', K.freed) == 1 or (qn > 0 and redis.call('EXIS
 local n = tonumber(ARGV[2])
 if (qn == 0 and fn == 0) or (qn == 0 and not freed) then
   redis.call('DEL', K.freed)
-  redis.call('SREM', K.active, ARGV[3])
   return {'idle'}
 end
 if fn > 0 and not freed then
@@ -319,13 +344,12 @@ if fn > 0 and not freed then
     redis.call('ZADD', K.f, got[j+1], got[j])
     redis.call('HSET', K.st, got[j], ST.full)
   end
-  redis.call('SADD', K.waiting, ARGV[3])
   return {'moved', #got / 2}
 end
 if redis.call('EXISTS', K.seq) == 0 then return {'noseq'} end
 local token = next(K.seq, K.hi)
 redis.call('SET', K.lease, token, 'PX', ARGV[1])
-redis.call('SET', K.leaserq, ARGV[4], 'PX', ARGV[1])
+redis.call('SET', K.leaserq, ARGV[3], 'PX', ARGV[1])
 redis.call('DEL', K.freed)
 local out = {'ok', token}
 local function take(key, state)
@@ -352,19 +376,19 @@ if fn <= n then take(K.q, ST.inflight) end
 return out
 `)
 
-// completeScript ARGV: token course then
+// completeScript ARGV: token then
 // (kind student ticket)* with kind g granted, a already enrolled, f full,
 // u unknown. Grants are always recorded (PostgreSQL is the truth); the other
 // outcomes only by the lease owner. Returns the granted students who left
 // the queue meanwhile: their seat must be given back, and the lease is kept
 // for that (the caller releases it afterwards).
-var completeScript = newScript([]keyName{keyState, keyTicket, keyQueue, keyInFlight, keyFull, keyLease, keyWaiting, keyFromFull, keyFreed, keyActive, keyReply}, `
+var completeScript = newScript([]keyName{keyState, keyTicket, keyQueue, keyInFlight, keyFull, keyLease, keyFromFull, keyFreed, keyReply}, `
 local done = redis.call('GET', K.rq)
 if done then return cjson.decode(done) end
 local owner = redis.call('GET', K.lease) == ARGV[1]
 local left = {}
 local granted, full = false, false
-for j = 3, #ARGV, 3 do
+for j = 2, #ARGV, 3 do
   local kind, s, t = ARGV[j], ARGV[j+1], ARGV[j+2]
   if kind == OUT.granted then granted = true elseif kind == OUT.full then full = true end
   local st = redis.call('HGET', K.st, s)
@@ -399,16 +423,10 @@ if owner then
   -- Seats to give back: the lease stays until they are (Release), so that
   -- no other batch can find those students enrolled in between.
   if #left == 0 then redis.call('DEL', K.lease) end
-  if redis.call('ZCARD', K.f) > 0 then
-    -- Every seat offered was granted and nobody found the course full: seats
-    -- may be left for the rest of the waiting list.
-    if fi > 0 and granted and not full then
-      redis.call('SET', K.freed, '1')
-      redis.call('SADD', K.active, ARGV[2])
-    end
-    redis.call('SADD', K.waiting, ARGV[2])
-  else
-    redis.call('SREM', K.waiting, ARGV[2])
+  -- Every seat offered was granted and nobody found the course full: seats
+  -- may be left for the rest of the waiting list.
+  if fi > 0 and granted and not full and redis.call('ZCARD', K.f) > 0 then
+    redis.call('SET', K.freed, '1')
   end
 end
 redis.call('SET', K.rq, cjson.encode(left), 'EX', 60)
@@ -435,19 +453,6 @@ for j = 1, #back, 2 do
 end
 redis.call('DEL', K.i, K.lease, K.fi)
 return 1
-`)
-
-// sweepScript ARGV: the courses' key prefix, the freed key's suffix, then
-// the courses. Marks the courses
-// (which have a waiting list and a free seat in PostgreSQL) as freed: a
-// safety net for a wake-up lost because Redis failed, lost its data or was
-// unreachable right after a seat was freed in the database.
-var sweepScript = newScript([]keyName{keyActive}, `
-for j = 3, #ARGV do
-  redis.call('SET', ARGV[1] .. ARGV[j] .. ARGV[2], '1')
-  redis.call('SADD', K.active, ARGV[j])
-end
-return #ARGV - 2
 `)
 
 // decidedScript, no ARGV: the highest ticket such that every ticket at or

@@ -16,7 +16,7 @@ var allScripts = map[string]script{
 	"joinScript": joinScript, "statusScript": statusScript, "seedScript": seedScript,
 	"leaveScript": leaveScript, "cancelledScript": cancelledScript, "cancelEnrolledScript": cancelEnrolledScript,
 	"restoreEnrolledScript": restoreEnrolledScript, "freedScript": freedScript, "takeScript": takeScript,
-	"completeScript": completeScript, "releaseScript": releaseScript, "sweepScript": sweepScript,
+	"completeScript": completeScript, "releaseScript": releaseScript, "probeScript": probeScript,
 	"decidedScript": decidedScript,
 }
 
@@ -84,38 +84,73 @@ func slicesCompact(keys []keyName) []keyName {
 	return slices.Compact(c)
 }
 
-// TestKeysKeepTheirNames: the Redis names of the keys are what instances
-// of the previous release use, so a rolling update shares one waiting room.
-func TestKeysKeepTheirNames(t *testing.T) {
+// TestKeyLayout: the Redis names of the keys are a contract between the
+// instances of a fleet (docs/app.md lists them): every key of a course
+// carries the course id as its hash tag.
+func TestKeyLayout(t *testing.T) {
 	r := New(nil, "surge:", nil)
 	tests := []struct {
 		k     keyName
 		reply string
 		want  string
 	}{
-		{keySeq, "", "surge:c:7:seq"},
-		{keyHi, "", "surge:c:7:hi"},
-		{keyState, "", "surge:c:7:st"},
-		{keyTicket, "", "surge:c:7:tk"},
-		{keyQueue, "", "surge:c:7:q"},
-		{keyInFlight, "", "surge:c:7:i"},
-		{keyFull, "", "surge:c:7:f"},
-		{keyFromFull, "", "surge:c:7:fi"},
-		{keyLease, "", "surge:c:7:lease"},
-		{keyLeaseRequest, "", "surge:c:7:leaserq"},
-		{keyFreed, "", "surge:c:7:freed"},
-		{keyLost, "", "surge:c:7:lost"},
-		{keyReply, "ab-1", "surge:c:7:rq:ab-1"},
-		{keyReply, "done:42", "surge:c:7:rq:done:42"},
-		{keyActive, "", "surge:active"},
-		{keyWaiting, "", "surge:waiting"},
+		{keySeq, "", "surge:c:{7}:seq"},
+		{keyHi, "", "surge:c:{7}:hi"},
+		{keyState, "", "surge:c:{7}:st"},
+		{keyTicket, "", "surge:c:{7}:tk"},
+		{keyQueue, "", "surge:c:{7}:q"},
+		{keyInFlight, "", "surge:c:{7}:i"},
+		{keyFull, "", "surge:c:{7}:f"},
+		{keyFromFull, "", "surge:c:{7}:fi"},
+		{keyLease, "", "surge:c:{7}:lease"},
+		{keyLeaseRequest, "", "surge:c:{7}:leaserq"},
+		{keyFreed, "", "surge:c:{7}:freed"},
+		{keyLost, "", "surge:c:{7}:lost"},
+		{keyReply, "ab-1", "surge:c:{7}:rq:ab-1"},
+		{keyReply, "done:42", "surge:c:{7}:rq:done:42"},
+		{keySeqLock, "", "surge:c:{7}:seqlock"},
+		{keyProgress, "", "surge:c:{7}:progress"},
+		{keyRooms, "", "surge:rooms"},
 		{keySweep, "", "surge:sweep"},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, r.key(7, tt.k, tt.reply))
 	}
-	// The sweep script builds the freed key from its arguments.
-	assert.Equal(t, "surge:c:7:freed", r.coursePrefix()+"7"+":"+string(keyFreed))
+}
+
+// hashTag is the part of a key Redis Cluster hashes to pick its slot: the
+// text between the first '{' and the next '}' when not empty, else the
+// whole key (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
+
+// TestEveryCourseKeyHasTheCourseTag: every key a script of a course is given,
+// the course's other keys and its progress channel hash to the course id
+// alone, so they share one cluster slot whatever the prefix; the shared keys
+// never appear in a script.
+func TestEveryCourseKeyHasTheCourseTag(t *testing.T) {
+	for _, prefix := range []string{"surge:", "t12:", "a:b:", ""} {
+		r := New(nil, prefix, nil)
+		for _, course := range []int64{1, 7, 123456789} {
+			want := strconv.FormatInt(course, 10)
+			for name, s := range allScripts {
+				assert.NotContains(t, s.keys, keyRooms, name)
+				assert.NotContains(t, s.keys, keySweep, name)
+				for _, k := range r.keysOf(s, course, "ab-1") {
+					assert.Equal(t, want, hashTag(k), "%s: key %s", name, k)
+				}
+			}
+			for _, k := range []keyName{keySeqLock, keyProgress, keyReply} {
+				assert.Equal(t, want, hashTag(r.key(course, k, "done:1")), "%s of course %d", k, course)
+			}
+		}
+	}
 }
 
 // TestKeysOfFollowsTheDeclaredOrder: KEYS[n] is the n-th declared key.

@@ -9,7 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,16 +56,20 @@ func (r *Room) requestID() string {
 }
 
 // key is the Redis name of the waiting room's key k for a course (scripts.go
-// lists the keys); reply completes keyReply.
+// lists the keys and their layout); reply completes keyReply.
 func (r *Room) key(course int64, k keyName, reply string) string {
 	switch k {
-	case keyActive, keyWaiting, keySweep:
+	case keyRooms, keySweep:
 		return r.prefix + string(k)
 	case keyReply:
-		return r.coursePrefix() + id(course) + ":" + string(k) + ":" + reply
+		return r.courseBase(course) + string(k) + ":" + reply
 	}
-	return r.coursePrefix() + id(course) + ":" + string(k)
+	return r.courseBase(course) + string(k)
 }
+
+// courseBase starts every key of a course: <prefix>c:{<id>}:, the braces
+// holding the hash tag.
+func (r *Room) courseBase(course int64) string { return r.coursePrefix() + "{" + id(course) + "}:" }
 
 // coursePrefix starts every per-course key.
 func (r *Room) coursePrefix() string { return r.prefix + "c:" }
@@ -82,8 +89,31 @@ func (r *Room) run(ctx context.Context, s script, course int64, reply string, ar
 	return s.Run(ctx, r.rdb, r.keysOf(s, course, reply), args...)
 }
 
-func (r *Room) activeKey() string  { return r.key(0, keyActive, "") }
-func (r *Room) waitingKey() string { return r.key(0, keyWaiting, "") }
+// runEach runs script s once per course in one pipeline (in a cluster, one
+// per node, in parallel). Redis caches scripts per node and forgets them on
+// a restart: if any node answers NOSCRIPT the whole pipeline is sent again
+// with the script's source, so s must be idempotent.
+func (r *Room) runEach(ctx context.Context, s script, courses []int64) ([]*redis.Cmd, error) {
+	send := func(withSource bool) ([]*redis.Cmd, error) {
+		cmds := make([]*redis.Cmd, len(courses))
+		_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for n, c := range courses {
+				if withSource {
+					cmds[n] = s.Eval(ctx, p, r.keysOf(s, c, ""))
+				} else {
+					cmds[n] = s.EvalSha(ctx, p, r.keysOf(s, c, ""))
+				}
+			}
+			return nil
+		})
+		return cmds, err
+	}
+	cmds, err := send(false)
+	if err != nil && slices.ContainsFunc(cmds, func(c *redis.Cmd) bool { return redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }) {
+		cmds, err = send(true)
+	}
+	return cmds, err
+}
 
 func id(v int64) string { return strconv.FormatInt(v, 10) }
 
@@ -120,7 +150,7 @@ func toStatus(res []any) (surge.Status, error) {
 func (r *Room) Join(ctx context.Context, course, student int64) (surge.Status, error) {
 	keys := r.keysOf(joinScript, course, "")
 	for attempt := 0; ; attempt++ {
-		res, err := joinScript.Run(ctx, r.rdb, keys, id(student), id(course)).Slice()
+		res, err := joinScript.Run(ctx, r.rdb, keys, id(student)).Slice()
 		if err != nil {
 			return surge.Status{}, fmt.Errorf("joining queue: %w", err)
 		}
@@ -144,12 +174,12 @@ func (r *Room) Join(ctx context.Context, course, student int64) (surge.Status, e
 // so a burst of joins after a Redis restart costs one statement, not one
 // per join.
 func (r *Room) seed(ctx context.Context, course int64) error {
-	seq := r.key(course, keySeq, "")
+	seq, lock := r.key(course, keySeq, ""), r.key(course, keySeqLock, "")
 	_, err, _ := r.seeding.Do(seq, func() (any, error) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
 		for {
-			got, err := r.rdb.SetNX(sctx, seq+"lock", "1", 2*time.Second).Result()
+			got, err := r.rdb.SetNX(sctx, lock, "1", 2*time.Second).Result()
 			if err != nil {
 				return nil, fmt.Errorf("seeding ticket counter: %w", err)
 			}
@@ -169,7 +199,7 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
-		defer r.rdb.Del(sctx, seq+"lock")
+		defer r.rdb.Del(sctx, lock)
 		if n, err := r.rdb.Exists(sctx, seq).Result(); err != nil || n == 1 {
 			return nil, err
 		}
@@ -179,6 +209,9 @@ func (r *Room) seed(ctx context.Context, course int64) error {
 		}
 		if epoch <= 0 || epoch >= 1<<(53-EpochBits) {
 			return nil, fmt.Errorf("seeding ticket counter: epoch %d out of range", epoch)
+		}
+		if err := r.register(sctx, course); err != nil {
+			return nil, err
 		}
 		if err := r.run(sctx, seedScript, course, "", id(epoch<<EpochBits)).Err(); err != nil {
 			return nil, fmt.Errorf("seeding ticket counter: %w", err)
@@ -220,6 +253,9 @@ func (r *Room) Heal(ctx context.Context, b surge.Batch, fence int64) (healed boo
 		}
 		if epoch <= 0 || epoch >= 1<<(53-EpochBits) || epoch<<EpochBits <= fence {
 			return nil, fmt.Errorf("healing ticket counter: epoch %d out of range", epoch)
+		}
+		if err := r.register(ctx, b.Course); err != nil {
+			return nil, err
 		}
 		if err := r.run(ctx, seedScript, b.Course, "", id(epoch<<EpochBits)).Err(); err != nil {
 			return nil, fmt.Errorf("healing ticket counter: %w", err)
@@ -290,7 +326,7 @@ func (r *Room) Leave(ctx context.Context, course, student int64) (ok bool, err e
 // wakes the admitter for the freed seat. wasEnrolled reports whether Redis
 // still showed them enrolled.
 func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolled bool, err error) {
-	n, err := r.run(ctx, cancelledScript, course, "", id(student), id(course)).Int()
+	n, err := r.run(ctx, cancelledScript, course, "", id(student)).Int()
 	if err != nil {
 		return false, fmt.Errorf("recording cancellation: %w", err)
 	}
@@ -303,7 +339,7 @@ func (r *Room) Cancelled(ctx context.Context, course, student int64) (wasEnrolle
 // Redis showed them enrolled (if not, nothing changed), ticket is theirs
 // (for RestoreEnrolled).
 func (r *Room) CancelEnrolled(ctx context.Context, course, student int64) (wasEnrolled bool, ticket int64, err error) {
-	s, err := r.run(ctx, cancelEnrolledScript, course, "", id(student), id(course)).Text()
+	s, err := r.run(ctx, cancelEnrolledScript, course, "", id(student)).Text()
 	if err != nil {
 		return false, 0, fmt.Errorf("recording cancellation: %w", err)
 	}
@@ -327,22 +363,152 @@ func (r *Room) RestoreEnrolled(ctx context.Context, course, student, ticket int6
 // SeatsFreed wakes the admitter for a course whose seats may have been freed
 // (capacity increase, a seat given back).
 func (r *Room) SeatsFreed(ctx context.Context, course int64) error {
-	if err := r.run(ctx, freedScript, course, "", id(course)).Err(); err != nil {
+	if err := r.run(ctx, freedScript, course, "").Err(); err != nil {
 		return fmt.Errorf("waking admitter: %w", err)
 	}
 	return nil
 }
 
-// ActiveCourses lists courses with queued students or a freed seat.
+// register adds a course to keyRooms, where admitters look for work. It
+// runs before the course's counter is seeded, so that no course has a
+// counter without being listed (a crash in between leaves a listed course
+// without a counter, which is harmless). The set is written by this
+// single-key command, never by a script: in a cluster it lives on another
+// node than most courses.
+func (r *Room) register(ctx context.Context, course int64) error {
+	if err := r.rdb.SAdd(ctx, r.key(0, keyRooms, ""), id(course)).Err(); err != nil {
+		return fmt.Errorf("registering course: %w", err)
+	}
+	return nil
+}
+
+// rooms lists every course whose counter was seeded. When the set lacks
+// roomsScanned (a fresh Redis, an upgrade, or the node holding it lost its
+// data while others kept theirs) it is rebuilt first from the counters
+// found on every primary: a course is never left unlisted with students in
+// its queue. Rebuilding scans the keyspace once per loss.
+func (r *Room) rooms(ctx context.Context) ([]int64, error) {
+	key := r.key(0, keyRooms, "")
+	ms, err := r.rdb.SMembers(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("listing courses: %w", err)
+	}
+	if !slices.Contains(ms, roomsScanned) {
+		found, err := r.scanCounters(ctx)
+		if err != nil {
+			return nil, err
+		}
+		add := append([]any{roomsScanned}, found...)
+		if err := r.rdb.SAdd(ctx, key, add...).Err(); err != nil {
+			return nil, fmt.Errorf("rebuilding course list: %w", err)
+		}
+		for _, f := range found {
+			ms = append(ms, f.(string))
+		}
+	}
+	out := make([]int64, 0, len(ms))
+	seen := make(map[int64]bool, len(ms))
+	for _, m := range ms {
+		if v, err := strconv.ParseInt(m, 10, 64); err == nil && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// scanCounters returns the ids of the courses that have a ticket counter,
+// from every primary.
+func (r *Room) scanCounters(ctx context.Context) ([]any, error) {
+	base := r.coursePrefix() + "{"
+	suffix := "}:" + string(keySeq)
+	match := globEscape(base) + "*" + globEscape(suffix)
+	var mu sync.Mutex
+	var found []any
+	err := eachPrimary(ctx, r.rdb, func(ctx context.Context, c *redis.Client) error {
+		it := c.Scan(ctx, 0, match, 1000).Iterator()
+		for it.Next(ctx) {
+			rest, _ := strings.CutPrefix(it.Val(), base)
+			if cs, ok := strings.CutSuffix(rest, suffix); ok {
+				if _, err := strconv.ParseInt(cs, 10, 64); err == nil {
+					mu.Lock()
+					found = append(found, cs)
+					mu.Unlock()
+				}
+			}
+		}
+		return it.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scanning for ticket counters: %w", err)
+	}
+	return found, nil
+}
+
+// eachPrimary runs fn on every primary: the one server of a standalone
+// Redis, every master of a cluster (concurrently).
+func eachPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, fn)
+	case *redis.Client:
+		return fn(ctx, c)
+	}
+	return fmt.Errorf("unsupported redis client %T", rdb)
+}
+
+// globEscape quotes the glob characters of SCAN's MATCH.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// probe is what probeScript says of a course.
+type probe struct {
+	course           int64
+	work             bool
+	undecided, waits int64
+}
+
+// probeAll runs probeScript for every listed course: one pipelined round
+// trip (per node in a cluster).
+func (r *Room) probeAll(ctx context.Context) ([]probe, error) {
+	courses, err := r.rooms(ctx)
+	if err != nil || len(courses) == 0 {
+		return nil, err
+	}
+	cmds, err := r.runEach(ctx, probeScript, courses)
+	if err != nil {
+		return nil, fmt.Errorf("probing courses: %w", err)
+	}
+	out := make([]probe, len(courses))
+	for n, c := range cmds {
+		v, err := c.Int64Slice()
+		if err != nil || len(v) != 3 {
+			return nil, fmt.Errorf("probing course %d: unexpected reply %v (%w)", courses[n], c.Val(), err)
+		}
+		out[n] = probe{course: courses[n], work: v[0] == 1, undecided: v[1], waits: v[2]}
+	}
+	return out, nil
+}
+
+// ActiveCourses lists courses with queued students, a batch in flight or a
+// freed seat: those where a take has something to do.
 func (r *Room) ActiveCourses(ctx context.Context) ([]int64, error) {
-	ms, err := r.rdb.SMembers(ctx, r.activeKey()).Result()
+	ps, err := r.probeAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing active courses: %w", err)
 	}
-	out := make([]int64, 0, len(ms))
-	for _, m := range ms {
-		if v, err := strconv.ParseInt(m, 10, 64); err == nil {
-			out = append(out, v)
+	var out []int64
+	for _, p := range ps {
+		if p.work {
+			out = append(out, p.course)
 		}
 	}
 	return out, nil
@@ -381,14 +547,14 @@ func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func
 	if err != nil || !ok {
 		return 0, err
 	}
-	ms, err := r.rdb.SMembers(ctx, r.waitingKey()).Result()
+	ps, err := r.probeAll(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing waiting lists: %w", err)
 	}
 	var cs []int64
-	for _, m := range ms {
-		if v, err := strconv.ParseInt(m, 10, 64); err == nil {
-			cs = append(cs, v)
+	for _, p := range ps {
+		if p.waits > 0 {
+			cs = append(cs, p.course)
 		}
 	}
 	if len(cs) == 0 {
@@ -398,15 +564,13 @@ func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func
 	if err != nil || len(free) == 0 {
 		return 0, err
 	}
-	args := []any{r.coursePrefix(), ":" + string(keyFreed)}
-	for _, c := range free {
-		args = append(args, id(c))
-	}
-	n, err := r.run(ctx, sweepScript, 0, "", args...).Int()
+	// One script per course (a script never touches two courses), in one
+	// pipeline.
+	cmds, err := r.runEach(ctx, freedScript, free)
 	if err != nil {
 		return 0, fmt.Errorf("marking freed seats: %w", err)
 	}
-	return n, nil
+	return len(cmds), nil
 }
 
 // Take leases the lowest tickets of a course, at most size of each kind:
@@ -421,7 +585,7 @@ func (r *Room) Sweep(ctx context.Context, interval time.Duration, withSeats func
 func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Duration) (surge.Batch, error) {
 	keys := r.keysOf(takeScript, course, "")
 	for attempt := 0; ; attempt++ {
-		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, id(course), r.requestID()).Slice()
+		res, err := takeScript.Run(ctx, r.rdb, keys, lease.Milliseconds(), size, r.requestID()).Slice()
 		if err != nil {
 			return surge.Batch{}, fmt.Errorf("taking batch: %w", err)
 		}
@@ -489,8 +653,8 @@ var outcomeCodes = map[surge.Outcome]string{
 // A batch is completed once: calling Complete again for it (a retry after an
 // error whose outcome is unknown) answers what the first call did.
 func (r *Room) Complete(ctx context.Context, b surge.Batch, outcomes map[int64]surge.Outcome) (left []int64, err error) {
-	args := make([]any, 0, 2+3*len(b.Candidates))
-	args = append(args, id(b.Token), id(b.Course))
+	args := make([]any, 0, 1+3*len(b.Candidates))
+	args = append(args, id(b.Token))
 	for _, c := range b.Candidates {
 		code, ok := outcomeCodes[outcomes[c.StudentID]]
 		if !ok {
