@@ -54,6 +54,12 @@ type Options struct {
 	// the baseline) and PostgreSQL that adds this delay each way (whole
 	// milliseconds); the tool's own monitoring connects directly.
 	DBLatency time.Duration
+	// RedisShards, when 3 or more, runs the apps on a local Redis Cluster of
+	// that many primaries (SURGE_REDIS_MODE=cluster) instead of one Redis;
+	// the report adds each shard's commands and CPU. The baseline keeps its
+	// sessions in Redis database 1, which a cluster does not have: cluster
+	// runs are surge only.
+	RedisShards int
 	// KeepWork keeps the work dir (server logs) for inspection.
 	KeepWork bool
 	// Log receives progress lines; nil = discarded.
@@ -76,6 +82,11 @@ type env struct {
 	redisURL   string
 	pgPid      int
 	redisPid   int
+	// redisNodes are the primaries (one for a standalone Redis), with
+	// their pids, for per-shard figures.
+	redisNodes []string
+	redisPids  []int
+	redisMode  string
 	pgSettings map[string]string
 
 	baseBases []string
@@ -110,8 +121,12 @@ func (e *env) close(ctx context.Context) error {
 }
 
 func remoteEnv(o Options) *env {
-	return &env{appBases: []string{o.BaseURL}, adminToken: o.AdminToken, appDBURL: o.DatabaseURL,
+	e := &env{appBases: []string{o.BaseURL}, adminToken: o.AdminToken, appDBURL: o.DatabaseURL,
 		monURL: o.DatabaseURL, redisURL: o.RedisURL, appDB: dbName(o.DatabaseURL)}
+	if o.RedisURL != "" {
+		e.redisNodes = []string{o.RedisURL}
+	}
+	return e
 }
 
 func dbName(url string) string {
@@ -178,13 +193,29 @@ func startLocal(ctx context.Context, o Options, logf func(string, ...any)) (_ *e
 		return nil, err
 	}
 	e.closers = append(e.closers, pg.Close)
-	rd, err := localenv.StartRedis(ctx, localenv.RedisOptions{Log: logFile})
-	if err != nil {
-		return nil, err
+	e.pgPid, e.pgSettings = pg.Pid(), pg.Settings()
+	e.redisMode = "standalone"
+	if o.RedisShards > 0 {
+		cl, err := localenv.StartRedisCluster(ctx, localenv.ClusterOptions{Masters: o.RedisShards})
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, cl.Close)
+		for _, n := range cl.Nodes {
+			e.redisNodes = append(e.redisNodes, n.URL())
+			e.redisPids = append(e.redisPids, n.Pid())
+		}
+		e.redisURL, e.redisPid, e.redisMode = e.redisNodes[0], e.redisPids[0], "cluster"
+		logf("Redis Cluster: %d primaries", len(cl.Nodes))
+	} else {
+		rd, err := localenv.StartRedis(ctx, localenv.RedisOptions{Log: logFile})
+		if err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, rd.Close)
+		e.redisPid, e.redisURL = rd.Pid(), rd.URL()
+		e.redisNodes, e.redisPids = []string{e.redisURL}, []int{e.redisPid}
 	}
-	e.closers = append(e.closers, rd.Close)
-	e.pgPid, e.redisPid, e.pgSettings = pg.Pid(), rd.Pid(), pg.Settings()
-	e.redisURL = rd.URL()
 	e.monURL = pg.URL("postgres")
 	e.appDB = "surge"
 	if e.appDBURL, err = pg.CreateDatabase(ctx, e.appDB); err != nil {
@@ -216,6 +247,7 @@ func startLocal(ctx context.Context, o Options, logf func(string, ...any)) (_ *e
 	common := []string{
 		"SURGE_DATABASE_URL=" + appsDB,
 		"SURGE_REDIS_URL=" + e.redisURL,
+		"SURGE_REDIS_MODE=" + e.redisMode,
 		"SURGE_ADMIN_TOKEN=" + e.adminToken,
 		"SURGE_COOKIE_SECURE=false",
 		"SURGE_PASSWORD_HASH=fast",

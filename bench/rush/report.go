@@ -115,6 +115,15 @@ func targets(r *Report) []Target {
 		t.Measured = "not measured (remote target)"
 	}
 	ts = append(ts, t)
+	if app.Redis != nil && len(app.Redis.Shards) > 1 {
+		var parts []string
+		for i, sh := range app.Redis.Shards {
+			parts = append(parts, fmt.Sprintf("shard %d: %d", i+1, sh.Scripts))
+		}
+		share := app.Redis.MaxShardShare()
+		ts = append(ts, Target{Name: "busiest shard's share of the waiting room's scripts", Goal: "<= 40 %", Scope: "cluster runs",
+			Measured: fmt.Sprintf("%.1f %% (script calls %s)", 100*share, strings.Join(parts, ", ")), OK: boolp(share <= 0.40)})
+	}
 	t = Target{Name: "invariants", Goal: "all checks pass", Scope: "every scenario", OK: boolp(true)}
 	var failed []string
 	for _, s := range r.Systems {
@@ -292,6 +301,21 @@ func Markdown(r *Report) string {
 		scripts := s.Redis.ByCmd["evalsha"] + s.Redis.ByCmd["eval"] + s.Redis.ByCmd["fcall"]
 		w("**%s**: %d commands executed (%.2f per HTTP request reaching the app; INFO commandstats also counts the commands run inside the %d Lua script calls), Redis CPU %.2f s. Top: %s.\n\n",
 			s.System, s.Redis.Commands, perReq, scripts, s.Redis.CPUSec, strings.Join(parts, ", "))
+		if len(s.Redis.Shards) > 1 {
+			w("Redis Cluster, per primary (script calls are the waiting room's requests; commands count those run inside them too):\n\n| shard | script calls | share | commands | CPU s |\n| --- | --- | --- | --- | --- |\n")
+			var all int64
+			for _, sh := range s.Redis.Shards {
+				all += sh.Scripts
+			}
+			for i, sh := range s.Redis.Shards {
+				share := 0.0
+				if all > 0 {
+					share = 100 * float64(sh.Scripts) / float64(all)
+				}
+				w("| %d | %d | %.1f %% | %d | %.2f |\n", i+1, sh.Scripts, share, sh.Commands, sh.CPUSec)
+			}
+			w("\n")
+		}
 	}
 
 	w("## Resources\n\nCPU used during the rush (release to last answer) by each process; 100 %% = one core.\n\n")

@@ -155,6 +155,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.BaselineOnly && (o.BaseURL != "" || !sc.Baseline) {
 		return nil, errors.New("baseline-only needs local mode with the baseline enabled")
 	}
+	if o.RedisShards != 0 && (o.RedisShards < 3 || o.RedisShards > 16) {
+		return nil, fmt.Errorf("-redis-shards %d: a Redis Cluster needs 3..16 primaries here (0: one standalone Redis)", o.RedisShards)
+	}
+	if o.RedisShards != 0 && (o.BaseURL != "" || sc.Baseline) {
+		return nil, errors.New("-redis-shards runs surge alone, locally: add -no-baseline (the baseline keeps its sessions in Redis database 1, which a cluster does not have)")
+	}
 	if o.BaseURL != "" && o.AdminToken == "" {
 		return nil, errors.New("-base-url needs -admin-token")
 	}
@@ -282,10 +288,10 @@ func redisClient(url string) *redis.Client {
 // measure wraps one rush with the database, Redis and process measurements.
 type measure struct {
 	mon    *pgx.Conn
-	rc     *redis.Client
+	rcs    []*redis.Client // one per primary
 	db     string
 	db0    dbCounters
-	r0     redisSnap
+	r0     []redisSnap
 	samp   *sampler
 	notes  []string
 	dbOK   bool
@@ -294,7 +300,12 @@ type measure struct {
 }
 
 func startMeasure(ctx context.Context, e *env, db string, procs []watchedProc, release time.Time) *measure {
-	m := &measure{mon: monitorConn(ctx, e.monURL), rc: redisClient(e.redisURL), db: db}
+	m := &measure{mon: monitorConn(ctx, e.monURL), db: db}
+	for _, u := range e.redisNodes {
+		if rc := redisClient(u); rc != nil {
+			m.rcs = append(m.rcs, rc)
+		}
+	}
 	if m.mon != nil {
 		if err := resetStatements(ctx, m.mon); err != nil {
 			m.notes = append(m.notes, "pg_stat_statements unavailable: "+err.Error())
@@ -304,9 +315,9 @@ func startMeasure(ctx context.Context, e *env, db string, procs []watchedProc, r
 	} else {
 		m.notes = append(m.notes, "no database URL: DB figures and SQL checks skipped")
 	}
-	if m.rc != nil {
+	if len(m.rcs) > 0 {
 		var err error
-		if m.r0, err = redisSnapshot(ctx, m.rc); err == nil {
+		if m.r0, err = redisSnapshots(ctx, m.rcs); err == nil {
 			m.redisO = true
 		}
 	}
@@ -319,8 +330,8 @@ func (m *measure) stopFast(ctx context.Context, r *SystemResult) {
 	m.ended = time.Now()
 	r.Procs, r.PeakConns, r.MachineCPU = m.samp.finish()
 	if m.redisO {
-		if r1, err := redisSnapshot(ctx, m.rc); err == nil {
-			d := redisDelta(m.r0, r1)
+		if r1, err := redisSnapshots(ctx, m.rcs); err == nil {
+			d := redisDeltas(m.r0, r1)
 			r.Redis = &d
 		}
 	}
@@ -333,8 +344,8 @@ func (m *measure) stopDB(ctx context.Context, r *SystemResult) {
 		if m.mon != nil {
 			m.mon.Close(context.Background())
 		}
-		if m.rc != nil {
-			m.rc.Close()
+		for _, rc := range m.rcs {
+			rc.Close()
 		}
 	}()
 	r.Notes = append(r.Notes, m.notes...)
@@ -370,8 +381,14 @@ func (e *env) procs(system string) []watchedProc {
 	}
 	ps = append(ps,
 		watchedProc{name: "postgres (all backends)", pid: e.pgPid, tree: true},
-		watchedProc{name: "redis-server", pid: e.redisPid},
 		watchedProc{name: "load generator", self: true})
+	for i, pid := range e.redisPids {
+		name := "redis-server"
+		if len(e.redisPids) > 1 {
+			name = fmt.Sprintf("redis-server shard %d", i+1)
+		}
+		ps = append(ps, watchedProc{name: name, pid: pid})
+	}
 	return ps
 }
 
@@ -717,6 +734,9 @@ func serverVersions(ctx context.Context, e *env) (pg, rd string) {
 			}
 		}
 		rc.Close()
+	}
+	if e.redisMode == "cluster" {
+		rd += fmt.Sprintf(" (Redis Cluster of %d primaries)", len(e.redisNodes))
 	}
 	return pg, rd
 }

@@ -162,6 +162,9 @@ func checkReport(t *testing.T, rep *Report, out string, wantBaseline bool) {
 	if wantBaseline {
 		wantTargets = 9 // + the three ratios to the baseline
 	}
+	if app := rep.System("surge"); app != nil && app.Redis != nil && len(app.Redis.Shards) > 1 {
+		wantTargets++ // + the busiest shard's share
+	}
 	assert.Len(t, rep.Targets, wantTargets, "every target reported")
 }
 
@@ -285,15 +288,44 @@ func TestShortRushApp(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "app", "cmd", "surge", "main.go")); err != nil {
 		t.Skip("app/cmd/surge not present")
 	}
-	o := shortOptions(t)
-	o.Scenario.Baseline = false // covered by the stub run; keeps this under a minute
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	rep, err := Run(ctx, o)
-	skipWithoutServers(t, err)
-	require.NoError(t, err)
-	checkReport(t, rep, o.OutDir, false)
-	if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
-		require.NoError(t, os.CopyFS(dir, os.DirFS(o.OutDir)))
+	// The same short rush on one Redis and on a three-primary Redis Cluster
+	// (SURGE_REDIS_MODE=cluster): every invariant in both.
+	for _, tt := range []struct {
+		name   string
+		shards int
+	}{
+		{"standalone", 0},
+		{"cluster", 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := shortOptions(t)
+			o.Scenario.Baseline = false // covered by the stub run; keeps this under a minute
+			o.RedisShards = tt.shards
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			rep, err := Run(ctx, o)
+			skipWithoutServers(t, err)
+			require.NoError(t, err)
+			checkReport(t, rep, o.OutDir, false)
+			app := rep.System("surge")
+			require.NotNil(t, app.Redis, "Redis figures")
+			if tt.shards == 0 {
+				assert.Empty(t, app.Redis.Shards, "one Redis: no per-shard figures")
+			} else {
+				require.Len(t, app.Redis.Shards, tt.shards, "one row per primary")
+				var scripts, cmds int64
+				for _, sh := range app.Redis.Shards {
+					scripts += sh.Scripts
+					cmds += sh.Commands
+				}
+				assert.Equal(t, app.Redis.Commands, cmds, "shards add up to the total")
+				assert.Equal(t, app.Redis.ByCmd["evalsha"]+app.Redis.ByCmd["eval"]+app.Redis.ByCmd["evalsha_ro"]+app.Redis.ByCmd["eval_ro"], scripts)
+				assert.Positive(t, scripts)
+				assert.Contains(t, rep.Machine.Redis, "Redis Cluster of 3 primaries")
+			}
+			if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
+				require.NoError(t, os.CopyFS(filepath.Join(dir, tt.name), os.DirFS(o.OutDir)))
+			}
+		})
 	}
 }

@@ -74,6 +74,13 @@ var Presets = map[string]Scenario{
 	"three": {Name: "three", Students: 5000, Capacities: []int{100, 100, 100}, CancelFraction: 0.02,
 		PollInterval: 250 * time.Millisecond, Conns: 64, Instances: 3, RushTimeout: 90 * time.Second,
 		Baseline: true, Calibrate: 3 * time.Second, BaselinePool: 2},
+	// twelve is the cluster run's shape: twelve courses, so that their hash
+	// tags spread over the shards of a Redis Cluster (-redis-shards 3)
+	// against one Redis; surge alone (a cluster has no database 1 for the
+	// baseline's sessions).
+	"twelve": {Name: "twelve", Students: 6000, Capacities: []int{50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50},
+		JoinsPerStudent: 2, CancelFraction: 0.02, PollInterval: 250 * time.Millisecond, Conns: 64, Instances: 3,
+		RushTimeout: 90 * time.Second, Calibrate: 3 * time.Second, BaselinePool: 2},
 	"big": {Name: "big", Students: 20000, Capacities: []int{500}, CancelFraction: 0.01,
 		PollInterval: 500 * time.Millisecond, Conns: 64, Instances: 3, RushTimeout: 120 * time.Second,
 		Baseline: true, Calibrate: 3 * time.Second, BaselinePool: 1},

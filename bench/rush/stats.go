@@ -83,11 +83,67 @@ func statements(ctx context.Context, mon *pgx.Conn, db string) (DBStats, error) 
 	return s, rows.Err()
 }
 
-// RedisStats is the Redis work during a rush (INFO deltas).
+// RedisStats is the Redis work during a rush (INFO deltas), summed over
+// the primaries; Shards has each primary's share when there are several.
 type RedisStats struct {
 	Commands int64            `json:"commands"`
 	CPUSec   float64          `json:"cpuSeconds"`
 	ByCmd    map[string]int64 `json:"byCommand"`
+	Shards   []ShardStats     `json:"shards,omitempty"`
+}
+
+// ShardStats is one primary of a Redis Cluster during a rush.
+type ShardStats struct {
+	Commands int64   `json:"commands"`
+	CPUSec   float64 `json:"cpuSeconds"`
+	// Scripts is the script calls (EVALSHA, EVAL, FCALL): the waiting
+	// room's own work, whatever the commands inside them.
+	Scripts int64 `json:"scripts"`
+}
+
+// MaxShardShare is the largest share of the scripts that one shard ran
+// (0 with fewer than two shards).
+func (r RedisStats) MaxShardShare() float64 {
+	var total, top int64
+	for _, s := range r.Shards {
+		total += s.Scripts
+		top = max(top, s.Scripts)
+	}
+	if len(r.Shards) < 2 || total == 0 {
+		return 0
+	}
+	return float64(top) / float64(total)
+}
+
+// redisSnapshots reads every primary.
+func redisSnapshots(ctx context.Context, rcs []*redis.Client) ([]redisSnap, error) {
+	out := make([]redisSnap, len(rcs))
+	for i, rc := range rcs {
+		s, err := redisSnapshot(ctx, rc)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// redisDeltas sums the primaries' deltas and keeps each shard's.
+func redisDeltas(a, b []redisSnap) RedisStats {
+	out := RedisStats{ByCmd: map[string]int64{}}
+	for i := range b {
+		d := redisDelta(a[i], b[i])
+		out.Commands += d.Commands
+		out.CPUSec += d.CPUSec
+		for k, v := range d.ByCmd {
+			out.ByCmd[k] += v
+		}
+		if len(b) > 1 {
+			out.Shards = append(out.Shards, ShardStats{Commands: d.Commands, CPUSec: d.CPUSec,
+				Scripts: d.ByCmd["evalsha"] + d.ByCmd["eval"] + d.ByCmd["fcall"] + d.ByCmd["evalsha_ro"] + d.ByCmd["eval_ro"]})
+		}
+	}
+	return out
 }
 
 type redisSnap struct {

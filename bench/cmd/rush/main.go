@@ -55,6 +55,7 @@ func main() {
 	flag.BoolVar(&o.Profile, "pprof", false, "profile app instance 1 during the rush (builds ./app/cmd/surge-local/profiled: the app plus loopback pprof)")
 	flag.StringVar(&o.ProfileURL, "pprof-url", "", "pprof base URL of a remote target (.../debug/pprof)")
 	flag.BoolVar(&o.BaselineOnly, "baseline-only", false, "run only the lock-per-request baseline (tuning)")
+	flag.IntVar(&o.RedisShards, "redis-shards", 0, "run surge on a local Redis Cluster of this many primaries (3..16; 0: one standalone Redis); needs -no-baseline")
 	flag.DurationVar(&o.DBLatency, "db-latency", 0, "put a TCP proxy adding this latency each way (e.g. 1ms) between the apps and PostgreSQL")
 	flag.BoolVar(&o.KeepWork, "keep", false, "keep the work dir with server logs")
 	flag.Var(&appEnv, "app-env", "extra SURGE_*=value for the app instances (repeatable)")
