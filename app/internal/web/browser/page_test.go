@@ -129,9 +129,18 @@ func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
 // wait polls a JavaScript predicate until it is true.
 func (p *page) wait(what, expr string, timeout time.Duration) {
 	p.t.Helper()
-	_, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
-	require.NoError(p.t, err, "waiting for %s (%s)", what, expr)
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](expr,
+			chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(50*time.Millisecond)))
+		// A navigation replaces the page's JavaScript context under a poll
+		// in progress: poll again in the new one.
+		if err != nil && strings.Contains(err.Error(), "Cannot find context with specified id") && time.Now().Before(deadline) {
+			continue
+		}
+		require.NoError(p.t, err, "waiting for %s (%s)", what, expr)
+		return
+	}
 }
 
 func (p *page) eval(expr string) string {
