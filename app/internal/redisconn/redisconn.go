@@ -101,3 +101,15 @@ func New(o Options) (redis.UniversalClient, error) {
 		ContextTimeoutEnabled:      true,
 	}), nil
 }
+
+// EachPrimary runs fn on every primary: the one server of a standalone
+// Redis, every master of a cluster (concurrently).
+func EachPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, fn)
+	case *redis.Client:
+		return fn(ctx, c)
+	}
+	return fmt.Errorf("unsupported redis client %T", rdb)
+}

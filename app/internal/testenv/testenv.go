@@ -202,24 +202,12 @@ func EachMode(t *testing.T, f func(t *testing.T, mode redisconn.Mode)) {
 	}
 }
 
-// EachPrimary runs fn on the standalone server, or on every master of a
-// cluster.
-func EachPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, c *redis.Client) error) error {
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, fn)
-	case *redis.Client:
-		return fn(ctx, c)
-	}
-	return fmt.Errorf("testenv: unsupported redis client %T", rdb)
-}
-
 // DeleteKeys deletes every key under prefix, as a Redis restart without
 // persistence does (one node at a time, one key per DEL: a cluster refuses
 // a DEL across slots).
 func DeleteKeys(t testing.TB, rdb redis.UniversalClient, prefix string) {
 	t.Helper()
-	err := EachPrimary(context.Background(), rdb, func(ctx context.Context, c *redis.Client) error {
+	err := redisconn.EachPrimary(context.Background(), rdb, func(ctx context.Context, c *redis.Client) error {
 		keys, err := c.Keys(ctx, prefix+"*").Result()
 		if err != nil {
 			return err

@@ -93,7 +93,7 @@ func TestEveryOperationStaysInItsCourseSlot(t *testing.T) {
 	var mu sync.Mutex
 	nodes := map[int64]string{}
 	shared := map[string]bool{}
-	require.NoError(t, testenv.EachPrimary(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+	require.NoError(t, redisconn.EachPrimary(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
 		keys, err := c.Keys(ctx, prefix+"*").Result()
 		if err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/surge-dev/surge/app/internal/redisconn"
 	"github.com/surge-dev/surge/app/internal/surge"
 )
 
@@ -425,7 +426,7 @@ func (r *Room) scanCounters(ctx context.Context) ([]any, error) {
 	match := globEscape(base) + "*" + globEscape(suffix)
 	var mu sync.Mutex
 	var found []any
-	err := eachPrimary(ctx, r.rdb, func(ctx context.Context, c *redis.Client) error {
+	err := redisconn.EachPrimary(ctx, r.rdb, func(ctx context.Context, c *redis.Client) error {
 		it := c.Scan(ctx, 0, match, 1000).Iterator()
 		for it.Next(ctx) {
 			rest, _ := strings.CutPrefix(it.Val(), base)
@@ -443,18 +444,6 @@ func (r *Room) scanCounters(ctx context.Context) ([]any, error) {
 		return nil, fmt.Errorf("scanning for ticket counters: %w", err)
 	}
 	return found, nil
-}
-
-// eachPrimary runs fn on every primary: the one server of a standalone
-// Redis, every master of a cluster (concurrently).
-func eachPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(context.Context, *redis.Client) error) error {
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, fn)
-	case *redis.Client:
-		return fn(ctx, c)
-	}
-	return fmt.Errorf("unsupported redis client %T", rdb)
 }
 
 // globEscape quotes the glob characters of SCAN's MATCH.

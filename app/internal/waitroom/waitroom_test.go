@@ -248,7 +248,7 @@ func moveStats(t *testing.T, rdb redis.UniversalClient) int64 {
 	t.Helper()
 	var mu sync.Mutex
 	var info string
-	require.NoError(t, testenv.EachPrimary(context.Background(), rdb, func(ctx context.Context, c *redis.Client) error {
+	require.NoError(t, redisconn.EachPrimary(context.Background(), rdb, func(ctx context.Context, c *redis.Client) error {
 		s, err := c.Info(ctx, "commandstats").Result()
 		mu.Lock()
 		info += s + "\n"
