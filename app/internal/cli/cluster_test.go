@@ -1,9 +1,7 @@
 package cli_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -11,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/surge-dev/surge/app/internal/cli"
 	"github.com/surge-dev/surge/app/internal/testenv"
 )
 
@@ -25,15 +22,8 @@ func TestServeOnRedisCluster(t *testing.T) {
 	vars := baseEnv(t, newDatabase(t))
 	vars["SURGE_REDIS_MODE"] = "cluster"
 	vars["SURGE_REDIS_URL"] = "redis://" + env.RedisCluster(t).Addrs()[0] + "/0"
-	logs := &logLines{}
-	ctx, sigterm := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cli.Run(ctx, []string{"surge", "serve"}, getenv(vars), logs.writer(), io.Discard) }()
-	var addr string
-	require.Eventually(t, func() bool {
-		addr = logs.find("http server listening", "addr")
-		return addr != ""
-	}, 60*time.Second, 20*time.Millisecond, "server started")
+	srv := startServe(t, vars)
+	addr := srv.addr
 	c := env.NewClient(t, "http://"+addr)
 	require.Eventually(t, func() bool { return c.Must("GET", "/readyz", nil).Status == http.StatusOK }, 10*time.Second, 20*time.Millisecond, "ready on the cluster")
 
@@ -69,11 +59,6 @@ func TestServeOnRedisCluster(t *testing.T) {
 			}, 10*time.Second, 20*time.Millisecond, "admitted to course %d", id)
 		}
 	}
-	sigterm()
-	select {
-	case err := <-done:
-		require.NoError(t, err, "clean exit")
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not return")
-	}
+	srv.sigterm()
+	srv.wait(t, 60*time.Second, "clean exit")
 }

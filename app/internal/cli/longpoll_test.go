@@ -23,17 +23,8 @@ func TestSIGTERMAnswersWaiters(t *testing.T) {
 	// only after the test: the student stays queued.
 	vars["SURGE_ADMIT_INTERVAL"] = "30s"
 	vars["SURGE_ADMIT_LEASE"] = "2m"
-	logs := &logLines{}
-	ctx, sigterm := context.WithCancel(context.Background())
-	defer sigterm()
-	done := make(chan error, 1)
-	go func() { done <- cli.Run(ctx, []string{"surge", "serve"}, getenv(vars), logs.writer(), io.Discard) }()
-	var addr string
-	require.Eventually(t, func() bool {
-		addr = logs.find("http server listening", "addr")
-		return addr != ""
-	}, 60*time.Second, 20*time.Millisecond, "server started")
-	base := "http://" + addr
+	srv := startServe(t, vars)
+	base := "http://" + srv.addr
 	admin := env.NewClient(t, base)
 	r := admin.Admin("POST", "/api/admin/courses", map[string]any{"code": "W1", "title": "t", "capacity": 5, "opensAt": "2020-01-01T00:00:00Z"})
 	require.Equal(t, http.StatusCreated, r.Status, "create course: %s", r.Body)
@@ -63,7 +54,7 @@ func TestSIGTERMAnswersWaiters(t *testing.T) {
 		t.Fatalf("answered before SIGTERM: %d %v", a.status, a.body)
 	default:
 	}
-	sigterm()
+	srv.sigterm()
 	drainStart := time.Now()
 	a := <-got
 	t.Logf("waiting %s, answered %s after SIGTERM", drainStart.Sub(start), a.at.Sub(drainStart))
@@ -71,11 +62,40 @@ func TestSIGTERMAnswersWaiters(t *testing.T) {
 	assert.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, "queued", a.body["state"])
 	assert.EqualValues(t, 1, a.body["position"])
-	select {
-	case err := <-done:
-		require.NoError(t, err, "clean drain")
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return within the drain time")
-	}
+	srv.wait(t, 20*time.Second, "clean drain")
 	t.Logf("drained in %s (SURGE_DRAIN_TIMEOUT %s)", time.Since(drainStart), vars["SURGE_DRAIN_TIMEOUT"])
+}
+
+// serving is a `surge serve` started by startServe.
+type serving struct {
+	addr    string
+	sigterm context.CancelFunc // what SIGTERM does to cli.Run
+	done    chan error
+}
+
+// startServe runs `surge serve` with vars (until sigterm or the test's
+// end) and returns once it listens.
+func startServe(t *testing.T, vars map[string]string) *serving {
+	t.Helper()
+	logs := &logLines{}
+	ctx, sigterm := context.WithCancel(context.Background())
+	t.Cleanup(sigterm)
+	s := &serving{sigterm: sigterm, done: make(chan error, 1)}
+	go func() { s.done <- cli.Run(ctx, []string{"surge", "serve"}, getenv(vars), logs.writer(), io.Discard) }()
+	require.Eventually(t, func() bool {
+		s.addr = logs.find("http server listening", "addr")
+		return s.addr != ""
+	}, 60*time.Second, 20*time.Millisecond, "server started")
+	return s
+}
+
+// wait requires cli.Run to return without error within d.
+func (s *serving) wait(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		require.NoError(t, err, what)
+	case <-time.After(d):
+		t.Fatalf("serve did not return within %s (%s)", d, what)
+	}
 }
