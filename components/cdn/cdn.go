@@ -474,14 +474,15 @@ func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, o
 	}
 
 	dist, err := cloudfront.NewDistribution(ctx, name, &cloudfront.DistributionArgs{
-		Enabled:           pulumi.Bool(true),
-		Comment:           pulumi.String(name),
-		Aliases:           pulumi.ToStringArray(a.Aliases),
-		DefaultRootObject: pulumi.String("index.html"), // CloudFront.1
-		HttpVersion:       pulumi.String("http2and3"),
-		IsIpv6Enabled:     pulumi.Bool(true),
-		PriceClass:        pulumi.String(a.PriceClass),
-		WebAclId:          a.WebACLARN, // CloudFront.6, never a WebAclAssociation (docs/decisions/waf-through-distribution.md)
+		Enabled:              pulumi.Bool(true),
+		Comment:              pulumi.String(name),
+		Aliases:              pulumi.ToStringArray(a.Aliases),
+		DefaultRootObject:    pulumi.String("index.html"), // CloudFront.1
+		HttpVersion:          pulumi.String("http2and3"),
+		IsIpv6Enabled:        pulumi.Bool(true),
+		PriceClass:           pulumi.String(a.PriceClass),
+		WebAclId:             a.WebACLARN, // CloudFront.6, never a WebAclAssociation (docs/decisions/waf-through-distribution.md)
+		CustomErrorResponses: uncachedErrors(),
 		Origins: cloudfront.DistributionOriginArray{
 			&cloudfront.DistributionOriginArgs{
 				OriginId:              pulumi.String(StaticOriginID),
@@ -649,4 +650,29 @@ func pathOnlyCachePolicy(ctx *pulumi.Context, name, physical, comment string, mi
 			EnableAcceptEncodingBrotli: pulumi.Bool(true),
 		},
 	}, opts...)
+}
+
+// UncachedErrorCodes are the origin errors CloudFront would otherwise cache
+// for 10 s, whatever the behaviour's cache policy and ignoring the origin's
+// no-store (honoured only on 404, 410, 414 and 501):
+// https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
+// and .../custom-error-pages-expiration.html. The API's errors are per
+// student (a 503 to one student's GET .../queue would be served to every
+// student of the course) or transient (an overloaded instance's 503 on the
+// progress counter would hide admission for 10 s), so none is cached.
+var UncachedErrorCodes = []int{400, 403, 404, 405, 414, 500, 501, 502, 503, 504}
+
+// uncachedErrors sets an error caching minimum TTL of 0 for
+// UncachedErrorCodes. No response page or code: the origin's answer reaches
+// the viewer unchanged (the site's 404 page is done by functions, see
+// site.go).
+func uncachedErrors() cloudfront.DistributionCustomErrorResponseArray {
+	out := make(cloudfront.DistributionCustomErrorResponseArray, 0, len(UncachedErrorCodes))
+	for _, code := range UncachedErrorCodes {
+		out = append(out, &cloudfront.DistributionCustomErrorResponseArgs{
+			ErrorCode:          pulumi.Int(code),
+			ErrorCachingMinTtl: pulumi.Int(0),
+		})
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package cdn
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,7 +122,7 @@ func origin(t *testing.T, d pulumitest.Resource, id string) string {
 	return ""
 }
 
-func itoa(i int) string { return string(rune('0' + i)) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestAPIGoesThroughVPCOriginUncached(t *testing.T) {
 	for _, s := range []setup{{domain: true}, {domain: false}} {

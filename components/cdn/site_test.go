@@ -25,8 +25,19 @@ func TestRootAndNotFound(t *testing.T) {
 	m := run(t, setup{}, "surge-dev")
 	d := dist(t, m)
 	assert.Equal(t, "index.html", d.Str("defaultRootObject"), "index.html at /")
-	assert.Zero(t, d.Len("customErrorResponses"),
-		"custom error responses are distribution-wide: they would rewrite the API's 403/404 JSON")
+	// Custom error responses are distribution-wide: they only stop error
+	// caching, never rewrite the API's JSON errors into a page.
+	require.Equal(t, len(UncachedErrorCodes), d.Len("customErrorResponses"))
+	for i, code := range UncachedErrorCodes {
+		e := "customErrorResponses[" + itoa(i) + "]"
+		assert.Equal(t, float64(code), d.Num(e+".errorCode"))
+		ttl, ok := d.Get(e + ".errorCachingMinTtl")
+		if assert.True(t, ok && ttl.IsNumber(), "%d: set, since unset is CloudFront's 10 s", code) {
+			assert.Equal(t, 0.0, ttl.NumberValue(), "%d: not cached", code)
+		}
+		assert.Empty(t, d.Str(e+".responsePagePath"), "%d: the origin's body reaches the viewer", code)
+		assert.Zero(t, d.Num(e+".responseCode"), "%d: the origin's status reaches the viewer", code)
+	}
 
 	fns := m.ByType(tFunction)
 	require.Len(t, fns, 3)
