@@ -255,8 +255,8 @@ func (a *Admitter) batch(ctx context.Context, course int64) (did, more bool) {
 		// Known full, no seat freed: moved to the waiting list in Redis.
 		a.m.full.Add(float64(b.Moved))
 		a.m.batches.WithLabelValues("moved").Inc()
-		// Which tickets moved is not returned: every waiter of the course looks.
-		a.publish(ctx, surge.Progress{Course: course, Decided: b.Moved})
+		// Only the waiters up to the highest ticket moved look again.
+		a.publish(ctx, surge.Progress{Course: course, Decided: b.Moved, Through: b.MovedThrough})
 		return true, b.Moved >= size
 	}
 	if b.Token == 0 || len(b.Candidates) == 0 {

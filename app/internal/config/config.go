@@ -41,7 +41,7 @@ type Config struct {
 	RequestTimeout  time.Duration  // SURGE_REQUEST_TIMEOUT, default 5s: bound of one API request's work
 	OverloadWait    time.Duration  // SURGE_OVERLOAD_WAIT, default 1s: how long a request past SURGE_MAX_INFLIGHT waits for a slot before 503
 	MaxWait         time.Duration  // SURGE_MAX_WAIT, default 4s: longest wait a join or status request may ask for
-	MaxWaiters      int            // SURGE_MAX_WAITERS, default min(500, SURGE_MAX_INFLIGHT/2): requests waiting at once per instance
+	MaxWaiters      int            // SURGE_MAX_WAITERS, default 10000: requests parked in the waiting room at once per instance
 	SessionTTL      time.Duration  // SURGE_SESSION_TTL, default 12h
 	LogLevel        slog.Level     // SURGE_LOG_LEVEL: debug, info (default), warn, error
 	RedisPrefix     string         // SURGE_REDIS_PREFIX, default "surge:"
@@ -149,7 +149,7 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		RequestTimeout:       dur("SURGE_REQUEST_TIMEOUT", 5*time.Second),
 		MaxWait:              dur("SURGE_MAX_WAIT", 4*time.Second),
 		OverloadWait:         dur("SURGE_OVERLOAD_WAIT", time.Second),
-		MaxWaiters:           num("SURGE_MAX_WAITERS", 0, 1, 1000000),
+		MaxWaiters:           num("SURGE_MAX_WAITERS", DefaultMaxWaiters, 1, 1000000),
 		SessionTTL:           dur("SURGE_SESSION_TTL", 12*time.Hour),
 		RedisPrefix:          str("SURGE_REDIS_PREFIX", "surge:"),
 		DatabaseSecretARN:    str("SURGE_DATABASE_SECRET_ARN", ""),
@@ -306,12 +306,6 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		if c.MaxWait > MaxWaitCeiling {
 			errs = append(errs, fmt.Errorf("SURGE_MAX_WAIT (%s) must be at most %s: CloudFront gives up on an origin after 30 s by default", c.MaxWait, MaxWaitCeiling))
 		}
-		if c.MaxWaiters == 0 {
-			// Default: half the in-flight requests, at most 500.
-			c.MaxWaiters = min(500, c.MaxInflight/2)
-		} else if c.MaxWaiters >= c.MaxInflight {
-			errs = append(errs, fmt.Errorf("SURGE_MAX_WAITERS (%d) must be below SURGE_MAX_INFLIGHT (%d): waiting requests count as in flight", c.MaxWaiters, c.MaxInflight))
-		}
 	}
 	if c.AWSRegion == "" {
 		for _, arn := range []string{c.DatabaseSecretARN, c.DatabaseAppSecretARN, c.RedisSecretARN, c.AdminTokenARN, c.MediaSigningKeyARN} {
@@ -445,3 +439,9 @@ func arnRegion(arn string) string {
 	}
 	return parts[3]
 }
+
+// DefaultMaxWaiters is SURGE_MAX_WAITERS when unset. A parked request holds
+// no in-flight slot, only its connection's goroutine and a timer (a few KB):
+// 10,000 is the students of a big rush on one instance within a few tens of
+// MB, well inside the smallest instance type's memory.
+const DefaultMaxWaiters = 10000

@@ -53,7 +53,7 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, 20*time.Second, c.DrainTimeout, "SURGE_DRAIN_TIMEOUT default")
 	assert.Equal(t, 1000, c.MaxInflight, "SURGE_MAX_INFLIGHT default")
 	assert.Equal(t, 4*time.Second, c.MaxWait, "SURGE_MAX_WAIT default")
-	assert.Equal(t, 500, c.MaxWaiters, "SURGE_MAX_WAITERS default")
+	assert.Equal(t, 10000, c.MaxWaiters, "SURGE_MAX_WAITERS default")
 	assert.Equal(t, time.Second, c.OverloadWait, "SURGE_OVERLOAD_WAIT default")
 	assert.Empty(t, c.DatabaseReadURL, "read URL defaults to the writer (empty)")
 	assert.Equal(t, redisconn.Standalone, c.RedisMode, "SURGE_REDIS_MODE default")
@@ -114,13 +114,12 @@ func TestLoadOverrides(t *testing.T) {
 	assert.Equal(t, 2*time.Second, c.AdmitLease)
 	assert.Equal(t, 3*time.Second, c.DrainTimeout)
 	assert.Equal(t, 7, c.MaxInflight)
-	assert.Equal(t, 3, c.MaxWaiters, "default: half the in-flight bound")
+	assert.Equal(t, DefaultMaxWaiters, c.MaxWaiters, "parked requests hold no in-flight slot: not tied to SURGE_MAX_INFLIGHT")
 	assert.Equal(t, "postgresql://u:p@replica/surge", c.DatabaseReadURL)
 }
 
 // TestWaitBounds: a waiting request must end within its request timeout and
-// well before CloudFront's origin response timeout, and waiters cannot take
-// every in-flight slot.
+// well before CloudFront's origin response timeout.
 func TestWaitBounds(t *testing.T) {
 	cases := []struct {
 		name string
@@ -131,8 +130,8 @@ func TestWaitBounds(t *testing.T) {
 		{name: "longer wait with a longer timeout", vars: map[string]string{"SURGE_MAX_WAIT": "8s", "SURGE_REQUEST_TIMEOUT": "10s"}},
 		{name: "wait beyond 4/5 of the timeout", vars: map[string]string{"SURGE_MAX_WAIT": "5s"}, want: "SURGE_MAX_WAIT (5s) must be at most 4/5 of SURGE_REQUEST_TIMEOUT"},
 		{name: "wait beyond the ceiling", vars: map[string]string{"SURGE_MAX_WAIT": "25s", "SURGE_REQUEST_TIMEOUT": "60s"}, want: "must be at most 20s"},
-		{name: "waiters at the in-flight bound", vars: map[string]string{"SURGE_MAX_WAITERS": "1000"}, want: "SURGE_MAX_WAITERS (1000) must be below SURGE_MAX_INFLIGHT (1000)"},
-		{name: "waiters below it", vars: map[string]string{"SURGE_MAX_WAITERS": "900"}},
+		{name: "more waiters than in-flight slots", vars: map[string]string{"SURGE_MAX_WAITERS": "5000"}},
+		{name: "no waiters", vars: map[string]string{"SURGE_MAX_WAITERS": "0"}, want: "SURGE_MAX_WAITERS"},
 		{name: "overload wait too long", vars: map[string]string{"SURGE_OVERLOAD_WAIT": "3s"}, want: "SURGE_OVERLOAD_WAIT (3s) must be below half of SURGE_REQUEST_TIMEOUT (5s)"},
 		{name: "overload wait not positive", vars: map[string]string{"SURGE_OVERLOAD_WAIT": "0s"}, want: "SURGE_OVERLOAD_WAIT"},
 		{name: "overload wait shorter", vars: map[string]string{"SURGE_OVERLOAD_WAIT": "200ms"}},

@@ -533,7 +533,8 @@ func (s *Server) handleProgress() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r, "id")
 		if err != nil {
-			s.fail(w, r, surge.Errorf(surge.CodeInvalid, "course id must be a positive integer"))
+			// 404 as for an unknown course, as the other course paths do.
+			s.fail(w, r, err)
 			return
 		}
 		ctx := r.Context()

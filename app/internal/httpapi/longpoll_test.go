@@ -261,6 +261,61 @@ func TestWaiterBound(t *testing.T) {
 	assert.Equal(t, map[string]int{"enrolled": 1, "full": bound - 1}, states)
 }
 
+// TestParkedRequestsHoldNoSlot: a request parked in the waiting room gives
+// its in-flight slot back, so more students wait than MaxInflight allows in
+// flight, other requests are still served, and every parked request takes a
+// slot again to read its final state when woken.
+func TestParkedRequestsHoldNoSlot(t *testing.T) {
+	const inflight, parked = 2, 5
+	reg := prometheus.NewRegistry()
+	sh := env.NewShared(t)
+	app := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Deps: func(d *httpapi.Deps) {
+		d.Registerer = reg
+		d.MaxWait = 4 * time.Second
+		d.MaxWaiters = 100
+		d.MaxInflight = inflight
+		d.OverloadWait = 2 * time.Second // the woken requests queue for the two slots
+	}})
+	l := &longPoll{fixture: &fixture{t: t, app: app, admin: env.NewClient(t, app.HTTP.URL)}, sh: sh, reg: reg}
+	id := l.course("LP106", 2, past)
+	path := fmt.Sprintf("/api/courses/%d/queue", id)
+	var nos []string
+	for i := range parked + 1 {
+		nos = append(nos, "p"+strconv.Itoa(i))
+	}
+	l.students(nos...)
+	var waiting []<-chan answer
+	for _, no := range nos[:parked] {
+		waiting = append(waiting, l.send(l.login(no), "POST", path+"?wait=4"))
+	}
+	l.awaitWaiters(parked)
+	l.awaitQueued(id, parked)
+	assert.Zero(t, l.metric("surge_http_inflight_requests"), "parked requests hold no slot")
+
+	other := l.login(nos[parked])
+	for range 3 {
+		start := time.Now()
+		r := other.Must("GET", "/api/courses", nil)
+		assert.Equal(t, http.StatusOK, r.Status, "served while %d wait with %d slots: %s", parked, inflight, r.Body)
+		assert.Less(t, time.Since(start), time.Second, "a slot was free at once")
+	}
+
+	require.True(t, l.app.Admitter.Tick(context.Background()), "the admitter decided them")
+	states := map[string]int{}
+	for _, w := range waiting {
+		select {
+		case a := <-w:
+			assert.Equal(t, http.StatusOK, a.r.Status, "%s", a.r.Body)
+			states[fmt.Sprint(a.r.JSON()["state"])]++
+		case <-time.After(3 * time.Second):
+			t.Fatal("a parked request was not answered after the batch")
+		}
+	}
+	assert.Equal(t, map[string]int{"enrolled": 2, "full": parked - 2}, states, "each read its final state")
+	assert.Zero(t, l.metric("surge_http_inflight_requests"), "every slot given back")
+	assert.Zero(t, l.metric("surge_http_shed_total"), "nobody was refused")
+}
+
 // TestDrainAnswersWaiters: when draining starts every waiting request
 // answers at once with its state, long before the drain time.
 func TestDrainAnswersWaiters(t *testing.T) {

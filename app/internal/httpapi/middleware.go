@@ -132,12 +132,57 @@ func (s *Server) admit(next http.Handler) http.Handler {
 			}
 		}
 		s.m.inflight.Inc()
-		defer func() {
-			<-s.inflight
-			s.m.inflight.Dec()
-		}()
-		next.ServeHTTP(w, r)
+		sl := &slot{s: s, held: true}
+		defer sl.release()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), slotKey{}, sl)))
 	})
+}
+
+// slot is a request's in-flight slot (admit). A request parked in the
+// waiting room gives it back while it waits and takes one again to read its
+// state, so the students waiting do not crowd out the requests being served:
+// SURGE_MAX_INFLIGHT bounds the work, SURGE_MAX_WAITERS the parked requests.
+// Only the request's own goroutine uses it.
+type slot struct {
+	s    *Server
+	held bool
+}
+
+type slotKey struct{}
+
+// slotFrom is the request's slot; nil outside admit (tests that call a
+// handler directly).
+func slotFrom(ctx context.Context) *slot {
+	sl, _ := ctx.Value(slotKey{}).(*slot)
+	return sl
+}
+
+func (sl *slot) release() {
+	if sl == nil || !sl.held {
+		return
+	}
+	<-sl.s.inflight
+	sl.s.m.inflight.Dec()
+	sl.held = false
+}
+
+// acquire takes a slot again, as admit does (waiting up to OverloadWait
+// behind the others); false: none came.
+func (sl *slot) acquire(ctx context.Context) bool {
+	if sl == nil || sl.held {
+		return true
+	}
+	select {
+	case sl.s.inflight <- struct{}{}:
+	default:
+		if !sl.s.awaitSlot(ctx) {
+			sl.s.m.shed.Inc()
+			return false
+		}
+	}
+	sl.s.m.inflight.Inc()
+	sl.held = true
+	return true
 }
 
 // awaitSlot waits for an in-flight slot within OverloadWait; false: none

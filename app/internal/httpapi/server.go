@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/surge-dev/surge/app/internal/config"
 	"github.com/surge-dev/surge/app/internal/surge"
 )
 
@@ -121,7 +122,8 @@ type Deps struct {
 	// MaxWait caps the wait a join or status request may ask for
 	// (SURGE_MAX_WAIT); default 4s. MaxWaiters bounds the requests waiting
 	// at once (SURGE_MAX_WAITERS); past it a request answers at once.
-	// Default min(500, MaxInflight/2): waiting requests count as in flight.
+	// Default config.DefaultMaxWaiters: a parked request gives its in-flight
+	// slot back while it waits.
 	MaxWait    time.Duration
 	MaxWaiters int
 }
@@ -194,7 +196,7 @@ func NewServer(d Deps) (*Server, error) {
 		d.MaxWait = 4 * time.Second
 	}
 	if d.MaxWaiters <= 0 {
-		d.MaxWaiters = min(500, d.MaxInflight/2)
+		d.MaxWaiters = config.DefaultMaxWaiters
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("not a real password"), d.BcryptCost)
 	if err != nil {

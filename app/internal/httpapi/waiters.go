@@ -303,6 +303,9 @@ func (s *Server) awaitFinal(w http.ResponseWriter, r *http.Request, course int64
 		s.hub.setTicket(wt, st.Ticket)
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
+		// Parked: the in-flight slot serves others meanwhile.
+		sl := slotFrom(ctx)
+		sl.release()
 	loop:
 		for !st.State.Final() {
 			select {
@@ -317,6 +320,11 @@ func (s *Server) awaitFinal(w http.ResponseWriter, r *http.Request, course int64
 			case <-ctx.Done():
 				return // the client went away
 			}
+			if !sl.acquire(ctx) {
+				// Overloaded: the last state read (still queued), at once.
+				waited = true
+				break
+			}
 			// Woken or out of time: read the state once more.
 			if st, err = s.d.Room.Status(ctx, course, studentFrom(ctx)); err != nil {
 				s.fail(w, r, err)
@@ -325,6 +333,7 @@ func (s *Server) awaitFinal(w http.ResponseWriter, r *http.Request, course int64
 			if waited {
 				break
 			}
+			sl.release()
 		}
 	}
 	code := http.StatusOK

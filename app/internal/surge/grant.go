@@ -23,6 +23,9 @@ type Batch struct {
 	// Moved counts the queued students moved straight to the waiting list
 	// (no lease, no candidates): the course is full and no seat was freed.
 	Moved int
+	// MovedThrough is the highest ticket moved (0 when none): the moved
+	// students are the lowest queued, so every ticket up to it is decided.
+	MovedThrough int64
 }
 
 // ErrLeaseBusy: another admitter holds the course's lease.

@@ -114,6 +114,7 @@ func TestMovedToWaitingListOldestFirst(t *testing.T) {
 		b, err = room.Take(ctx, course, 1, time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, 1, b.Moved, "one queued student moved to the waiting list")
+		assert.Equal(t, tk[2], b.MovedThrough, "the highest ticket moved: the hub wakes only the waiters up to it")
 		for s, want := range map[int64]surge.State{2: surge.StateFull, 3: surge.StateQueued, 4: surge.StateQueued} {
 			st, err := room.Status(ctx, course, s)
 			require.NoError(t, err)

@@ -283,7 +283,7 @@ return {work, q + i, redis.call('ZCARD', K.f)}
 `)
 
 // takeScript ARGV: leaseMs batch requestId
-// Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n} |
+// Returns {'busy'} | {'idle'} | {'noseq'} | {'moved', n, highest ticket} |
 // {'ok', token, student, ticket, ...}.
 //
 // The waiting list is offered only when a seat may have been freed since it
@@ -344,7 +344,10 @@ if fn > 0 and not freed then
     redis.call('ZADD', K.f, got[j+1], got[j])
     redis.call('HSET', K.st, got[j], ST.full)
   end
-  return {'moved', #got / 2}
+  -- The highest ticket moved: every ticket up to it is decided now.
+  local through = '0'
+  if #got > 0 then through = string.format('%.0f', tonumber(got[#got])) end
+  return {'moved', #got / 2, through}
 end
 if redis.call('EXISTS', K.seq) == 0 then return {'noseq'} end
 local token = next(K.seq, K.hi)

@@ -585,7 +585,12 @@ func (r *Room) Take(ctx context.Context, course int64, size int, lease time.Dura
 			return surge.Batch{Course: course}, nil
 		case "moved":
 			n, _ := res[1].(int64)
-			return surge.Batch{Course: course, Moved: int(n)}, nil
+			b := surge.Batch{Course: course, Moved: int(n)}
+			if len(res) > 2 {
+				through, _ := res[2].(string)
+				b.MovedThrough, _ = strconv.ParseInt(through, 10, 64)
+			}
+			return b, nil
 		case "noseq":
 			if attempt > 0 {
 				return surge.Batch{}, errors.New("taking batch: ticket counter missing after seeding")
