@@ -1,6 +1,8 @@
 package rush
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +104,43 @@ func TestMarkdownAndSummary(t *testing.T) {
 	assert.Less(t, strings.Index(sum, "| loopback | surge |"), strings.Index(sum, "| +1ms each way | surge |"), "loopback first, then the latency run")
 	assert.Contains(t, sum, "| surge join | 6000 |")
 	assert.Contains(t, sum, "2.50 (1.20)", "statements per seat, all and top-level")
+}
+
+// TestBeforeAfter: scenarios in both sets are compared (loopback runs
+// only), reports from before the request counts get them from their
+// endpoints, and each pair gets a plot with both systems before and after.
+func TestBeforeAfter(t *testing.T) {
+	old := synthetic()
+	old.Scenario.Clients = "" // a report from before the student model
+	for _, s := range old.Systems {
+		s.Requests = RequestCounts{}
+		s.Finals.P50, s.Finals.P99, s.Finals.Last = 2000, 5000, 6000
+		s.Finals.Cum = []float64{500, 2000}
+	}
+	old.System("surge").Endpoints = []EndpointSummary{{Name: "join", Count: 2000}, {Name: "poll", Count: 3000}, {Name: "cancel", Count: 40}}
+	cur := synthetic()
+	for _, s := range cur.Systems {
+		s.Finals.P50, s.Finals.P99, s.Finals.Last = 500, 1500, 3000
+		s.Finals.Cum = []float64{1000, 1800, 2000}
+	}
+	lat := synthetic()
+	lat.DBLatency = time.Millisecond
+	other := synthetic()
+	other.Scenario.Name = "three"
+
+	table := BeforeAfterTable([]*Report{old}, []*Report{lat, cur, other})
+	assert.Equal(t, 2+2, strings.Count(table, "\n"), "header, rule, then hot's two systems: no latency run, no scenario without a before")
+	assert.Contains(t, table, "| hot | surge | 2000, 2000 | pool, student | 2.00 → 0.50 (0.25x) | 5.00 → 1.50 (0.30x) | 6.00 → 3.00 (0.50x) | 2.50 → 1.20 |",
+		"requests before counted from the endpoints (join + poll, cancels left out)")
+	assert.Contains(t, table, "| hot | baseline |")
+
+	dir := t.TempDir()
+	plots, err := BeforeAfterPlots([]*Report{old}, []*Report{cur, other}, dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{"hot-before-after.svg"}, plots)
+	svg, err := os.ReadFile(filepath.Join(dir, plots[0]))
+	require.NoError(t, err)
+	for _, name := range []string{"surge before (pool)", "surge after (student)", "baseline before (pool)", "baseline after (student)"} {
+		assert.Contains(t, string(svg), name)
+	}
 }

@@ -468,7 +468,9 @@ func runApp(ctx context.Context, o Options, sc Scenario, e *env, students []*stu
 	}
 	m.stopDB(ctx, res)
 	if profiles != nil {
-		rep.Profiles = <-profiles
+		// The text summaries run go tool pprof: after the rush, not inside
+		// its measured window.
+		rep.Profiles = profileTexts(ctx, <-profiles)
 	}
 
 	enrolledAPI, fullAPI := 0, 0
@@ -664,7 +666,12 @@ func fetchProfiles(ctx context.Context, o Options, e *env, sc Scenario, release 
 			out = append(out, err.Error())
 			return
 		}
-		p := filepath.Join(dir, fmt.Sprintf("%s-%s", sc.Name, file))
+		// Named as the report is, so a latency run keeps the loopback run's profiles.
+		stem := sc.Name
+		if o.DBLatency > 0 {
+			stem += "-db" + o.DBLatency.String()
+		}
+		p := filepath.Join(dir, fmt.Sprintf("%s-%s", stem, file))
 		f, err := os.Create(p)
 		if err != nil {
 			out = append(out, err.Error())
@@ -680,7 +687,12 @@ func fetchProfiles(ctx context.Context, o Options, e *env, sc Scenario, release 
 	get(fmt.Sprintf("/profile?seconds=%d", secs), "cpu.pprof")
 	get("/allocs", "allocs.pprof")
 	get("/heap", "heap.pprof")
-	// A text summary next to each profile, readable in review without tools.
+	return out
+}
+
+// profileTexts adds a text summary next to each profile, readable in review
+// without tools.
+func profileTexts(ctx context.Context, out []string) []string {
 	for _, p := range append([]string(nil), out...) {
 		if !strings.HasSuffix(p, ".pprof") {
 			continue

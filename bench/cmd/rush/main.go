@@ -3,6 +3,7 @@
 //
 //	go run ./bench/cmd/rush -scenario hot -out docs/bench
 //	go run ./bench/cmd/rush -scenario short -compare-latency   # loopback and +1 ms to PostgreSQL, side by side
+//	go run ./bench/cmd/rush -summarize docs/bench -before docs/bench/before  # tables, before/after plots
 //	go run ./bench/cmd/rush -scenario big -base-url https://surge.example -admin-token ...
 package main
 
@@ -44,6 +45,7 @@ func main() {
 		timeout  = flag.Duration("timeout", 15*time.Minute, "bound for the whole run")
 		appEnv   multi
 		summ     = flag.String("summarize", "", "print the comparison table of the JSON reports in this directory and exit")
+		before   = flag.String("before", "", "with -summarize: also compare with the reports in this directory (a table, and <scenario>-before-after.svg plots written to the -summarize directory)")
 	)
 	flag.StringVar(&o.OutDir, "out", "bench-out", "directory for the report, plots and profiles")
 	flag.StringVar(&o.BaseURL, "base-url", "", "target a running app instead of starting one (e.g. a deployed stack)")
@@ -67,6 +69,17 @@ func main() {
 			fail(err)
 		}
 		fmt.Print(rush.Summary(reps))
+		if *before != "" {
+			old, err := rush.LoadReports(*before)
+			if err != nil {
+				fail(err)
+			}
+			plots, err := rush.BeforeAfterPlots(old, reps, *summ)
+			if err != nil {
+				fail(err)
+			}
+			fmt.Printf("\n%s\n%s\nPlots: %s\n", rush.BeforeAfterIntro, rush.BeforeAfterTable(old, reps), strings.Join(plots, ", "))
+		}
 		return
 	}
 	sc, err := rush.Preset(*name)
