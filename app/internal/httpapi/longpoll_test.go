@@ -29,15 +29,43 @@ type longPoll struct {
 }
 
 func newLongPoll(t *testing.T, maxWait time.Duration, maxWaiters int) *longPoll {
+	return newLongPollWith(t, func(d *httpapi.Deps) {
+		d.MaxWait = maxWait
+		d.MaxWaiters = maxWaiters
+	})
+}
+
+// newLongPollWith is newLongPoll with the app's dependencies set by deps.
+func newLongPollWith(t *testing.T, deps func(d *httpapi.Deps)) *longPoll {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	sh := env.NewShared(t)
 	app := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Deps: func(d *httpapi.Deps) {
 		d.Registerer = reg
-		d.MaxWait = maxWait
-		d.MaxWaiters = maxWaiters
+		deps(d)
 	}})
 	return &longPoll{fixture: &fixture{t: t, app: app, admin: env.NewClient(t, app.HTTP.URL)}, sh: sh, reg: reg}
+}
+
+// parkJoins makes n+extra students (numbered prefix0...), signs the first n
+// in and has each join the course asking for a 4 s wait, and waits until
+// all n are parked and queued. It returns every student number and the n
+// pending answers.
+func (l *longPoll) parkJoins(course int64, prefix string, n, extra int) ([]string, []<-chan answer) {
+	l.t.Helper()
+	path := fmt.Sprintf("/api/courses/%d/queue", course)
+	var nos []string
+	for i := range n + extra {
+		nos = append(nos, prefix+strconv.Itoa(i))
+	}
+	l.students(nos...)
+	var waiting []<-chan answer
+	for _, no := range nos[:n] {
+		waiting = append(waiting, l.send(l.login(no), "POST", path+"?wait=4"))
+	}
+	l.awaitWaiters(n)
+	l.awaitQueued(course, int64(n))
+	return nos, waiting
 }
 
 // metric reads a counter or gauge of the app's registry.
@@ -226,17 +254,7 @@ func TestWaiterBound(t *testing.T) {
 	l := newLongPoll(t, 4*time.Second, bound)
 	id := l.course("LP103", 1, past)
 	path := fmt.Sprintf("/api/courses/%d/queue", id)
-	var nos []string
-	for i := range bound + 1 {
-		nos = append(nos, "s"+strconv.Itoa(i))
-	}
-	l.students(nos...)
-	var waiting []<-chan answer
-	for _, no := range nos[:bound] {
-		waiting = append(waiting, l.send(l.login(no), "POST", path+"?wait=4"))
-	}
-	l.awaitWaiters(bound)
-	l.awaitQueued(id, bound)
+	nos, waiting := l.parkJoins(id, "s", bound, 1)
 
 	start := time.Now()
 	r := l.login(nos[bound]).Must("POST", path+"?wait=4", nil)
@@ -267,29 +285,14 @@ func TestWaiterBound(t *testing.T) {
 // slot again to read its final state when woken.
 func TestParkedRequestsHoldNoSlot(t *testing.T) {
 	const inflight, parked = 2, 5
-	reg := prometheus.NewRegistry()
-	sh := env.NewShared(t)
-	app := env.NewApp(t, sh, testenv.AppOptions{NoAdmitter: true, Deps: func(d *httpapi.Deps) {
-		d.Registerer = reg
+	l := newLongPollWith(t, func(d *httpapi.Deps) {
 		d.MaxWait = 4 * time.Second
 		d.MaxWaiters = 100
 		d.MaxInflight = inflight
 		d.OverloadWait = 2 * time.Second // the woken requests queue for the two slots
-	}})
-	l := &longPoll{fixture: &fixture{t: t, app: app, admin: env.NewClient(t, app.HTTP.URL)}, sh: sh, reg: reg}
+	})
 	id := l.course("LP106", 2, past)
-	path := fmt.Sprintf("/api/courses/%d/queue", id)
-	var nos []string
-	for i := range parked + 1 {
-		nos = append(nos, "p"+strconv.Itoa(i))
-	}
-	l.students(nos...)
-	var waiting []<-chan answer
-	for _, no := range nos[:parked] {
-		waiting = append(waiting, l.send(l.login(no), "POST", path+"?wait=4"))
-	}
-	l.awaitWaiters(parked)
-	l.awaitQueued(id, parked)
+	nos, waiting := l.parkJoins(id, "p", parked, 1)
 	assert.Zero(t, l.metric("surge_http_inflight_requests"), "parked requests hold no slot")
 
 	other := l.login(nos[parked])
