@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -64,7 +65,11 @@ func TestStackUploadsThePage(t *testing.T) {
 
 			d := one(t, m, tDistribution)
 			assert.Equal(t, "index.html", d.Str("defaultRootObject"))
-			assert.Zero(t, d.Len("customErrorResponses"), "API errors must not be rewritten into HTML")
+			for i := 0; i < d.Len("customErrorResponses"); i++ {
+				e := fmt.Sprintf("customErrorResponses[%d]", i)
+				assert.Empty(t, d.Str(e+".responsePagePath"), "API errors must not be rewritten into HTML (%s)", e)
+				assert.Zero(t, d.Num(e+".responseCode"), "API errors keep their status (%s)", e)
+			}
 			assert.Equal(t, 2, d.Len("defaultCacheBehavior.functionAssociations"))
 			for i := 0; i < d.Len("orderedCacheBehaviors"); i++ {
 				p := "orderedCacheBehaviors[" + string(rune('0'+i)) + "]"
