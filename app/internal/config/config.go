@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/surge-dev/surge/app/internal/httpapi"
 	"github.com/surge-dev/surge/app/internal/redisconn"
 )
 
@@ -149,7 +150,7 @@ func Load(getenv func(string) string, cmd Command) (Config, error) {
 		RequestTimeout:       dur("SURGE_REQUEST_TIMEOUT", 5*time.Second),
 		MaxWait:              dur("SURGE_MAX_WAIT", 4*time.Second),
 		OverloadWait:         dur("SURGE_OVERLOAD_WAIT", time.Second),
-		MaxWaiters:           num("SURGE_MAX_WAITERS", DefaultMaxWaiters, 1, 1000000),
+		MaxWaiters:           num("SURGE_MAX_WAITERS", httpapi.DefaultMaxWaiters, 1, 1000000),
 		SessionTTL:           dur("SURGE_SESSION_TTL", 12*time.Hour),
 		RedisPrefix:          str("SURGE_REDIS_PREFIX", "surge:"),
 		DatabaseSecretARN:    str("SURGE_DATABASE_SECRET_ARN", ""),
@@ -439,9 +440,3 @@ func arnRegion(arn string) string {
 	}
 	return parts[3]
 }
-
-// DefaultMaxWaiters is SURGE_MAX_WAITERS when unset. A parked request holds
-// no in-flight slot, only its connection's goroutine and a timer (a few KB):
-// 10,000 is the students of a big rush on one instance within a few tens of
-// MB, well inside the smallest instance type's memory.
-const DefaultMaxWaiters = 10000

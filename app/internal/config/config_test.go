@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/surge-dev/surge/app/internal/httpapi"
 	"github.com/surge-dev/surge/app/internal/redisconn"
 )
 
@@ -114,7 +115,7 @@ func TestLoadOverrides(t *testing.T) {
 	assert.Equal(t, 2*time.Second, c.AdmitLease)
 	assert.Equal(t, 3*time.Second, c.DrainTimeout)
 	assert.Equal(t, 7, c.MaxInflight)
-	assert.Equal(t, DefaultMaxWaiters, c.MaxWaiters, "parked requests hold no in-flight slot: not tied to SURGE_MAX_INFLIGHT")
+	assert.Equal(t, httpapi.DefaultMaxWaiters, c.MaxWaiters, "parked requests hold no in-flight slot: not tied to SURGE_MAX_INFLIGHT")
 	assert.Equal(t, "postgresql://u:p@replica/surge", c.DatabaseReadURL)
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/surge-dev/surge/app/internal/config"
 	"github.com/surge-dev/surge/app/internal/surge"
 )
 
@@ -122,11 +121,17 @@ type Deps struct {
 	// MaxWait caps the wait a join or status request may ask for
 	// (SURGE_MAX_WAIT); default 4s. MaxWaiters bounds the requests waiting
 	// at once (SURGE_MAX_WAITERS); past it a request answers at once.
-	// Default config.DefaultMaxWaiters: a parked request gives its in-flight
-	// slot back while it waits.
+	// Default DefaultMaxWaiters: a parked request gives its in-flight slot
+	// back while it waits.
 	MaxWait    time.Duration
 	MaxWaiters int
 }
+
+// DefaultMaxWaiters is MaxWaiters (SURGE_MAX_WAITERS) when unset. A parked
+// request holds no in-flight slot, only its connection's goroutine and a
+// timer (a few KB): 10,000 is the students of a big rush on one instance
+// within a few tens of MB, well inside the smallest instance type's memory.
+const DefaultMaxWaiters = 10000
 
 // Server is the API as an http.Handler.
 type Server struct {
@@ -196,7 +201,7 @@ func NewServer(d Deps) (*Server, error) {
 		d.MaxWait = 4 * time.Second
 	}
 	if d.MaxWaiters <= 0 {
-		d.MaxWaiters = config.DefaultMaxWaiters
+		d.MaxWaiters = DefaultMaxWaiters
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("not a real password"), d.BcryptCost)
 	if err != nil {
