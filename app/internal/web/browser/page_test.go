@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -408,6 +409,8 @@ func TestUnknownPageIsFriendly(t *testing.T) {
 // TestCountdownFollowsTheServerClock: the server's clock is an hour ahead
 // of the browser's (as a phone with a wrong clock sees it); the countdown and
 // the Join button follow the server, and the join at the opening succeeds.
+// Once on, the button stays on even when a later Date header (another
+// instance, its clock behind) would put the opening back in the future.
 func TestCountdownFollowsTheServerClock(t *testing.T) {
 	const ahead = time.Hour
 	serverNow := func() time.Time { return time.Now().Add(ahead) }
@@ -416,9 +419,17 @@ func TestCountdownFollowsTheServerClock(t *testing.T) {
 	s.students("s5001")
 	target, err := url.Parse(s.base)
 	require.NoError(t, err)
+	var lag atomic.Int64 // how far the Date header falls behind the server's clock
+	dated := make(chan struct{}, 64)
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.ModifyResponse = func(r *http.Response) error {
-		r.Header.Set("Date", serverNow().UTC().Format(http.TimeFormat))
+		r.Header.Set("Date", serverNow().Add(-time.Duration(lag.Load())).UTC().Format(http.TimeFormat))
+		if lag.Load() != 0 && r.Request.URL.Path == "/api/courses" {
+			select {
+			case dated <- struct{}{}:
+			default:
+			}
+		}
 		return nil
 	}
 	front := httptest.NewServer(proxy)
@@ -430,6 +441,17 @@ func TestCountdownFollowsTheServerClock(t *testing.T) {
 	assert.Regexp(t, `^Opens in 0:0[0-9]$`, badge, "seconds to go by the server's clock, not an hour")
 	assert.True(t, p.js(rowSel(cs, ".join")+".disabled"), "Join waits for the opening")
 	p.wait("the opening", textIs(rowSel(cs, ".join"), "Join")+" && !"+rowSel(cs, ".join")+".disabled", 15*time.Second)
+
+	lag.Store(int64(3 * time.Second))
+	select {
+	case <-dated: // the page reloads its courses every 5 s or so
+	case <-time.After(10 * time.Second):
+		t.Fatal("the page did not reload its courses")
+	}
+	time.Sleep(1200 * time.Millisecond) // a tick of the countdown
+	assert.False(t, p.js(rowSel(cs, ".join")+".disabled"), "the Join button stays on")
+	lag.Store(0)
+
 	p.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#courses li[data-course="%d"] .join`, cs))))
 	p.wait("queued", textIs(qsel(cs, ".q-pos"), "Position 1"), 10*time.Second)
 	p.noFailureShown()

@@ -6,12 +6,26 @@
   const $ = (id) => document.getElementById(id);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const jitter = (ms) => ms * (0.8 + Math.random() * 0.4);
-  let skew = 0; // server clock minus this device's clock (ms), from the Date header
+  // skew: the server's clock minus this device's (ms). The Date header has a
+  // 1 s resolution, so one response only bounds it; the bounds of every
+  // response are intersected and the estimate is their middle, which
+  // settles instead of jumping by up to a second with each response.
+  let skew = 0, skewLo = -Infinity, skewHi = Infinity;
   const now = () => Date.now() + skew;
+  function clockSeen(date, sent, got) {
+    const d = Date.parse(date || "");
+    if (isNaN(d)) return;
+    // The server stamped [d, d+1000) somewhere between sent and got.
+    const lo = d - got, hi = d + 1000 - sent;
+    if (Math.max(lo, skewLo) > Math.min(hi, skewHi)) { skewLo = lo; skewHi = hi; } // a clock was reset: start again
+    else { skewLo = Math.max(lo, skewLo); skewHi = Math.min(hi, skewHi); }
+    skew = (skewLo + skewHi) / 2;
+  }
   let epoch = 0; // bumped at sign-out/expiry: stale timers stop
   let courses = new Map(); // id -> course
   let enrolled = new Map(); // courseId -> enrollment
   const queues = new Map(); // courseId -> {st, el, timer}
+  const opened = new Set(); // "id@opensAt" of courses seen open
   let busyShown = false;
 
   class ApiError extends Error {
@@ -24,6 +38,7 @@
   async function api(method, path, body, retries = 8) {
     for (let attempt = 0; ; attempt++) {
       let res;
+      const sent = Date.now();
       try {
         res = await fetch(path, {
           method, cache: "no-store", credentials: "same-origin",
@@ -35,8 +50,7 @@
         await backoff(attempt, 0, "The connection failed.");
         continue;
       }
-      const d = Date.parse(res.headers.get("Date") || "");
-      if (!isNaN(d)) skew = d + 500 - Date.now(); // the header has 1 s resolution
+      clockSeen(res.headers.get("Date"), sent, Date.now());
       if ((res.status === 503 || res.status === 429) && attempt < retries) {
         await backoff(attempt, retryAfter(res.headers.get("Retry-After")),
           res.status === 429 ? "Too many requests right now." : "The service is busy.");
@@ -186,9 +200,13 @@
 
   function updateCourseRow(c, li) {
     const badge = li.querySelector(".badge"), btn = li.querySelector(".join");
-    // The Date header is rounded down to the second and skew adds half a
-    // second: open 0.6 s late so that the server agrees.
-    const opens = Date.parse(c.opensAt) + 600, open = now() >= opens;
+    // The clock estimate may be up to half a second off: open 0.6 s late
+    // so that the server agrees.
+    const opens = Date.parse(c.opensAt) + 600, key = c.id + "@" + c.opensAt;
+    // Once open, a course stays open: a new clock estimate never takes the
+    // Join button back from under a finger.
+    if (now() >= opens) opened.add(key);
+    const open = opened.has(key);
     const q = queues.get(c.id);
     let label, dis = false;
     if (!open) {
