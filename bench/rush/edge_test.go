@@ -103,13 +103,13 @@ func TestLatencyProxy(t *testing.T) {
 			go func() { defer c.Close(); _, _ = io.Copy(c, c) }() // echo
 		}
 	}()
-	_, err = startLatencyProxy(ln.Addr().String(), 1500*time.Microsecond)
+	_, err = startLatencyProxy("127.0.0.1:0", ln.Addr().String(), 1500*time.Microsecond)
 	require.ErrorContains(t, err, "whole milliseconds")
 	const lat = 5 * time.Millisecond
-	p, err := startLatencyProxy(ln.Addr().String(), lat)
+	p, err := startLatencyProxy("127.0.0.1:0", ln.Addr().String(), lat)
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
-	u, err := p.through("postgres://surge@127.0.0.1:5432/app?sslmode=disable")
+	u, err := throughProxy("postgres://surge@127.0.0.1:5432/app?sslmode=disable", p.Addr())
 	require.NoError(t, err)
 	assert.Equal(t, "postgres://surge@"+p.Addr()+"/app?sslmode=disable", u)
 

@@ -91,6 +91,7 @@ type env struct {
 
 	baseBases []string
 	basePids  []int
+	proxyPid  int // the DB latency proxy's process, 0 without one
 	baseDBURL string
 	bareBase  string
 
@@ -231,18 +232,25 @@ func startLocal(ctx context.Context, o Options, logf func(string, ...any)) (_ *e
 		if err != nil {
 			return nil, fmt.Errorf("database URL: %w", err)
 		}
-		lp, err := startLatencyProxy(u.Host, o.DBLatency)
+		listen, err := appproc.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
-		e.closers = append(e.closers, lp.Close)
-		if appsDB, err = lp.through(e.appDBURL); err != nil {
+		p, _, err := startRole(ctx, "dbproxy", []string{
+			envProxyListen + "=" + listen, envProxyUpstream + "=" + u.Host, envProxyLatency + "=" + o.DBLatency.String(),
+		}, logFile)
+		if err != nil {
 			return nil, err
 		}
-		if baseDB, err = lp.through(e.baseDBURL); err != nil {
+		e.roles = append(e.roles, p)
+		e.proxyPid = p.Pid()
+		if appsDB, err = throughProxy(e.appDBURL, listen); err != nil {
 			return nil, err
 		}
-		logf("PostgreSQL through a latency proxy: +%v each way (%s)", o.DBLatency, lp.Addr())
+		if baseDB, err = throughProxy(e.baseDBURL, listen); err != nil {
+			return nil, err
+		}
+		logf("PostgreSQL through a latency proxy: +%v each way (%s, pid %d)", o.DBLatency, listen, e.proxyPid)
 	}
 	common := []string{
 		"SURGE_DATABASE_URL=" + appsDB,

@@ -15,20 +15,22 @@ import (
 // chunk of bytes by the same latency in each direction: a database in
 // another availability zone. It is Shopify's toxiproxy, embedded as a
 // library (https://github.com/Shopify/toxiproxy#toxics, the latency toxic),
-// so no separate process or API port is involved.
+// so no API port is involved. A rush runs it in a process of its own (the
+// "dbproxy" role): inside the load generator its goroutines would queue
+// behind thousands of students' and add seconds, not milliseconds.
 type latencyProxy struct {
 	p *toxiproxy.Proxy
 }
 
-// startLatencyProxy listens on a free loopback port and forwards to
-// upstream (host:port) with d added each way (whole milliseconds: the
-// toxic's unit).
-func startLatencyProxy(upstream string, d time.Duration) (*latencyProxy, error) {
+// startLatencyProxy listens on listen (host:port; port 0 for a free one)
+// and forwards to upstream (host:port) with d added each way (whole
+// milliseconds: the toxic's unit).
+func startLatencyProxy(listen, upstream string, d time.Duration) (*latencyProxy, error) {
 	if d < time.Millisecond || d%time.Millisecond != 0 {
 		return nil, fmt.Errorf("DB latency must be whole milliseconds, got %v", d)
 	}
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	p := toxiproxy.NewProxy(srv, "postgres", "127.0.0.1:0", upstream)
+	p := toxiproxy.NewProxy(srv, "postgres", listen, upstream)
 	if err := p.Start(); err != nil {
 		return nil, fmt.Errorf("starting the latency proxy: %w", err)
 	}
@@ -52,12 +54,12 @@ func (l *latencyProxy) Close() error {
 	return nil
 }
 
-// through rewrites a PostgreSQL URL to connect through the proxy.
-func (l *latencyProxy) through(dbURL string) (string, error) {
+// throughProxy rewrites a PostgreSQL URL to connect to addr (the proxy).
+func throughProxy(dbURL, addr string) (string, error) {
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		return "", fmt.Errorf("database URL: %w", err)
 	}
-	u.Host = l.Addr()
+	u.Host = addr
 	return u.String(), nil
 }

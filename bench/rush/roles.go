@@ -28,6 +28,11 @@ const (
 	envDB     = "RUSH_DB_URL"
 	envRedis  = "RUSH_REDIS_URL"
 	envPool   = "RUSH_POOL"
+	// The dbproxy role: where it listens for PostgreSQL clients, where it
+	// forwards, and the latency it adds each way.
+	envProxyListen   = "RUSH_PROXY_LISTEN"
+	envProxyUpstream = "RUSH_PROXY_UPSTREAM"
+	envProxyLatency  = "RUSH_PROXY_LATENCY"
 )
 
 // extraRoles lets tests add roles (the stub app of the short test).
@@ -46,6 +51,8 @@ func MaybeRunRole() {
 		err = serveRole(bareHandler(), nil)
 	case "baseline":
 		err = runBaselineRole()
+	case "dbproxy":
+		err = runDBProxyRole()
 	default:
 		if f, ok := extraRoles[role]; ok {
 			err = f()
@@ -119,6 +126,20 @@ func runBaselineRole() error {
 	rc := redis.NewClient(opt)
 	srv := &baseline.Server{DB: pool, Redis: rc}
 	return serveRole(srv.Handler(), func() { pool.Close(); rc.Close() })
+}
+
+// runDBProxyRole runs the latency proxy in front of PostgreSQL; its HTTP
+// listener only says it is up.
+func runDBProxyRole() error {
+	d, err := time.ParseDuration(os.Getenv(envProxyLatency))
+	if err != nil {
+		return fmt.Errorf("%s: %w", envProxyLatency, err)
+	}
+	lp, err := startLatencyProxy(os.Getenv(envProxyListen), os.Getenv(envProxyUpstream), d)
+	if err != nil {
+		return err
+	}
+	return serveRole(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}), func() { _ = lp.Close() })
 }
 
 // startRole starts a role server on a free port and waits for /healthz (the

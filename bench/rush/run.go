@@ -382,6 +382,9 @@ func (e *env) procs(system string) []watchedProc {
 	ps = append(ps,
 		watchedProc{name: "postgres (all backends)", pid: e.pgPid, tree: true},
 		watchedProc{name: "load generator", self: true})
+	if e.proxyPid != 0 {
+		ps = append(ps, watchedProc{name: "DB latency proxy", pid: e.proxyPid})
+	}
 	for i, pid := range e.redisPids {
 		name := "redis-server"
 		if len(e.redisPids) > 1 {

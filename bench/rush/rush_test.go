@@ -272,6 +272,13 @@ func TestShortRushStub(t *testing.T) {
 			if tc.latency > 0 {
 				assert.Equal(t, "short-db1ms", rep.Name())
 				assert.Contains(t, Markdown(rep), "+1ms each way")
+				// The proxy is a process of its own, not goroutines queued
+				// behind the students' in the generator, and its CPU is counted.
+				var names []string
+				for _, p := range app.Procs {
+					names = append(names, p.Name)
+				}
+				assert.Contains(t, names, "DB latency proxy")
 			}
 			if dir := os.Getenv("RUSH_TEST_KEEP"); dir != "" {
 				require.NoError(t, os.CopyFS(filepath.Join(dir, tc.name), os.DirFS(o.OutDir)))
