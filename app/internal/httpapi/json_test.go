@@ -102,8 +102,8 @@ func TestLoadSheddingSparesHealthChecks(t *testing.T) {
 		AdminToken: "x", BcryptCost: 4, MaxInflight: 2, OverloadWait: -1})
 	require.NoError(t, err)
 	// Two requests in flight fill the budget.
-	s.inflight <- struct{}{}
-	s.inflight <- struct{}{}
+	takeSlot(t, s)
+	takeSlot(t, s)
 	for _, path := range []string{"/api/courses", "/api/login", "/nope"} {
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -114,7 +114,7 @@ func TestLoadSheddingSparesHealthChecks(t *testing.T) {
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	assert.Equal(t, http.StatusOK, rec.Code, "healthz is never shed")
-	<-s.inflight
+	s.inflight.leave()
 	rec = httptest.NewRecorder()
 	s.ServeHTTP(rec, httptest.NewRequest("POST", "/api/logout", io.NopCloser(strings.NewReader(""))))
 	assert.Equal(t, http.StatusNoContent, rec.Code, "admitted again once a slot frees")
@@ -125,7 +125,7 @@ func TestOverloadWaitsBriefly(t *testing.T) {
 		s, err := NewServer(Deps{Store: nopStore{}, Courses: nopCourses{}, Room: nopRoom{}, Sessions: nopSessions{},
 			AdminToken: "x", BcryptCost: 4, MaxInflight: 1, OverloadWait: wait})
 		require.NoError(t, err)
-		s.inflight <- struct{}{} // the one slot is taken
+		takeSlot(t, s) // the one slot is taken
 		return s
 	}
 	logout := func(s *Server) int {
@@ -147,8 +147,8 @@ func TestOverloadWaitsBriefly(t *testing.T) {
 		for range n {
 			go func() { served <- logout(s) }()
 		}
-		require.Eventually(t, func() bool { return s.queued.Load() == n }, time.Second, time.Millisecond)
-		<-s.inflight // one slot frees: the waiting requests take it one after the other
+		require.Eventually(t, func() bool { return s.inflight.queued() == n }, time.Second, time.Millisecond)
+		s.inflight.leave() // one slot frees: the waiting requests take it one after the other
 		for range n {
 			assert.Equal(t, http.StatusNoContent, <-served)
 		}
@@ -157,12 +157,12 @@ func TestOverloadWaitsBriefly(t *testing.T) {
 		s := newServer(5 * time.Second)
 		for i := range 4 {
 			go logout(s)
-			require.Eventually(t, func() bool { return s.queued.Load() == int64(i+1) }, time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return s.inflight.queued() == i+1 }, time.Second, time.Millisecond)
 		}
 		start := time.Now()
 		assert.Equal(t, http.StatusServiceUnavailable, logout(s))
 		assert.Less(t, time.Since(start), time.Second, "refused without waiting")
-		<-s.inflight // the waiting four are served one after the other
-		require.Eventually(t, func() bool { return s.queued.Load() == 0 && len(s.inflight) == 0 }, 5*time.Second, time.Millisecond)
+		s.inflight.leave() // the waiting four are served one after the other
+		require.Eventually(t, func() bool { return s.inflight.queued() == 0 && freeSlots(s.inflight) == 1 }, 5*time.Second, time.Millisecond)
 	})
 }

@@ -110,8 +110,9 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // admit sheds load: past MaxInflight concurrent API requests a request
 // waits up to OverloadWait for a slot (at most 4×MaxInflight wait, served in
-// arrival order), then is refused with 503 and Retry-After instead of
-// queueing without bound; while draining it is refused at once.
+// arrival order, after the parked requests that woke: gate), then is
+// refused with 503 and Retry-After instead of queueing without bound; while
+// draining it is refused at once.
 func (s *Server) admit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Count first, then look at the flag: whoever drains and then waits for
@@ -122,14 +123,10 @@ func (s *Server) admit(next http.Handler) http.Handler {
 			writeError(w, surge.Errorf(surge.CodeDraining, "server is shutting down, retry"))
 			return
 		}
-		select {
-		case s.inflight <- struct{}{}:
-		default:
-			if !s.awaitSlot(r.Context()) {
-				s.m.shed.Inc()
-				writeError(w, surge.Errorf(surge.CodeOverloaded, "too many requests in flight, retry"))
-				return
-			}
+		if !s.inflight.enter(r.Context(), lineNew, s.d.OverloadWait) {
+			s.m.shed.Inc()
+			writeError(w, surge.Errorf(surge.CodeOverloaded, "too many requests in flight, retry"))
+			return
 		}
 		s.m.inflight.Inc()
 		sl := &slot{s: s, held: true}
@@ -161,50 +158,24 @@ func (sl *slot) release() {
 	if sl == nil || !sl.held {
 		return
 	}
-	<-sl.s.inflight
+	sl.s.inflight.leave()
 	sl.s.m.inflight.Dec()
 	sl.held = false
 }
 
-// acquire takes a slot again, as admit does (waiting up to OverloadWait
-// behind the others); false: none came.
+// acquire takes a slot again for a parked request that woke: ahead of the
+// new requests, waiting up to OverloadWait; false: none came.
 func (sl *slot) acquire(ctx context.Context) bool {
 	if sl == nil || sl.held {
 		return true
 	}
-	select {
-	case sl.s.inflight <- struct{}{}:
-	default:
-		if !sl.s.awaitSlot(ctx) {
-			sl.s.m.shed.Inc()
-			return false
-		}
+	if !sl.s.inflight.enter(ctx, lineWoken, sl.s.d.OverloadWait) {
+		sl.s.m.shed.Inc()
+		return false
 	}
 	sl.s.m.inflight.Inc()
 	sl.held = true
 	return true
-}
-
-// awaitSlot waits for an in-flight slot within OverloadWait; false: none
-// came, too many wait already, or the client left.
-func (s *Server) awaitSlot(ctx context.Context) bool {
-	if s.d.OverloadWait < 0 {
-		return false
-	}
-	defer s.queued.Add(-1)
-	if s.queued.Add(1) > int64(4*s.d.MaxInflight) {
-		return false
-	}
-	t := time.NewTimer(s.d.OverloadWait)
-	defer t.Stop()
-	select {
-	case s.inflight <- struct{}{}: // channel senders are served first come, first served
-		return true
-	case <-t.C:
-		return false
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // admitLogin is admit for sign-ins: they have their own bound (LoginQueue)

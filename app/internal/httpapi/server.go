@@ -141,9 +141,8 @@ type Server struct {
 	dummyHash  []byte        // compared against for unknown students (same timing)
 	hashSlots  chan struct{} // bounds concurrent bcrypt work (LoginWorkers)
 	loginSlots chan struct{} // bounds sign-ins in progress (LoginQueue)
-	inflight   chan struct{}
-	queued     atomic.Int64 // requests waiting for an in-flight slot
-	active     atomic.Int64 // API requests being served
+	inflight   *gate         // bounds API requests in flight (MaxInflight)
+	active     atomic.Int64  // API requests being served
 	draining   atomic.Bool
 	drainCh    chan struct{} // closed by Drain: waiters answer at once
 	drainOnce  sync.Once
@@ -213,7 +212,7 @@ func NewServer(d Deps) (*Server, error) {
 		dummyHash:  dummy,
 		hashSlots:  make(chan struct{}, d.LoginWorkers),
 		loginSlots: make(chan struct{}, d.LoginQueue),
-		inflight:   make(chan struct{}, d.MaxInflight),
+		inflight:   newGate(d.MaxInflight, 4*d.MaxInflight),
 		m:          newHTTPMetrics(d.Registerer, d.Logger),
 		cookieName: "surge_session",
 		drainCh:    make(chan struct{}),
