@@ -364,14 +364,8 @@ func (g *gen) appStudent(ctx context.Context, rec *Recorder, s *student, courseI
 			if s.state[j].State != "enrolled" {
 				continue
 			}
-			status, err := g.do(ctx, rec, s, "cancel", func(c *surgeapi.Client) (int, error) {
-				st, _, err := c.Do(ctx, http.MethodDelete, "/api/enrollments/"+strconv.FormatInt(courseIDs[ci], 10), s.cookie, false, nil, nil)
-				return st, err
-			})
-			if err == nil {
+			if g.cancel(ctx, rec, s, "/api/enrollments/"+strconv.FormatInt(courseIDs[ci], 10)) {
 				s.cancelled = ci
-			} else {
-				g.count(fmt.Sprintf("cancel %d", status))
 			}
 			break
 		}
@@ -646,17 +640,33 @@ func (g *gen) baselineStudent(ctx context.Context, rec *Recorder, s *student) {
 			if s.state[j].State != "enrolled" {
 				continue
 			}
-			status, err := g.do(ctx, rec, s, "cancel", func(c *surgeapi.Client) (int, error) {
-				st, _, err := c.Do(ctx, http.MethodDelete, "/enroll/"+strconv.FormatInt(baselineID(ci), 10), s.cookie, false, nil, nil)
-				return st, err
-			})
-			if err == nil {
+			if g.cancel(ctx, rec, s, "/enroll/"+strconv.FormatInt(baselineID(ci), 10)) {
 				s.cancelled = ci
-			} else {
-				g.count(fmt.Sprintf("cancel %d", status))
 			}
 			break
 		}
+	}
+}
+
+// cancel deletes one enrollment and says whether it is gone. It is sent
+// again after a refusal (503, 429) or no answer, as the page retries; a
+// cancel that got no answer (the client's timeout) may still have been
+// applied, so a 404 on a retry means it was.
+func (g *gen) cancel(ctx context.Context, rec *Recorder, s *student, path string) bool {
+	for attempt := 0; ; attempt++ {
+		status, err := g.do(ctx, rec, s, "cancel", func(c *surgeapi.Client) (int, error) {
+			st, _, err := c.Do(ctx, http.MethodDelete, path, s.cookie, false, nil, nil)
+			return st, err
+		})
+		switch {
+		case err == nil, attempt > 0 && status == http.StatusNotFound:
+			return true
+		case (status != 0 && status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests) ||
+			attempt >= 4 || ctx.Err() != nil:
+			g.count(fmt.Sprintf("cancel %d", status))
+			return false
+		}
+		time.Sleep(backoff(err, status))
 	}
 }
 
