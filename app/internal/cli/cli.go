@@ -274,15 +274,30 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 	if err != nil {
 		return err
 	}
-	adm := admitter.New(room, store, admitter.Options{
-		MaxBatch:   cfg.AdmitBatch,
-		Interval:   cfg.AdmitInterval,
-		Lease:      cfg.AdmitLease,
-		Logger:     log,
-		Registerer: reg,
+	// The admitter decides every waiting student's answer: it has its own
+	// connections, so its round trips never wait in the pool behind the
+	// thousands of requests of a rush (one per course it works on in
+	// parallel, one for the sweep and the count).
+	admRdb, err := redisconn.New(redisconn.Options{URL: cfg.RedisURL, Mode: cfg.RedisMode, Credentials: creds.redis,
+		PoolSize: admitterConcurrency + 2})
+	if err != nil {
+		return err
+	}
+	defer admRdb.Close()
+	adm := admitter.New(waitroom.New(admRdb, cfg.RedisPrefix, store), store, admitter.Options{
+		Concurrency: admitterConcurrency,
+		MaxBatch:    cfg.AdmitBatch,
+		Interval:    cfg.AdmitInterval,
+		Lease:       cfg.AdmitLease,
+		Logger:      log,
+		Registerer:  reg,
 	})
 	return runServer(ctx, cfg, log, srv, adm, reg)
 }
+
+// admitterConcurrency is how many courses an instance's admitter works on
+// at once.
+const admitterConcurrency = 4
 
 // runServer serves until ctx ends, then drains: health checks turn 503, new
 // API requests are refused with 503 + Retry-After, the admitter finishes or

@@ -84,7 +84,8 @@ type Deps struct {
 	BcryptCost   int // bcrypt.MinCost..bcrypt.MaxCost; default bcrypt.DefaultCost
 	MaxInflight  int // default 1000
 	// OverloadWait: a request past MaxInflight waits this long for a slot,
-	// in arrival order, before it is refused with 503 (SURGE_OVERLOAD_WAIT,
+	// in arrival order (after the parked requests that woke), before it is
+	// refused with 503 (SURGE_OVERLOAD_WAIT,
 	// default 1s; negative: refused at once). At most 4×MaxInflight wait.
 	// A rush's first second is a burst that the instance clears in well
 	// under a second: queueing it briefly answers it instead of sending
