@@ -21,11 +21,10 @@ const (
 // seat has just been granted would otherwise wait for a slot behind the
 // thousands of clicks that came after theirs.
 type gate struct {
-	mu      sync.Mutex
-	free    int
-	line    [lines]list.List // of chan struct{}, closed when handed a slot
-	maxNew  int              // bound of the line of new requests
-	waiting int              // in both lines
+	mu     sync.Mutex
+	free   int
+	line   [lines]list.List // of chan struct{}, closed when handed a slot
+	maxNew int              // bound of the line of new requests
 }
 
 func newGate(slots, maxNew int) *gate {
@@ -48,7 +47,6 @@ func (g *gate) enter(ctx context.Context, line int, wait time.Duration) bool {
 	}
 	handed := make(chan struct{})
 	e := g.line[line].PushBack(handed)
-	g.waiting++
 	g.mu.Unlock()
 
 	t := time.NewTimer(wait)
@@ -68,7 +66,6 @@ func (g *gate) enter(ctx context.Context, line int, wait time.Duration) bool {
 	default:
 	}
 	g.line[line].Remove(e)
-	g.waiting--
 	return false
 }
 
@@ -80,7 +77,6 @@ func (g *gate) leave() {
 	for i := range g.line {
 		if e := g.line[i].Front(); e != nil {
 			g.line[i].Remove(e)
-			g.waiting--
 			close(e.Value.(chan struct{}))
 			return
 		}
@@ -92,5 +88,5 @@ func (g *gate) leave() {
 func (g *gate) queued() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.waiting
+	return g.line[lineWoken].Len() + g.line[lineNew].Len()
 }
