@@ -225,7 +225,8 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 	// to our JSON log at debug level (every failure already surfaces as a
 	// 503 and a warning where it matters).
 	redis.SetLogger(redisLogger{log})
-	rdb, err := redisconn.New(redisconn.Options{URL: cfg.RedisURL, Mode: cfg.RedisMode, Credentials: creds.redis})
+	redisOpts := redisconn.Options{URL: cfg.RedisURL, Mode: cfg.RedisMode, Credentials: creds.redis}
+	rdb, err := redisconn.New(redisOpts)
 	if err != nil {
 		return err
 	}
@@ -278,8 +279,9 @@ func serve(ctx context.Context, cfg config.Config, creds credentials, log *slog.
 	// connections, so its round trips never wait in the pool behind the
 	// thousands of requests of a rush (one per course it works on in
 	// parallel, one for the sweep and the count).
-	admRdb, err := redisconn.New(redisconn.Options{URL: cfg.RedisURL, Mode: cfg.RedisMode, Credentials: creds.redis,
-		PoolSize: admitterConcurrency + 2})
+	admOpts := redisOpts
+	admOpts.PoolSize = admitterConcurrency + 2
+	admRdb, err := redisconn.New(admOpts)
 	if err != nil {
 		return err
 	}
